@@ -1,0 +1,385 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TaxIdCountry(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAX_ID_COUNTRY_UNSPECIFIED: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_AD: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_AE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_AR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_AT: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_AU: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_BE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_BG: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_BH: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_BO: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_BR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CA: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CH: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CL: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CN: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CO: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CY: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_CZ: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_DE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_DK: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_DO: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_EC: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_EE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_EG: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_ES: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_EU: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_FI: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_FR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_GB: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_GE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_GR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_HK: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_HR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_HU: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_ID: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_IE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_IL: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_IN: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_IS: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_IT: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_JP: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_KE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_KR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_KZ: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_LI: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_LT: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_LU: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_LV: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_MT: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_MX: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_MY: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_NG: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_NL: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_NO: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_NZ: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_OM: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_PE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_PH: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_PL: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_PT: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_RO: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_RS: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_RU: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_SA: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_SE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_SG: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_SI: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_SK: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_SV: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_TH: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_TR: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_TW: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_UA: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_US: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_UY: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_VE: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_VN: _ClassVar[TaxIdCountry]
+    TAX_ID_COUNTRY_ZA: _ClassVar[TaxIdCountry]
+
+class TaxIdType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAX_ID_TYPE_UNSPECIFIED: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_AD_NRT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_AE_TRN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_AR_CUIT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_AU_ABN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_AU_ARN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_BG_UIC: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_BH_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_BO_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_BR_CNPJ: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_BR_CPF: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CA_BN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CA_GST_HST: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CA_PST_BC: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CA_PST_MB: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CA_PST_SK: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CA_QST: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CH_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CL_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CN_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CO_NIT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_CR_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_DO_RCN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_EC_RUC: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_EG_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_ES_CIF: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_EU_OSS_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_EU_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_GB_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_GE_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_HK_BR: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_HU_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_ID_NPWP: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_IL_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_IN_GST: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_IS_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_JP_CN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_JP_RN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_JP_TRN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_KE_PIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_KR_BRN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_KZ_BIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_LI_UID: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_MX_RFC: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_MY_FRP: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_MY_ITN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_MY_SST: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_NG_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_NO_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_NO_VOEC: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_NZ_GST: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_OM_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_PE_RUC: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_PH_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_RO_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_RS_PIB: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_RU_INN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_RU_KPP: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_SA_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_SG_GST: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_SG_UEN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_SI_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_SV_NIT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_TH_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_TR_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_TW_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_UA_VAT: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_US_EIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_UY_RUC: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_VE_RIF: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_VN_TIN: _ClassVar[TaxIdType]
+    TAX_ID_TYPE_ZA_VAT: _ClassVar[TaxIdType]
+TAX_ID_COUNTRY_UNSPECIFIED: TaxIdCountry
+TAX_ID_COUNTRY_AD: TaxIdCountry
+TAX_ID_COUNTRY_AE: TaxIdCountry
+TAX_ID_COUNTRY_AR: TaxIdCountry
+TAX_ID_COUNTRY_AT: TaxIdCountry
+TAX_ID_COUNTRY_AU: TaxIdCountry
+TAX_ID_COUNTRY_BE: TaxIdCountry
+TAX_ID_COUNTRY_BG: TaxIdCountry
+TAX_ID_COUNTRY_BH: TaxIdCountry
+TAX_ID_COUNTRY_BO: TaxIdCountry
+TAX_ID_COUNTRY_BR: TaxIdCountry
+TAX_ID_COUNTRY_CA: TaxIdCountry
+TAX_ID_COUNTRY_CH: TaxIdCountry
+TAX_ID_COUNTRY_CL: TaxIdCountry
+TAX_ID_COUNTRY_CN: TaxIdCountry
+TAX_ID_COUNTRY_CO: TaxIdCountry
+TAX_ID_COUNTRY_CR: TaxIdCountry
+TAX_ID_COUNTRY_CY: TaxIdCountry
+TAX_ID_COUNTRY_CZ: TaxIdCountry
+TAX_ID_COUNTRY_DE: TaxIdCountry
+TAX_ID_COUNTRY_DK: TaxIdCountry
+TAX_ID_COUNTRY_DO: TaxIdCountry
+TAX_ID_COUNTRY_EC: TaxIdCountry
+TAX_ID_COUNTRY_EE: TaxIdCountry
+TAX_ID_COUNTRY_EG: TaxIdCountry
+TAX_ID_COUNTRY_ES: TaxIdCountry
+TAX_ID_COUNTRY_EU: TaxIdCountry
+TAX_ID_COUNTRY_FI: TaxIdCountry
+TAX_ID_COUNTRY_FR: TaxIdCountry
+TAX_ID_COUNTRY_GB: TaxIdCountry
+TAX_ID_COUNTRY_GE: TaxIdCountry
+TAX_ID_COUNTRY_GR: TaxIdCountry
+TAX_ID_COUNTRY_HK: TaxIdCountry
+TAX_ID_COUNTRY_HR: TaxIdCountry
+TAX_ID_COUNTRY_HU: TaxIdCountry
+TAX_ID_COUNTRY_ID: TaxIdCountry
+TAX_ID_COUNTRY_IE: TaxIdCountry
+TAX_ID_COUNTRY_IL: TaxIdCountry
+TAX_ID_COUNTRY_IN: TaxIdCountry
+TAX_ID_COUNTRY_IS: TaxIdCountry
+TAX_ID_COUNTRY_IT: TaxIdCountry
+TAX_ID_COUNTRY_JP: TaxIdCountry
+TAX_ID_COUNTRY_KE: TaxIdCountry
+TAX_ID_COUNTRY_KR: TaxIdCountry
+TAX_ID_COUNTRY_KZ: TaxIdCountry
+TAX_ID_COUNTRY_LI: TaxIdCountry
+TAX_ID_COUNTRY_LT: TaxIdCountry
+TAX_ID_COUNTRY_LU: TaxIdCountry
+TAX_ID_COUNTRY_LV: TaxIdCountry
+TAX_ID_COUNTRY_MT: TaxIdCountry
+TAX_ID_COUNTRY_MX: TaxIdCountry
+TAX_ID_COUNTRY_MY: TaxIdCountry
+TAX_ID_COUNTRY_NG: TaxIdCountry
+TAX_ID_COUNTRY_NL: TaxIdCountry
+TAX_ID_COUNTRY_NO: TaxIdCountry
+TAX_ID_COUNTRY_NZ: TaxIdCountry
+TAX_ID_COUNTRY_OM: TaxIdCountry
+TAX_ID_COUNTRY_PE: TaxIdCountry
+TAX_ID_COUNTRY_PH: TaxIdCountry
+TAX_ID_COUNTRY_PL: TaxIdCountry
+TAX_ID_COUNTRY_PT: TaxIdCountry
+TAX_ID_COUNTRY_RO: TaxIdCountry
+TAX_ID_COUNTRY_RS: TaxIdCountry
+TAX_ID_COUNTRY_RU: TaxIdCountry
+TAX_ID_COUNTRY_SA: TaxIdCountry
+TAX_ID_COUNTRY_SE: TaxIdCountry
+TAX_ID_COUNTRY_SG: TaxIdCountry
+TAX_ID_COUNTRY_SI: TaxIdCountry
+TAX_ID_COUNTRY_SK: TaxIdCountry
+TAX_ID_COUNTRY_SV: TaxIdCountry
+TAX_ID_COUNTRY_TH: TaxIdCountry
+TAX_ID_COUNTRY_TR: TaxIdCountry
+TAX_ID_COUNTRY_TW: TaxIdCountry
+TAX_ID_COUNTRY_UA: TaxIdCountry
+TAX_ID_COUNTRY_US: TaxIdCountry
+TAX_ID_COUNTRY_UY: TaxIdCountry
+TAX_ID_COUNTRY_VE: TaxIdCountry
+TAX_ID_COUNTRY_VN: TaxIdCountry
+TAX_ID_COUNTRY_ZA: TaxIdCountry
+TAX_ID_TYPE_UNSPECIFIED: TaxIdType
+TAX_ID_TYPE_AD_NRT: TaxIdType
+TAX_ID_TYPE_AE_TRN: TaxIdType
+TAX_ID_TYPE_AR_CUIT: TaxIdType
+TAX_ID_TYPE_AU_ABN: TaxIdType
+TAX_ID_TYPE_AU_ARN: TaxIdType
+TAX_ID_TYPE_BG_UIC: TaxIdType
+TAX_ID_TYPE_BH_VAT: TaxIdType
+TAX_ID_TYPE_BO_TIN: TaxIdType
+TAX_ID_TYPE_BR_CNPJ: TaxIdType
+TAX_ID_TYPE_BR_CPF: TaxIdType
+TAX_ID_TYPE_CA_BN: TaxIdType
+TAX_ID_TYPE_CA_GST_HST: TaxIdType
+TAX_ID_TYPE_CA_PST_BC: TaxIdType
+TAX_ID_TYPE_CA_PST_MB: TaxIdType
+TAX_ID_TYPE_CA_PST_SK: TaxIdType
+TAX_ID_TYPE_CA_QST: TaxIdType
+TAX_ID_TYPE_CH_VAT: TaxIdType
+TAX_ID_TYPE_CL_TIN: TaxIdType
+TAX_ID_TYPE_CN_TIN: TaxIdType
+TAX_ID_TYPE_CO_NIT: TaxIdType
+TAX_ID_TYPE_CR_TIN: TaxIdType
+TAX_ID_TYPE_DO_RCN: TaxIdType
+TAX_ID_TYPE_EC_RUC: TaxIdType
+TAX_ID_TYPE_EG_TIN: TaxIdType
+TAX_ID_TYPE_ES_CIF: TaxIdType
+TAX_ID_TYPE_EU_OSS_VAT: TaxIdType
+TAX_ID_TYPE_EU_VAT: TaxIdType
+TAX_ID_TYPE_GB_VAT: TaxIdType
+TAX_ID_TYPE_GE_VAT: TaxIdType
+TAX_ID_TYPE_HK_BR: TaxIdType
+TAX_ID_TYPE_HU_TIN: TaxIdType
+TAX_ID_TYPE_ID_NPWP: TaxIdType
+TAX_ID_TYPE_IL_VAT: TaxIdType
+TAX_ID_TYPE_IN_GST: TaxIdType
+TAX_ID_TYPE_IS_VAT: TaxIdType
+TAX_ID_TYPE_JP_CN: TaxIdType
+TAX_ID_TYPE_JP_RN: TaxIdType
+TAX_ID_TYPE_JP_TRN: TaxIdType
+TAX_ID_TYPE_KE_PIN: TaxIdType
+TAX_ID_TYPE_KR_BRN: TaxIdType
+TAX_ID_TYPE_KZ_BIN: TaxIdType
+TAX_ID_TYPE_LI_UID: TaxIdType
+TAX_ID_TYPE_MX_RFC: TaxIdType
+TAX_ID_TYPE_MY_FRP: TaxIdType
+TAX_ID_TYPE_MY_ITN: TaxIdType
+TAX_ID_TYPE_MY_SST: TaxIdType
+TAX_ID_TYPE_NG_TIN: TaxIdType
+TAX_ID_TYPE_NO_VAT: TaxIdType
+TAX_ID_TYPE_NO_VOEC: TaxIdType
+TAX_ID_TYPE_NZ_GST: TaxIdType
+TAX_ID_TYPE_OM_VAT: TaxIdType
+TAX_ID_TYPE_PE_RUC: TaxIdType
+TAX_ID_TYPE_PH_TIN: TaxIdType
+TAX_ID_TYPE_RO_TIN: TaxIdType
+TAX_ID_TYPE_RS_PIB: TaxIdType
+TAX_ID_TYPE_RU_INN: TaxIdType
+TAX_ID_TYPE_RU_KPP: TaxIdType
+TAX_ID_TYPE_SA_VAT: TaxIdType
+TAX_ID_TYPE_SG_GST: TaxIdType
+TAX_ID_TYPE_SG_UEN: TaxIdType
+TAX_ID_TYPE_SI_TIN: TaxIdType
+TAX_ID_TYPE_SV_NIT: TaxIdType
+TAX_ID_TYPE_TH_VAT: TaxIdType
+TAX_ID_TYPE_TR_TIN: TaxIdType
+TAX_ID_TYPE_TW_VAT: TaxIdType
+TAX_ID_TYPE_UA_VAT: TaxIdType
+TAX_ID_TYPE_US_EIN: TaxIdType
+TAX_ID_TYPE_UY_RUC: TaxIdType
+TAX_ID_TYPE_VE_RIF: TaxIdType
+TAX_ID_TYPE_VN_TIN: TaxIdType
+TAX_ID_TYPE_ZA_VAT: TaxIdType
+
+class Address(_message.Message):
+    __slots__ = ("line1", "line2", "city", "state", "postal_code", "country")
+    LINE1_FIELD_NUMBER: _ClassVar[int]
+    LINE2_FIELD_NUMBER: _ClassVar[int]
+    CITY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    POSTAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    line1: str
+    line2: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    def __init__(self, line1: _Optional[str] = ..., line2: _Optional[str] = ..., city: _Optional[str] = ..., state: _Optional[str] = ..., postal_code: _Optional[str] = ..., country: _Optional[str] = ...) -> None: ...
+
+class CustomerTaxId(_message.Message):
+    __slots__ = ("country", "type", "value")
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    country: TaxIdCountry
+    type: TaxIdType
+    value: str
+    def __init__(self, country: _Optional[_Union[TaxIdCountry, str]] = ..., type: _Optional[_Union[TaxIdType, str]] = ..., value: _Optional[str] = ...) -> None: ...
+
+class MetadataChange(_message.Message):
+    __slots__ = ("set", "remove_keys", "clear")
+    class SetEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    SET_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_FIELD_NUMBER: _ClassVar[int]
+    set: _containers.ScalarMap[str, str]
+    remove_keys: _containers.RepeatedScalarFieldContainer[str]
+    clear: bool
+    def __init__(self, set: _Optional[_Mapping[str, str]] = ..., remove_keys: _Optional[_Iterable[str]] = ..., clear: _Optional[bool] = ...) -> None: ...
+
+class CustomerRef(_message.Message):
+    __slots__ = ("id", "external_customer_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    external_customer_id: str
+    def __init__(self, id: _Optional[str] = ..., external_customer_id: _Optional[str] = ...) -> None: ...
+
+class SubscriptionRef(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class InvoiceRef(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CreditNoteRef(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,115 @@
+"""Command line: `python -m server <command>`. Run with --help for the list."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from server.config import Settings
+from server.db import embedded
+from server.db.migrate import migrate
+
+log = logging.getLogger("server")
+
+
+def resolve_database(settings: Settings) -> tuple[str, embedded.EmbeddedPostgres | None]:
+    """The DSN to use: DATABASE_URL if set, else an embedded server under data_dir/postgres."""
+    if settings.database_url:
+        return settings.database_url, None
+    pg = embedded.start(settings.data_dir / "postgres")
+    return pg.dsn, pg
+
+
+async def _serve(settings: Settings, demo: bool) -> int:
+    from server import demo as demo_data
+    from server.app import start_server
+
+    dsn, _pg = resolve_database(settings)
+    await migrate(dsn)
+    running = await start_server(settings, dsn)
+    print(f"invoice service listening on {settings.listen} (port {running.port})", flush=True)
+    if demo:
+        key = await demo_data.ensure_demo_key(dsn, settings.data_dir)
+        if await demo_data.seed(f"127.0.0.1:{running.port}", key):
+            print("seeded demo customers and invoices", flush=True)
+        print(f"demo API key: {key}", flush=True)
+        print(
+            f"try: grpcurl -plaintext -H 'authorization: Bearer {key}' {settings.listen} list",
+            flush=True,
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: refusing new calls, finishing in-flight ones")
+    await running.stop()
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    dsn, _pg = resolve_database(settings)
+    applied = await migrate(dsn)
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+async def _create_api_key(settings: Settings, account: str, prefix: str | None, description: str) -> int:
+    from server.keys import create_key
+
+    dsn, _pg = resolve_database(settings)
+    await migrate(dsn)
+    key_id, key = await create_key(dsn, account, invoice_prefix=prefix, description=description)
+    print(f"account: {account}\nkey id:  {key_id}\napi key: {key}\n(store the key now: only its hash is kept)")
+    return 0
+
+
+async def _revoke_api_key(settings: Settings, key_id: str) -> int:
+    from server.keys import revoke_key
+
+    dsn, _pg = resolve_database(settings)
+    if await revoke_key(dsn, key_id):
+        print(f"revoked {key_id}")
+        return 0
+    print(f"no active key {key_id}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the command."""
+    parser = argparse.ArgumentParser(prog="python -m server", description="Invoice service operations.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve gRPC (migrates first)")
+    serve.add_argument("--demo", action="store_true", help="create the demo account and data, print its API key")
+    commands.add_parser("migrate", help="apply database migrations")
+    create = commands.add_parser("create-api-key", help="create an API key (and the account if new)")
+    create.add_argument("--account", required=True, help="account name")
+    create.add_argument("--invoice-prefix", help="invoice number prefix for a new account (A-Z, 0-9)")
+    create.add_argument("--description", default="", help="what the key is for")
+    revoke = commands.add_parser("revoke-api-key", help="revoke an API key by its id")
+    revoke.add_argument("key_id")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
+    )
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    runners: dict[str, Callable[[], Awaitable[int]]] = {
+        "serve": lambda: _serve(settings, args.demo),
+        "migrate": lambda: _migrate(settings),
+        "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
+        "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),
+    }
+    import uvloop
+
+    return uvloop.run(runners[args.command]())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

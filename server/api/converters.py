@@ -1,0 +1,326 @@
+"""Conversions between protos and the domain, and from database rows to protos.
+
+Hot read paths (GetInvoice, ListInvoices) build protos straight from rows:
+numbers arrive as text and go to the wire unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from google.type import date_pb2
+from invoicing.v1 import common_pb2, customer_pb2, invoice_pb2, price_pb2
+
+from server.domain.customers import Address
+from server.domain.errors import Violations
+from server.domain.tax_ids import TaxId
+from server.domain.validation import MetadataPatch
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+# --- scalars -----------------------------------------------------------------
+
+
+def micros(value: dt.datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (no float)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def datetime_from_micros(value: int) -> dt.datetime:
+    """The UTC datetime a count of microseconds since the epoch names."""
+    return _EPOCH + dt.timedelta(microseconds=value)
+
+
+def timestamp(value: dt.datetime | str | None) -> timestamp_pb2.Timestamp | None:
+    """A Timestamp for a datetime (or an ISO string from JSON); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    seconds, rest = divmod(micros(value), 1_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=rest * 1000)
+
+
+def datetime_from(value: timestamp_pb2.Timestamp) -> dt.datetime:
+    """The UTC datetime of a Timestamp, to microsecond precision."""
+    return _EPOCH + dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+
+
+def date_pb(value: dt.date | str | None) -> date_pb2.Date | None:
+    """A google.type.Date for a date (or a "YYYY-MM-DD" string); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return date_pb2.Date(year=int(value[0:4]), month=int(value[5:7]), day=int(value[8:10]))
+    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def date_from(value: date_pb2.Date, field: str, violations: Violations, *, required: bool = False) -> dt.date | None:
+    """The date a google.type.Date names, or a violation if it is not a full calendar date."""
+    if value.year == 0 and value.month == 0 and value.day == 0:
+        if required:
+            violations.add(field, "is required")
+        return None
+    try:
+        return dt.date(value.year, value.month, value.day)
+    except ValueError:
+        violations.add(field, f"is not a calendar date: {value.year:04d}-{value.month:02d}-{value.day:02d}")
+        return None
+
+
+def optional_date(message: Any, name: str, violations: Violations, *, field: str | None = None) -> dt.date | None:
+    """A date sub-message that may be absent (HasField), validated when present."""
+    if not message.HasField(name):
+        return None
+    return date_from(getattr(message, name), field or name, violations, required=True)
+
+
+def optional_timestamp(message: Any, name: str) -> dt.datetime | None:
+    """A Timestamp sub-message as a datetime, or None when absent."""
+    return datetime_from(getattr(message, name)) if message.HasField(name) else None
+
+
+# --- enums -------------------------------------------------------------------
+
+
+def _enum_codes(enum: Any, prefix: str, lower: bool) -> tuple[dict[int, str], dict[str, int]]:
+    by_number = {}
+    for name, number in enum.items():
+        if number:
+            code = name.removeprefix(prefix)
+            by_number[number] = code.lower() if lower else code
+    return by_number, {code: number for number, code in by_number.items()}
+
+
+TAX_COUNTRIES, TAX_COUNTRY_NUMBERS = _enum_codes(common_pb2.TaxIdCountry, "TAX_ID_COUNTRY_", lower=False)
+TAX_TYPES, TAX_TYPE_NUMBERS = _enum_codes(common_pb2.TaxIdType, "TAX_ID_TYPE_", lower=True)
+INVOICE_STATUSES, INVOICE_STATUS_NUMBERS = _enum_codes(invoice_pb2.InvoiceStatus, "INVOICE_STATUS_", lower=True)
+INVOICE_SOURCES, INVOICE_SOURCE_NUMBERS = _enum_codes(invoice_pb2.InvoiceSource, "INVOICE_SOURCE_", lower=True)
+ADJUSTMENT_TYPES, ADJUSTMENT_TYPE_NUMBERS = _enum_codes(invoice_pb2.AdjustmentType, "ADJUSTMENT_TYPE_", lower=True)
+ACTIONS, ACTION_NUMBERS = _enum_codes(customer_pb2.BalanceTransactionAction, "BALANCE_TRANSACTION_ACTION_", lower=True)
+DIRECTIONS, DIRECTION_NUMBERS = _enum_codes(customer_pb2.BalanceTransactionType, "BALANCE_TRANSACTION_TYPE_", lower=True)
+_PRICE_ENUMS = {
+    "model_type": _enum_codes(price_pb2.PriceModelType, "PRICE_MODEL_TYPE_", lower=True)[1],
+    "price_type": _enum_codes(price_pb2.PriceType, "PRICE_TYPE_", lower=True)[1],
+    "cadence": _enum_codes(price_pb2.Cadence, "CADENCE_", lower=True)[1],
+    "billing_mode": _enum_codes(price_pb2.BillingMode, "BILLING_MODE_", lower=True)[1],
+}
+DISCOUNT_TYPES, DISCOUNT_TYPE_NUMBERS = _enum_codes(price_pb2.DiscountType, "DISCOUNT_TYPE_", lower=True)
+
+
+# --- shared messages -----------------------------------------------------------
+
+
+def address_from(message: common_pb2.Address) -> Address:
+    """The domain address of an Address message."""
+    return Address(
+        line1=message.line1,
+        line2=message.line2,
+        city=message.city,
+        state=message.state,
+        postal_code=message.postal_code,
+        country=message.country,
+    )
+
+
+def address_pb(value: Mapping[str, str] | None) -> common_pb2.Address | None:
+    """An Address message from its stored JSON."""
+    return None if value is None else common_pb2.Address(**value)
+
+
+def tax_id_from(message: common_pb2.CustomerTaxId, field: str, violations: Violations) -> TaxId:
+    """The domain tax id of a CustomerTaxId; unknown enum numbers are violations."""
+    country = TAX_COUNTRIES.get(message.country, "")
+    kind = TAX_TYPES.get(message.type, "")
+    if message.country and not country:
+        violations.add(f"{field}.country", f"unknown country enum value {message.country}")
+    if message.type and not kind:
+        violations.add(f"{field}.type", f"unknown type enum value {message.type}")
+    return TaxId(country=country, type=kind, value=message.value)
+
+
+def tax_id_pb(value: Mapping[str, str] | None) -> common_pb2.CustomerTaxId | None:
+    """A CustomerTaxId message from its stored JSON."""
+    if value is None:
+        return None
+    return common_pb2.CustomerTaxId(
+        country=TAX_COUNTRY_NUMBERS[value["country"]], type=TAX_TYPE_NUMBERS[value["type"]], value=value["value"]
+    )
+
+
+def metadata_patch_from(message: common_pb2.MetadataChange) -> MetadataPatch:
+    """The domain form of a MetadataChange."""
+    return MetadataPatch(set=dict(message.set), remove_keys=list(message.remove_keys), clear=message.clear)
+
+
+# --- customers -----------------------------------------------------------------
+
+
+def customer_pb(row: Mapping[str, Any]) -> customer_pb2.Customer:
+    """A Customer message from a customer row."""
+    return customer_pb2.Customer(
+        id=row["id"],
+        external_customer_id=row["external_customer_id"] or "",
+        name=row["name"],
+        email=row["email"],
+        currency=row["currency"],
+        timezone=row["timezone"],
+        billing_address=address_pb(row["billing_address"]),
+        shipping_address=address_pb(row["shipping_address"]),
+        tax_id=tax_id_pb(row["tax_id"]),
+        auto_collection=row["auto_collection"],
+        auto_issuance=row["auto_issuance"],
+        net_terms=row["net_terms"],
+        metadata=row["metadata"],
+        balance=row["balance"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+
+
+def balance_transaction_pb(row: Mapping[str, Any]) -> customer_pb2.BalanceTransaction:
+    """A BalanceTransaction message from a ledger row (a record or its JSON form)."""
+    return customer_pb2.BalanceTransaction(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        action=ACTION_NUMBERS[row["action"]],
+        type=DIRECTION_NUMBERS[row["type"]],
+        amount=row["amount"],
+        starting_balance=row["starting_balance"],
+        ending_balance=row["ending_balance"],
+        invoice=common_pb2.InvoiceRef(id=row["invoice_id"]) if row["invoice_id"] else None,
+        credit_note=common_pb2.CreditNoteRef(id=row["credit_note_id"]) if row["credit_note_id"] else None,
+        description=row["description"],
+        created_at=timestamp(row["created_at"]),
+    )
+
+
+# --- invoices ------------------------------------------------------------------
+
+
+def discount_pb(value: Mapping[str, Any]) -> price_pb2.Discount:
+    """A Discount message from its stored JSON."""
+    return price_pb2.Discount(
+        discount_type=DISCOUNT_TYPE_NUMBERS[value["discount_type"]],
+        percentage_discount=value.get("percentage_discount", ""),
+        amount_discount=value.get("amount_discount", ""),
+        usage_discount=value.get("usage_discount", ""),
+        applies_to_price_ids=value.get("applies_to_price_ids", ()),
+        reason=value.get("reason", ""),
+    )
+
+
+def price_pb(value: Mapping[str, Any]) -> price_pb2.Price:
+    """A Price message from its stored JSON."""
+    price = price_pb2.Price(
+        id=value["id"],
+        name=value["name"],
+        currency=value["currency"],
+        fixed_price_quantity=value.get("fixed_price_quantity", ""),
+        minimum_amount=value.get("minimum_amount", ""),
+        maximum_amount=value.get("maximum_amount", ""),
+        **{name: numbers[value[name]] for name, numbers in _PRICE_ENUMS.items()},
+    )
+    if "unit_config" in value:
+        price.unit_config.unit_amount = value["unit_config"]["unit_amount"]
+    return price
+
+
+_ADJUSTMENT_CONFIG_FIELD = {
+    "usage_discount": "usage_discount",
+    "amount_discount": "amount_discount",
+    "percentage_discount": "percentage_discount",
+    "minimum": "minimum_amount",
+    "maximum": "maximum_amount",
+}
+
+
+def adjustment_pb(value: Mapping[str, Any]) -> invoice_pb2.Adjustment:
+    """An Adjustment message from its stored JSON."""
+    kind = value["adjustment_type"]
+    adjustment = invoice_pb2.Adjustment(
+        id=value["id"],
+        adjustment_type=ADJUSTMENT_TYPE_NUMBERS[kind],
+        amount=value["amount"],
+        is_invoice_level=value["is_invoice_level"],
+        reason=value.get("reason", ""),
+        applies_to_price_ids=value.get("applies_to_price_ids", ()),
+    )
+    setattr(adjustment, _ADJUSTMENT_CONFIG_FIELD[kind], value["configured"])
+    return adjustment
+
+
+def line_item_pb(value: Mapping[str, Any]) -> invoice_pb2.InvoiceLineItem:
+    """An InvoiceLineItem message from the JSON the invoice query aggregates."""
+    return invoice_pb2.InvoiceLineItem(
+        id=value["id"],
+        name=value["name"],
+        quantity=value["quantity"],
+        start_date=date_pb(value["start_date"]),
+        end_date=date_pb(value["end_date"]),
+        subtotal=value["subtotal"],
+        adjustments=[adjustment_pb(a) for a in value["adjustments"]],
+        adjusted_subtotal=value["adjusted_subtotal"],
+        credits_applied=value["credits_applied"],
+        partially_invoiced_amount=value["partially_invoiced_amount"],
+        amount=value["amount"],
+        price=price_pb(value["price"]),
+        is_one_off=value["is_one_off"],
+    )
+
+
+def invoice_pb(row: Mapping[str, Any]) -> invoice_pb2.Invoice:
+    """An Invoice message from a row of the invoice query."""
+    discounts = [discount_pb(d) for d in row["discounts"]]
+    invoice = invoice_pb2.Invoice(
+        id=row["id"],
+        version=row["version"],
+        status=INVOICE_STATUS_NUMBERS[row["status"]],
+        invoice_source=INVOICE_SOURCE_NUMBERS[row["invoice_source"]],
+        invoice_number=row["invoice_number"] or "",
+        customer=common_pb2.CustomerRef(id=row["customer_id"], external_customer_id=row["external_customer_id"] or ""),
+        subscription=common_pb2.SubscriptionRef(id=row["subscription_id"]) if row["subscription_id"] else None,
+        currency=row["currency"],
+        invoice_date=date_pb(row["invoice_date"]),
+        due_date=date_pb(row["due_date"]),
+        net_terms=row["net_terms"],
+        subtotal=row["subtotal"],
+        total=row["total"],
+        amount_due=row["amount_due"],
+        line_items=[line_item_pb(li) for li in row["line_items"]],
+        discounts=discounts,
+        discount=discounts[0] if discounts else None,
+        minimum_amount=row["minimum_amount"] or "",
+        maximum_amount=row["maximum_amount"] or "",
+        memo=row["memo"],
+        metadata=row["metadata"],
+        auto_collection=invoice_pb2.AutoCollection(enabled=row["auto_collection"]),
+        billing_address=address_pb(row["billing_address"]),
+        shipping_address=address_pb(row["shipping_address"]),
+        customer_tax_id=tax_id_pb(row["customer_tax_id"]),
+        customer_balance_transactions=[balance_transaction_pb(t) for t in row["balance_transactions"]],
+        will_auto_issue=row["will_auto_issue"],
+        eligible_to_issue_at=timestamp(row["eligible_to_issue_at"]),
+        scheduled_issue_at=timestamp(row["scheduled_issue_at"]),
+        issued_at=timestamp(row["issued_at"]),
+        paid_at=timestamp(row["paid_at"]),
+        voided_at=timestamp(row["voided_at"]),
+        issue_failed_at=timestamp(row["issue_failed_at"]),
+        payment_started_at=timestamp(row["payment_started_at"]),
+        payment_failed_at=timestamp(row["payment_failed_at"]),
+        sync_failed_at=timestamp(row["sync_failed_at"]),
+        hosted_invoice_url=row["hosted_invoice_url"],
+        invoice_pdf=row["invoice_pdf"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+    )
+    if row["minimum_amount"]:
+        invoice.minimum.minimum_amount = row["minimum_amount"]
+    if row["maximum_amount"]:
+        invoice.maximum.maximum_amount = row["maximum_amount"]
+    return invoice

@@ -1,0 +1,248 @@
+"""CustomerService: reads requests into domain objects, runs them, answers with protos."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import asyncpg
+import grpc
+from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
+
+from server.api import converters as conv
+from server.api.mutations import run_mutation
+from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.auth import account_id
+from server.db import customers as repo
+from server.db.pool import Database
+from server.domain import money
+from server.domain.customers import (
+    DEFAULT_NET_TERMS,
+    DEFAULT_TIMEZONE,
+    BalanceAction,
+    BalanceDirection,
+    CustomerChanges,
+    NewCustomer,
+    move_balance,
+)
+from server.domain.errors import InvalidArgument, Violations
+from server.domain.validation import MAX_DESCRIPTION_LENGTH, check_id, check_limit, check_request_id, check_text
+
+
+def customer_key(customer_id: str, external_customer_id: str, violations: Violations) -> None:
+    """Exactly one of customer_id and external_customer_id must be set."""
+    if bool(customer_id) == bool(external_customer_id):
+        violations.add("customer_id", "set exactly one of customer_id and external_customer_id")
+    check_id(customer_id, "customer_id", violations, required=False)
+    check_id(external_customer_id, "external_customer_id", violations, required=False)
+
+
+def time_range(request: object) -> repo.TimeRange:
+    """The created_at_* bounds of a list request."""
+    return repo.TimeRange(
+        gt=conv.optional_timestamp(request, "created_at_gt"),
+        gte=conv.optional_timestamp(request, "created_at_gte"),
+        lt=conv.optional_timestamp(request, "created_at_lt"),
+        lte=conv.optional_timestamp(request, "created_at_lte"),
+    )
+
+
+def keyset_after(tokens: ResumeTokens, token: str, scope: bytes) -> tuple[dt.datetime, str] | None:
+    """The (created_at, id) position in a resume token, or None without one."""
+    if not token:
+        return None
+    position = tokens.open(token, scope)
+    try:
+        micros, last_id = int(position[0]), str(position[1])
+    except (IndexError, TypeError, ValueError) as exc:
+        raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID") from exc
+    return conv.datetime_from_micros(micros), last_id
+
+
+def created_position(row: asyncpg.Record) -> list[object]:
+    """The keyset position of a row ordered by (created_at, id)."""
+    return [conv.micros(row["created_at"]), row["id"]]
+
+
+class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
+    """Implements CustomerService."""
+
+    def __init__(self, db: Database, tokens: ResumeTokens, stream_settings: StreamSettings) -> None:
+        self._db = db
+        self._tokens = tokens
+        self._stream = stream_settings
+
+    async def CreateCustomer(
+        self, request: customer_service_pb2.CreateCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.Customer:
+        v = Violations()
+        check_request_id(request.request_id, v)
+        customer = NewCustomer(
+            name=request.name,
+            email=request.email,
+            external_customer_id=request.external_customer_id,
+            currency=request.currency,
+            timezone=request.timezone or DEFAULT_TIMEZONE,
+            billing_address=conv.address_from(request.billing_address) if request.HasField("billing_address") else None,
+            shipping_address=conv.address_from(request.shipping_address)
+            if request.HasField("shipping_address")
+            else None,
+            tax_id=conv.tax_id_from(request.tax_id, "tax_id", v) if request.HasField("tax_id") else None,
+            auto_collection=request.auto_collection,
+            auto_issuance=request.auto_issuance if request.HasField("auto_issuance") else None,
+            net_terms=request.net_terms if request.HasField("net_terms") else DEFAULT_NET_TERMS,
+            metadata=dict(request.metadata),
+        )
+        v.raise_if_any()
+        customer.validate()
+
+        async def work(conn: asyncpg.Connection, account: str) -> customer_pb2.Customer:
+            return conv.customer_pb(await repo.insert(conn, account, customer))
+
+        return await run_mutation(self._db, "CreateCustomer", request, customer_pb2.Customer, work)
+
+    async def GetCustomer(
+        self, request: customer_service_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.Customer:
+        v = Violations()
+        customer_key(request.customer_id, request.external_customer_id, v)
+        v.raise_if_any()
+        async with self._db.connection() as conn:
+            row = await repo.get(
+                conn, account_id(), customer_id=request.customer_id, external_customer_id=request.external_customer_id
+            )
+        return conv.customer_pb(row)
+
+    async def UpdateCustomer(
+        self, request: customer_service_pb2.UpdateCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.Customer:
+        v = Violations()
+        customer_key(request.customer_id, request.external_customer_id, v)
+        check_request_id(request.request_id, v)
+        changes = CustomerChanges(
+            name=request.name if request.HasField("name") else None,
+            email=request.email if request.HasField("email") else None,
+            currency=request.currency if request.HasField("currency") else None,
+            timezone=request.timezone if request.HasField("timezone") else None,
+            billing_address=conv.address_from(request.billing_address) if request.HasField("billing_address") else None,
+            shipping_address=conv.address_from(request.shipping_address)
+            if request.HasField("shipping_address")
+            else None,
+            tax_id=conv.tax_id_from(request.tax_id, "tax_id", v) if request.HasField("tax_id") else None,
+            auto_collection=request.auto_collection if request.HasField("auto_collection") else None,
+            auto_issuance=request.auto_issuance if request.HasField("auto_issuance") else None,
+            net_terms=request.net_terms if request.HasField("net_terms") else None,
+            metadata=conv.metadata_patch_from(request.metadata) if request.HasField("metadata") else None,
+        )
+        v.raise_if_any()
+        changes.validate()
+
+        async def work(conn: asyncpg.Connection, account: str) -> customer_pb2.Customer:
+            current = await repo.get(
+                conn,
+                account,
+                customer_id=request.customer_id,
+                external_customer_id=request.external_customer_id,
+                lock="update",
+            )
+            if changes.currency is not None or changes.timezone is not None:
+                changes.check_allowed(
+                    current_currency=current["currency"],
+                    current_timezone=current["timezone"],
+                    has_invoices=await repo.has_invoices(conn, account, current["id"]),
+                )
+            metadata = changes.metadata.apply(current["metadata"]) if changes.metadata else current["metadata"]
+            return conv.customer_pb(await repo.update(conn, account, current["id"], changes, metadata))
+
+        return await run_mutation(self._db, "UpdateCustomer", request, customer_pb2.Customer, work)
+
+    async def ListCustomers(
+        self, request: customer_service_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[customer_service_pb2.ListCustomersResponse]:
+        v = Violations()
+        check_limit(request.limit, v)
+        created = time_range(request)
+        v.raise_if_any()
+        account = account_id()
+        scope = ResumeTokens.scope(account, "ListCustomers", request)
+        after = keyset_after(self._tokens, request.resume_token, scope)
+        async for response in stream_batches(
+            self._db,
+            repo.list_query(account, created, after),
+            build=conv.customer_pb,
+            position=created_position,
+            respond=lambda items, token: customer_service_pb2.ListCustomersResponse(
+                customers=items, resume_token=token
+            ),
+            tokens=self._tokens,
+            scope=scope,
+            limit=request.limit,
+            settings=self._stream,
+        ):
+            yield response
+
+    async def CreateBalanceTransaction(
+        self, request: customer_service_pb2.CreateBalanceTransactionRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.BalanceTransaction:
+        v = Violations()
+        customer_key(request.customer_id, request.external_customer_id, v)
+        check_request_id(request.request_id, v)
+        check_text(request.description, "description", v, max_length=MAX_DESCRIPTION_LENGTH)
+        amount = money.parse_decimal(request.amount, "amount", v, allow_zero=False)
+        direction = conv.DIRECTIONS.get(request.type)
+        if direction is None:
+            v.add("type", "must be BALANCE_TRANSACTION_TYPE_INCREMENT or BALANCE_TRANSACTION_TYPE_DECREMENT")
+        v.raise_if_any()
+        assert amount is not None and direction is not None
+
+        async def work(conn: asyncpg.Connection, account: str) -> customer_pb2.BalanceTransaction:
+            customer = await repo.get(
+                conn,
+                account,
+                customer_id=request.customer_id,
+                external_customer_id=request.external_customer_id,
+                lock="update",
+            )
+            if not money.fits_currency(amount, customer["currency"]):
+                raise InvalidArgument.one(
+                    "amount", f"has more decimal places than {customer['currency']} allows"
+                )
+            move = move_balance(repo.balance_of(customer), BalanceDirection(direction), amount)
+            row = await repo.insert_balance_transaction(
+                conn, account, customer["id"], BalanceAction.MANUAL_ADJUSTMENT, move, description=request.description
+            )
+            return conv.balance_transaction_pb(row)
+
+        return await run_mutation(
+            self._db, "CreateBalanceTransaction", request, customer_pb2.BalanceTransaction, work
+        )
+
+    async def ListBalanceTransactions(
+        self, request: customer_service_pb2.ListBalanceTransactionsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[customer_service_pb2.ListBalanceTransactionsResponse]:
+        v = Violations()
+        customer_key(request.customer_id, request.external_customer_id, v)
+        check_limit(request.limit, v)
+        created = time_range(request)
+        v.raise_if_any()
+        account = account_id()
+        scope = ResumeTokens.scope(account, "ListBalanceTransactions", request)
+        after = keyset_after(self._tokens, request.resume_token, scope)
+        async with self._db.connection() as conn:
+            customer = await repo.get(
+                conn, account, customer_id=request.customer_id, external_customer_id=request.external_customer_id
+            )
+        async for response in stream_batches(
+            self._db,
+            repo.transactions_query(account, customer["id"], created, after),
+            build=conv.balance_transaction_pb,
+            position=created_position,
+            respond=lambda items, token: customer_service_pb2.ListBalanceTransactionsResponse(
+                balance_transactions=items, resume_token=token
+            ),
+            tokens=self._tokens,
+            scope=scope,
+            limit=request.limit,
+            settings=self._stream,
+        ):
+            yield response

@@ -1,0 +1,305 @@
+"""InvoiceService: reads requests into domain objects, runs them, answers with protos."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import grpc
+from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
+
+from server.api import converters as conv
+from server.api.customers import customer_key
+from server.api.mutations import run_mutation
+from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.auth import account_id
+from server.db import customers as customers_repo
+from server.db import invoices as repo
+from server.db.pool import Database
+from server.domain import money
+from server.domain.customers import check_currency
+from server.domain.errors import FailedPrecondition, InvalidArgument, Unimplemented, Violations
+from server.domain.invoices import (
+    DEFAULT_LIST_STATUSES,
+    DiscountKind,
+    InvoiceDiscount,
+    InvoiceFilter,
+    InvoiceSource,
+    InvoiceStatus,
+    LineInput,
+    NewOneOffInvoice,
+    check_line,
+    check_line_count,
+    parse_due_date_window,
+    price_lines,
+    totals,
+)
+from server.domain.validation import check_id, check_limit, check_request_id
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _line_inputs(request: invoice_service_pb2.CreateInvoiceRequest, v: Violations) -> list[LineInput]:
+    lines = []
+    for index, item in enumerate(request.line_items):
+        prefix = f"line_items[{index}]"
+        quantity = money.parse_decimal(item.quantity, f"{prefix}.quantity", v)
+        unit_amount = money.parse_decimal(item.unit_amount, f"{prefix}.unit_amount", v)
+        start = conv.optional_date(item, "start_date", v, field=f"{prefix}.start_date")
+        end = conv.optional_date(item, "end_date", v, field=f"{prefix}.end_date")
+        if start is None and not item.HasField("start_date"):
+            v.add(f"{prefix}.start_date", "is required")
+        if end is None and not item.HasField("end_date"):
+            v.add(f"{prefix}.end_date", "is required")
+        if quantity is not None and unit_amount is not None and start is not None and end is not None:
+            line = LineInput(item.name, quantity, unit_amount, start, end)
+            check_line(index, line, v)
+            lines.append(line)
+    return lines
+
+
+def _discount(message: price_pb2.Discount, currency: str, v: Violations) -> InvoiceDiscount | None:
+    kind = conv.DISCOUNT_TYPES.get(message.discount_type)
+    if kind == DiscountKind.PERCENTAGE.value:
+        value = money.parse_decimal(message.percentage_discount, "discount.percentage_discount", v, allow_zero=False)
+        if value is not None and value > 1:
+            v.add("discount.percentage_discount", "must be a fraction between 0 and 1 (\"0.1\" is 10%)")
+            return None
+        return None if value is None else InvoiceDiscount(DiscountKind.PERCENTAGE, value, message.reason)
+    if kind == DiscountKind.AMOUNT.value:
+        amount = money.parse_amount(message.amount_discount, currency, "discount.amount_discount", v, allow_zero=False)
+        return None if amount is None else InvoiceDiscount(DiscountKind.AMOUNT, amount, message.reason)
+    if kind == "usage":
+        v.add("discount.discount_type", "usage discounts apply to usage prices, not to one-off invoices")
+    else:
+        v.add("discount.discount_type", "must be DISCOUNT_TYPE_PERCENTAGE or DISCOUNT_TYPE_AMOUNT")
+    return None
+
+
+def _discount_json(discount: InvoiceDiscount | None) -> list[dict[str, str]]:
+    if discount is None:
+        return []
+    value_field = "percentage_discount" if discount.kind is DiscountKind.PERCENTAGE else "amount_discount"
+    return [{"discount_type": discount.kind.value, value_field: money.to_wire(discount.value), "reason": discount.reason}]
+
+
+def _ordered(lower: Any, upper: Any, field: str, v: Violations) -> None:
+    if lower is not None and upper is not None and lower >= upper:
+        v.add(field, "makes the range empty: the lower bound is not below the upper bound")
+
+
+def invoice_filter(request: invoice_service_pb2.ListInvoicesRequest, today: dt.date, v: Violations) -> InvoiceFilter:
+    """The validated filters of a ListInvoices request."""
+    if request.customer_id and request.external_customer_id:
+        v.add("external_customer_id", "set at most one of customer_id and external_customer_id")
+    check_id(request.customer_id, "customer_id", v, required=False)
+    check_id(request.external_customer_id, "external_customer_id", v, required=False)
+    check_id(request.subscription_id, "subscription_id", v, required=False)
+    statuses: list[InvoiceStatus] = []
+    for index, number in enumerate(request.status):
+        name = conv.INVOICE_STATUSES.get(number)
+        if name is None:
+            v.add(f"status[{index}]", f"is not an invoice status: {number}")
+        else:
+            statuses.append(InvoiceStatus(name))
+    if request.date_type not in (0, invoice_pb2.INVOICE_DATE_TYPE_INVOICE_DATE, invoice_pb2.INVOICE_DATE_TYPE_DUE_DATE):
+        v.add("date_type", f"is not a date type: {request.date_type}")
+    window_start = parse_due_date_window(request.due_date_window, today, v) if request.due_date_window else None
+    amounts = {
+        name: money.parse_decimal(getattr(request, name), name, v) if getattr(request, name) else None
+        for name in ("amount", "amount_gt", "amount_lt")
+    }
+    dates = {
+        name: conv.optional_date(request, name, v)
+        for name in (
+            "due_date",
+            "due_date_gt",
+            "due_date_lt",
+            "invoice_date_gt",
+            "invoice_date_gte",
+            "invoice_date_lt",
+            "invoice_date_lte",
+        )
+    }
+    _ordered(dates["due_date_gt"], dates["due_date_lt"], "due_date_lt", v)
+    _ordered(dates["invoice_date_gt"] or dates["invoice_date_gte"], dates["invoice_date_lt"], "invoice_date_lt", v)
+    _ordered(dates["invoice_date_gt"], dates["invoice_date_lte"], "invoice_date_lte", v)
+    if dates["invoice_date_gte"] and dates["invoice_date_lte"] and dates["invoice_date_gte"] > dates["invoice_date_lte"]:
+        v.add("invoice_date_lte", "makes the range empty: it is before invoice_date_gte")
+    _ordered(amounts["amount_gt"], amounts["amount_lt"], "amount_lt", v)
+    return InvoiceFilter(
+        statuses=tuple(statuses) or DEFAULT_LIST_STATUSES,
+        customer_id=request.customer_id or None,
+        external_customer_id=request.external_customer_id or None,
+        subscription_id=request.subscription_id or None,
+        filter_by_due_date=request.date_type == invoice_pb2.INVOICE_DATE_TYPE_DUE_DATE,
+        due_date=dates["due_date"],
+        due_date_gt=dates["due_date_gt"],
+        due_date_lt=dates["due_date_lt"],
+        due_date_from=window_start,
+        due_date_to=today if window_start is not None else None,
+        date_gt=dates["invoice_date_gt"],
+        date_gte=dates["invoice_date_gte"],
+        date_lt=dates["invoice_date_lt"],
+        date_lte=dates["invoice_date_lte"],
+        amount=amounts["amount"],
+        amount_gt=amounts["amount_gt"],
+        amount_lt=amounts["amount_lt"],
+        is_recurring=request.is_recurring if request.HasField("is_recurring") else None,
+    )
+
+
+def invoice_position(row: asyncpg.Record) -> list[Any]:
+    """The keyset position of an invoice row: (invoice_date, id)."""
+    return [row["invoice_date"].isoformat(), row["id"]]
+
+
+def invoice_after(tokens: ResumeTokens, token: str, scope: bytes) -> tuple[dt.date, str] | None:
+    """The (invoice_date, id) position in a resume token, or None without one."""
+    if not token:
+        return None
+    position = tokens.open(token, scope)
+    try:
+        return dt.date.fromisoformat(position[0]), str(position[1])
+    except (IndexError, TypeError, ValueError) as exc:
+        raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID") from exc
+
+
+class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
+    """Implements InvoiceService."""
+
+    def __init__(self, db: Database, tokens: ResumeTokens, stream_settings: StreamSettings) -> None:
+        self._db = db
+        self._tokens = tokens
+        self._stream = stream_settings
+
+    async def CreateInvoice(
+        self, request: invoice_service_pb2.CreateInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.Invoice:
+        v = Violations()
+        customer_key(request.customer_id, request.external_customer_id, v)
+        check_request_id(request.request_id, v)
+        check_currency(request.currency, "currency", v)
+        invoice_date = conv.date_from(request.invoice_date, "invoice_date", v, required=True)
+        check_line_count(len(request.line_items), v)
+        lines = _line_inputs(request, v)
+        discount = _discount(request.discount, request.currency, v) if request.HasField("discount") else None
+        due_date = conv.optional_date(request, "due_date", v)
+        if invoice_date is not None:
+            NewOneOffInvoice(
+                currency=request.currency,
+                invoice_date=invoice_date,
+                lines=lines,
+                net_terms=request.net_terms if request.HasField("net_terms") else None,
+                due_date=due_date,
+                memo=request.memo,
+                metadata=dict(request.metadata),
+                discount=discount,
+                will_auto_issue=request.will_auto_issue,
+                auto_collection=request.auto_collection if request.HasField("auto_collection") else None,
+            ).validate(v, today=utc_today())
+        v.raise_if_any()
+        assert invoice_date is not None
+
+        async def work(conn: asyncpg.Connection, account: str) -> invoice_pb2.Invoice:
+            customer = await customers_repo.get(
+                conn,
+                account,
+                customer_id=request.customer_id,
+                external_customer_id=request.external_customer_id,
+                lock="share",
+            )
+            if customer["currency"] != request.currency:
+                raise FailedPrecondition(
+                    "CURRENCY_MISMATCH",
+                    f"the invoice currency {request.currency} differs from the customer's {customer['currency']}",
+                    subject="currency",
+                    metadata={"customer_currency": customer["currency"]},
+                )
+            priced = price_lines(lines, request.currency, discount)
+            invoice_id = await repo.insert(
+                conn,
+                account,
+                customer=customer,
+                source=InvoiceSource.ONE_OFF,
+                currency=request.currency,
+                invoice_date=invoice_date,
+                due_date=due_date,
+                net_terms=request.net_terms if request.HasField("net_terms") else customer["net_terms"],
+                lines=priced,
+                totals=totals(priced, request.currency),
+                memo=request.memo,
+                metadata=dict(request.metadata),
+                discounts=_discount_json(discount),
+                auto_collection=request.auto_collection
+                if request.HasField("auto_collection")
+                else customer["auto_collection"],
+                will_auto_issue=request.will_auto_issue,
+            )
+            return conv.invoice_pb(await repo.get(conn, account, invoice_id))
+
+        return await run_mutation(self._db, "CreateInvoice", request, invoice_pb2.Invoice, work)
+
+    async def GetInvoice(
+        self, request: invoice_service_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.Invoice:
+        v = Violations()
+        check_id(request.invoice_id, "invoice_id", v)
+        v.raise_if_any()
+        async with self._db.connection() as conn:
+            row = await repo.get(conn, account_id(), request.invoice_id)
+        return conv.invoice_pb(row)
+
+    async def ListInvoices(
+        self, request: invoice_service_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[invoice_service_pb2.ListInvoicesResponse]:
+        v = Violations()
+        check_limit(request.limit, v)
+        filters = invoice_filter(request, utc_today(), v)
+        v.raise_if_any()
+        account = account_id()
+        scope = ResumeTokens.scope(account, "ListInvoices", request)
+        after = invoice_after(self._tokens, request.resume_token, scope)
+        async for response in stream_batches(
+            self._db,
+            repo.list_query(account, filters, after),
+            build=conv.invoice_pb,
+            position=invoice_position,
+            respond=lambda items, token: invoice_service_pb2.ListInvoicesResponse(invoices=items, resume_token=token),
+            tokens=self._tokens,
+            scope=scope,
+            limit=request.limit,
+            settings=self._stream,
+        ):
+            yield response
+
+    async def GetUpcomingInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise Unimplemented("GetUpcomingInvoice is not implemented yet (billing engine)")
+
+    async def UpdateInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise Unimplemented("UpdateInvoice is not implemented yet (invoice lifecycle)")
+
+    async def CreateInvoiceLineItem(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise Unimplemented("CreateInvoiceLineItem is not implemented yet (invoice lifecycle)")
+
+    async def DeleteInvoiceLineItem(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise Unimplemented("DeleteInvoiceLineItem is not implemented yet (invoice lifecycle)")
+
+    async def IssueInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise Unimplemented("IssueInvoice is not implemented yet (invoice lifecycle)")
+
+    async def MarkInvoicePaid(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise Unimplemented("MarkInvoicePaid is not implemented yet (invoice lifecycle)")
+
+    async def VoidInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise Unimplemented("VoidInvoice is not implemented yet (invoice lifecycle)")
+
+    async def WatchInvoiceEvents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        raise Unimplemented("WatchInvoiceEvents is not implemented yet (change stream)")
+        yield  # an async generator, like every server-streaming handler

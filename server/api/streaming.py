@@ -1,0 +1,126 @@
+"""Server-streaming List RPCs: batches over one snapshot, resumable with opaque tokens.
+
+A stream runs in one read-only repeatable-read transaction on the stream pool
+and reads through a server-side cursor one batch at a time, so rows committed
+while it runs are not seen, memory stays bounded by one batch whatever the
+client's speed, and cancellation or a passed deadline releases the cursor,
+transaction and connection at once (the generator is closed).
+
+Every message carries a resume token: the keyset position of its last record,
+sealed with AES-GCM under a server secret and bound (as associated data) to the
+account, the RPC and a digest of the filters. A tampered token, or one replayed
+with other filters, fails to open and is rejected as INVALID_ARGUMENT.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import Message
+
+from server.db.pool import Database
+from server.domain.errors import InvalidArgument
+
+Response = TypeVar("Response", bound=Message)
+Item = TypeVar("Item", bound=Message)
+
+_NONCE_BYTES = 12
+_MAX_TOKEN_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Batch bounds: at most this many records and roughly this many bytes per message."""
+
+    batch_records: int = 250
+    batch_bytes: int = 1_000_000
+
+
+class ResumeTokens:
+    """Seals and opens resume tokens."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    @staticmethod
+    def scope(account_id: str, method: str, request: Message) -> bytes:
+        """What a token is bound to: account, RPC and the filters (the request minus limit and token)."""
+        filters = type(request)()
+        filters.CopyFrom(request)
+        for name in ("limit", "resume_token"):
+            filters.ClearField(name)  # type: ignore[arg-type]
+        digest = hashlib.sha256(filters.SerializeToString(deterministic=True)).hexdigest()
+        return f"{account_id}|{method}|{digest}".encode()
+
+    def seal(self, scope: bytes, position: Sequence[Any]) -> str:
+        """A token for a keyset position (a short list of JSON-able values)."""
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, json.dumps(list(position), separators=(",", ":")).encode(), scope)
+        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+    def open(self, token: str, scope: bytes) -> list[Any]:
+        """The position in a token, or InvalidArgument if it was altered or is for other filters."""
+        if len(token) > _MAX_TOKEN_LENGTH:
+            raise InvalidArgument.one("resume_token", "is too long", reason="RESUME_TOKEN_INVALID")
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], scope)
+            position = json.loads(plain)
+        except (binascii.Error, ValueError, InvalidTag) as exc:
+            raise InvalidArgument.one(
+                "resume_token",
+                "is not a token this stream issued: it was altered, or the filters differ from the first call",
+                reason="RESUME_TOKEN_INVALID",
+            ) from exc
+        if not isinstance(position, list):
+            raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID")
+        return position
+
+
+async def stream_batches(
+    db: Database,
+    query: tuple[str, list[Any]],
+    *,
+    build: Callable[[asyncpg.Record], Item],
+    position: Callable[[asyncpg.Record], Sequence[Any]],
+    respond: Callable[[list[Item], str], Response],
+    tokens: ResumeTokens,
+    scope: bytes,
+    limit: int,
+    settings: StreamSettings,
+) -> AsyncIterator[Response]:
+    """Run query in a snapshot and yield responses of built records, each with its resume token."""
+    sql, args = query
+    remaining = limit if limit > 0 else None
+    async with db.snapshot() as conn:
+        cursor = await conn.cursor(sql, *args)
+        while remaining is None or remaining > 0:
+            want = settings.batch_records if remaining is None else min(settings.batch_records, remaining)
+            rows = await cursor.fetch(want)
+            if not rows:
+                return
+            items: list[Item] = []
+            size = 0
+            for index, row in enumerate(rows):
+                item = build(row)
+                items.append(item)
+                size += item.ByteSize()
+                if size >= settings.batch_bytes and index < len(rows) - 1:
+                    yield respond(items, tokens.seal(scope, position(row)))
+                    items, size = [], 0
+            if items:
+                yield respond(items, tokens.seal(scope, position(rows[-1])))
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(rows) < want:
+                return

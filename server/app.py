@@ -1,0 +1,145 @@
+"""Builds and runs the grpc.aio server: interceptor, servicers, reflection, health, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from invoicing.v1 import customer_service_pb2, customer_service_pb2_grpc, invoice_service_pb2, invoice_service_pb2_grpc
+
+from server.api.customers import CustomerServicer
+from server.api.invoices import InvoiceServicer
+from server.api.streaming import ResumeTokens
+from server.auth import KeyCache, ServiceInterceptor
+from server.config import Settings
+from server.db import accounts, idempotency
+from server.db.pool import Database
+from server.reflection import CommentedReflectionServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = [
+    invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"].full_name,
+    customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
+]
+_RESUME_TOKEN_SECRET = "resume_token_key"
+_PURGE_EVERY_S = 3600.0
+
+
+@dataclass
+class RunningServer:
+    """A started server and what it owns."""
+
+    server: grpc.aio.Server
+    db: Database
+    health: health.aio.HealthServicer
+    port: int
+    settings: Settings
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def set_serving(self, serving: bool) -> None:
+        """Report SERVING or NOT_SERVING for the server and every service."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ["", *SERVICE_NAMES]:
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful stop: NOT_SERVING, refuse new calls, let in-flight calls finish, then close the pools."""
+        await self.set_serving(False)
+        for task in self.tasks:
+            task.cancel()
+        await self.server.stop(self.settings.shutdown_grace_s if grace is None else grace)
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.db.close()
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    root = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=root,
+        require_client_auth=root is not None,
+    )
+
+
+async def start_server(settings: Settings, dsn: str) -> RunningServer:
+    """Connect to the database, start serving on settings.listen, and return the running server."""
+    db = await Database.connect(dsn, settings.pool_settings())
+    try:
+        async with db.connection() as conn:
+            token_key = await accounts.server_secret(conn, _RESUME_TOKEN_SECRET, os.urandom(32))
+        tokens = ResumeTokens(token_key)
+        options = [
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        server = grpc.aio.server(
+            interceptors=[ServiceInterceptor(KeyCache(db, settings.api_key_cache_seconds))], options=options
+        )
+        stream_settings = settings.stream_settings()
+        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(db, tokens, stream_settings), server)
+        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
+            CustomerServicer(db, tokens, stream_settings), server
+        )
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            CommentedReflectionServicer(reflection_names), server
+        )
+        credentials = _server_credentials(settings)
+        if credentials is None:
+            port = server.add_insecure_port(settings.listen)
+        else:
+            port = server.add_secure_port(settings.listen, credentials)
+        await server.start()
+    except BaseException:
+        await db.close()
+        raise
+    running = RunningServer(server=server, db=db, health=health_servicer, port=port, settings=settings)
+    await running.set_serving(True)
+    running.tasks.append(asyncio.create_task(_watch_database(running)))
+    running.tasks.append(asyncio.create_task(_purge_idempotency_keys(running)))
+    return running
+
+
+async def _watch_database(running: RunningServer) -> None:
+    """Flip health to NOT_SERVING while the database does not answer, and back when it does."""
+    serving = True
+    while True:
+        await asyncio.sleep(running.settings.health_check_interval_s)
+        try:
+            async with asyncio.timeout(running.settings.health_check_interval_s):
+                async with running.db.connection() as conn:
+                    await conn.fetchval("SELECT 1")
+            healthy = True
+        except Exception:
+            healthy = False
+        if healthy != serving:
+            log.warning("database %s", "reachable again" if healthy else "unreachable: health NOT_SERVING")
+            await running.set_serving(healthy)
+            serving = healthy
+
+
+async def _purge_idempotency_keys(running: RunningServer) -> None:
+    """Delete idempotency records past their retention, hourly."""
+    while True:
+        try:
+            async with running.db.transaction() as conn:
+                removed = await idempotency.purge_older_than(conn, running.settings.idempotency_retention_days)
+            if removed:
+                log.info("purged %d expired idempotency keys", removed)
+        except Exception:
+            log.warning("idempotency purge failed; will retry", exc_info=True)
+        await asyncio.sleep(_PURGE_EVERY_S)

@@ -1,0 +1,156 @@
+"""API keys and the interceptor that every RPC passes through.
+
+Keys look like `sk_<43 random characters>`; only their SHA-256 is stored (a
+fast hash is right for 256-bit random secrets). The interceptor checks
+`authorization: Bearer <key>` on every RPC except health and reflection, puts
+the caller's account and deadline in context variables, and maps whatever the
+handler raises to a status through `server.errors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import grpc
+
+from server.db import accounts
+from server.db.pool import Database, call_deadline
+from server.domain.errors import Unauthenticated
+from server.errors import status_for_exception
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "sk_"
+_PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+current_account: ContextVar[str] = ContextVar("current_account")
+
+
+def new_api_key() -> str:
+    """A fresh random API key (shown once, never stored)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> bytes:
+    """What is stored and looked up for a key."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def account_id() -> str:
+    """The account of the RPC being served (set by the interceptor)."""
+    return current_account.get()
+
+
+class KeyCache:
+    """Remembers valid keys for a few seconds so that most calls skip the lookup."""
+
+    def __init__(self, db: Database, ttl_seconds: float) -> None:
+        self._db = db
+        self._ttl = ttl_seconds
+        self._entries: dict[bytes, tuple[str, float]] = {}
+
+    async def account_for(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+        """The account of the bearer key in the metadata, or Unauthenticated."""
+        key = _bearer_key(metadata)
+        digest = hash_key(key)
+        now = time.monotonic()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self._db.connection() as conn:
+            found = await accounts.account_for_key(conn, digest)
+        if found is None:
+            raise Unauthenticated("unknown API key", reason="API_KEY_INVALID")
+        account, revoked_at = found
+        if revoked_at is not None:
+            raise Unauthenticated("the API key was revoked", reason="API_KEY_REVOKED")
+        if self._ttl > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (account, now + self._ttl)
+        return account
+
+
+def _bearer_key(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+    values = [v for k, v in (metadata or ()) if k == "authorization"]
+    if not values:
+        raise Unauthenticated("missing authorization metadata: send 'authorization: Bearer <api key>'",
+                              reason="API_KEY_MISSING")
+    value = values[0] if isinstance(values[0], str) else values[0].decode(errors="replace")
+    scheme, _, key = value.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX) or len(key) > 128:
+        raise Unauthenticated("malformed authorization: expected 'Bearer sk_...'", reason="API_KEY_MALFORMED")
+    return key
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Authentication, deadline propagation and error mapping for every RPC."""
+
+    def __init__(self, keys: KeyCache) -> None:
+        self._keys = keys
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(_PUBLIC_PREFIXES):
+            return handler
+        metadata = handler_call_details.invocation_metadata
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method, metadata),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method, metadata),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # no client-streaming RPCs in this API yet
+
+    async def _enter(self, context: grpc.aio.ServicerContext, metadata: Any) -> None:
+        left = context.time_remaining()
+        call_deadline.set(None if left is None else time.monotonic() + left)
+        current_account.set(await self._keys.account_for(metadata))
+
+    def _wrap_unary(self, inner: Any, method: str, metadata: Any) -> Any:
+        async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                await self._enter(context, metadata)
+                return await inner(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # every failure leaves through the one mapping
+                await _abort(context, exc, method)
+
+        return behavior
+
+    def _wrap_stream(self, inner: Any, method: str, metadata: Any) -> Any:
+        async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                await self._enter(context, metadata)
+                async for message in inner(request, context):
+                    yield message
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _abort(context, exc, method)
+
+        return behavior
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
+    status = status_for_exception(exc, method)
+    await context.abort(status.code, status.details, status.trailing_metadata)

@@ -1,0 +1,57 @@
+"""Settings, read from environment variables (INVOICING_*, plus DATABASE_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.api.streaming import StreamSettings
+from server.db.pool import PoolSettings
+
+
+class Settings(BaseSettings):
+    """Everything that can be configured. Every field has a safe default for local use."""
+
+    model_config = SettingsConfigDict(env_prefix="INVOICING_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "INVOICING_DATABASE_URL"),
+        description="PostgreSQL DSN; unset means an embedded server with its data under data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Local state: embedded PostgreSQL data, demo key.")
+    listen: str = Field(default="127.0.0.1:50051", description="host:port to serve gRPC on.")
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate chain; enables TLS with tls_key_file.")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key for tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(default=None, description="PEM CA bundle; when set, clients need a certificate (mTLS).")
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_stream_pool_max: int = Field(default=4, ge=1, description="Connections List streams may use at once.")
+    db_statement_timeout_ms: int = Field(default=30_000, ge=100, description="Cap on a statement without a deadline.")
+    db_lock_timeout_ms: int = Field(default=5_000, ge=10, description="Cap on waiting for a row lock.")
+    db_statement_cache_size: int = Field(default=256, ge=0, description="0 behind PgBouncer in transaction mode.")
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, description="How long a checked API key is trusted.")
+    stream_batch_records: int = Field(default=250, ge=1, le=10_000)
+    stream_batch_bytes: int = Field(default=1_000_000, ge=10_000, le=3_000_000)
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    idempotency_retention_days: int = Field(default=7, ge=1)
+    health_check_interval_s: float = Field(default=2.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    log_level: str = Field(default="INFO")
+
+    def pool_settings(self) -> PoolSettings:
+        """The pool part of the settings."""
+        return PoolSettings(
+            min_size=self.db_pool_min,
+            max_size=self.db_pool_max,
+            stream_max_size=self.db_stream_pool_max,
+            statement_timeout_ms=self.db_statement_timeout_ms,
+            lock_timeout_ms=self.db_lock_timeout_ms,
+            statement_cache_size=self.db_statement_cache_size,
+        )
+
+    def stream_settings(self) -> StreamSettings:
+        """The streaming part of the settings."""
+        return StreamSettings(batch_records=self.stream_batch_records, batch_bytes=self.stream_batch_bytes)

@@ -1,0 +1,60 @@
+"""Accounts, their API keys and server-wide secrets (SQL only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+from server.domain.ids import new_id
+
+
+async def create_account(conn: asyncpg.Connection, name: str, invoice_prefix: str) -> str:
+    """Insert an account and return its id."""
+    account_id = new_id("acct")
+    await conn.execute(
+        "INSERT INTO accounts (id, name, invoice_prefix) VALUES ($1, $2, $3)", account_id, name, invoice_prefix
+    )
+    return account_id
+
+
+async def find_account_by_name(conn: asyncpg.Connection, name: str) -> str | None:
+    """The id of the account with this name, if any."""
+    value: str | None = await conn.fetchval("SELECT id FROM accounts WHERE name = $1", name)
+    return value
+
+
+async def insert_api_key(conn: asyncpg.Connection, account_id: str, key_hash: bytes, description: str) -> str:
+    """Store the hash of a new key; return the key's id."""
+    key_id = new_id("key")
+    await conn.execute(
+        "INSERT INTO api_keys (id, account_id, key_hash, description) VALUES ($1, $2, $3, $4)",
+        key_id,
+        account_id,
+        key_hash,
+        description,
+    )
+    return key_id
+
+
+async def revoke_api_key(conn: asyncpg.Connection, key_id: str) -> bool:
+    """Mark a key revoked; False if there is no such active key."""
+    status: str = await conn.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
+    )
+    return status == "UPDATE 1"
+
+
+async def account_for_key(conn: asyncpg.Connection, key_hash: bytes) -> tuple[str, dt.datetime | None] | None:
+    """(account id, revoked_at) of the key with this hash, or None."""
+    row = await conn.fetchrow("SELECT account_id, revoked_at FROM api_keys WHERE key_hash = $1", key_hash)
+    return None if row is None else (row["account_id"], row["revoked_at"])
+
+
+async def server_secret(conn: asyncpg.Connection, name: str, candidate: bytes) -> bytes:
+    """The stored secret called name; the first caller's candidate wins, so all processes agree."""
+    await conn.execute(
+        "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", name, candidate
+    )
+    value: bytes = await conn.fetchval("SELECT value FROM server_secrets WHERE name = $1", name)
+    return value

@@ -1,0 +1,244 @@
+"""Customers and their balance ledger (SQL only).
+
+Reads return asyncpg records whose columns the API converters know by name;
+numerics come back as text so that money never passes through float.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+import asyncpg
+
+from server.domain.customers import Address, BalanceAction, BalanceMove, CustomerChanges, NewCustomer
+from server.domain.errors import AlreadyExists, NotFound
+from server.domain.ids import new_id
+from server.domain.tax_ids import TaxId
+
+CUSTOMER_COLUMNS = """
+    c.id, c.external_customer_id, c.name, c.email, c.currency, c.timezone, c.billing_address,
+    c.shipping_address, c.tax_id, c.auto_collection, c.auto_issuance, c.net_terms, c.metadata,
+    c.balance::text AS balance, c.created_at, c.updated_at
+"""
+
+TRANSACTION_COLUMNS = """
+    t.id, t.customer_id, t.action, t.type, t.amount::text AS amount,
+    t.starting_balance::text AS starting_balance, t.ending_balance::text AS ending_balance,
+    t.invoice_id, t.credit_note_id, t.description, t.created_at
+"""
+
+
+def _json(value: Address | TaxId | None) -> dict[str, Any] | None:
+    return None if value is None else dataclasses.asdict(value)
+
+
+async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustomer) -> asyncpg.Record:
+    """Insert a customer; AlreadyExists if its external id is taken."""
+    try:
+        row: asyncpg.Record = await conn.fetchrow(
+            f"""
+            INSERT INTO customers AS c (account_id, id, external_customer_id, name, email, currency, timezone,
+                billing_address, shipping_address, tax_id, auto_collection, auto_issuance, net_terms, metadata)
+            VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            RETURNING {CUSTOMER_COLUMNS}
+            """,
+            account_id,
+            new_id("cus"),
+            customer.external_customer_id,
+            customer.name,
+            customer.email,
+            customer.currency,
+            customer.timezone,
+            _json(customer.billing_address),
+            _json(customer.shipping_address),
+            _json(customer.tax_id),
+            customer.auto_collection,
+            customer.auto_issuance,
+            customer.net_terms,
+            customer.metadata,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise _external_id_taken(customer.external_customer_id) from exc
+    return row
+
+
+def _external_id_taken(external_id: str) -> AlreadyExists:
+    return AlreadyExists(
+        "EXTERNAL_CUSTOMER_ID_TAKEN",
+        f"a customer with external_customer_id {external_id!r} already exists",
+        metadata={"external_customer_id": external_id},
+    )
+
+
+async def get(
+    conn: asyncpg.Connection,
+    account_id: str,
+    *,
+    customer_id: str = "",
+    external_customer_id: str = "",
+    lock: Literal["update", "share"] | None = None,
+) -> asyncpg.Record:
+    """One customer by id or external id; NotFound otherwise. `lock` takes its row lock."""
+    column, value = ("id", customer_id) if customer_id else ("external_customer_id", external_customer_id)
+    clause = {None: "", "update": " FOR UPDATE", "share": " FOR SHARE"}[lock]
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}",
+        account_id,
+        value,
+    )
+    if row is None:
+        raise NotFound("customer", value)
+    return row
+
+
+async def has_invoices(conn: asyncpg.Connection, account_id: str, customer_id: str) -> bool:
+    """True once any invoice exists for the customer."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM invoices WHERE account_id = $1 AND customer_id = $2)", account_id, customer_id
+    )
+    return found
+
+
+async def update(
+    conn: asyncpg.Connection, account_id: str, customer_id: str, changes: CustomerChanges, metadata: dict[str, str]
+) -> asyncpg.Record:
+    """Write the named changes (the caller holds the row lock and computed the new metadata)."""
+    assignments: list[str] = ["updated_at = now()", "metadata = $3"]
+    args: list[Any] = [account_id, customer_id, metadata]
+    plain = {
+        "name": changes.name,
+        "email": changes.email,
+        "currency": changes.currency,
+        "timezone": changes.timezone,
+        "auto_collection": changes.auto_collection,
+        "auto_issuance": changes.auto_issuance,
+        "net_terms": changes.net_terms,
+    }
+    for column, value in plain.items():
+        if value is not None:
+            args.append(value)
+            assignments.append(f"{column} = ${len(args)}")
+    removable: dict[str, Address | TaxId | None] = {
+        "billing_address": changes.billing_address,
+        "shipping_address": changes.shipping_address,
+        "tax_id": changes.tax_id,
+    }
+    for column, value in removable.items():
+        if value is not None:
+            empty = not any(dataclasses.astuple(value))
+            args.append(None if empty else _json(value))
+            assignments.append(f"{column} = ${len(args)}")
+    row: asyncpg.Record = await conn.fetchrow(
+        f"UPDATE customers c SET {', '.join(assignments)} WHERE c.account_id = $1 AND c.id = $2 "
+        f"RETURNING {CUSTOMER_COLUMNS}",
+        *args,
+    )
+    return row
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeRange:
+    """Optional bounds on a timestamp column."""
+
+    gt: dt.datetime | None = None
+    gte: dt.datetime | None = None
+    lt: dt.datetime | None = None
+    lte: dt.datetime | None = None
+
+    def sql(self, column: str, args: list[Any]) -> list[str]:
+        """SQL conditions for the bounds that are set, appending their values to args."""
+        conditions = []
+        for op, value in ((">", self.gt), (">=", self.gte), ("<", self.lt), ("<=", self.lte)):
+            if value is not None:
+                args.append(value)
+                conditions.append(f"{column} {op} ${len(args)}")
+        return conditions
+
+
+def list_query(account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None) -> tuple[str, list[Any]]:
+    """SQL and arguments listing customers newest first, after a keyset position."""
+    args: list[Any] = [account_id]
+    conditions = ["c.account_id = $1", *created.sql("c.created_at", args)]
+    if after is not None:
+        args += list(after)
+        conditions.append(f"(c.created_at, c.id) < (${len(args) - 1}, ${len(args)})")
+    sql = f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {' AND '.join(conditions)} ORDER BY c.created_at DESC, c.id DESC"
+    return sql, args
+
+
+async def insert_balance_transaction(
+    conn: asyncpg.Connection,
+    account_id: str,
+    customer_id: str,
+    action: BalanceAction,
+    move: BalanceMove,
+    *,
+    description: str = "",
+    invoice_id: str | None = None,
+) -> asyncpg.Record:
+    """Append a ledger row and set the customer's balance to its ending balance.
+
+    The caller holds the customer's row lock and computed `move` from the balance it read.
+    """
+    row: asyncpg.Record = await conn.fetchrow(
+        f"""
+        WITH t AS (
+            INSERT INTO customer_balance_transactions (account_id, id, customer_id, action, type, amount,
+                starting_balance, ending_balance, invoice_id, description)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            RETURNING *
+        ), c AS (
+            UPDATE customers SET balance = $8, updated_at = now() WHERE account_id = $1 AND id = $3
+        )
+        SELECT {TRANSACTION_COLUMNS} FROM t
+        """,
+        account_id,
+        new_id("cbt"),
+        customer_id,
+        action.value,
+        move.direction.value,
+        move.amount,
+        move.starting_balance,
+        move.ending_balance,
+        invoice_id,
+        description,
+    )
+    return row
+
+
+def balance_of(row: asyncpg.Record) -> Decimal:
+    """The balance column of a customer record as a Decimal."""
+    return Decimal(row["balance"])
+
+
+def transactions_query(
+    account_id: str, customer_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None
+) -> tuple[str, list[Any]]:
+    """SQL and arguments listing a customer's ledger newest first, after a keyset position."""
+    args: list[Any] = [account_id, customer_id]
+    conditions = ["t.account_id = $1", "t.customer_id = $2", *created.sql("t.created_at", args)]
+    if after is not None:
+        args += list(after)
+        conditions.append(f"(t.created_at, t.id) < (${len(args) - 1}, ${len(args)})")
+    sql = (
+        f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t WHERE {' AND '.join(conditions)} "
+        "ORDER BY t.created_at DESC, t.id DESC"
+    )
+    return sql, args
+
+
+async def transactions_for_invoices(
+    conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]
+) -> list[asyncpg.Record]:
+    """The ledger rows tied to these invoices, oldest first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t "
+        "WHERE t.account_id = $1 AND t.invoice_id = ANY($2::text[]) ORDER BY t.created_at, t.id",
+        account_id,
+        list(invoice_ids),
+    )
+    return rows

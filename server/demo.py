@@ -1,0 +1,122 @@
+"""Demo data for `make run`: an account, its API key, customers and invoices.
+
+The data is created through the public gRPC API of the running server, so it
+goes through the same validation and rules as any client's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import grpc
+from google.type import date_pb2
+from invoicing.v1 import (
+    common_pb2,
+    customer_service_pb2,
+    customer_service_pb2_grpc,
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+    price_pb2,
+)
+
+from server.keys import create_key, key_is_active
+
+DEMO_ACCOUNT = "demo"
+DEMO_PREFIX = "DEMO"
+_KEY_FILE = "demo_api_key"
+
+
+async def ensure_demo_key(dsn: str, data_dir: Path) -> str:
+    """The demo account's API key: the one saved in data_dir if still active, else a new one."""
+    path = data_dir / _KEY_FILE
+    if path.exists():
+        key = path.read_text().strip()
+        if await key_is_active(dsn, key):
+            return key
+    _, key = await create_key(dsn, DEMO_ACCOUNT, invoice_prefix=DEMO_PREFIX, description="demo key for make run")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    os.chmod(path, 0o600)
+    return key
+
+
+def _date(day: dt.date) -> date_pb2.Date:
+    return date_pb2.Date(year=day.year, month=day.month, day=day.day)
+
+
+async def seed(target: str, key: str) -> bool:
+    """Create demo customers and invoices unless the account already has customers; True if it seeded."""
+    metadata = (("authorization", f"Bearer {key}"),)
+    async with grpc.aio.insecure_channel(target) as channel:
+        customers = customer_service_pb2_grpc.CustomerServiceStub(channel)
+        invoices = invoice_service_pb2_grpc.InvoiceServiceStub(channel)
+        existing = customers.ListCustomers(customer_service_pb2.ListCustomersRequest(limit=1), metadata=metadata)
+        async for batch in existing:
+            if batch.customers:
+                return False
+        today = dt.datetime.now(dt.UTC).date()
+        people = [
+            ("Acme Corp", "billing@acme.example", "acme", "USD", "America/New_York"),
+            ("Globex GmbH", "rechnung@globex.example", "globex", "EUR", "Europe/Berlin"),
+            ("Umbrella KK", "seikyu@umbrella.example", "umbrella", "JPY", "Asia/Tokyo"),
+        ]
+        for name, email, external_id, currency, timezone in people:
+            customer = await customers.CreateCustomer(
+                customer_service_pb2.CreateCustomerRequest(
+                    name=name,
+                    email=email,
+                    external_customer_id=external_id,
+                    currency=currency,
+                    timezone=timezone,
+                    billing_address=common_pb2.Address(line1="1 Demo Street", city="Springfield", country="US"),
+                    net_terms=30,
+                    request_id=f"demo-customer-{external_id}",
+                ),
+                metadata=metadata,
+            )
+            await customers.CreateBalanceTransaction(
+                customer_service_pb2.CreateBalanceTransactionRequest(
+                    customer_id=customer.id,
+                    amount="25" if currency == "JPY" else "25.00",
+                    type=1,
+                    description="welcome credit",
+                    request_id=f"demo-credit-{external_id}",
+                ),
+                metadata=metadata,
+            )
+            unit = "1500" if currency == "JPY" else "12.50"
+            for month in range(6):
+                day = today - dt.timedelta(days=30 * month)
+                await invoices.CreateInvoice(
+                    invoice_service_pb2.CreateInvoiceRequest(
+                        customer_id=customer.id,
+                        currency=currency,
+                        invoice_date=_date(day),
+                        line_items=[
+                            invoice_service_pb2.NewInvoiceLineItem(
+                                name="Platform fee",
+                                quantity="1",
+                                unit_amount=unit,
+                                start_date=_date(day - dt.timedelta(days=30)),
+                                end_date=_date(day),
+                            ),
+                            invoice_service_pb2.NewInvoiceLineItem(
+                                name="API calls",
+                                quantity=str(1000 * (month + 1)),
+                                unit_amount="0.0015" if currency != "JPY" else "0.2",
+                                start_date=_date(day - dt.timedelta(days=30)),
+                                end_date=_date(day),
+                            ),
+                        ],
+                        memo="Thank you for your business.",
+                        metadata={"source": "demo"},
+                        discount=price_pb2.Discount(discount_type=1, percentage_discount="0.1", reason="loyalty")
+                        if month % 3 == 0
+                        else None,
+                        request_id=f"demo-invoice-{external_id}-{month}",
+                    ),
+                    metadata=metadata,
+                )
+    return True
