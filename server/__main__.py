@@ -7,7 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from server.config import Settings
 from server.db import embedded
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
     )
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-    runners: dict[str, Callable[[], Awaitable[int]]] = {
+    runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "serve": lambda: _serve(settings, args.demo),
         "migrate": lambda: _migrate(settings),
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     import uvloop
 
-    return uvloop.run(runners[args.command]())
+    result: int = uvloop.run(runners[args.command]())
+    return result
 
 
 if __name__ == "__main__":

@@ -88,7 +88,9 @@ async def start_server(settings: Settings, dsn: str) -> RunningServer:
             interceptors=[ServiceInterceptor(KeyCache(db, settings.api_key_cache_seconds))], options=options
         )
         stream_settings = settings.stream_settings()
-        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(db, tokens, stream_settings), server)
+        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
+            InvoiceServicer(db, tokens, stream_settings), server
+        )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
             CustomerServicer(db, tokens, stream_settings), server
         )

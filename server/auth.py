@@ -80,8 +80,9 @@ class KeyCache:
 def _bearer_key(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
     values = [v for k, v in (metadata or ()) if k == "authorization"]
     if not values:
-        raise Unauthenticated("missing authorization metadata: send 'authorization: Bearer <api key>'",
-                              reason="API_KEY_MISSING")
+        raise Unauthenticated(
+            "missing authorization metadata: send 'authorization: Bearer <api key>'", reason="API_KEY_MISSING"
+        )
     value = values[0] if isinstance(values[0], str) else values[0].decode(errors="replace")
     scheme, _, key = value.partition(" ")
     key = key.strip()

@@ -23,9 +23,13 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".data"), description="Local state: embedded PostgreSQL data, demo key.")
     listen: str = Field(default="127.0.0.1:50051", description="host:port to serve gRPC on.")
-    tls_cert_file: Path | None = Field(default=None, description="PEM certificate chain; enables TLS with tls_key_file.")
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate chain; enables TLS with tls_key_file."
+    )
     tls_key_file: Path | None = Field(default=None, description="PEM private key for tls_cert_file.")
-    tls_client_ca_file: Path | None = Field(default=None, description="PEM CA bundle; when set, clients need a certificate (mTLS).")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle; when set, clients need a certificate (mTLS)."
+    )
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     db_stream_pool_max: int = Field(default=4, ge=1, description="Connections List streams may use at once.")

@@ -6,6 +6,7 @@ goes through the same validation and rules as any client's.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ import grpc
 from google.type import date_pb2
 from invoicing.v1 import (
     common_pb2,
+    customer_pb2,
     customer_service_pb2,
     customer_service_pb2_grpc,
     invoice_service_pb2,
@@ -31,15 +33,22 @@ _KEY_FILE = "demo_api_key"
 async def ensure_demo_key(dsn: str, data_dir: Path) -> str:
     """The demo account's API key: the one saved in data_dir if still active, else a new one."""
     path = data_dir / _KEY_FILE
-    if path.exists():
-        key = path.read_text().strip()
-        if await key_is_active(dsn, key):
-            return key
+    saved = await asyncio.to_thread(_read_key, path)
+    if saved and await key_is_active(dsn, saved):
+        return saved
     _, key = await create_key(dsn, DEMO_ACCOUNT, invoice_prefix=DEMO_PREFIX, description="demo key for make run")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(_save_key, path, key)
+    return key
+
+
+def _read_key(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else ""
+
+
+def _save_key(path: Path, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(key + "\n")
     os.chmod(path, 0o600)
-    return key
 
 
 def _date(day: dt.date) -> date_pb2.Date:
@@ -80,7 +89,7 @@ async def seed(target: str, key: str) -> bool:
                 customer_service_pb2.CreateBalanceTransactionRequest(
                     customer_id=customer.id,
                     amount="25" if currency == "JPY" else "25.00",
-                    type=1,
+                    type=customer_pb2.BALANCE_TRANSACTION_TYPE_INCREMENT,
                     description="welcome credit",
                     request_id=f"demo-credit-{external_id}",
                 ),
@@ -112,7 +121,11 @@ async def seed(target: str, key: str) -> bool:
                         ],
                         memo="Thank you for your business.",
                         metadata={"source": "demo"},
-                        discount=price_pb2.Discount(discount_type=1, percentage_discount="0.1", reason="loyalty")
+                        discount=price_pb2.Discount(
+                            discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE,
+                            percentage_discount="0.1",
+                            reason="loyalty",
+                        )
                         if month % 3 == 0
                         else None,
                         request_id=f"demo-invoice-{external_id}-{month}",

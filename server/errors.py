@@ -47,7 +47,9 @@ def to_domain_error(exc: BaseException) -> e.DomainError | None:
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", "") or ""
         if state in _RETRYABLE_SQLSTATES:
-            return e.Aborted(_RETRYABLE_SQLSTATES[state], "lost a race for a lock; retry", retry_after_ms=_RETRY_AFTER_MS)
+            return e.Aborted(
+                _RETRYABLE_SQLSTATES[state], "lost a race for a lock; retry", retry_after_ms=_RETRY_AFTER_MS
+            )
         if state == "57014":  # query_canceled: statement_timeout from the call's deadline
             return e.DeadlineExceeded("the deadline passed while the database was working")
         if state.startswith("08") or state in {"57P01", "57P02", "57P03", "53300"}:

@@ -24,7 +24,7 @@ def _load_descriptor_set() -> dict[str, bytes]:
     return {f.name: f.SerializeToString() for f in file_set.file}
 
 
-class CommentedReflectionServicer(_async.ReflectionServicer):  # type: ignore[misc]
+class CommentedReflectionServicer(_async.ReflectionServicer):
     """grpcio-reflection's asyncio servicer, answering with descriptors that carry comments."""
 
     def __init__(self, service_names: list[str]) -> None:

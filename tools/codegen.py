@@ -67,7 +67,9 @@ def check() -> int:
         stale = sorted(
             n
             for n in names - KEEP
-            if not (committed / n).exists() or not (new / n).exists() or not filecmp.cmp(committed / n, new / n, shallow=False)
+            if not (committed / n).exists()
+            or not (new / n).exists()
+            or not filecmp.cmp(committed / n, new / n, shallow=False)
         )
     if stale:
         print("generated/ is stale; run `make generate`. Differing files: " + ", ".join(stale), file=sys.stderr)

@@ -88,7 +88,7 @@ def optional_timestamp(message: Any, name: str) -> dt.datetime | None:
 # --- enums -------------------------------------------------------------------
 
 
-def _enum_codes(enum: Any, prefix: str, lower: bool) -> tuple[dict[int, str], dict[str, int]]:
+def _enum_codes(enum: Any, prefix: str, lower: bool) -> tuple[dict[int, str], dict[str, Any]]:
     by_number = {}
     for name, number in enum.items():
         if number:
@@ -103,7 +103,9 @@ INVOICE_STATUSES, INVOICE_STATUS_NUMBERS = _enum_codes(invoice_pb2.InvoiceStatus
 INVOICE_SOURCES, INVOICE_SOURCE_NUMBERS = _enum_codes(invoice_pb2.InvoiceSource, "INVOICE_SOURCE_", lower=True)
 ADJUSTMENT_TYPES, ADJUSTMENT_TYPE_NUMBERS = _enum_codes(invoice_pb2.AdjustmentType, "ADJUSTMENT_TYPE_", lower=True)
 ACTIONS, ACTION_NUMBERS = _enum_codes(customer_pb2.BalanceTransactionAction, "BALANCE_TRANSACTION_ACTION_", lower=True)
-DIRECTIONS, DIRECTION_NUMBERS = _enum_codes(customer_pb2.BalanceTransactionType, "BALANCE_TRANSACTION_TYPE_", lower=True)
+DIRECTIONS, DIRECTION_NUMBERS = _enum_codes(
+    customer_pb2.BalanceTransactionType, "BALANCE_TRANSACTION_TYPE_", lower=True
+)
 _PRICE_ENUMS = {
     "model_type": _enum_codes(price_pb2.PriceModelType, "PRICE_MODEL_TYPE_", lower=True)[1],
     "price_type": _enum_codes(price_pb2.PriceType, "PRICE_TYPE_", lower=True)[1],

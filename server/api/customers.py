@@ -193,7 +193,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         if direction is None:
             v.add("type", "must be BALANCE_TRANSACTION_TYPE_INCREMENT or BALANCE_TRANSACTION_TYPE_DECREMENT")
         v.raise_if_any()
-        assert amount is not None and direction is not None
+        assert amount is not None
+        assert direction is not None
 
         async def work(conn: asyncpg.Connection, account: str) -> customer_pb2.BalanceTransaction:
             customer = await repo.get(
@@ -204,18 +205,14 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
                 lock="update",
             )
             if not money.fits_currency(amount, customer["currency"]):
-                raise InvalidArgument.one(
-                    "amount", f"has more decimal places than {customer['currency']} allows"
-                )
+                raise InvalidArgument.one("amount", f"has more decimal places than {customer['currency']} allows")
             move = move_balance(repo.balance_of(customer), BalanceDirection(direction), amount)
             row = await repo.insert_balance_transaction(
                 conn, account, customer["id"], BalanceAction.MANUAL_ADJUSTMENT, move, description=request.description
             )
             return conv.balance_transaction_pb(row)
 
-        return await run_mutation(
-            self._db, "CreateBalanceTransaction", request, customer_pb2.BalanceTransaction, work
-        )
+        return await run_mutation(self._db, "CreateBalanceTransaction", request, customer_pb2.BalanceTransaction, work)
 
     async def ListBalanceTransactions(
         self, request: customer_service_pb2.ListBalanceTransactionsRequest, context: grpc.aio.ServicerContext

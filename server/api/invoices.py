@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -69,7 +68,7 @@ def _discount(message: price_pb2.Discount, currency: str, v: Violations) -> Invo
     if kind == DiscountKind.PERCENTAGE.value:
         value = money.parse_decimal(message.percentage_discount, "discount.percentage_discount", v, allow_zero=False)
         if value is not None and value > 1:
-            v.add("discount.percentage_discount", "must be a fraction between 0 and 1 (\"0.1\" is 10%)")
+            v.add("discount.percentage_discount", 'must be a fraction between 0 and 1 ("0.1" is 10%)')
             return None
         return None if value is None else InvoiceDiscount(DiscountKind.PERCENTAGE, value, message.reason)
     if kind == DiscountKind.AMOUNT.value:
@@ -86,7 +85,9 @@ def _discount_json(discount: InvoiceDiscount | None) -> list[dict[str, str]]:
     if discount is None:
         return []
     value_field = "percentage_discount" if discount.kind is DiscountKind.PERCENTAGE else "amount_discount"
-    return [{"discount_type": discount.kind.value, value_field: money.to_wire(discount.value), "reason": discount.reason}]
+    return [
+        {"discount_type": discount.kind.value, value_field: money.to_wire(discount.value), "reason": discount.reason}
+    ]
 
 
 def _ordered(lower: Any, upper: Any, field: str, v: Violations) -> None:
@@ -130,7 +131,11 @@ def invoice_filter(request: invoice_service_pb2.ListInvoicesRequest, today: dt.d
     _ordered(dates["due_date_gt"], dates["due_date_lt"], "due_date_lt", v)
     _ordered(dates["invoice_date_gt"] or dates["invoice_date_gte"], dates["invoice_date_lt"], "invoice_date_lt", v)
     _ordered(dates["invoice_date_gt"], dates["invoice_date_lte"], "invoice_date_lte", v)
-    if dates["invoice_date_gte"] and dates["invoice_date_lte"] and dates["invoice_date_gte"] > dates["invoice_date_lte"]:
+    if (
+        dates["invoice_date_gte"]
+        and dates["invoice_date_lte"]
+        and dates["invoice_date_gte"] > dates["invoice_date_lte"]
+    ):
         v.add("invoice_date_lte", "makes the range empty: it is before invoice_date_gte")
     _ordered(amounts["amount_gt"], amounts["amount_lt"], "amount_lt", v)
     return InvoiceFilter(

@@ -58,7 +58,7 @@ class ResumeTokens:
         filters = type(request)()
         filters.CopyFrom(request)
         for name in ("limit", "resume_token"):
-            filters.ClearField(name)  # type: ignore[arg-type]
+            filters.ClearField(name)
         digest = hashlib.sha256(filters.SerializeToString(deterministic=True)).hexdigest()
         return f"{account_id}|{method}|{digest}".encode()
 

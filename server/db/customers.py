@@ -118,9 +118,9 @@ async def update(
         "auto_issuance": changes.auto_issuance,
         "net_terms": changes.net_terms,
     }
-    for column, value in plain.items():
-        if value is not None:
-            args.append(value)
+    for column, plain_value in plain.items():
+        if plain_value is not None:
+            args.append(plain_value)
             assignments.append(f"{column} = ${len(args)}")
     removable: dict[str, Address | TaxId | None] = {
         "billing_address": changes.billing_address,
@@ -166,7 +166,10 @@ def list_query(account_id: str, created: TimeRange, after: tuple[dt.datetime, st
     if after is not None:
         args += list(after)
         conditions.append(f"(c.created_at, c.id) < (${len(args) - 1}, ${len(args)})")
-    sql = f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {' AND '.join(conditions)} ORDER BY c.created_at DESC, c.id DESC"
+    sql = (
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {' AND '.join(conditions)} "
+        "ORDER BY c.created_at DESC, c.id DESC"
+    )
     return sql, args
 
 

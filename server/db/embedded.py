@@ -38,6 +38,6 @@ def start(data_dir: Path, *, ephemeral: bool = False) -> EmbeddedPostgres:
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="delete" if ephemeral else "stop")
+    server = pgserver.get_server(data_dir, cleanup_mode="delete" if ephemeral else "stop")  # type: ignore[attr-defined]
     log.info("embedded PostgreSQL ready in %s", data_dir)
     return EmbeddedPostgres(data_dir=data_dir, dsn=server.get_uri(), _server=server)

@@ -84,7 +84,6 @@ def _adjustments_json(line: Line) -> list[dict[str, Any]]:
     ]
 
 
-
 async def insert(
     conn: asyncpg.Connection,
     account_id: str,
@@ -188,9 +187,7 @@ async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> asy
     return row
 
 
-def list_query(
-    account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None
-) -> tuple[str, list[Any]]:
+def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None) -> tuple[str, list[Any]]:
     """SQL and arguments listing invoices by invoice date (newest first, ties by id) after a keyset position."""
     args: list[Any] = [account_id]
 

@@ -19,7 +19,7 @@ _MIGRATION_LOCK_KEY = 7_245_110_318
 
 def _migrations() -> list[tuple[str, str]]:
     folder = resources.files("server.db") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 

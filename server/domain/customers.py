@@ -47,7 +47,7 @@ def check_address(address: Address, field: str, violations: Violations) -> None:
     for part in ("line1", "line2", "city", "state", "postal_code"):
         check_text(getattr(address, part), f"{field}.{part}", violations, max_length=MAX_ADDRESS_FIELD_LENGTH)
     if address.country and not (len(address.country) == 2 and address.country.isalpha() and address.country.isupper()):
-        violations.add(f"{field}.country", "must be a two-letter ISO 3166-1 code such as \"US\"")
+        violations.add(f"{field}.country", 'must be a two-letter ISO 3166-1 code such as "US"')
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def check_currency(code: str, field: str, violations: Violations) -> None:
     if not code:
         violations.add(field, "is required")
     elif not money.is_currency(code):
-        violations.add(field, f"must be an ISO 4217 currency code such as \"USD\", got {code[:8]!r}")
+        violations.add(field, f'must be an ISO 4217 currency code such as "USD", got {code[:8]!r}')
 
 
 class BalanceAction(StrEnum):

@@ -79,7 +79,9 @@ class AlreadyExists(DomainError):
 class Aborted(DomainError):
     """A concurrency conflict: a version mismatch or a lost lock race."""
 
-    def __init__(self, reason: str, message: str, *, retry_after_ms: int | None = None, metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, reason: str, message: str, *, retry_after_ms: int | None = None, metadata: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message, reason=reason, metadata=metadata)
         self.retry_after_ms = retry_after_ms
 

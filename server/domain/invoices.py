@@ -297,7 +297,9 @@ def parse_due_date_window(text: str, today: dt.date, violations: Violations) -> 
     """The first day of a `due_date_window` such as "7d" or "2m", counted back from today."""
     match = _WINDOW_RE.fullmatch(text)
     if match is None:
-        violations.add("due_date_window", f"must be a number and 'd' or 'm', such as \"7d\" or \"2m\", got {text[:20]!r}")
+        violations.add(
+            "due_date_window", f"must be a number and 'd' or 'm', such as \"7d\" or \"2m\", got {text[:20]!r}"
+        )
         return None
     count, unit = int(match.group(1)), match.group(2)
     if unit == "d":

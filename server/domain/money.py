@@ -92,7 +92,7 @@ def parse_decimal(
     fraction digits. Returns None (and records a violation) when invalid.
     """
     if not _DECIMAL_RE.fullmatch(text):
-        violations.add(field, f"must be a decimal string such as \"12.50\", got {text[:40]!r}")
+        violations.add(field, f'must be a decimal string such as "12.50", got {text[:40]!r}')
         return None
     value = Decimal(text)
     integer_part, _, fraction_part = text.lstrip("-").partition(".")

@@ -30,9 +30,7 @@ _EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _REQUEST_ID_RE: Final = re.compile(r"[\x21-\x7e]+")
 
 
-def check_text(
-    value: str, field: str, violations: Violations, *, max_length: int, required: bool = False
-) -> None:
+def check_text(value: str, field: str, violations: Violations, *, max_length: int, required: bool = False) -> None:
     """A string field: present when required, not longer than max_length, no control characters."""
     if required and not value.strip():
         violations.add(field, "is required")
@@ -121,7 +119,7 @@ def _known_timezone(name: str) -> bool:
 def check_timezone(value: str, field: str, violations: Violations) -> None:
     """An IANA timezone name such as "Europe/Paris"."""
     if len(value) > 64 or not _known_timezone(value):
-        violations.add(field, f"must be an IANA timezone such as \"America/New_York\", got {value[:64]!r}")
+        violations.add(field, f'must be an IANA timezone such as "America/New_York", got {value[:64]!r}')
 
 
 def check_net_terms(value: int, field: str, violations: Violations) -> None:
