@@ -33,6 +33,16 @@ class _Auth(
         return await continuation(self._details(details), request)
 
 
+class _StreamAuth(grpc.aio.UnaryStreamClientInterceptor):
+    """grpc.aio files an interceptor under its first matching kind only, so streams need their own."""
+
+    def __init__(self, auth: _Auth) -> None:
+        self._auth = auth
+
+    async def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        return await self._auth.intercept_unary_stream(continuation, details, request)
+
+
 @dataclass
 class Api:
     """Authenticated stubs of every service."""
@@ -45,7 +55,8 @@ class Api:
 @asynccontextmanager
 async def open_api(target: str, key: str) -> AsyncIterator[Api]:
     """Open a channel authenticated with key and yield its stubs."""
-    async with grpc.aio.insecure_channel(target, interceptors=[_Auth(key)]) as channel:
+    auth = _Auth(key)
+    async with grpc.aio.insecure_channel(target, interceptors=[auth, _StreamAuth(auth)]) as channel:
         yield Api(
             channel=channel,
             invoices=invoice_service_pb2_grpc.InvoiceServiceStub(channel),

@@ -206,7 +206,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             )
             if not money.fits_currency(amount, customer["currency"]):
                 raise InvalidArgument.one("amount", f"has more decimal places than {customer['currency']} allows")
-            move = move_balance(repo.balance_of(customer), BalanceDirection(direction), amount)
+            scaled = money.round_money(amount, customer["currency"])  # same value, the currency's scale
+            move = move_balance(repo.balance_of(customer), BalanceDirection(direction), scaled)
             row = await repo.insert_balance_transaction(
                 conn, account, customer["id"], BalanceAction.MANUAL_ADJUSTMENT, move, description=request.description
             )

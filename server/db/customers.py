@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import asyncpg
 
+from server.domain import money
 from server.domain.customers import Address, BalanceAction, BalanceMove, CustomerChanges, NewCustomer
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
@@ -42,8 +43,8 @@ async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustome
         row: asyncpg.Record = await conn.fetchrow(
             f"""
             INSERT INTO customers AS c (account_id, id, external_customer_id, name, email, currency, timezone,
-                billing_address, shipping_address, tax_id, auto_collection, auto_issuance, net_terms, metadata)
-            VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                billing_address, shipping_address, tax_id, auto_collection, auto_issuance, net_terms, metadata, balance)
+            VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
             RETURNING {CUSTOMER_COLUMNS}
             """,
             account_id,
@@ -60,6 +61,7 @@ async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustome
             customer.auto_issuance,
             customer.net_terms,
             customer.metadata,
+            money.zero(customer.currency),
         )
     except asyncpg.UniqueViolationError as exc:
         raise _external_id_taken(customer.external_customer_id) from exc

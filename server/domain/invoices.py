@@ -178,11 +178,13 @@ class Totals:
     total: Decimal
 
 
+@money.exact
 def line_subtotal(quantity: Decimal, unit_amount: Decimal, currency: str) -> Decimal:
     """quantity × unit_amount, rounded once to the currency's minor unit."""
     return money.round_money(quantity * unit_amount, currency)
 
 
+@money.exact
 def price_lines(inputs: Sequence[LineInput], currency: str, discount: InvoiceDiscount | None) -> list[Line]:
     """Price one-off lines and spread an invoice-level discount over them.
 
@@ -240,6 +242,7 @@ def _spread_discount(subtotals: Sequence[Decimal], currency: str, discount: Invo
     return [(share * unit).quantize(unit) for share in shares]
 
 
+@money.exact
 def totals(lines: Sequence[Line], currency: str) -> Totals:
     """Subtotal and total of an invoice: the sums over its lines."""
     zero = money.zero(currency)

@@ -7,9 +7,11 @@ and nowhere else; unit prices and quantities keep the precision they came with.
 
 from __future__ import annotations
 
+import functools
 import re
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Final
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from typing import Final, ParamSpec, TypeVar
 
 from server.domain.errors import Violations
 
@@ -46,6 +48,27 @@ MAX_INTEGER_DIGITS: Final = 18
 MAX_FRACTION_DIGITS: Final = 12
 _DECIMAL_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
+# Decimal arithmetic on money runs in this context: wide enough that products
+# and sums of wire decimals (30 digits each, 500 lines) are exact, so that the
+# half-up rounding of round_money is the only rounding. Python's default
+# context keeps 28 digits: it would round products first (double rounding) and
+# fail on large amounts.
+EXACT: Final = Context(prec=120)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def exact(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run fn with Decimal arithmetic in the EXACT context."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext(EXACT):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 def is_currency(code: str) -> bool:
     """True for an active ISO 4217 code."""
@@ -63,7 +86,7 @@ def _quantum(currency: str) -> Decimal:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round an amount to the currency's minor unit, half-up. The only rounding rule."""
-    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP, context=EXACT)
 
 
 def zero(currency: str) -> Decimal:
