@@ -276,6 +276,18 @@ def line_item_pb(value: Mapping[str, Any]) -> invoice_pb2.InvoiceLineItem:
     )
 
 
+def payment_pb(value: Mapping[str, Any]) -> invoice_pb2.Payment:
+    """A Payment message from the JSON the invoice query aggregates."""
+    return invoice_pb2.Payment(
+        id=value["id"],
+        amount=value["amount"],
+        payment_received_date=date_pb(value["payment_received_date"]),
+        external_id=value["external_id"] or "",
+        notes=value["notes"],
+        created_at=timestamp(value["created_at"]),
+    )
+
+
 def invoice_pb(row: Mapping[str, Any]) -> invoice_pb2.Invoice:
     """An Invoice message from a row of the invoice query."""
     discounts = [discount_pb(d) for d in row["discounts"]]
@@ -306,6 +318,7 @@ def invoice_pb(row: Mapping[str, Any]) -> invoice_pb2.Invoice:
         shipping_address=address_pb(row["shipping_address"]),
         customer_tax_id=tax_id_pb(row["customer_tax_id"]),
         customer_balance_transactions=[balance_transaction_pb(t) for t in row["balance_transactions"]],
+        payments=[payment_pb(p) for p in row["payments"]],
         will_auto_issue=row["will_auto_issue"],
         eligible_to_issue_at=timestamp(row["eligible_to_issue_at"]),
         scheduled_issue_at=timestamp(row["scheduled_issue_at"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -11,6 +11,7 @@ import grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
 
 from server.api import converters as conv
+from server.api import lifecycle as actions
 from server.api.customers import customer_key
 from server.api.mutations import run_mutation
 from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
@@ -18,7 +19,7 @@ from server.auth import account_id
 from server.db import customers as customers_repo
 from server.db import invoices as repo
 from server.db.pool import Database
-from server.domain import money
+from server.domain import lifecycle, money
 from server.domain.customers import check_currency
 from server.domain.errors import FailedPrecondition, InvalidArgument, Unimplemented, Violations
 from server.domain.invoices import (
@@ -36,12 +37,7 @@ from server.domain.invoices import (
     price_lines,
     totals,
 )
-from server.domain.validation import check_id, check_limit, check_request_id
-
-
-def utc_today() -> dt.date:
-    """Today's date in UTC."""
-    return dt.datetime.now(dt.UTC).date()
+from server.domain.validation import MAX_NAME_LENGTH, check_id, check_limit, check_request_id, check_text, today_in
 
 
 def _line_inputs(request: invoice_service_pb2.CreateInvoiceRequest, v: Violations) -> list[LineInput]:
@@ -176,13 +172,38 @@ def invoice_after(tokens: ResumeTokens, token: str, scope: bytes) -> tuple[dt.da
         raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID") from exc
 
 
+def _expected(request: Any) -> int | None:
+    """The request's expected_version, if it set one."""
+    return request.expected_version if request.HasField("expected_version") else None
+
+
+def _check_invoice_request(request: Any) -> None:
+    """The checks shared by requests that name only an invoice."""
+    v = Violations()
+    check_id(request.invoice_id, "invoice_id", v)
+    check_request_id(request.request_id, v)
+    v.raise_if_any()
+
+
+def utc_now() -> dt.datetime:
+    """The current instant, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
 class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
     """Implements InvoiceService."""
 
-    def __init__(self, db: Database, tokens: ResumeTokens, stream_settings: StreamSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tokens: ResumeTokens,
+        stream_settings: StreamSettings,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
         self._db = db
         self._tokens = tokens
         self._stream = stream_settings
+        self._clock = clock
 
     async def CreateInvoice(
         self, request: invoice_service_pb2.CreateInvoiceRequest, context: grpc.aio.ServicerContext
@@ -208,7 +229,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 discount=discount,
                 will_auto_issue=request.will_auto_issue,
                 auto_collection=request.auto_collection if request.HasField("auto_collection") else None,
-            ).validate(v, today=utc_today())
+            ).validate(v, today=self._clock().date())
         v.raise_if_any()
         assert invoice_date is not None
 
@@ -218,7 +239,8 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 account,
                 customer_id=request.customer_id,
                 external_customer_id=request.external_customer_id,
-                lock="share",
+                # Auto-issuing moves the balance, which needs the exclusive lock; take it now, never upgrade.
+                lock="update" if request.will_auto_issue else "share",
             )
             if customer["currency"] != request.currency:
                 raise FailedPrecondition(
@@ -247,6 +269,9 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 else customer["auto_collection"],
                 will_auto_issue=request.will_auto_issue,
             )
+            now = self._clock()
+            if request.will_auto_issue and invoice_date <= today_in(customer["timezone"], now):
+                await actions.issue(conn, account, invoice_id, None, now)
             return conv.invoice_pb(await repo.get(conn, account, invoice_id))
 
         return await run_mutation(self._db, "CreateInvoice", request, invoice_pb2.Invoice, work)
@@ -266,7 +291,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
     ) -> AsyncIterator[invoice_service_pb2.ListInvoicesResponse]:
         v = Violations()
         check_limit(request.limit, v)
-        filters = invoice_filter(request, utc_today(), v)
+        filters = invoice_filter(request, self._clock().date(), v)
         v.raise_if_any()
         account = account_id()
         scope = ResumeTokens.scope(account, "ListInvoices", request)
@@ -284,26 +309,128 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         ):
             yield response
 
+    async def _invoice_mutation(
+        self,
+        method: str,
+        request: Any,
+        action: Callable[[asyncpg.Connection, str], Awaitable[None]],
+    ) -> invoice_pb2.Invoice:
+        """Run an invoice mutation exactly once and answer with the invoice as it is after it."""
+
+        async def work(conn: asyncpg.Connection, account: str) -> invoice_pb2.Invoice:
+            await action(conn, account)
+            return conv.invoice_pb(await repo.get(conn, account, request.invoice_id))
+
+        return await run_mutation(self._db, method, request, invoice_pb2.Invoice, work)
+
+    async def UpdateInvoice(
+        self, request: invoice_service_pb2.UpdateInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.Invoice:
+        v = Violations()
+        check_id(request.invoice_id, "invoice_id", v)
+        check_request_id(request.request_id, v)
+        changes = lifecycle.InvoiceChanges(
+            metadata=conv.metadata_patch_from(request.metadata) if request.HasField("metadata") else None,
+            net_terms=request.net_terms if request.HasField("net_terms") else None,
+            due_date=conv.optional_date(request, "due_date", v),
+            auto_collection=request.auto_collection if request.HasField("auto_collection") else None,
+            invoice_date=conv.optional_date(request, "invoice_date", v),
+        )
+        v.raise_if_any()
+        changes.validate()
+        return await self._invoice_mutation(
+            "UpdateInvoice",
+            request,
+            lambda conn, account: actions.update(conn, account, request.invoice_id, changes, _expected(request)),
+        )
+
+    async def CreateInvoiceLineItem(
+        self, request: invoice_service_pb2.CreateInvoiceLineItemRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.InvoiceLineItem:
+        v = Violations()
+        check_id(request.invoice_id, "invoice_id", v)
+        check_request_id(request.request_id, v)
+        amount = money.parse_decimal(request.amount, "amount", v)
+        quantity = money.parse_decimal(request.quantity, "quantity", v, allow_zero=False)
+        start = conv.date_from(request.start_date, "start_date", v, required=True)
+        end = conv.date_from(request.end_date, "end_date", v, required=True)
+        line: lifecycle.NewFixedLine | None = None
+        if amount is not None and quantity is not None and start is not None and end is not None:
+            line = lifecycle.NewFixedLine(request.name, amount, quantity, start, end)
+            line.validate(v)
+        else:
+            check_text(request.name, "name", v, max_length=MAX_NAME_LENGTH, required=True)
+        v.raise_if_any()
+        assert line is not None
+        new_line = line
+
+        async def work(conn: asyncpg.Connection, account: str) -> invoice_pb2.InvoiceLineItem:
+            line_id = await actions.add_line(conn, account, request.invoice_id, new_line, _expected(request))
+            return conv.line_item_pb(await repo.line_item(conn, account, line_id))
+
+        return await run_mutation(self._db, "CreateInvoiceLineItem", request, invoice_pb2.InvoiceLineItem, work)
+
+    async def DeleteInvoiceLineItem(
+        self, request: invoice_service_pb2.DeleteInvoiceLineItemRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.Invoice:
+        v = Violations()
+        check_id(request.invoice_id, "invoice_id", v)
+        check_id(request.line_item_id, "line_item_id", v)
+        check_request_id(request.request_id, v)
+        v.raise_if_any()
+        return await self._invoice_mutation(
+            "DeleteInvoiceLineItem",
+            request,
+            lambda conn, account: actions.delete_line(
+                conn, account, request.invoice_id, request.line_item_id, _expected(request)
+            ),
+        )
+
+    async def IssueInvoice(
+        self, request: invoice_service_pb2.IssueInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.Invoice:
+        _check_invoice_request(request)
+        return await self._invoice_mutation(
+            "IssueInvoice",
+            request,
+            lambda conn, account: actions.issue(conn, account, request.invoice_id, _expected(request), self._clock()),
+        )
+
+    async def MarkInvoicePaid(
+        self, request: invoice_service_pb2.MarkInvoicePaidRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.Invoice:
+        v = Violations()
+        check_id(request.invoice_id, "invoice_id", v)
+        check_request_id(request.request_id, v)
+        received = conv.date_from(request.payment_received_date, "payment_received_date", v, required=True)
+        payment: lifecycle.NewPayment | None = None
+        if received is not None:
+            payment = lifecycle.NewPayment(received, request.external_id, request.notes)
+            # A day of slack: "today" somewhere on Earth may be tomorrow in UTC.
+            payment.validate(v, latest_allowed=self._clock().date() + dt.timedelta(days=1))
+        v.raise_if_any()
+        assert payment is not None
+        recorded = payment
+        return await self._invoice_mutation(
+            "MarkInvoicePaid",
+            request,
+            lambda conn, account: actions.mark_paid(
+                conn, account, request.invoice_id, recorded, _expected(request), self._clock()
+            ),
+        )
+
+    async def VoidInvoice(
+        self, request: invoice_service_pb2.VoidInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.Invoice:
+        _check_invoice_request(request)
+        return await self._invoice_mutation(
+            "VoidInvoice",
+            request,
+            lambda conn, account: actions.void(conn, account, request.invoice_id, _expected(request), self._clock()),
+        )
+
     async def GetUpcomingInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         raise Unimplemented("GetUpcomingInvoice is not implemented yet (billing engine)")
-
-    async def UpdateInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise Unimplemented("UpdateInvoice is not implemented yet (invoice lifecycle)")
-
-    async def CreateInvoiceLineItem(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise Unimplemented("CreateInvoiceLineItem is not implemented yet (invoice lifecycle)")
-
-    async def DeleteInvoiceLineItem(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise Unimplemented("DeleteInvoiceLineItem is not implemented yet (invoice lifecycle)")
-
-    async def IssueInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise Unimplemented("IssueInvoice is not implemented yet (invoice lifecycle)")
-
-    async def MarkInvoicePaid(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise Unimplemented("MarkInvoicePaid is not implemented yet (invoice lifecycle)")
-
-    async def VoidInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise Unimplemented("VoidInvoice is not implemented yet (invoice lifecycle)")
 
     async def WatchInvoiceEvents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         raise Unimplemented("WatchInvoiceEvents is not implemented yet (change stream)")

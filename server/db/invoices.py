@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from server.domain import money
-from server.domain.errors import NotFound
+from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
 from server.domain.invoices import InvoiceFilter, InvoiceSource, InvoiceStatus, Line, Totals
 
@@ -38,6 +38,12 @@ _TRANSACTION_JSON = """
         'created_at', t.created_at)
 """
 
+_PAYMENT_JSON = """
+    jsonb_build_object(
+        'id', p.id, 'amount', p.amount::text, 'payment_received_date', p.payment_received_date,
+        'external_id', p.external_id, 'notes', p.notes, 'created_at', p.created_at)
+"""
+
 INVOICE_SELECT = f"""
 SELECT i.id, i.version, i.status, i.invoice_source, i.invoice_number, i.customer_id, c.external_customer_id,
     i.subscription_id, i.currency, i.invoice_date, i.due_date, i.net_terms, i.subtotal::text AS subtotal,
@@ -50,7 +56,9 @@ SELECT i.id, i.version, i.status, i.invoice_source, i.invoice_number, i.customer
        FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id) AS line_items,
     (SELECT coalesce(jsonb_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]')
        FROM customer_balance_transactions t
-      WHERE t.account_id = i.account_id AND t.invoice_id = i.id) AS balance_transactions
+      WHERE t.account_id = i.account_id AND t.invoice_id = i.id) AS balance_transactions,
+    (SELECT coalesce(jsonb_agg({_PAYMENT_JSON} ORDER BY p.created_at, p.id), '[]')
+       FROM payments p WHERE p.account_id = i.account_id AND p.invoice_id = i.id) AS payments
 FROM invoices i JOIN customers c ON c.account_id = i.account_id AND c.id = i.customer_id
 """
 
@@ -233,3 +241,188 @@ def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, st
 def status_of(row: asyncpg.Record) -> InvoiceStatus:
     """The status column of an invoice record."""
     return InvoiceStatus(row["status"])
+
+
+async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> str:
+    """The id of the invoice's customer (never changes, so it can be read before taking locks)."""
+    customer_id: str | None = await conn.fetchval(
+        "SELECT customer_id FROM invoices WHERE account_id = $1 AND id = $2", account_id, invoice_id
+    )
+    if customer_id is None:
+        raise NotFound("invoice", invoice_id)
+    return customer_id
+
+
+async def lock(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> asyncpg.Record:
+    """Lock the invoice row for this transaction and return its mutable state."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT id, customer_id, status, version, invoice_source, currency, invoice_date, due_date, net_terms,
+            subtotal, total, amount_due, discounts, metadata, eligible_to_issue_at
+        FROM invoices WHERE account_id = $1 AND id = $2 FOR UPDATE
+        """,
+        account_id,
+        invoice_id,
+    )
+    if row is None:
+        raise NotFound("invoice", invoice_id)
+    return row
+
+
+async def save(conn: asyncpg.Connection, account_id: str, invoice_id: str, changes: dict[str, Any]) -> None:
+    """Write changed columns of a locked invoice and bump its version."""
+    assignments = ["version = version + 1", "updated_at = now()"]
+    args: list[Any] = [account_id, invoice_id]
+    for column, value in changes.items():
+        args.append(value)
+        assignments.append(f"{column} = ${len(args)}")
+    await conn.execute(f"UPDATE invoices SET {', '.join(assignments)} WHERE account_id = $1 AND id = $2", *args)
+
+
+async def lines(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> list[Line]:
+    """The invoice's lines, in order, as domain lines."""
+    rows = await conn.fetch(
+        """
+        SELECT id, name, quantity, unit_amount, start_date, end_date, subtotal, adjusted_subtotal, amount,
+            is_one_off, position
+        FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2 ORDER BY position
+        """,
+        account_id,
+        invoice_id,
+    )
+    return [
+        Line(
+            id=r["id"],
+            name=r["name"],
+            quantity=r["quantity"],
+            unit_amount=r["unit_amount"],
+            start_date=r["start_date"],
+            end_date=r["end_date"],
+            subtotal=r["subtotal"],
+            adjustments=(),
+            adjusted_subtotal=r["adjusted_subtotal"],
+            amount=r["amount"],
+            is_one_off=r["is_one_off"],
+        )
+        for r in rows
+    ]
+
+
+async def next_position(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> int:
+    """The position after the invoice's last line."""
+    position: int = await conn.fetchval(
+        "SELECT coalesce(max(position) + 1, 0) FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2",
+        account_id,
+        invoice_id,
+    )
+    return position
+
+
+async def update_line_amounts(conn: asyncpg.Connection, account_id: str, priced: Sequence[Line]) -> None:
+    """Rewrite the adjustments and amounts of existing lines (after a discount is spread again)."""
+    if not priced:
+        return
+    await conn.execute(
+        """
+        UPDATE invoice_line_items li
+        SET adjustments = u.adjustments::jsonb, adjusted_subtotal = u.adjusted_subtotal, amount = u.amount
+        FROM unnest($2::text[], $3::text[], $4::numeric[], $5::numeric[])
+            AS u(id, adjustments, adjusted_subtotal, amount)
+        WHERE li.account_id = $1 AND li.id = u.id
+        """,
+        account_id,
+        [li.id for li in priced],
+        [json.dumps(_adjustments_json(li)) for li in priced],
+        [li.adjusted_subtotal for li in priced],
+        [li.amount for li in priced],
+    )
+
+
+async def delete_line(conn: asyncpg.Connection, account_id: str, invoice_id: str, line_id: str) -> None:
+    """Delete one line of the invoice."""
+    await conn.execute(
+        "DELETE FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2 AND id = $3",
+        account_id,
+        invoice_id,
+        line_id,
+    )
+
+
+async def line_item(conn: asyncpg.Connection, account_id: str, line_id: str) -> dict[str, Any]:
+    """One line item in the JSON form the converters read."""
+    value: dict[str, Any] | None = await conn.fetchval(
+        f"SELECT {_LINE_JSON} FROM invoice_line_items li WHERE li.account_id = $1 AND li.id = $2",
+        account_id,
+        line_id,
+    )
+    if value is None:
+        raise NotFound("line_item", line_id)
+    return value
+
+
+async def next_invoice_number(conn: asyncpg.Connection, account_id: str) -> tuple[str, int]:
+    """Bump the account's counter row and return (prefix, number).
+
+    The row lock is held until commit, so numbers are gapless: a rolled-back
+    issue gives its number back, and issues of one account take turns only for
+    the length of this update. Taken last in every transaction (after customer
+    and invoice locks).
+    """
+    row = await conn.fetchrow(
+        """
+        WITH n AS (
+            INSERT INTO invoice_number_sequences AS s (account_id, last_number) VALUES ($1, 1)
+            ON CONFLICT (account_id) DO UPDATE SET last_number = s.last_number + 1
+            RETURNING last_number
+        )
+        SELECT a.invoice_prefix, n.last_number FROM n, accounts a WHERE a.id = $1
+        """,
+        account_id,
+    )
+    return row["invoice_prefix"], row["last_number"]
+
+
+async def insert_payment(
+    conn: asyncpg.Connection,
+    account_id: str,
+    invoice_id: str,
+    *,
+    amount: Decimal,
+    received: dt.date,
+    external_id: str,
+    notes: str,
+) -> None:
+    """Record a payment; AlreadyExists if its external id is taken in the account."""
+    try:
+        await conn.execute(
+            """
+            INSERT INTO payments (account_id, id, invoice_id, amount, payment_received_date, external_id, notes)
+            VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7)
+            """,
+            account_id,
+            new_id("pay"),
+            invoice_id,
+            amount,
+            received,
+            external_id,
+            notes,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise AlreadyExists(
+            "PAYMENT_EXTERNAL_ID_TAKEN",
+            f"a payment with external_id {external_id!r} already exists",
+            metadata={"external_id": external_id},
+        ) from exc
+
+
+async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> list[asyncpg.Record]:
+    """The balance transactions the invoice caused when it was issued, oldest first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT type, amount FROM customer_balance_transactions
+        WHERE account_id = $1 AND invoice_id = $2 AND action = 'applied_to_invoice' ORDER BY created_at, id
+        """,
+        account_id,
+        invoice_id,
+    )
+    return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Final
@@ -168,6 +168,7 @@ class Line:
     adjusted_subtotal: Decimal
     amount: Decimal
     is_one_off: bool = True
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,17 +187,37 @@ def line_subtotal(quantity: Decimal, unit_amount: Decimal, currency: str) -> Dec
 
 @money.exact
 def price_lines(inputs: Sequence[LineInput], currency: str, discount: InvoiceDiscount | None) -> list[Line]:
-    """Price one-off lines and spread an invoice-level discount over them.
+    """Price one-off lines (quantity × unit amount) and spread an invoice-level discount over them."""
+    lines = [
+        Line(
+            name=item.name,
+            quantity=item.quantity,
+            unit_amount=item.unit_amount,
+            start_date=item.start_date,
+            end_date=item.end_date,
+            subtotal=(subtotal := line_subtotal(item.quantity, item.unit_amount, currency)),
+            adjustments=(),
+            adjusted_subtotal=subtotal,
+            amount=subtotal,
+        )
+        for item in inputs
+    ]
+    return apply_discount(lines, currency, discount)
+
+
+@money.exact
+def apply_discount(lines: Sequence[Line], currency: str, discount: InvoiceDiscount | None) -> list[Line]:
+    """Lines with an invoice-level discount (re)spread over their subtotals.
 
     An amount discount is split across lines in proportion to their subtotals,
     in minor units, by largest remainder, and never exceeds the subtotal; a
     percentage discount is taken from each line and rounded per line. Either
-    way the invoice total stays exactly the sum of the line amounts.
+    way the invoice total stays exactly the sum of the line amounts. Called
+    again whenever the lines change, so the spread always fits the lines.
     """
-    subtotals = [line_subtotal(i.quantity, i.unit_amount, currency) for i in inputs]
-    discounts = _spread_discount(subtotals, currency, discount)
-    lines: list[Line] = []
-    for item, subtotal, taken in zip(inputs, subtotals, discounts, strict=True):
+    taken_per_line = _spread_discount([li.subtotal for li in lines], currency, discount)
+    result = []
+    for line, taken in zip(lines, taken_per_line, strict=True):
         adjustments: tuple[LineAdjustment, ...] = ()
         if discount is not None and taken:
             kind = (
@@ -205,21 +226,9 @@ def price_lines(inputs: Sequence[LineInput], currency: str, discount: InvoiceDis
                 else AdjustmentKind.PERCENTAGE_DISCOUNT
             )
             adjustments = (LineAdjustment(kind, -taken, discount.value, True, discount.reason),)
-        adjusted = subtotal - taken
-        lines.append(
-            Line(
-                name=item.name,
-                quantity=item.quantity,
-                unit_amount=item.unit_amount,
-                start_date=item.start_date,
-                end_date=item.end_date,
-                subtotal=subtotal,
-                adjustments=adjustments,
-                adjusted_subtotal=adjusted,
-                amount=adjusted,
-            )
-        )
-    return lines
+        adjusted = line.subtotal - taken
+        result.append(replace(line, adjustments=adjustments, adjusted_subtotal=adjusted, amount=adjusted))
+    return result
 
 
 def _spread_discount(subtotals: Sequence[Decimal], currency: str, discount: InvoiceDiscount | None) -> list[Decimal]:

@@ -1,0 +1,220 @@
+"""Invoice mutations inside one transaction: locks in one order, domain rules, repository writes.
+
+Lock order, everywhere: the idempotency key (taken by run_mutation), then the
+customer, then the invoice, then the account's invoice-number counter. Actions
+that move the customer balance (issue, void) lock the customer; the others lock
+only the invoice. Lock waits are bounded by the call's deadline (see
+server.db.pool), and a lost wait surfaces as ABORTED with RetryInfo.
+
+Nothing here builds protos: the servicer reads the invoice back afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+
+import asyncpg
+
+from server.db import customers as customers_repo
+from server.db import invoices as repo
+from server.domain import lifecycle, money
+from server.domain.customers import BalanceAction, BalanceDirection
+from server.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.domain.invoices import (
+    DiscountKind,
+    InvoiceAction,
+    InvoiceDiscount,
+    InvoiceSource,
+    InvoiceStatus,
+    Line,
+    apply_discount,
+    totals,
+    transition,
+)
+from server.domain.validation import today_in
+
+
+def _discount_of(invoice: asyncpg.Record) -> InvoiceDiscount | None:
+    discounts = invoice["discounts"]
+    if not discounts:
+        return None
+    first = discounts[0]
+    kind = DiscountKind(first["discount_type"])
+    value_field = "percentage_discount" if kind is DiscountKind.PERCENTAGE else "amount_discount"
+    return InvoiceDiscount(kind, Decimal(first[value_field]), first.get("reason", ""))
+
+
+async def _reprice(
+    conn: asyncpg.Connection, account: str, invoice: asyncpg.Record, lines: list[Line]
+) -> dict[str, object]:
+    """Spread the invoice's discount over its current lines again; return the new invoice totals."""
+    currency = invoice["currency"]
+    priced = apply_discount(lines, currency, _discount_of(invoice))
+    changed = [new for new, old in zip(priced, lines, strict=True) if new.id and new != old]
+    await repo.update_line_amounts(conn, account, changed)
+    result = totals(priced, currency)
+    return {"subtotal": result.subtotal, "total": result.total, "amount_due": result.total}
+
+
+async def update(
+    conn: asyncpg.Connection, account: str, invoice_id: str, changes: lifecycle.InvoiceChanges, expected: int | None
+) -> None:
+    """UpdateInvoice: metadata in any status, terms on drafts, the invoice date on one-off drafts."""
+    invoice = await repo.lock(conn, account, invoice_id)
+    lifecycle.check_version(expected, invoice["version"])
+    changes.check_allowed(
+        InvoiceStatus(invoice["status"]), InvoiceSource(invoice["invoice_source"]), invoice["invoice_date"]
+    )
+    columns: dict[str, object] = {}
+    if changes.metadata is not None:
+        columns["metadata"] = changes.metadata.apply(invoice["metadata"])
+    if changes.net_terms is not None:
+        columns["net_terms"] = changes.net_terms
+        columns["due_date"] = None  # computed from the terms at issue
+    if changes.due_date is not None:
+        columns["due_date"] = changes.due_date
+    if changes.auto_collection is not None:
+        columns["auto_collection"] = changes.auto_collection
+    if changes.invoice_date is not None:
+        if invoice["due_date"] is not None and changes.due_date is None and invoice["due_date"] < changes.invoice_date:
+            raise FailedPrecondition(
+                "DUE_DATE_BEFORE_INVOICE_DATE", "the new invoice date is after the due date", subject="invoice_date"
+            )
+        columns["invoice_date"] = changes.invoice_date
+    await repo.save(conn, account, invoice_id, columns)
+
+
+async def add_line(
+    conn: asyncpg.Connection, account: str, invoice_id: str, new: lifecycle.NewFixedLine, expected: int | None
+) -> str:
+    """CreateInvoiceLineItem: append a one-off fixed-fee line to a draft; return the line's id."""
+    invoice = await repo.lock(conn, account, invoice_id)
+    lifecycle.check_version(expected, invoice["version"])
+    transition(InvoiceStatus(invoice["status"]), InvoiceAction.ADD_LINE_ITEM)
+    currency = invoice["currency"]
+    if not money.fits_currency(new.amount, currency):
+        raise InvalidArgument.one(
+            "amount", f"has more decimal places than {currency} allows ({money.exponent(currency)})"
+        )
+    amount = money.round_money(new.amount, currency)
+    line = Line(
+        name=new.name,
+        quantity=new.quantity,
+        unit_amount=new.unit_amount(),
+        start_date=new.start_date,
+        end_date=new.end_date,
+        subtotal=amount,
+        adjustments=(),
+        adjusted_subtotal=amount,
+        amount=amount,
+    )
+    existing = await repo.lines(conn, account, invoice_id)
+    position = await repo.next_position(conn, account, invoice_id)
+    [line_id] = await repo.insert_lines(conn, account, invoice_id, [line], currency, first_position=position)
+    await repo.save(
+        conn, account, invoice_id, await _reprice(conn, account, invoice, [*existing, replace(line, id=line_id)])
+    )
+    return line_id
+
+
+async def delete_line(
+    conn: asyncpg.Connection, account: str, invoice_id: str, line_id: str, expected: int | None
+) -> None:
+    """DeleteInvoiceLineItem: remove a one-off line from a draft and recompute the totals."""
+    invoice = await repo.lock(conn, account, invoice_id)
+    lifecycle.check_version(expected, invoice["version"])
+    transition(InvoiceStatus(invoice["status"]), InvoiceAction.DELETE_LINE_ITEM)
+    existing = await repo.lines(conn, account, invoice_id)
+    target = next((li for li in existing if li.id == line_id), None)
+    if target is None:
+        raise NotFound("line_item", line_id)
+    if not target.is_one_off:
+        raise FailedPrecondition(
+            "LINE_ITEM_NOT_ONE_OFF", "lines generated from a subscription cannot be deleted", subject="line_item_id"
+        )
+    await repo.delete_line(conn, account, invoice_id, line_id)
+    remaining = [li for li in existing if li.id != line_id]
+    await repo.save(conn, account, invoice_id, await _reprice(conn, account, invoice, remaining))
+
+
+async def issue(
+    conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None, now: dt.datetime
+) -> None:
+    """IssueInvoice (and auto-issue at creation): number, due date, balance applied, paid if nothing is due."""
+    customer_id = await repo.customer_of(conn, account, invoice_id)
+    customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
+    invoice = await repo.lock(conn, account, invoice_id)
+    lifecycle.check_version(expected, invoice["version"])
+    outcome = lifecycle.issue(
+        status=InvoiceStatus(invoice["status"]),
+        total=invoice["total"],
+        balance=customers_repo.balance_of(customer),
+        currency=invoice["currency"],
+        fixed_due_date=invoice["due_date"],
+        net_terms=invoice["net_terms"],
+        issue_date=today_in(customer["timezone"], now),
+        eligible_at=invoice["eligible_to_issue_at"],
+        now=now,
+    )
+    if outcome.balance_move is not None:
+        await customers_repo.insert_balance_transaction(
+            conn, account, customer_id, BalanceAction.APPLIED_TO_INVOICE, outcome.balance_move, invoice_id=invoice_id
+        )
+    prefix, sequence = await repo.next_invoice_number(conn, account)
+    columns: dict[str, object] = {
+        "status": outcome.status.value,
+        "invoice_number": lifecycle.format_invoice_number(prefix, sequence),
+        "amount_due": outcome.amount_due,
+        "due_date": outcome.due_date,
+        "issued_at": now,
+        "eligible_to_issue_at": None,
+        "scheduled_issue_at": None,
+        "will_auto_issue": False,
+    }
+    if outcome.status is InvoiceStatus.PAID:
+        columns["paid_at"] = now
+    await repo.save(conn, account, invoice_id, columns)
+
+
+async def mark_paid(
+    conn: asyncpg.Connection,
+    account: str,
+    invoice_id: str,
+    payment: lifecycle.NewPayment,
+    expected: int | None,
+    now: dt.datetime,
+) -> None:
+    """MarkInvoicePaid: issued or synced → paid, with the payment recorded."""
+    invoice = await repo.lock(conn, account, invoice_id)
+    lifecycle.check_version(expected, invoice["version"])
+    status = lifecycle.mark_paid(InvoiceStatus(invoice["status"]))
+    await repo.insert_payment(
+        conn,
+        account,
+        invoice_id,
+        amount=invoice["amount_due"],
+        received=payment.received,
+        external_id=payment.external_id,
+        notes=payment.notes,
+    )
+    await repo.save(conn, account, invoice_id, {"status": status.value, "paid_at": now})
+
+
+async def void(conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None, now: dt.datetime) -> None:
+    """VoidInvoice: issued → void, giving back every balance change the invoice made."""
+    customer_id = await repo.customer_of(conn, account, invoice_id)
+    customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
+    invoice = await repo.lock(conn, account, invoice_id)
+    lifecycle.check_version(expected, invoice["version"])
+    status = lifecycle.void(InvoiceStatus(invoice["status"]))
+    applied = [
+        lifecycle.AppliedBalance(BalanceDirection(row["type"]), row["amount"])
+        for row in await repo.applied_balance(conn, account, invoice_id)
+    ]
+    for move in lifecycle.void_reversals(applied, customers_repo.balance_of(customer)):
+        await customers_repo.insert_balance_transaction(
+            conn, account, customer_id, BalanceAction.RETURN_FROM_VOIDING, move, invoice_id=invoice_id
+        )
+    await repo.save(conn, account, invoice_id, {"status": status.value, "voided_at": now})
