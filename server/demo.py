@@ -98,7 +98,7 @@ async def seed(target: str, key: str) -> bool:
             unit = "1500" if currency == "JPY" else "12.50"
             for month in range(6):
                 day = today - dt.timedelta(days=30 * month)
-                await invoices.CreateInvoice(
+                invoice = await invoices.CreateInvoice(
                     invoice_service_pb2.CreateInvoiceRequest(
                         customer_id=customer.id,
                         currency=currency,
@@ -132,4 +132,38 @@ async def seed(target: str, key: str) -> bool:
                     ),
                     metadata=metadata,
                 )
+                await _advance(invoices, invoice.id, month, day, metadata)
     return True
+
+
+async def _advance(
+    invoices: invoice_service_pb2_grpc.InvoiceServiceStub,
+    invoice_id: str,
+    month: int,
+    day: dt.date,
+    metadata: tuple[tuple[str, str], ...],
+) -> None:
+    """Move demo invoices along the lifecycle: this month's stays draft, older ones are issued,
+    most of them paid, one voided."""
+    if month == 0:
+        return
+    await invoices.IssueInvoice(
+        invoice_service_pb2.IssueInvoiceRequest(invoice_id=invoice_id, request_id=f"demo-issue-{invoice_id}"),
+        metadata=metadata,
+    )
+    if month == 3:
+        await invoices.VoidInvoice(
+            invoice_service_pb2.VoidInvoiceRequest(invoice_id=invoice_id, request_id=f"demo-void-{invoice_id}"),
+            metadata=metadata,
+        )
+    elif month >= 2:
+        await invoices.MarkInvoicePaid(
+            invoice_service_pb2.MarkInvoicePaidRequest(
+                invoice_id=invoice_id,
+                payment_received_date=_date(day + dt.timedelta(days=10)),
+                external_id=f"wire-{invoice_id[-8:]}",
+                notes="bank transfer",
+                request_id=f"demo-pay-{invoice_id}",
+            ),
+            metadata=metadata,
+        )
