@@ -1,0 +1,356 @@
+"""The pricing function: a price, a quantity (or matrix quantities) and a period become an invoice line.
+
+Pure and deterministic: the upcoming invoice and the invoice generated when a
+period ends both call `price_line`, so preview and bill agree for the same
+inputs.
+
+Order of operations for one line (Orb's):
+1. quantity: usage discounts take units off the quantity first;
+2. subtotal: the price model applied to the quantity, each tier or matrix cell
+   rounded to the currency's minor unit as a sub-line item, the subtotal being
+   their sum; then proration for a partial period (one rounding);
+3. adjustments: amount discounts, percentage discounts, the minimum, the
+   maximum, each rounded once;
+4. amount = adjusted subtotal (never below zero).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from enum import StrEnum
+
+from server.domain import money
+from server.domain.invoices import AdjustmentKind, LineAdjustment
+
+
+class ModelType(StrEnum):
+    """How a price turns a quantity into an amount."""
+
+    UNIT = "unit"
+    PACKAGE = "package"
+    TIERED = "tiered"
+    BULK = "bulk"
+    MATRIX = "matrix"
+
+
+class PriceType(StrEnum):
+    """A fixed fee or metered usage."""
+
+    FIXED = "fixed_price"
+    USAGE = "usage_price"
+
+
+class Cadence(StrEnum):
+    """How often a price is billed, and how many months that is."""
+
+    ONE_TIME = "one_time"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    SEMI_ANNUAL = "semi_annual"
+    ANNUAL = "annual"
+
+    @property
+    def months(self) -> int:
+        """Months per billing period (0 for one-time prices)."""
+        return {"one_time": 0, "monthly": 1, "quarterly": 3, "semi_annual": 6, "annual": 12}[self.value]
+
+
+class BillingMode(StrEnum):
+    """Billed at the start or at the end of the period it pays for."""
+
+    IN_ADVANCE = "in_advance"
+    IN_ARREAR = "in_arrear"
+
+
+class Aggregation(StrEnum):
+    """How usage events reduce to a quantity."""
+
+    COUNT = "count"
+    SUM = "sum"
+    MAX = "max"
+    UNIQUE_COUNT = "unique_count"
+
+
+class DiscountKind(StrEnum):
+    """Per-price discounts, applied in this order."""
+
+    USAGE = "usage"
+    AMOUNT = "amount"
+    PERCENTAGE = "percentage"
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A graduated tier: units above first_unit up to and including last_unit (None: no end)."""
+
+    first_unit: Decimal
+    last_unit: Decimal | None
+    unit_amount: Decimal
+
+
+@dataclass(frozen=True)
+class BulkTier:
+    """A volume tier: when the total is at most maximum_units (None: no cap), every unit costs unit_amount."""
+
+    maximum_units: Decimal | None
+    unit_amount: Decimal
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """The unit price of one combination of dimension values."""
+
+    values: tuple[str, ...]
+    unit_amount: Decimal
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A per-price discount: units (usage), money (amount) or a fraction 0..1 (percentage)."""
+
+    kind: DiscountKind
+    value: Decimal
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BillableMetric:
+    """What a usage price measures."""
+
+    event_name: str
+    aggregation: Aggregation
+    property: str = ""
+
+
+@dataclass(frozen=True)
+class Price:
+    """A price with exactly the configuration its model needs."""
+
+    id: str
+    name: str
+    model: ModelType
+    price_type: PriceType
+    cadence: Cadence
+    billing_mode: BillingMode
+    currency: str
+    fixed_quantity: Decimal = Decimal(1)
+    metric: BillableMetric | None = None
+    unit_amount: Decimal = Decimal(0)
+    package_amount: Decimal = Decimal(0)
+    package_size: int = 1
+    tiers: tuple[Tier, ...] = ()
+    bulk_tiers: tuple[BulkTier, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    cells: tuple[MatrixCell, ...] = ()
+    default_unit_amount: Decimal = Decimal(0)
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    discounts: tuple[Discount, ...] = ()
+
+
+class SubLineKind(StrEnum):
+    """What a sub-line item breaks down."""
+
+    TIER = "tier"
+    MATRIX = "matrix"
+
+
+@dataclass(frozen=True)
+class SubLine:
+    """One tier or matrix cell of a line: its quantity, unit price and rounded amount."""
+
+    kind: SubLineKind
+    name: str
+    quantity: Decimal
+    amount: Decimal
+    unit_amount: Decimal
+    first_unit: Decimal | None = None
+    last_unit: Decimal | None = None
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """The output of the pricing function for one price over one service period."""
+
+    price: Price
+    name: str
+    quantity: Decimal
+    start_date: dt.date
+    end_date: dt.date
+    subtotal: Decimal
+    sub_lines: tuple[SubLine, ...]
+    adjustments: tuple[LineAdjustment, ...]
+    adjusted_subtotal: Decimal
+    amount: Decimal
+    proration: Decimal = Decimal(1)
+
+
+def _tier_amounts(price: Price, quantity: Decimal) -> list[SubLine]:
+    sub_lines = []
+    for tier in price.tiers:
+        if quantity <= tier.first_unit:
+            break
+        top = quantity if tier.last_unit is None else min(quantity, tier.last_unit)
+        units = top - tier.first_unit
+        if units <= 0:
+            continue
+        last = "" if tier.last_unit is None else money.to_wire(tier.last_unit)
+        sub_lines.append(
+            SubLine(
+                kind=SubLineKind.TIER,
+                name=f"Tier {money.to_wire(tier.first_unit)}-{last}".rstrip("-") + ("+" if not last else ""),
+                quantity=units,
+                amount=money.round_money(units * tier.unit_amount, price.currency),
+                unit_amount=tier.unit_amount,
+                first_unit=tier.first_unit,
+                last_unit=tier.last_unit,
+            )
+        )
+    return sub_lines
+
+
+def _bulk_rate(price: Price, quantity: Decimal) -> Decimal:
+    for tier in price.bulk_tiers:
+        if tier.maximum_units is None or quantity <= tier.maximum_units:
+            return tier.unit_amount
+    return price.bulk_tiers[-1].unit_amount if price.bulk_tiers else Decimal(0)
+
+
+def _matrix_amounts(price: Price, quantities: Mapping[tuple[str, ...], Decimal]) -> list[SubLine]:
+    rates = {cell.values: cell.unit_amount for cell in price.cells}
+    sub_lines = []
+    for values in sorted(quantities):
+        units = quantities[values]
+        if units == 0:
+            continue
+        rate = rates.get(values, price.default_unit_amount)
+        sub_lines.append(
+            SubLine(
+                kind=SubLineKind.MATRIX,
+                name=", ".join(values) if values in rates else "Default",
+                quantity=units,
+                amount=money.round_money(units * rate, price.currency),
+                unit_amount=rate,
+                values=values if values in rates else (),
+            )
+        )
+    return sub_lines
+
+
+@money.exact
+def model_subtotal(
+    price: Price, quantity: Decimal, matrix: Mapping[tuple[str, ...], Decimal] | None = None
+) -> tuple[Decimal, tuple[SubLine, ...]]:
+    """The price model applied to a quantity: the subtotal (minor units) and its tier or cell breakdown."""
+    currency = price.currency
+    if price.model is ModelType.UNIT:
+        return money.round_money(quantity * price.unit_amount, currency), ()
+    if price.model is ModelType.PACKAGE:
+        packages = (quantity / price.package_size).to_integral_value(rounding=ROUND_CEILING)
+        return money.round_money(packages * price.package_amount, currency), ()
+    if price.model is ModelType.TIERED:
+        subs = tuple(_tier_amounts(price, quantity))
+        return sum((s.amount for s in subs), money.zero(currency)), subs
+    if price.model is ModelType.BULK:
+        return money.round_money(quantity * _bulk_rate(price, quantity), currency), ()
+    subs = tuple(_matrix_amounts(price, matrix or {}))
+    return sum((s.amount for s in subs), money.zero(currency)), subs
+
+
+@money.exact
+def price_line(
+    price: Price,
+    *,
+    quantity: Decimal,
+    start_date: dt.date,
+    end_date: dt.date,
+    proration: Decimal = Decimal(1),
+    matrix: Mapping[tuple[str, ...], Decimal] | None = None,
+) -> PricedLine:
+    """Price one line over a service period: model, proration, then adjustments in Orb's order.
+
+    `subtotal` is the model applied to the whole quantity (prorated); a usage
+    discount is the first adjustment (the model on the discounted quantity,
+    minus the subtotal); then amount and percentage discounts, the minimum and
+    the maximum (both prorated too). Sub-line items show the undiscounted,
+    unprorated breakdown.
+    """
+    currency = price.currency
+    zero = money.zero(currency)
+
+    def prorated(value: Decimal) -> Decimal:
+        return money.round_money(value * proration, currency)
+
+    full, subs = model_subtotal(price, quantity, matrix)
+    subtotal = prorated(full)
+    running = subtotal
+    adjustments: list[LineAdjustment] = []
+    usage_off = sum((d.value for d in price.discounts if d.kind is DiscountKind.USAGE), Decimal(0))
+    if usage_off:
+        billed = max(quantity - usage_off, Decimal(0))
+        discounted, _ = model_subtotal(price, billed, _scale_matrix(matrix, billed, quantity) if matrix else None)
+        running = prorated(discounted)
+        adjustments.append(LineAdjustment(AdjustmentKind.USAGE_DISCOUNT, running - subtotal, usage_off, False))
+    for kind, adjustment_kind in (
+        (DiscountKind.AMOUNT, AdjustmentKind.AMOUNT_DISCOUNT),
+        (DiscountKind.PERCENTAGE, AdjustmentKind.PERCENTAGE_DISCOUNT),
+    ):
+        for discount in price.discounts:
+            if discount.kind is not kind:
+                continue
+            base = max(running, zero)
+            taken = (
+                min(discount.value, base)
+                if kind is DiscountKind.AMOUNT
+                else money.round_money(base * discount.value, currency)
+            )
+            adjustments.append(LineAdjustment(adjustment_kind, -taken, discount.value, False, discount.reason))
+            running -= taken
+    if price.minimum is not None and running < (floor := prorated(price.minimum)):
+        adjustments.append(LineAdjustment(AdjustmentKind.MINIMUM, floor - running, price.minimum, False))
+        running = floor
+    if price.maximum is not None and running > (cap := prorated(price.maximum)):
+        adjustments.append(LineAdjustment(AdjustmentKind.MAXIMUM, cap - running, price.maximum, False))
+        running = cap
+    return PricedLine(
+        price=price,
+        name=price.name,
+        quantity=quantity,
+        start_date=start_date,
+        end_date=end_date,
+        subtotal=subtotal,
+        sub_lines=subs,
+        adjustments=tuple(adjustments),
+        adjusted_subtotal=running,
+        amount=max(running, zero),
+        proration=proration,
+    )
+
+
+def _scale_matrix(
+    matrix: Mapping[tuple[str, ...], Decimal], billed: Decimal, total: Decimal
+) -> dict[tuple[str, ...], Decimal]:
+    """Take a usage discount off matrix cells in proportion to their quantities."""
+    if total == 0:
+        return dict(matrix)
+    return {values: units * billed / total for values, units in matrix.items()}
+
+
+def proration(start: dt.date, end_exclusive: dt.date, period_start: dt.date, period_end_exclusive: dt.date) -> Decimal:
+    """The fraction of a period that [start, end) covers, by days."""
+    days = (min(end_exclusive, period_end_exclusive) - max(start, period_start)).days
+    period_days = (period_end_exclusive - period_start).days
+    if period_days <= 0 or days <= 0:
+        return Decimal(0)
+    if days >= period_days:
+        return Decimal(1)
+    return Decimal(days) / Decimal(period_days)
+
+
+def total_of(lines: Sequence[PricedLine], currency: str) -> Decimal:
+    """An invoice total: the sum of its line amounts."""
+    return sum((li.amount for li in lines), money.zero(currency))
