@@ -1,0 +1,144 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.type import date_pb2 as _date_pb2
+from invoicing.v1 import common_pb2 as _common_pb2
+from invoicing.v1 import plan_service_pb2 as _plan_service_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SubscriptionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SUBSCRIPTION_STATUS_UNSPECIFIED: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_UPCOMING: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_ACTIVE: _ClassVar[SubscriptionStatus]
+    SUBSCRIPTION_STATUS_ENDED: _ClassVar[SubscriptionStatus]
+
+class CancelOption(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANCEL_OPTION_UNSPECIFIED: _ClassVar[CancelOption]
+    CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM: _ClassVar[CancelOption]
+    CANCEL_OPTION_REQUESTED_DATE: _ClassVar[CancelOption]
+    CANCEL_OPTION_IMMEDIATE: _ClassVar[CancelOption]
+SUBSCRIPTION_STATUS_UNSPECIFIED: SubscriptionStatus
+SUBSCRIPTION_STATUS_UPCOMING: SubscriptionStatus
+SUBSCRIPTION_STATUS_ACTIVE: SubscriptionStatus
+SUBSCRIPTION_STATUS_ENDED: SubscriptionStatus
+CANCEL_OPTION_UNSPECIFIED: CancelOption
+CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM: CancelOption
+CANCEL_OPTION_REQUESTED_DATE: CancelOption
+CANCEL_OPTION_IMMEDIATE: CancelOption
+
+class Subscription(_message.Message):
+    __slots__ = ("id", "customer", "plan", "start_date", "end_date", "status", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "current_billing_period_start_date", "current_billing_period_end_date", "metadata", "created_at")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    END_DATE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ALIGN_BILLING_WITH_SUBSCRIPTION_START_DATE_FIELD_NUMBER: _ClassVar[int]
+    NET_TERMS_FIELD_NUMBER: _ClassVar[int]
+    AUTO_ISSUANCE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_BILLING_PERIOD_START_DATE_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_BILLING_PERIOD_END_DATE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    customer: _common_pb2.CustomerRef
+    plan: _plan_service_pb2.Plan
+    start_date: _date_pb2.Date
+    end_date: _date_pb2.Date
+    status: SubscriptionStatus
+    align_billing_with_subscription_start_date: bool
+    net_terms: int
+    auto_issuance: bool
+    current_billing_period_start_date: _date_pb2.Date
+    current_billing_period_end_date: _date_pb2.Date
+    metadata: _containers.ScalarMap[str, str]
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.CustomerRef, _Mapping]] = ..., plan: _Optional[_Union[_plan_service_pb2.Plan, _Mapping]] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., current_billing_period_start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., current_billing_period_end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateSubscriptionRequest(_message.Message):
+    __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    ALIGN_BILLING_WITH_SUBSCRIPTION_START_DATE_FIELD_NUMBER: _ClassVar[int]
+    NET_TERMS_FIELD_NUMBER: _ClassVar[int]
+    AUTO_ISSUANCE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    external_customer_id: str
+    plan_id: str
+    external_plan_id: str
+    start_date: _date_pb2.Date
+    align_billing_with_subscription_start_date: bool
+    net_terms: int
+    auto_issuance: bool
+    metadata: _containers.ScalarMap[str, str]
+    request_id: str
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id",)
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    def __init__(self, subscription_id: _Optional[str] = ...) -> None: ...
+
+class ListSubscriptionsRequest(_message.Message):
+    __slots__ = ("customer_id", "external_customer_id", "status", "limit", "resume_token")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    external_customer_id: str
+    status: _containers.RepeatedScalarFieldContainer[SubscriptionStatus]
+    limit: int
+    resume_token: str
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubscriptionStatus, str]]] = ..., limit: _Optional[int] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class ListSubscriptionsResponse(_message.Message):
+    __slots__ = ("subscriptions", "resume_token")
+    SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    subscriptions: _containers.RepeatedCompositeFieldContainer[Subscription]
+    resume_token: str
+    def __init__(self, subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class CancelSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id", "cancel_option", "cancellation_date", "request_id")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_OPTION_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_DATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    cancel_option: CancelOption
+    cancellation_date: _date_pb2.Date
+    request_id: str
+    def __init__(self, subscription_id: _Optional[str] = ..., cancel_option: _Optional[_Union[CancelOption, str]] = ..., cancellation_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
