@@ -9,6 +9,7 @@ so its own tenant), which keeps tests independent without truncating tables.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ def database_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield from _fresh_database(external)
         return
-    pg = embedded.start(tmp_path_factory.mktemp("pg") / "data", ephemeral=True)
+    # Not under pytest's temp folder: a concurrent pytest run resets that folder to owner-only
+    # permissions, and the embedded server runs as its own unprivileged user.
+    pg = embedded.start(Path(tempfile.mkdtemp(prefix="invoicing-test-pg-")) / "data", ephemeral=True)
     yield pg.dsn
     pg.stop()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Final, ParamSpec, TypeVar
 
@@ -57,6 +58,11 @@ EXACT: Final = Context(prec=120)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+def exact_context() -> AbstractContextManager[Context]:
+    """A `with` block whose Decimal arithmetic runs in the EXACT context."""
+    return localcontext(EXACT)
 
 
 def exact(fn: Callable[_P, _R]) -> Callable[_P, _R]:

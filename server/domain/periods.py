@@ -82,4 +82,3 @@ def instant(day: dt.date, timezone: str) -> dt.datetime:
     """The UTC instant at which `day` begins in the timezone (local midnight)."""
     local = dt.datetime.combine(day, dt.time(0), tzinfo=zoneinfo.ZoneInfo(timezone))
     return local.astimezone(dt.UTC)
-

@@ -57,6 +57,8 @@ def check_id(value: str, field: str, violations: Violations, *, required: bool =
             violations.add(field, "is required")
     elif len(value) > MAX_ID_LENGTH:
         violations.add(field, f"must be at most {MAX_ID_LENGTH} characters")
+    elif any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
+        violations.add(field, "must not contain control characters")
 
 
 def check_email(value: str, field: str, violations: Violations, *, required: bool) -> None:
@@ -64,7 +66,7 @@ def check_email(value: str, field: str, violations: Violations, *, required: boo
     if not value:
         if required:
             violations.add(field, "is required")
-    elif len(value) > MAX_EMAIL_LENGTH or not _EMAIL_RE.fullmatch(value):
+    elif len(value) > MAX_EMAIL_LENGTH or not _EMAIL_RE.fullmatch(value) or any(ord(ch) < 0x20 for ch in value):
         violations.add(field, "must be an e-mail address")
 
 
@@ -78,6 +80,8 @@ def check_metadata(entries: Mapping[str, str], field: str, violations: Violation
             violations.add(f"{field}[{key[:40]!r}]", f"keys must be 1 to {MAX_METADATA_KEY_LENGTH} characters")
         elif len(value) > MAX_METADATA_VALUE_LENGTH:
             violations.add(f"{field}[{key!r}]", f"values must be at most {MAX_METADATA_VALUE_LENGTH} characters")
+        elif "\x00" in key or "\x00" in value:
+            violations.add(f"{field}[{key!r}]", "keys and values must not contain NUL characters")
 
 
 @dataclass(frozen=True)

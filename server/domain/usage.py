@@ -1,0 +1,128 @@
+"""Usage events: what a valid event is, and how events roll up into 15-minute buckets.
+
+Numbers in event properties arrive as JSON numbers (doubles) or decimal
+strings. A double is read through its shortest round-trip representation
+(0.1 → "0.1"), which is the decimal the producer wrote; decimal strings are
+taken as they are. Nothing downstream sees a float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+from server.domain import money
+
+MAX_EVENTS_PER_BATCH: Final = 1000
+MAX_KEY_LENGTH: Final = 128
+MAX_PROPERTIES: Final = 100
+MAX_FUTURE: Final = dt.timedelta(days=1)
+MAX_PAST: Final = dt.timedelta(days=366 * 5)
+BUCKET: Final = dt.timedelta(minutes=15)
+COUNT_PROPERTY: Final = ""  # the rollup row that counts events
+_NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+
+PropertyValue = str | bool | Decimal
+
+
+@dataclass(frozen=True)
+class EventProblem:
+    """Why one event of a batch is rejected."""
+
+    reason: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """A valid event, its customer resolved to an id."""
+
+    idempotency_key: str
+    customer_id: str
+    event_name: str
+    occurred_at: dt.datetime
+    properties: Mapping[str, PropertyValue]
+
+
+def property_value(raw: Any, name: str) -> PropertyValue | EventProblem:
+    """A property as stored: text, boolean or exact number; lists, objects and null are refused."""
+    if isinstance(raw, bool | str):
+        return raw
+    if isinstance(raw, float | int):
+        if isinstance(raw, float) and not math.isfinite(raw):
+            return EventProblem("INVALID_PROPERTY", f"properties.{name}", "numbers must be finite")
+        return Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+    kind = "null" if raw is None else type(raw).__name__
+    return EventProblem(
+        "INVALID_PROPERTY_TYPE", f"properties.{name}", f"must be a number, a string or a boolean, not {kind}"
+    )
+
+
+def check_event(key: str, event_name: str, occurred_at: dt.datetime | None, now: dt.datetime) -> EventProblem | None:
+    """The checks that need no database: key, name and a plausible timestamp."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return EventProblem(
+            "INVALID_IDEMPOTENCY_KEY", "idempotency_key", f"is required, at most {MAX_KEY_LENGTH} characters"
+        )
+    if not event_name or len(event_name) > 255:
+        return EventProblem("INVALID_EVENT_NAME", "event_name", "is required, at most 255 characters")
+    if occurred_at is None:
+        return EventProblem("INVALID_TIMESTAMP", "timestamp", "is required")
+    if occurred_at > now + MAX_FUTURE:
+        return EventProblem("INVALID_TIMESTAMP", "timestamp", "is more than a day in the future")
+    if occurred_at < now - MAX_PAST:
+        return EventProblem("INVALID_TIMESTAMP", "timestamp", "is more than five years in the past")
+    return None
+
+
+def numeric(value: PropertyValue | None) -> Decimal | None:
+    """The number a property holds (a number, or a decimal string), else None."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, str) and _NUMBER_RE.fullmatch(value) and len(value) <= 40:
+        return Decimal(value)
+    return None
+
+
+def bucket_of(moment: dt.datetime) -> dt.datetime:
+    """The start of the 15-minute bucket an instant falls in."""
+    floored = moment.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    return floored - dt.timedelta(minutes=floored.minute % 15)
+
+
+@dataclass
+class Rollup:
+    """Events, total and maximum of one property (or of the event count) in one bucket."""
+
+    events: int = 0
+    total: Decimal = Decimal(0)
+    maximum: Decimal | None = None
+
+    def add(self, value: Decimal) -> None:
+        """Count one event carrying value."""
+        self.events += 1
+        self.total += value
+        self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
+
+
+RollupKey = tuple[str, str, str, dt.datetime]  # customer, event name, property, bucket
+
+
+def rollups(events: Iterable[Event]) -> dict[RollupKey, Rollup]:
+    """Aggregate events by (customer, event, property, bucket): one count row plus one per numeric property."""
+    result: dict[RollupKey, Rollup] = {}
+    with money.exact_context():
+        for event in events:
+            bucket = bucket_of(event.occurred_at)
+            result.setdefault((event.customer_id, event.event_name, COUNT_PROPERTY, bucket), Rollup()).add(Decimal(1))
+            for name, value in event.properties.items():
+                number = numeric(value)
+                if number is not None:
+                    result.setdefault((event.customer_id, event.event_name, name, bucket), Rollup()).add(number)
+    return result
