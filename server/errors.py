@@ -50,6 +50,8 @@ def to_domain_error(exc: BaseException) -> e.DomainError | None:
             return e.Aborted(
                 _RETRYABLE_SQLSTATES[state], "lost a race for a lock; retry", retry_after_ms=_RETRY_AFTER_MS
             )
+        if state in {"22021", "22P05"}:  # text the database cannot store (NUL, bad encoding)
+            return e.InvalidArgument.one("request", "contains characters that cannot be stored (such as NUL)")
         if state == "57014":  # query_canceled: statement_timeout from the call's deadline
             return e.DeadlineExceeded("the deadline passed while the database was working")
         if state.startswith("08") or state in {"57P01", "57P02", "57P03", "53300"}:

@@ -15,7 +15,7 @@ from google.type import date_pb2
 from invoicing.v1 import common_pb2, customer_pb2, invoice_pb2, price_pb2
 
 from server.domain.customers import Address
-from server.domain.errors import Violations
+from server.domain.errors import InvalidArgument, Violations
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
 
@@ -80,9 +80,18 @@ def optional_date(message: Any, name: str, violations: Violations, *, field: str
     return date_from(getattr(message, name), field or name, violations, required=True)
 
 
+_MIN_TIMESTAMP_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, the Timestamp range
+_MAX_TIMESTAMP_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def optional_timestamp(message: Any, name: str) -> dt.datetime | None:
-    """A Timestamp sub-message as a datetime, or None when absent."""
-    return datetime_from(getattr(message, name)) if message.HasField(name) else None
+    """A Timestamp sub-message as a datetime, or None when absent; InvalidArgument outside Timestamp's range."""
+    if not message.HasField(name):
+        return None
+    value = getattr(message, name)
+    if not (_MIN_TIMESTAMP_SECONDS <= value.seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= value.nanos <= 999_999_999):
+        raise InvalidArgument.one(name, "must be a valid Timestamp between 0001-01-01 and 9999-12-31 (UTC)")
+    return datetime_from(value)
 
 
 # --- enums -------------------------------------------------------------------

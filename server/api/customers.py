@@ -150,6 +150,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
                     current_currency=current["currency"],
                     current_timezone=current["timezone"],
                     has_invoices=await repo.has_invoices(conn, account, current["id"]),
+                    balance=repo.balance_of(current),
                 )
             metadata = changes.metadata.apply(current["metadata"]) if changes.metadata else current["metadata"]
             return conv.customer_pb(await repo.update(conn, account, current["id"], changes, metadata))

@@ -128,8 +128,16 @@ class CustomerChanges:
             check_metadata_patch(self.metadata, "metadata", v)
         v.raise_if_any()
 
-    def check_allowed(self, *, current_currency: str, current_timezone: str, has_invoices: bool) -> None:
-        """Currency and timezone are frozen once the customer has invoices."""
+    def check_allowed(
+        self, *, current_currency: str, current_timezone: str, has_invoices: bool, balance: Decimal
+    ) -> None:
+        """Currency and timezone are frozen once the customer has invoices; currency also while a balance remains."""
+        if self.currency is not None and self.currency != current_currency and balance != 0:
+            raise FailedPrecondition(
+                "CUSTOMER_HAS_BALANCE",
+                "currency cannot change while the customer has a non-zero balance",
+                subject="currency",
+            )
         if not has_invoices:
             return
         if self.currency is not None and self.currency != current_currency:
