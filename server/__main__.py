@@ -80,6 +80,26 @@ async def _revoke_api_key(settings: Settings, key_id: str) -> int:
     return 1
 
 
+async def _bill(settings: Settings, now: str | None) -> int:
+    import datetime as dt
+
+    from server.billing import runner
+    from server.db.pool import Database
+
+    dsn, _pg = resolve_database(settings)
+    await migrate(dsn)
+    moment = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    db = await Database.connect(dsn, settings.pool_settings())
+    try:
+        result = await runner.run_once(db, moment, dt.timedelta(hours=settings.billing_grace_hours))
+    finally:
+        await db.close()
+    print(f"invoices generated: {result.generated}, issued: {result.issued}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command."""
     parser = argparse.ArgumentParser(prog="python -m server", description="Invoice service operations.")
@@ -93,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--description", default="", help="what the key is for")
     revoke = commands.add_parser("revoke-api-key", help="revoke an API key by its id")
     revoke.add_argument("key_id")
+    bill = commands.add_parser("bill", help="invoice elapsed billing periods and auto-issue due drafts, once")
+    bill.add_argument("--now", help="the instant to bill as of (ISO 8601; default: now)")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -106,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": lambda: _migrate(settings),
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
         "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),
+        "bill": lambda: _bill(settings, args.now),
     }
     import uvloop
 

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
-from invoicing.v1 import customer_service_pb2, customer_service_pb2_grpc, invoice_service_pb2, invoice_service_pb2_grpc
+from invoicing.v1 import (
+    customer_service_pb2,
+    customer_service_pb2_grpc,
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+    plan_service_pb2,
+    subscription_service_pb2,
+    usage_service_pb2,
+)
 
 from server.api.customers import CustomerServicer
 from server.api.invoices import InvoiceServicer
 from server.api.streaming import ResumeTokens
 from server.auth import KeyCache, ServiceInterceptor
+from server.billing import runner
 from server.config import Settings
 from server.db import accounts, idempotency
 from server.db.pool import Database
@@ -27,6 +38,9 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = [
     invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"].full_name,
     customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
+    plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
+    subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
+    usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
 ]
 _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
@@ -72,8 +86,18 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-async def start_server(settings: Settings, dsn: str) -> RunningServer:
-    """Connect to the database, start serving on settings.listen, and return the running server."""
+def utc_now() -> dt.datetime:
+    """The real clock."""
+    return dt.datetime.now(dt.UTC)
+
+
+async def start_server(
+    settings: Settings, dsn: str, clock: Callable[[], dt.datetime] = utc_now, *, run_billing: bool = True
+) -> RunningServer:
+    """Connect to the database, start serving on settings.listen, and return the running server.
+
+    `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner.
+    """
     db = await Database.connect(dsn, settings.pool_settings())
     try:
         async with db.connection() as conn:
@@ -113,6 +137,9 @@ async def start_server(settings: Settings, dsn: str) -> RunningServer:
     await running.set_serving(True)
     running.tasks.append(asyncio.create_task(_watch_database(running)))
     running.tasks.append(asyncio.create_task(_purge_idempotency_keys(running)))
+    if run_billing:
+        grace = dt.timedelta(hours=settings.billing_grace_hours)
+        running.tasks.append(asyncio.create_task(runner.run_forever(db, clock, settings.billing_interval_s, grace)))
     return running
 
 

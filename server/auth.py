@@ -119,7 +119,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler  # no client-streaming RPCs in this API yet
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(handler.stream_unary, method, metadata),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # no bidirectional RPCs in this API
 
     async def _enter(self, context: grpc.aio.ServicerContext, metadata: Any) -> None:
         left = context.time_remaining()

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     idempotency_retention_days: int = Field(default=7, ge=1)
     health_check_interval_s: float = Field(default=2.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    billing_interval_s: float = Field(default=30.0, gt=0, description="How often the period-end runner looks for work.")
+    billing_grace_hours: float = Field(
+        default=12.0, ge=0, description="How long usage invoices wait after their period for late events."
+    )
     log_level: str = Field(default="INFO")
 
     def pool_settings(self) -> PoolSettings:

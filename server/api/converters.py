@@ -10,12 +10,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 from google.type import date_pb2
 from invoicing.v1 import common_pb2, customer_pb2, invoice_pb2, price_pb2
 
+from server.domain import money
 from server.domain.customers import Address
 from server.domain.errors import InvalidArgument, Violations
+from server.domain.invoices import Line
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
 
@@ -122,6 +124,7 @@ _PRICE_ENUMS = {
     "billing_mode": _enum_codes(price_pb2.BillingMode, "BILLING_MODE_", lower=True)[1],
 }
 DISCOUNT_TYPES, DISCOUNT_TYPE_NUMBERS = _enum_codes(price_pb2.DiscountType, "DISCOUNT_TYPE_", lower=True)
+SUB_LINE_TYPES, SUB_LINE_TYPE_NUMBERS = _enum_codes(invoice_pb2.SubLineItemType, "SUB_LINE_ITEM_TYPE_", lower=True)
 
 
 # --- shared messages -----------------------------------------------------------
@@ -226,8 +229,25 @@ def discount_pb(value: Mapping[str, Any]) -> price_pb2.Discount:
     )
 
 
+_ENUM_PREFIXES = {
+    "model_type": "PRICE_MODEL_TYPE_",
+    "price_type": "PRICE_TYPE_",
+    "cadence": "CADENCE_",
+    "billing_mode": "BILLING_MODE_",
+}
+# Parts of a price that go through json_format (rare, so its cost stays off the hot path).
+_GENERIC_PRICE_PARTS = (
+    "package_config",
+    "tiered_config",
+    "bulk_config",
+    "matrix_config",
+    "billable_metric",
+    "discounts",
+)
+
+
 def price_pb(value: Mapping[str, Any]) -> price_pb2.Price:
-    """A Price message from its stored JSON."""
+    """A Price message from its stored JSON (lower-case enum codes, decimal strings)."""
     price = price_pb2.Price(
         id=value["id"],
         name=value["name"],
@@ -235,11 +255,64 @@ def price_pb(value: Mapping[str, Any]) -> price_pb2.Price:
         fixed_price_quantity=value.get("fixed_price_quantity", ""),
         minimum_amount=value.get("minimum_amount", ""),
         maximum_amount=value.get("maximum_amount", ""),
-        **{name: numbers[value[name]] for name, numbers in _PRICE_ENUMS.items()},
+        **{name: numbers[value[name]] for name, numbers in _PRICE_ENUMS.items() if value.get(name)},
     )
     if "unit_config" in value:
         price.unit_config.unit_amount = value["unit_config"]["unit_amount"]
+    generic = {key: value[key] for key in _GENERIC_PRICE_PARTS if value.get(key)}
+    if generic:
+        if "billable_metric" in generic:
+            metric = dict(generic["billable_metric"])
+            metric["aggregation"] = "AGGREGATION_" + metric["aggregation"].upper()
+            generic["billable_metric"] = metric
+        if "discounts" in generic:
+            generic["discounts"] = [
+                {**d, "discount_type": "DISCOUNT_TYPE_" + d["discount_type"].upper()} for d in generic["discounts"]
+            ]
+        json_format.ParseDict(generic, price, ignore_unknown_fields=True)
+    created = timestamp(value.get("created_at"))
+    if created is not None:
+        price.created_at.CopyFrom(created)
     return price
+
+
+def price_data(message: price_pb2.Price) -> dict[str, Any]:
+    """The stored form of a Price message: proto JSON names, lower-case enum codes, decimal strings.
+
+    Unknown enum numbers become "?" so that validation names the field.
+    """
+    data: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    for name, prefix in _ENUM_PREFIXES.items():
+        if name in data:
+            data[name] = str(data[name]).removeprefix(prefix).lower() if isinstance(data[name], str) else "?"
+    if "billable_metric" in data and "aggregation" in data["billable_metric"]:
+        aggregation = data["billable_metric"]["aggregation"]
+        data["billable_metric"]["aggregation"] = (
+            aggregation.removeprefix("AGGREGATION_").lower() if isinstance(aggregation, str) else "?"
+        )
+    for discount in data.get("discounts", []):
+        kind = discount.get("discount_type", "")
+        discount["discount_type"] = kind.removeprefix("DISCOUNT_TYPE_").lower() if isinstance(kind, str) else "?"
+    if "package_config" in data and "package_size" in data["package_config"]:
+        data["package_config"]["package_size"] = int(data["package_config"]["package_size"])
+    data.pop("id", None)
+    data.pop("created_at", None)
+    return data
+
+
+def sub_line_item_pb(value: Mapping[str, Any]) -> invoice_pb2.SubLineItem:
+    """A SubLineItem message from its stored JSON."""
+    item = invoice_pb2.SubLineItem(
+        type=SUB_LINE_TYPE_NUMBERS.get(value["type"], 0),
+        name=value["name"],
+        quantity=value["quantity"],
+        amount=value["amount"],
+    )
+    if "tier_config" in value:
+        item.tier_config.CopyFrom(invoice_pb2.SubLineTierConfig(**value["tier_config"]))
+    if "matrix_config" in value:
+        item.matrix_config.dimension_values.extend(value["matrix_config"]["dimension_values"])
+    return item
 
 
 _ADJUSTMENT_CONFIG_FIELD = {
@@ -280,6 +353,7 @@ def line_item_pb(value: Mapping[str, Any]) -> invoice_pb2.InvoiceLineItem:
         credits_applied=value["credits_applied"],
         partially_invoiced_amount=value["partially_invoiced_amount"],
         amount=value["amount"],
+        sub_line_items=[sub_line_item_pb(item) for item in value["sub_line_items"]],
         price=price_pb(value["price"]),
         is_one_off=value["is_one_off"],
     )
@@ -294,6 +368,37 @@ def payment_pb(value: Mapping[str, Any]) -> invoice_pb2.Payment:
         external_id=value["external_id"] or "",
         notes=value["notes"],
         created_at=timestamp(value["created_at"]),
+    )
+
+
+def domain_line_pb(line: Line) -> invoice_pb2.InvoiceLineItem:
+    """An InvoiceLineItem message from a computed (not stored) line, as the upcoming invoice shows."""
+    return invoice_pb2.InvoiceLineItem(
+        name=line.name,
+        quantity=money.to_wire(line.quantity),
+        start_date=date_pb(line.start_date),
+        end_date=date_pb(line.end_date),
+        subtotal=money.to_wire(line.subtotal),
+        adjustments=[
+            adjustment_pb(
+                {
+                    "id": "",
+                    "adjustment_type": a.kind.value,
+                    "amount": money.to_wire(a.amount),
+                    "configured": money.to_wire(a.configured),
+                    "is_invoice_level": a.is_invoice_level,
+                    "reason": a.reason,
+                }
+            )
+            for a in line.adjustments
+        ],
+        adjusted_subtotal=money.to_wire(line.adjusted_subtotal),
+        credits_applied=money.to_wire(line.subtotal * 0),
+        partially_invoiced_amount=money.to_wire(line.subtotal * 0),
+        amount=money.to_wire(line.amount),
+        sub_line_items=[sub_line_item_pb(item) for item in line.sub_line_data],
+        price=price_pb(line.price_data) if line.price_data is not None else None,
+        is_one_off=line.is_one_off,
     )
 
 

@@ -8,18 +8,22 @@ from typing import Any
 
 import asyncpg
 import grpc
-from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
+from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
 
 from server.api import converters as conv
 from server.api import lifecycle as actions
 from server.api.customers import customer_key
 from server.api.mutations import run_mutation
 from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.api.subscriptions import status_and_period
 from server.auth import account_id
+from server.billing import engine
 from server.db import customers as customers_repo
 from server.db import invoices as repo
+from server.db import subscriptions as subscriptions_repo
 from server.db.pool import Database
 from server.domain import lifecycle, money
+from server.domain.billing import boundary_date, has_usage
 from server.domain.customers import check_currency
 from server.domain.errors import FailedPrecondition, InvalidArgument, Unimplemented, Violations
 from server.domain.invoices import (
@@ -429,8 +433,53 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
             lambda conn, account: actions.void(conn, account, request.invoice_id, _expected(request), self._clock()),
         )
 
-    async def GetUpcomingInvoice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise Unimplemented("GetUpcomingInvoice is not implemented yet (billing engine)")
+    async def GetUpcomingInvoice(
+        self, request: invoice_service_pb2.GetUpcomingInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> invoice_pb2.UpcomingInvoice:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        v.raise_if_any()
+        account = account_id()
+        now = self._clock()
+        async with self._db.snapshot() as conn:
+            row = await subscriptions_repo.get(conn, account, request.subscription_id)
+            sub = engine.subscription_from(row, account)
+            today = today_in(sub.timezone, now)
+            status, period = status_and_period(sub, today)
+            if period is None:
+                raise FailedPrecondition(
+                    "SUBSCRIPTION_NOT_ACTIVE",
+                    f"the subscription is {status}: it has no current billing period",
+                    subject="subscription_id",
+                )
+            k = sub.schedule.index_of(today) + 1
+            priced = await engine.price_boundary(conn, sub, k, usage_until=now)
+            customer = await customers_repo.get(conn, account, customer_id=sub.customer_id)
+        lines = engine.invoice_lines(priced, sub)
+        result = totals(lines, sub.currency)
+        target = boundary_date(sub.schedule, k)
+        eligible = sub.boundary_at(k) + (engine.DEFAULT_GRACE if has_usage(priced) else dt.timedelta(0))
+        invoice = invoice_pb2.Invoice(
+            status=invoice_pb2.INVOICE_STATUS_DRAFT,
+            invoice_source=invoice_pb2.INVOICE_SOURCE_SUBSCRIPTION,
+            customer=common_pb2.CustomerRef(id=sub.customer_id, external_customer_id=row["external_customer_id"] or ""),
+            subscription=common_pb2.SubscriptionRef(id=sub.id),
+            currency=sub.currency,
+            invoice_date=conv.date_pb(target),
+            net_terms=sub.net_terms,
+            subtotal=money.to_wire(result.subtotal),
+            total=money.to_wire(result.total),
+            amount_due=money.to_wire(result.total),
+            line_items=[conv.domain_line_pb(line) for line in lines],
+            auto_collection=invoice_pb2.AutoCollection(enabled=customer["auto_collection"]),
+            billing_address=conv.address_pb(customer["billing_address"]),
+            shipping_address=conv.address_pb(customer["shipping_address"]),
+            customer_tax_id=conv.tax_id_pb(customer["tax_id"]),
+            will_auto_issue=sub.auto_issue,
+            eligible_to_issue_at=conv.timestamp(eligible),
+            scheduled_issue_at=conv.timestamp(eligible) if sub.auto_issue else None,
+        )
+        return invoice_pb2.UpcomingInvoice(target_date=conv.date_pb(target), invoice=invoice)
 
     async def WatchInvoiceEvents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         raise Unimplemented("WatchInvoiceEvents is not implemented yet (change stream)")

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from server.billing import engine
 from server.db import customers as customers_repo
 from server.db import invoices as repo
 from server.domain import lifecycle, money
@@ -147,9 +148,17 @@ async def issue(
     customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
     invoice = await repo.lock(conn, account, invoice_id)
     lifecycle.check_version(expected, invoice["version"])
+    columns: dict[str, object] = {}
+    total = invoice["total"]
+    if InvoiceSource(invoice["invoice_source"]) is InvoiceSource.SUBSCRIPTION and invoice["status"] == "draft":
+        # Bill the usage stored now, late events included.
+        refreshed = await engine.refresh(conn, account, invoice_id)
+        if refreshed is not None:
+            columns.update(refreshed)
+            total = refreshed["total"]
     outcome = lifecycle.issue(
         status=InvoiceStatus(invoice["status"]),
-        total=invoice["total"],
+        total=total,
         balance=customers_repo.balance_of(customer),
         currency=invoice["currency"],
         fixed_due_date=invoice["due_date"],
@@ -163,7 +172,7 @@ async def issue(
             conn, account, customer_id, BalanceAction.APPLIED_TO_INVOICE, outcome.balance_move, invoice_id=invoice_id
         )
     prefix, sequence = await repo.next_invoice_number(conn, account)
-    columns: dict[str, object] = {
+    columns |= {
         "status": outcome.status.value,
         "invoice_number": lifecycle.format_invoice_number(prefix, sequence),
         "amount_due": outcome.amount_due,

@@ -109,15 +109,24 @@ async def insert(
     discounts: list[dict[str, str]],
     auto_collection: bool,
     will_auto_issue: bool,
+    subscription_id: str | None = None,
+    billing_boundary: int | None = None,
+    eligible_to_issue_at: dt.datetime | None = None,
 ) -> str:
-    """Insert a draft invoice and its lines; return its id."""
+    """Insert a draft invoice and its lines; return its id.
+
+    A subscription invoice names its billing boundary; a second invoice for the
+    same boundary violates a unique index (see the billing runner).
+    """
     invoice_id = new_id("inv")
     await conn.execute(
         """
         INSERT INTO invoices (account_id, id, customer_id, invoice_source, status, currency, invoice_date, due_date,
             net_terms, subtotal, total, amount_due, memo, metadata, discounts, auto_collection, will_auto_issue,
-            billing_address, shipping_address, customer_tax_id)
-        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+            billing_address, shipping_address, customer_tax_id, subscription_id, billing_boundary,
+            eligible_to_issue_at, scheduled_issue_at)
+        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20, $21::timestamptz, CASE WHEN $15 THEN $21::timestamptz END)
         """,
         account_id,
         invoice_id,
@@ -137,6 +146,9 @@ async def insert(
         customer["billing_address"],
         customer["shipping_address"],
         customer["tax_id"],
+        subscription_id,
+        billing_boundary,
+        eligible_to_issue_at,
     )
     await insert_lines(conn, account_id, invoice_id, lines, currency, first_position=0)
     return invoice_id
@@ -157,13 +169,14 @@ async def insert_lines(
         """
         INSERT INTO invoice_line_items (account_id, invoice_id, id, position, name, quantity, unit_amount,
             start_date, end_date, subtotal, adjustments, adjusted_subtotal, credits_applied,
-            partially_invoiced_amount, amount, price, is_one_off)
+            partially_invoiced_amount, amount, price, is_one_off, sub_line_items)
         SELECT $1, $2, u.id, u.position, u.name, u.quantity, u.unit_amount, u.start_date, u.end_date, u.subtotal,
-            u.adjustments::jsonb, u.adjusted_subtotal, $16, $16, u.amount, u.price::jsonb, u.is_one_off
+            u.adjustments::jsonb, u.adjusted_subtotal, $16, $16, u.amount, u.price::jsonb, u.is_one_off,
+            u.sub_lines::jsonb
         FROM unnest($3::text[], $4::int[], $5::text[], $6::numeric[], $7::numeric[], $8::date[], $9::date[],
-            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[])
+            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[], $17::text[])
             AS u(id, position, name, quantity, unit_amount, start_date, end_date, subtotal, adjustments,
-                 adjusted_subtotal, amount, price, is_one_off)
+                 adjusted_subtotal, amount, price, is_one_off, sub_lines)
         """,
         account_id,
         invoice_id,
@@ -178,9 +191,10 @@ async def insert_lines(
         [json.dumps(_adjustments_json(li)) for li in lines],
         [li.adjusted_subtotal for li in lines],
         [li.amount for li in lines],
-        [json.dumps(_price_json(li, currency)) for li in lines],
+        [json.dumps(li.price_data or _price_json(li, currency)) for li in lines],
         [li.is_one_off for li in lines],
         money.zero(currency),
+        [json.dumps(list(li.sub_line_data)) for li in lines],
     )
     return ids
 
@@ -426,3 +440,59 @@ async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id:
         invoice_id,
     )
     return rows
+
+
+async def replace_generated_lines(
+    conn: asyncpg.Connection, account_id: str, invoice_id: str, generated: Sequence[Line], currency: str
+) -> None:
+    """Swap a subscription invoice's generated lines for new ones, keeping one-off lines added by hand."""
+    await conn.execute(
+        "DELETE FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off",
+        account_id,
+        invoice_id,
+    )
+    # Hand-added lines move after the generated ones, in their order (via negative positions, so that the
+    # unique position index never sees two lines on one position).
+    await conn.execute(
+        "UPDATE invoice_line_items SET position = -1 - position WHERE account_id = $1 AND invoice_id = $2",
+        account_id,
+        invoice_id,
+    )
+    await conn.execute(
+        """
+        UPDATE invoice_line_items li SET position = $3 + r.rank
+        FROM (SELECT id, row_number() OVER (ORDER BY position DESC) - 1 AS rank
+              FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2) r
+        WHERE li.account_id = $1 AND li.id = r.id
+        """,
+        account_id,
+        invoice_id,
+        len(generated),
+    )
+    await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
+
+
+async def subscription_drafts_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> list[asyncpg.Record]:
+    """Subscription drafts that should issue themselves now (spans accounts, like the runner)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT account_id, id FROM invoices
+        WHERE status = 'draft' AND subscription_id IS NOT NULL AND will_auto_issue AND eligible_to_issue_at <= $1
+        ORDER BY eligible_to_issue_at LIMIT $2
+        """,
+        now,
+        limit,
+    )
+    return rows
+
+
+async def subscription_invoice(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> tuple[str, int] | None:
+    """(subscription id, billing boundary) of a subscription invoice, or None."""
+    row = await conn.fetchrow(
+        "SELECT subscription_id, billing_boundary FROM invoices WHERE account_id = $1 AND id = $2",
+        account_id,
+        invoice_id,
+    )
+    if row is None or row["subscription_id"] is None:
+        return None
+    return row["subscription_id"], row["billing_boundary"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from server.domain import money
 from server.domain.errors import FailedPrecondition, Violations
@@ -169,6 +169,10 @@ class Line:
     amount: Decimal
     is_one_off: bool = True
     id: str = ""
+    # For lines generated from a subscription: the plan's price and the tier or
+    # matrix breakdown, in their stored form.
+    price_data: Mapping[str, Any] | None = None
+    sub_line_data: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

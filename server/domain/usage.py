@@ -126,3 +126,23 @@ def rollups(events: Iterable[Event]) -> dict[RollupKey, Rollup]:
                 if number is not None:
                     result.setdefault((event.customer_id, event.event_name, name, bucket), Rollup()).add(number)
     return result
+
+
+def aggregate(events: Iterable[Mapping[str, Any]], prop: str) -> tuple[int, Decimal, Decimal | None, set[str]]:
+    """Aggregate stored event properties (numbers as strings): (events, sum, max, distinct values) of prop."""
+    count = 0
+    total = Decimal(0)
+    maximum: Decimal | None = None
+    distinct: set[str] = set()
+    with money.exact_context():
+        for properties in events:
+            count += 1
+            if not prop or prop not in properties:
+                continue
+            raw = properties[prop]
+            distinct.add(repr(raw))
+            number = numeric(raw if isinstance(raw, str | bool) else None)
+            if number is not None:
+                total += number
+                maximum = number if maximum is None or number > maximum else maximum
+    return count, total, maximum, distinct

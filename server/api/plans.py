@@ -1,0 +1,127 @@
+"""PlanService: plans and their prices."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import asyncpg
+import grpc
+from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
+
+from server.api import converters as conv
+from server.api.customers import created_position, keyset_after
+from server.api.mutations import run_mutation
+from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.auth import account_id
+from server.db import plans as repo
+from server.db.pool import Database
+from server.domain.customers import check_currency
+from server.domain.errors import Violations
+from server.domain.ids import new_id
+from server.domain.plans import MAX_PRICES_PER_PLAN, check_plan_prices, parse_price
+from server.domain.pricing import Price
+from server.domain.validation import (
+    MAX_NAME_LENGTH,
+    check_id,
+    check_limit,
+    check_metadata,
+    check_request_id,
+    check_text,
+)
+
+
+def plan_pb(row: Mapping[str, Any]) -> plan_service_pb2.Plan:
+    """A Plan message from a plan row."""
+    return plan_service_pb2.Plan(
+        id=row["id"],
+        name=row["name"],
+        currency=row["currency"],
+        prices=[conv.price_pb(p) for p in row["prices"]],
+        external_plan_id=row["external_plan_id"] or "",
+        metadata=row["metadata"],
+        created_at=conv.timestamp(row["created_at"]),
+    )
+
+
+class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
+    """Implements PlanService."""
+
+    def __init__(self, db: Database, tokens: ResumeTokens, stream_settings: StreamSettings) -> None:
+        self._db = db
+        self._tokens = tokens
+        self._stream = stream_settings
+
+    async def CreatePlan(
+        self, request: plan_service_pb2.CreatePlanRequest, context: grpc.aio.ServicerContext
+    ) -> plan_service_pb2.Plan:
+        v = Violations()
+        check_request_id(request.request_id, v)
+        check_text(request.name, "name", v, max_length=MAX_NAME_LENGTH, required=True)
+        check_currency(request.currency, "currency", v)
+        check_id(request.external_plan_id, "external_plan_id", v, required=False)
+        check_metadata(dict(request.metadata), "metadata", v)
+        if len(request.prices) > MAX_PRICES_PER_PLAN:
+            v.add("prices", f"must have at most {MAX_PRICES_PER_PLAN} prices")
+        stored: list[dict[str, Any]] = []
+        parsed: list[Price] = []
+        for index, message in enumerate(request.prices[:MAX_PRICES_PER_PLAN]):
+            data = conv.price_data(message)
+            data["id"] = new_id("price")
+            data["currency"] = request.currency
+            price = parse_price(data, f"prices[{index}]", request.currency, v)
+            if price is not None:
+                parsed.append(price)
+                stored.append(data)
+        if len(parsed) == len(request.prices):  # every price is valid on its own: check them together
+            check_plan_prices(parsed, "prices", v)
+        v.raise_if_any()
+
+        async def work(conn: asyncpg.Connection, account: str) -> plan_service_pb2.Plan:
+            row = await repo.insert(
+                conn,
+                account,
+                name=request.name,
+                currency=request.currency,
+                prices=stored,
+                external_plan_id=request.external_plan_id,
+                metadata=dict(request.metadata),
+            )
+            return plan_pb(row)
+
+        return await run_mutation(self._db, "CreatePlan", request, plan_service_pb2.Plan, work)
+
+    async def GetPlan(
+        self, request: plan_service_pb2.GetPlanRequest, context: grpc.aio.ServicerContext
+    ) -> plan_service_pb2.Plan:
+        v = Violations()
+        if bool(request.plan_id) == bool(request.external_plan_id):
+            v.add("plan_id", "set exactly one of plan_id and external_plan_id")
+        check_id(request.plan_id, "plan_id", v, required=False)
+        check_id(request.external_plan_id, "external_plan_id", v, required=False)
+        v.raise_if_any()
+        async with self._db.connection() as conn:
+            row = await repo.get(conn, account_id(), plan_id=request.plan_id, external_plan_id=request.external_plan_id)
+        return plan_pb(row)
+
+    async def ListPlans(
+        self, request: plan_service_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[plan_service_pb2.ListPlansResponse]:
+        v = Violations()
+        check_limit(request.limit, v)
+        v.raise_if_any()
+        account = account_id()
+        scope = ResumeTokens.scope(account, "ListPlans", request)
+        after = keyset_after(self._tokens, request.resume_token, scope)
+        async for response in stream_batches(
+            self._db,
+            repo.list_query(account, after),
+            build=plan_pb,
+            position=created_position,
+            respond=lambda items, token: plan_service_pb2.ListPlansResponse(plans=items, resume_token=token),
+            tokens=self._tokens,
+            scope=scope,
+            limit=request.limit,
+            settings=self._stream,
+        ):
+            yield response

@@ -1,0 +1,156 @@
+"""Subscriptions (SQL only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import asyncpg
+
+from server.domain.errors import NotFound
+from server.domain.ids import new_id
+
+SUBSCRIPTION_COLUMNS = """
+    s.id, s.customer_id, c.external_customer_id, c.timezone, c.currency AS customer_currency,
+    c.auto_issuance AS customer_auto_issuance, s.plan_id, s.start_date, s.end_date, s.align_to_start, s.net_terms,
+    s.auto_issuance, s.metadata, s.next_boundary, s.created_at,
+    p.name AS plan_name, p.external_plan_id, p.currency AS plan_currency, p.prices, p.metadata AS plan_metadata,
+    p.created_at AS plan_created_at
+"""
+_FROM = """
+    FROM subscriptions s
+    JOIN customers c ON c.account_id = s.account_id AND c.id = s.customer_id
+    JOIN plans p ON p.account_id = s.account_id AND p.id = s.plan_id
+"""
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    account_id: str,
+    *,
+    customer_id: str,
+    plan_id: str,
+    start_date: dt.date,
+    align_to_start: bool,
+    net_terms: int,
+    auto_issuance: bool | None,
+    metadata: dict[str, str],
+    first_boundary_at: dt.datetime,
+) -> str:
+    """Insert a subscription; return its id."""
+    subscription_id = new_id("sub")
+    await conn.execute(
+        """
+        INSERT INTO subscriptions (account_id, id, customer_id, plan_id, start_date, align_to_start, net_terms,
+            auto_issuance, metadata, next_boundary_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """,
+        account_id,
+        subscription_id,
+        customer_id,
+        plan_id,
+        start_date,
+        align_to_start,
+        net_terms,
+        auto_issuance,
+        metadata,
+        first_boundary_at,
+    )
+    return subscription_id
+
+
+async def get(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, *, lock: Literal["update"] | None = None
+) -> asyncpg.Record:
+    """One subscription with its customer and plan; NotFound otherwise. `lock` takes its row lock."""
+    clause = " FOR UPDATE OF s" if lock else ""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE s.account_id = $1 AND s.id = $2{clause}",
+        account_id,
+        subscription_id,
+    )
+    if row is None:
+        raise NotFound("subscription", subscription_id)
+    return row
+
+
+async def set_end_date(conn: asyncpg.Connection, account_id: str, subscription_id: str, end_date: dt.date) -> None:
+    """Record when billing stops (exclusive)."""
+    await conn.execute(
+        "UPDATE subscriptions SET end_date = $3 WHERE account_id = $1 AND id = $2",
+        account_id,
+        subscription_id,
+        end_date,
+    )
+
+
+async def set_next_boundary(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, boundary: int, at: dt.datetime | None
+) -> None:
+    """Record the next period boundary to invoice and when it arrives (None: nothing left to bill)."""
+    await conn.execute(
+        "UPDATE subscriptions SET next_boundary = $3, next_boundary_at = $4 WHERE account_id = $1 AND id = $2",
+        account_id,
+        subscription_id,
+        boundary,
+        at,
+    )
+
+
+def list_query(
+    account_id: str,
+    customer_id: str | None,
+    external_customer_id: str | None,
+    statuses: list[str],
+    now: dt.datetime,
+    after: tuple[dt.datetime, str] | None,
+) -> tuple[str, list[Any]]:
+    """SQL and arguments listing subscriptions newest first, after a keyset position.
+
+    The status of a subscription depends on the customer's local date at `now`,
+    so it is computed here rather than stored.
+    """
+    args: list[Any] = [account_id]
+    conditions = ["s.account_id = $1"]
+    if statuses:
+        args += [now, statuses]
+        today = f"(${len(args) - 1}::timestamptz AT TIME ZONE c.timezone)::date"
+        conditions.append(
+            f"CASE WHEN s.start_date > {today} THEN 'upcoming'"
+            f" WHEN s.end_date IS NOT NULL AND s.end_date <= {today} THEN 'ended' ELSE 'active' END"
+            f" = ANY(${len(args)}::text[])"
+        )
+    if customer_id:
+        args.append(customer_id)
+        conditions.append(f"s.customer_id = ${len(args)}")
+    if external_customer_id:
+        args.append(external_customer_id)
+        conditions.append(f"c.external_customer_id = ${len(args)}")
+    if after is not None:
+        args += list(after)
+        conditions.append(f"(s.created_at, s.id) < (${len(args) - 1}, ${len(args)})")
+    sql = (
+        f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE {' AND '.join(conditions)} ORDER BY s.created_at DESC, s.id DESC"
+    )
+    return sql, args
+
+
+async def due_for_invoicing(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> list[asyncpg.Record]:
+    """Subscriptions whose next boundary has arrived, locked for this transaction.
+
+    This is the one query that spans accounts: the period-end runner serves them
+    all. SKIP LOCKED lets several processes work through the queue at once
+    without waiting on each other; the unique boundary index is the final guard.
+    """
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""
+        SELECT s.account_id, {SUBSCRIPTION_COLUMNS} {_FROM}
+        WHERE s.next_boundary_at <= $1
+        ORDER BY s.next_boundary_at
+        LIMIT $2
+        FOR UPDATE OF s SKIP LOCKED
+        """,
+        now,
+        limit,
+    )
+    return rows
