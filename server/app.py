@@ -19,13 +19,19 @@ from invoicing.v1 import (
     invoice_service_pb2,
     invoice_service_pb2_grpc,
     plan_service_pb2,
+    plan_service_pb2_grpc,
     subscription_service_pb2,
+    subscription_service_pb2_grpc,
     usage_service_pb2,
+    usage_service_pb2_grpc,
 )
 
 from server.api.customers import CustomerServicer
 from server.api.invoices import InvoiceServicer
+from server.api.plans import PlanServicer
 from server.api.streaming import ResumeTokens
+from server.api.subscriptions import SubscriptionServicer
+from server.api.usage import UsageServicer
 from server.auth import KeyCache, ServiceInterceptor
 from server.billing import runner
 from server.config import Settings
@@ -113,11 +119,16 @@ async def start_server(
         )
         stream_settings = settings.stream_settings()
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-            InvoiceServicer(db, tokens, stream_settings), server
+            InvoiceServicer(db, tokens, stream_settings, clock), server
         )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
             CustomerServicer(db, tokens, stream_settings), server
         )
+        plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(db, tokens, stream_settings), server)
+        subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
+            SubscriptionServicer(db, tokens, stream_settings, clock), server
+        )
+        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(db, clock), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]

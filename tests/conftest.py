@@ -26,6 +26,8 @@ from server.db.migrate import migrate
 from server.keys import create_key
 from tests.client import Api, open_api
 
+pytest_plugins = ["tests.billing_support"]
+
 
 @pytest.fixture(scope="session")
 def database_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

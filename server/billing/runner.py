@@ -57,7 +57,7 @@ async def invoice_due_periods(db: Database, now: dt.datetime, grace: dt.timedelt
                 following = k + 1
                 at = None if last is not None and following > last else sub.boundary_at(following)
                 await repo.set_next_boundary(conn, sub.account_id, sub.id, following, at)
-        if len(rows) < BATCH:
+        if not rows:  # each pass advances every subscription it took by one boundary
             return created
 
 
