@@ -107,7 +107,14 @@ async def test_upcoming_invoice_equals_the_generated_one(
     listed = [
         invoice
         async for batch in clocked_api.invoices.ListInvoices(
-            invoice_service_pb2.ListInvoicesRequest(subscription_id=subscription.id, status=[1, 2, 3])
+            invoice_service_pb2.ListInvoicesRequest(
+                subscription_id=subscription.id,
+                status=[
+                    invoice_pb2.INVOICE_STATUS_DRAFT,
+                    invoice_pb2.INVOICE_STATUS_ISSUED,
+                    invoice_pb2.INVOICE_STATUS_PAID,
+                ],
+            )
         )
         for invoice in batch.invoices
     ]
