@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import grpc
+from google.protobuf import timestamp_pb2
 from google.type import date_pb2
 from invoicing.v1 import (
     common_pb2,
@@ -20,7 +21,13 @@ from invoicing.v1 import (
     customer_service_pb2_grpc,
     invoice_service_pb2,
     invoice_service_pb2_grpc,
+    plan_service_pb2,
+    plan_service_pb2_grpc,
     price_pb2,
+    subscription_service_pb2,
+    subscription_service_pb2_grpc,
+    usage_service_pb2,
+    usage_service_pb2_grpc,
 )
 
 from server.keys import create_key, key_is_active
@@ -133,6 +140,8 @@ async def seed(target: str, key: str) -> bool:
                     metadata=metadata,
                 )
                 await _advance(invoices, invoice.id, month, day, metadata)
+            if currency == "USD":
+                await _subscribe(channel, customer.id, today, metadata)
     return True
 
 
@@ -167,3 +176,65 @@ async def _advance(
             ),
             metadata=metadata,
         )
+
+
+async def _subscribe(
+    channel: grpc.aio.Channel, customer_id: str, today: dt.date, metadata: tuple[tuple[str, str], ...]
+) -> None:
+    """A plan with a platform fee and tiered API usage, a subscription since last month, and usage this month."""
+    plans = plan_service_pb2_grpc.PlanServiceStub(channel)
+    subscriptions = subscription_service_pb2_grpc.SubscriptionServiceStub(channel)
+    usage = usage_service_pb2_grpc.UsageServiceStub(channel)
+    plan = await plans.CreatePlan(
+        plan_service_pb2.CreatePlanRequest(
+            name="Growth",
+            currency="USD",
+            external_plan_id="growth",
+            prices=[
+                price_pb2.Price(
+                    name="Platform fee",
+                    model_type=price_pb2.PRICE_MODEL_TYPE_UNIT,
+                    price_type=price_pb2.PRICE_TYPE_FIXED_PRICE,
+                    cadence=price_pb2.CADENCE_MONTHLY,
+                    unit_config=price_pb2.UnitConfig(unit_amount="49.00"),
+                ),
+                price_pb2.Price(
+                    name="API calls",
+                    model_type=price_pb2.PRICE_MODEL_TYPE_TIERED,
+                    price_type=price_pb2.PRICE_TYPE_USAGE_PRICE,
+                    cadence=price_pb2.CADENCE_MONTHLY,
+                    billable_metric=price_pb2.BillableMetric(
+                        event_name="api_call", aggregation=price_pb2.AGGREGATION_COUNT
+                    ),
+                    tiered_config=price_pb2.TieredConfig(
+                        tiers=[
+                            price_pb2.Tier(first_unit="0", last_unit="100", unit_amount="0"),
+                            price_pb2.Tier(first_unit="100", unit_amount="0.05"),
+                        ]
+                    ),
+                ),
+            ],
+            request_id="demo-plan-growth",
+        ),
+        metadata=metadata,
+    )
+    start = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    await subscriptions.CreateSubscription(
+        subscription_service_pb2.CreateSubscriptionRequest(
+            customer_id=customer_id, plan_id=plan.id, start_date=_date(start), request_id="demo-subscription"
+        ),
+        metadata=metadata,
+    )
+    now = dt.datetime.now(dt.UTC)
+    month_start = dt.datetime.combine(today.replace(day=1), dt.time(0), tzinfo=dt.UTC)
+    span = max((now - month_start).total_seconds(), 1.0)
+    events = []
+    for n in range(250):
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(month_start + dt.timedelta(seconds=span * n // 250))
+        events.append(
+            usage_service_pb2.Event(
+                idempotency_key=f"demo-call-{n}", customer_id=customer_id, event_name="api_call", timestamp=stamp
+            )
+        )
+    await usage.IngestEvents(usage_service_pb2.IngestEventsRequest(events=events), metadata=metadata)
