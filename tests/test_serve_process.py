@@ -174,7 +174,8 @@ async def _customers(api: Api) -> list[customer_pb2.Customer]:
 
 
 async def _draft_invoices(api: Api) -> list[invoice_pb2.Invoice]:
-    request = invoice_service_pb2.ListInvoicesRequest(status=[invoice_pb2.INVOICE_STATUS_DRAFT])
+    """The one-off drafts (subscription invoices come and go as the period-end runner works)."""
+    request = invoice_service_pb2.ListInvoicesRequest(status=[invoice_pb2.INVOICE_STATUS_DRAFT], is_recurring=False)
     found: list[invoice_pb2.Invoice] = []
     async for batch in api.invoices.ListInvoices(request, timeout=30):
         found.extend(batch.invoices)

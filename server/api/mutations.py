@@ -44,5 +44,9 @@ async def run_mutation(
                 return response_type.FromString(replay.response)
         response = await work(conn, account)
         if key:
-            await idempotency.record(conn, account, key, response.SerializeToString())
+            stored = response.SerializeToString(deterministic=True)
+            await idempotency.record(conn, account, key, stored)
+            # Answer from the stored bytes too, so the first caller and every replay get the same bytes
+            # (map entries in one order).
+            response = response_type.FromString(stored)
     return response
