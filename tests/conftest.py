@@ -87,7 +87,9 @@ def settings(migrated_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 @pytest.fixture(scope="session")
 async def server(settings: Settings, migrated_dsn: str) -> AsyncIterator[RunningServer]:
     """The gRPC server under test."""
-    running = await start_server(settings, migrated_dsn)
+    # The period-end runner is driven by the billing tests themselves (on the clocked server), never by
+    # the wall clock in the background.
+    running = await start_server(settings, migrated_dsn, run_billing=False)
     yield running
     await running.stop(grace=1)
 
