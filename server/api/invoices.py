@@ -28,6 +28,7 @@ from server.domain.customers import check_currency
 from server.domain.errors import FailedPrecondition, InvalidArgument, Unimplemented, Violations
 from server.domain.invoices import (
     DEFAULT_LIST_STATUSES,
+    MAX_FUTURE_INVOICE_DATE,
     DiscountKind,
     InvoiceDiscount,
     InvoiceFilter,
@@ -340,6 +341,8 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
             auto_collection=request.auto_collection if request.HasField("auto_collection") else None,
             invoice_date=conv.optional_date(request, "invoice_date", v),
         )
+        if changes.invoice_date is not None and changes.invoice_date > self._clock().date() + MAX_FUTURE_INVOICE_DATE:
+            v.add("invoice_date", "must be at most one year in the future")
         v.raise_if_any()
         changes.validate()
         return await self._invoice_mutation(

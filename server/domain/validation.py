@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from server.domain.errors import Violations
+from server.domain.errors import InvalidArgument, Violations
 
 MAX_REQUEST_ID_LENGTH: Final = 64
 MAX_ID_LENGTH: Final = 64
@@ -93,11 +93,13 @@ class MetadataPatch:
     clear: bool
 
     def apply(self, current: Mapping[str, str]) -> dict[str, str]:
-        """The metadata after the change."""
+        """The metadata after the change; InvalidArgument if it would exceed the entry limit."""
         result = {} if self.clear else dict(current)
         for key in self.remove_keys:
             result.pop(key, None)
         result.update(self.set)
+        if len(result) > MAX_METADATA_ENTRIES:
+            raise InvalidArgument.one("metadata.set", f"would leave more than {MAX_METADATA_ENTRIES} entries")
         return result
 
 

@@ -1,0 +1,282 @@
+"""Random sequences of lifecycle actions keep the invoice invariants (a Hypothesis state machine).
+
+The machine drives two customers of a fresh account through the API: create
+invoices, add and delete lines, update metadata, issue, mark paid, void and
+adjust balances. It keeps a small model (each invoice's status, each
+customer's balance, what each issue applied) and after every step checks:
+
+- every invoice's totals are the sum of its lines;
+- each customer's balance equals the signed sum of its ledger, and the model;
+- the account's invoice numbers are exactly 1..n over the non-draft invoices;
+- each invoice's status moved only along a declared edge (or stayed).
+
+Hypothesis state machines are synchronous, so the machine runs in a worker
+thread and hands each call to the test's event loop, where the server and the
+client channels live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from contextlib import AsyncExitStack
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import grpc
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2
+
+from server.domain.invoices import REFUSAL_REASONS, TRANSITIONS, InvoiceAction, InvoiceStatus
+from tests.client import Api, StatusDetails, details_of, open_api
+from tests.conftest import new_account
+from tests.factories import create_customer, create_invoice, line
+from tests.lifecycle_support import (
+    add_line_request,
+    adjust_balance,
+    allowed_moves,
+    assert_totals_are_sum_of_lines,
+    balance_of,
+    ledger,
+    list_all_invoices,
+    mark_paid_request,
+    metadata_request,
+    sequence_of,
+    signed,
+    status_of,
+)
+
+T = TypeVar("T")
+CENTS = Decimal("0.01")
+MOVES = allowed_moves()
+
+amounts = st.integers(min_value=0, max_value=5_000).map(lambda cents: Decimal(cents) * CENTS)
+picks = st.integers(min_value=0, max_value=1_000)
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    """A fresh account with two customers, driven through the lifecycle RPCs."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, target: str, dsn: str) -> None:
+        super().__init__()
+        self._loop = loop
+        self._stack = AsyncExitStack()
+        account = self._run(new_account(dsn))
+        self.api: Api = self._run(self._stack.enter_async_context(open_api(target, account.key)))
+        self.customers = [self._run(create_customer(self.api)).id for _ in range(2)]
+        self.balances = dict.fromkeys(self.customers, Decimal(0))
+        self.invoices: dict[str, invoice_pb2.Invoice] = {}  # as last observed
+        self.statuses: dict[str, InvoiceStatus] = {}  # as the model expects
+        self.applied: dict[str, Decimal] = {}  # what issuing did to the customer's balance
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+
+    async def _attempt(self, call: Any) -> tuple[Any, StatusDetails | None]:
+        try:
+            return await call, None
+        except grpc.aio.AioRpcError as error:
+            return None, details_of(error)
+
+    def _pick(self, index: int, prefer: InvoiceAction | None = None) -> invoice_pb2.Invoice:
+        """An invoice by index; with `prefer`, among those the action is allowed on, if there are any."""
+        ids = sorted(self.invoices)
+        if prefer is not None:
+            ids = [i for i in ids if prefer in TRANSITIONS[self.statuses[i]]] or ids
+        return self.invoices[ids[index % len(ids)]]
+
+    def _act(self, invoice: invoice_pb2.Invoice, action: InvoiceAction, call: Any) -> Any:
+        """Run an action; check it succeeded exactly when the table allows it, and refusals change nothing."""
+        status = self.statuses[invoice.id]
+        result, error = self._run(self._attempt(call))
+        if action in TRANSITIONS[status]:
+            assert error is None, (status, action, error)
+            return result
+        assert error is not None, (status, action)
+        assert error.code == grpc.StatusCode.FAILED_PRECONDITION, error
+        assert error.reason == REFUSAL_REASONS[action], error
+        assert self._run(self._get(invoice.id)) == invoice
+        return None
+
+    async def _get(self, invoice_id: str) -> invoice_pb2.Invoice:
+        result: invoice_pb2.Invoice = await self.api.invoices.GetInvoice(
+            invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id)
+        )
+        return result
+
+    def teardown(self) -> None:
+        """Close the client channel."""
+        self._run(self._stack.aclose())
+
+    # --- rules ---
+
+    @rule(
+        customer=st.integers(min_value=0, max_value=1),
+        lines=st.lists(st.tuples(st.integers(1, 3), amounts), min_size=1, max_size=3),
+        discount=st.one_of(st.none(), amounts.filter(lambda a: a > 0)),
+    )
+    def create(self, customer: int, lines: list[tuple[int, Decimal]], discount: Decimal | None) -> None:
+        """Create a draft with 1-3 lines and perhaps an amount discount."""
+        extra: dict[str, Any] = {}
+        if discount is not None:
+            extra["discount"] = price_pb2.Discount(
+                discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount=str(discount)
+            )
+        request_lines = [line(quantity=str(q), unit_amount=str(a)) for q, a in lines]
+        owner = self.customers[customer]
+        created = self._run(
+            create_invoice(self.api, customer_pb2.Customer(id=owner, currency="USD"), line_items=request_lines, **extra)
+        )
+        assert status_of(created) is InvoiceStatus.DRAFT
+        self.invoices[created.id] = created
+        self.statuses[created.id] = InvoiceStatus.DRAFT
+
+    @precondition(lambda self: self.invoices)
+    @rule(pick=picks, amount=amounts, targeted=st.booleans())
+    def add_line(self, pick: int, amount: Decimal, targeted: bool) -> None:
+        """Add a one-off line."""
+        invoice = self._pick(pick, InvoiceAction.ADD_LINE_ITEM if targeted else None)
+        self._act(
+            invoice,
+            InvoiceAction.ADD_LINE_ITEM,
+            self.api.invoices.CreateInvoiceLineItem(add_line_request(invoice.id, str(amount))),
+        )
+
+    @precondition(lambda self: self.invoices)
+    @rule(pick=picks, which=picks, targeted=st.booleans())
+    def delete_line(self, pick: int, which: int, targeted: bool) -> None:
+        """Delete one of the invoice's lines (an unknown one when it has none)."""
+        invoice = self._pick(pick, InvoiceAction.DELETE_LINE_ITEM if targeted else None)
+        ids = [li.id for li in invoice.line_items]
+        line_id = ids[which % len(ids)] if ids else "ili_missing"
+        call = self.api.invoices.DeleteInvoiceLineItem(
+            invoice_service_pb2.DeleteInvoiceLineItemRequest(invoice_id=invoice.id, line_item_id=line_id)
+        )
+        if not ids and self.statuses[invoice.id] is InvoiceStatus.DRAFT:
+            _, error = self._run(self._attempt(call))
+            assert error is not None
+            assert error.code == grpc.StatusCode.NOT_FOUND
+            assert error.reason == "LINE_ITEM_NOT_FOUND"
+            return
+        self._act(invoice, InvoiceAction.DELETE_LINE_ITEM, call)
+
+    @precondition(lambda self: self.invoices)
+    @rule(pick=picks, key=st.sampled_from(["a", "b", "c"]), value=st.text("xyz", max_size=3), clear=st.booleans())
+    def update_metadata(self, pick: int, key: str, value: str, clear: bool) -> None:
+        """Set a key (perhaps after clearing all): allowed in every status."""
+        invoice = self._pick(pick)
+        updated = self._act(
+            invoice,
+            InvoiceAction.UPDATE_METADATA,
+            self.api.invoices.UpdateInvoice(metadata_request(invoice.id, set={key: value}, clear=clear)),
+        )
+        expected = {} if clear else dict(invoice.metadata)
+        assert dict(updated.metadata) == {**expected, key: value}
+
+    @precondition(lambda self: self.invoices)
+    @rule(pick=picks, targeted=st.booleans())
+    def issue(self, pick: int, targeted: bool) -> None:
+        """Issue: the balance is applied, and with nothing due the invoice is paid at once."""
+        invoice = self._pick(pick, InvoiceAction.ISSUE if targeted else None)
+        customer = invoice.customer.id
+        balance, total = self.balances[customer], Decimal(invoice.total)
+        issued = self._act(
+            invoice,
+            InvoiceAction.ISSUE,
+            self.api.invoices.IssueInvoice(invoice_service_pb2.IssueInvoiceRequest(invoice_id=invoice.id)),
+        )
+        if issued is None:
+            return
+        change = -min(balance, total) if balance > 0 else -balance
+        assert Decimal(issued.amount_due) == total + change
+        expected = InvoiceStatus.PAID if balance >= total else InvoiceStatus.ISSUED
+        assert status_of(issued) is expected
+        self.statuses[invoice.id] = expected
+        self.balances[customer] += change
+        self.applied[invoice.id] = change
+
+    @precondition(lambda self: self.invoices)
+    @rule(pick=picks, targeted=st.booleans())
+    def mark_paid(self, pick: int, targeted: bool) -> None:
+        """Record a payment of the amount due."""
+        invoice = self._pick(pick, InvoiceAction.MARK_PAID if targeted else None)
+        paid = self._act(
+            invoice, InvoiceAction.MARK_PAID, self.api.invoices.MarkInvoicePaid(mark_paid_request(invoice.id))
+        )
+        if paid is not None:
+            assert [p.amount for p in paid.payments] == [invoice.amount_due]
+            self.statuses[invoice.id] = InvoiceStatus.PAID
+
+    @precondition(lambda self: self.invoices)
+    @rule(pick=picks, targeted=st.booleans())
+    def void(self, pick: int, targeted: bool) -> None:
+        """Void: whatever issuing did to the balance is undone."""
+        invoice = self._pick(pick, InvoiceAction.VOID if targeted else None)
+        voided = self._act(
+            invoice,
+            InvoiceAction.VOID,
+            self.api.invoices.VoidInvoice(invoice_service_pb2.VoidInvoiceRequest(invoice_id=invoice.id)),
+        )
+        if voided is not None:
+            self.statuses[invoice.id] = InvoiceStatus.VOID
+            self.balances[invoice.customer.id] -= self.applied.pop(invoice.id)
+
+    @rule(customer=st.integers(min_value=0, max_value=1), amount=amounts.filter(lambda a: a > 0), credit=st.booleans())
+    def adjust(self, customer: int, amount: Decimal, credit: bool) -> None:
+        """A manual increment or decrement of a customer's balance."""
+        change = amount if credit else -amount
+        owner = self.customers[customer]
+        row = self._run(adjust_balance(self.api, owner, change))
+        assert signed(row) == change
+        self.balances[owner] += change
+
+    # --- invariants ---
+
+    @invariant()
+    def invariants_hold(self) -> None:
+        """Totals, ledgers, numbering and status moves, against the server's current state."""
+        self._run(self._check())
+
+    async def _check(self) -> None:
+        observed = {invoice.id: invoice for invoice in await list_all_invoices(self.api)}
+        assert set(observed) == set(self.invoices)
+        for invoice_id, invoice in observed.items():
+            assert_totals_are_sum_of_lines(invoice)
+            before, now = status_of(self.invoices[invoice_id]), status_of(invoice)
+            assert now is before or (before, now) in MOVES, (invoice_id, before, now)
+            assert now is self.statuses[invoice_id]
+            if now is InvoiceStatus.DRAFT:
+                assert invoice.amount_due == invoice.total
+                assert not invoice.invoice_number
+        self.invoices = observed
+        numbers = sorted(sequence_of(i.invoice_number) for i in observed.values() if i.invoice_number)
+        assert numbers == list(range(1, len(numbers) + 1))
+        assert len(numbers) == sum(status_of(i) is not InvoiceStatus.DRAFT for i in observed.values())
+        for customer in self.customers:
+            rows = await ledger(self.api, customer)
+            total = sum((signed(row) for row in rows), Decimal(0))
+            assert await balance_of(self.api, customer) == total == self.balances[customer]
+
+
+async def test_random_lifecycle_sequences_keep_the_invariants(target: str, migrated_dsn: str) -> None:
+    """Up to 15 random sequences of 25 actions each, checked after every step."""
+    loop = asyncio.get_running_loop()
+
+    class Machine(LifecycleMachine):
+        def __init__(self) -> None:
+            super().__init__(loop, target, migrated_dsn)
+
+    await asyncio.to_thread(
+        run_state_machine_as_test,
+        Machine,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=25,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
