@@ -68,9 +68,10 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         for index, message in enumerate(request.prices[:MAX_PRICES_PER_PLAN]):
             data = conv.price_data(message)
             data["id"] = new_id("price")
-            data["currency"] = request.currency
+            data.setdefault("currency", request.currency)  # a price in another currency is refused
             price = parse_price(data, f"prices[{index}]", request.currency, v)
             if price is not None:
+                data["billing_mode"] = price.billing_mode.value  # show the mode that applies, defaults included
                 parsed.append(price)
                 stored.append(data)
         if len(parsed) == len(request.prices):  # every price is valid on its own: check them together

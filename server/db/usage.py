@@ -21,8 +21,9 @@ from server.domain.usage import Event, PropertyValue, Rollup, RollupKey
 
 
 def _json_value(value: PropertyValue) -> Any:
-    # Numbers are stored as JSON strings so that they stay exact.
-    return str(value) if isinstance(value, Decimal) else value
+    # Numbers are stored as JSON strings so that they stay exact, in plain notation ("0.0000001", not "1E-7")
+    # so that reading the raw events back finds the same numbers the rollups counted.
+    return format(value, "f") if isinstance(value, Decimal) else value
 
 
 async def customer_ids(
@@ -42,9 +43,13 @@ async def customer_ids(
 
 
 async def insert_events(conn: asyncpg.Connection, account_id: str, events: Sequence[Event]) -> set[str]:
-    """Insert events, skipping keys already stored; return the keys inserted now."""
+    """Insert events, skipping keys already stored; return the keys inserted now.
+
+    Rows go in key order, so concurrent batches with overlapping keys wait on each other in one order.
+    """
     if not events:
         return set()
+    events = sorted(events, key=lambda e: e.idempotency_key)
     rows = await conn.fetch(
         """
         INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties)

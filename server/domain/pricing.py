@@ -304,7 +304,7 @@ def price_line(
                 continue
             base = max(running, zero)
             taken = (
-                min(discount.value, base)
+                money.round_money(min(discount.value, base), currency)
                 if kind is DiscountKind.AMOUNT
                 else money.round_money(base * discount.value, currency)
             )

@@ -57,7 +57,8 @@ def property_value(raw: Any, name: str) -> PropertyValue | EventProblem:
     if isinstance(raw, float | int):
         if isinstance(raw, float) and not math.isfinite(raw):
             return EventProblem("INVALID_PROPERTY", f"properties.{name}", "numbers must be finite")
-        return Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+        # repr gives the shortest text that reads back as the double; integers lose its ".0" (5.0 → "5").
+        return Decimal(repr(raw).removesuffix(".0")) if isinstance(raw, float) else Decimal(raw)
     kind = "null" if raw is None else type(raw).__name__
     return EventProblem(
         "INVALID_PROPERTY_TYPE", f"properties.{name}", f"must be a number, a string or a boolean, not {kind}"
@@ -84,7 +85,7 @@ def check_event(key: str, event_name: str, occurred_at: dt.datetime | None, now:
 def numeric(value: PropertyValue | None) -> Decimal | None:
     """The number a property holds (a number, or a decimal string), else None."""
     if isinstance(value, Decimal):
-        return value
+        value = format(value, "f")  # judged by the text it is stored as, so rollups and raw events agree
     if isinstance(value, str) and _NUMBER_RE.fullmatch(value) and len(value) <= 40:
         return Decimal(value)
     return None

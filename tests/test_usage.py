@@ -1,0 +1,381 @@
+"""UsageService end to end: batches, per-event errors, the client stream, and rollups that match the raw events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import grpc
+from invoicing.v1 import usage_service_pb2
+
+from tests.billing_builders import event, ingest, stubs
+from tests.client import Api, expect_error
+from tests.conftest import Account
+from tests.factories import create_customer
+
+BUCKET = dt.timedelta(minutes=15)
+_DECIMAL_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+
+
+def recent_bucket(hours_ago: int = 2) -> dt.datetime:
+    """The start of a 15-minute bucket a few hours back (well inside the accepted time window)."""
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+def errors_of(response: usage_service_pb2.IngestEventsResponse) -> dict[int, tuple[str, str]]:
+    """index → (reason, field) of each rejected event."""
+    return {e.index: (e.reason, e.field) for e in response.errors}
+
+
+def auth(account: Account) -> tuple[tuple[str, str], ...]:
+    """Call metadata for client-streaming calls (the test channel's interceptors cover unary and server streams)."""
+    return (("authorization", f"Bearer {account.key}"),)
+
+
+async def stream_of(requests: Sequence[usage_service_pb2.IngestEventsRequest]) -> AsyncIterator[Any]:
+    """An async iterator over requests, yielding control between messages."""
+    for request in requests:
+        await asyncio.sleep(0)
+        yield request
+
+
+async def stored_keys(dsn: str, customer_ids: Sequence[str]) -> set[str]:
+    """Idempotency keys stored for the customers."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT idempotency_key FROM usage_events WHERE customer_id = ANY($1::text[])", list(customer_ids)
+        )
+    finally:
+        await conn.close()
+    return {r["idempotency_key"] for r in rows}
+
+
+# --- IngestEvents -------------------------------------------------------------------------------------
+
+
+async def test_ingest_counts_duplicates_within_and_across_batches(api: Api, migrated_dsn: str) -> None:
+    customer = await create_customer(api)
+    when = recent_bucket()
+    first = await ingest(
+        api,
+        [
+            event(customer.id, when, key="a"),
+            event(customer.id, when, key="b"),
+            event(customer.id, when + dt.timedelta(minutes=1), key="a"),  # same key, other content: a duplicate
+        ],
+    )
+    assert (first.ingested, first.duplicates, list(first.errors)) == (2, 1, [])
+    second = await ingest(api, [event(customer.id, when, key="b"), event(customer.id, when, key="c")])
+    assert (second.ingested, second.duplicates, list(second.errors)) == (1, 1, [])
+    third = await ingest(api, [event(customer.id, when, key=k) for k in "abcabc"])
+    assert (third.ingested, third.duplicates) == (0, 6)
+    assert await stored_keys(migrated_dsn, [customer.id]) == {"a", "b", "c"}
+
+
+async def test_keys_are_per_account(api: Api, other_api: Api) -> None:
+    mine = await create_customer(api)
+    theirs = await create_customer(other_api)
+    when = recent_bucket()
+    assert (await ingest(api, [event(mine.id, when, key="shared")])).ingested == 1
+    assert (await ingest(other_api, [event(theirs.id, when, key="shared")])).ingested == 1
+
+
+async def test_bad_events_are_rejected_one_by_one_and_the_rest_is_stored(
+    api: Api, other_api: Api, migrated_dsn: str
+) -> None:
+    customer = await create_customer(api)
+    stranger = await create_customer(other_api)
+    when = recent_bucket()
+    now = dt.datetime.now(dt.UTC)
+    batch = [
+        event(customer.id, when, key="ok-1", properties={"tokens": 5, "model": "gpt", "cached": False}),
+        event("cus_unknown", when, key="bad-1"),
+        event("", when, key="bad-2", external_customer_id="nobody-has-this-id"),
+        event(customer.id, None, key="bad-3"),
+        event(customer.id, now + dt.timedelta(days=2), key="bad-4"),
+        event(customer.id, when, key="bad-5", properties={"tags": ["a", "b"]}),
+        event(customer.id, when, key="bad-6", properties={"meta": {"nested": 1}}),
+        event(customer.id, when, key=""),
+        event(customer.id, when, key="bad-8", external_customer_id=customer.external_customer_id),
+        event("", when, key="bad-9"),
+        event("", when, key="ok-2", external_customer_id=customer.external_customer_id),
+        event(customer.id, when, key="bad-11", name=""),
+        event(customer.id, when, key="bad-12", properties={"gone": None}),
+        event(customer.id, now - dt.timedelta(days=366 * 6), key="bad-13"),
+        event(stranger.id, when, key="bad-14"),  # another account's customer does not exist here
+        event(customer.id, when, key="k" * 129),
+        event(customer.id, now + dt.timedelta(hours=23), key="ok-3"),  # up to a day ahead is accepted
+    ]
+    response = await ingest(api, batch)
+    assert errors_of(response) == {
+        1: ("CUSTOMER_NOT_FOUND", "customer_id"),
+        2: ("CUSTOMER_NOT_FOUND", "external_customer_id"),
+        3: ("INVALID_TIMESTAMP", "timestamp"),
+        4: ("INVALID_TIMESTAMP", "timestamp"),
+        5: ("INVALID_PROPERTY_TYPE", "properties.tags"),
+        6: ("INVALID_PROPERTY_TYPE", "properties.meta"),
+        7: ("INVALID_IDEMPOTENCY_KEY", "idempotency_key"),
+        8: ("INVALID_CUSTOMER", "customer_id"),
+        9: ("INVALID_CUSTOMER", "customer_id"),
+        11: ("INVALID_EVENT_NAME", "event_name"),
+        12: ("INVALID_PROPERTY_TYPE", "properties.gone"),
+        13: ("INVALID_TIMESTAMP", "timestamp"),
+        14: ("CUSTOMER_NOT_FOUND", "customer_id"),
+        15: ("INVALID_IDEMPOTENCY_KEY", "idempotency_key"),
+    }
+    assert all(e.message for e in response.errors)
+    assert (response.ingested, response.duplicates) == (3, 0)
+    assert await stored_keys(migrated_dsn, [customer.id, stranger.id]) == {"ok-1", "ok-2", "ok-3"}
+
+
+async def test_batch_sizes(api: Api) -> None:
+    customer = await create_customer(api)
+    empty = await expect_error(stubs(api).usage.IngestEvents(usage_service_pb2.IngestEventsRequest()))
+    assert (empty.code, empty.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert set(empty.field_violations) == {"events"}
+
+    when = recent_bucket()
+    too_many = [event(customer.id, when) for _ in range(1001)]
+    error = await expect_error(stubs(api).usage.IngestEvents(usage_service_pb2.IngestEventsRequest(events=too_many)))
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert set(error.field_violations) == {"events"}
+
+    full = await ingest(api, too_many[:1000])
+    assert (full.ingested, full.duplicates, list(full.errors)) == (1000, 0, [])
+
+
+# --- IngestEventStream -------------------------------------------------------------------------------------
+
+
+async def test_event_stream_totals_and_indexes_across_messages(api: Api, account: Account, migrated_dsn: str) -> None:
+    customer = await create_customer(api)
+    when = recent_bucket()
+    requests = [
+        usage_service_pb2.IngestEventsRequest(events=[event(customer.id, when, key=f"s-{n}") for n in range(3)]),
+        usage_service_pb2.IngestEventsRequest(
+            events=[
+                event(customer.id, when, key="s-0"),  # index 3: a duplicate of the first message
+                event(customer.id, None, key="s-bad"),  # index 4
+                event(customer.id, when, key="s-3"),  # index 5
+            ]
+        ),
+        usage_service_pb2.IngestEventsRequest(
+            events=[
+                event("cus_missing", when, key="s-4"),  # index 6
+                event(customer.id, when, key="s-3"),  # index 7: duplicate of the second message
+                event(customer.id, when, key="s-5", properties={"x": [1]}),  # index 8
+                event(customer.id, when, key="s-6"),  # index 9
+            ]
+        ),
+    ]
+    response = await stubs(api).usage.IngestEventStream(stream_of(requests), metadata=auth(account))
+    assert (response.ingested, response.duplicates) == (5, 2)
+    assert errors_of(response) == {
+        4: ("INVALID_TIMESTAMP", "timestamp"),
+        6: ("CUSTOMER_NOT_FOUND", "customer_id"),
+        8: ("INVALID_PROPERTY_TYPE", "properties.x"),
+    }
+    assert await stored_keys(migrated_dsn, [customer.id]) == {"s-0", "s-1", "s-2", "s-3", "s-6"}
+
+
+async def test_event_stream_rejects_an_empty_message(api: Api, account: Account) -> None:
+    customer = await create_customer(api)
+    requests = [
+        usage_service_pb2.IngestEventsRequest(events=[event(customer.id, recent_bucket())]),
+        usage_service_pb2.IngestEventsRequest(),
+    ]
+    error = await expect_error(stubs(api).usage.IngestEventStream(stream_of(requests), metadata=auth(account)))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error.field_violations) == {"events"}
+
+
+async def test_event_stream_needs_credentials(api: Api) -> None:
+    customer = await create_customer(api)
+    requests = [usage_service_pb2.IngestEventsRequest(events=[event(customer.id, recent_bucket())])]
+    error = await expect_error(stubs(api).usage.IngestEventStream(stream_of(requests)))
+    assert error.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+# --- rollups ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Aggregate:
+    """Count, sum and max of one property (or the event count) in one bucket."""
+
+    events: int = 0
+    total: Decimal = Decimal(0)
+    maximum: Decimal | None = None
+    values: list[Decimal] = field(default_factory=list)
+
+    def add(self, value: Decimal) -> None:
+        self.events += 1
+        self.total += value
+        self.maximum = value if self.maximum is None else max(self.maximum, value)
+
+
+Key = tuple[str, str, str, dt.datetime]
+
+
+def number_in(value: Any) -> Decimal | None:
+    """The number a stored property holds: numbers are stored as decimal text, never as JSON numbers."""
+    assert not isinstance(value, float | int) or isinstance(value, bool), f"a JSON number was stored: {value!r}"
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        return Decimal(value)
+    return None
+
+
+def bucket_start(moment: dt.datetime) -> dt.datetime:
+    """The 15-minute bucket of an instant."""
+    moment = moment.astimezone(dt.UTC)
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+async def expected_and_stored(
+    dsn: str, customer_ids: Sequence[str]
+) -> tuple[dict[Key, Aggregate], dict[Key, Aggregate]]:
+    """The rollups recomputed from the raw events, and the rollups stored, for the customers."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        raw = await conn.fetch(
+            "SELECT customer_id, event_name, occurred_at, properties::text AS properties FROM usage_events"
+            " WHERE customer_id = ANY($1::text[])",
+            list(customer_ids),
+        )
+        rolled = await conn.fetch(
+            "SELECT customer_id, event_name, property, bucket, events, total, maximum FROM usage_rollups"
+            " WHERE customer_id = ANY($1::text[])",
+            list(customer_ids),
+        )
+    finally:
+        await conn.close()
+    expected: dict[Key, Aggregate] = defaultdict(Aggregate)
+    for row in raw:
+        bucket = bucket_start(row["occurred_at"])
+        expected[(row["customer_id"], row["event_name"], "", bucket)].add(Decimal(1))
+        for name, value in json.loads(row["properties"]).items():
+            number = number_in(value)
+            if number is not None:
+                expected[(row["customer_id"], row["event_name"], name, bucket)].add(number)
+    stored = {
+        (r["customer_id"], r["event_name"], r["property"], r["bucket"]): Aggregate(
+            r["events"], r["total"], r["maximum"]
+        )
+        for r in rolled
+    }
+    return dict(expected), stored
+
+
+def assert_rollups_match(expected: dict[Key, Aggregate], stored: dict[Key, Aggregate]) -> None:
+    """Every stored rollup equals the aggregation of the raw events, key for key."""
+    assert set(stored) == set(expected)
+    for key, want in expected.items():
+        got = stored[key]
+        assert (got.events, got.total, got.maximum) == (want.events, want.total, want.maximum), key
+
+
+NUMBERS_AS_JSON = [0.1, 0.2, 2.5, 3, 1e-07, 0.000015, 12345.678, 1e20, -4.25, 0]
+NUMBERS_AS_TEXT = ["0.1", "0.2", "2.50", "3", "0.0000001", "12345.678", "100000000000000000000", "-4.25", "0"]
+
+
+def random_event(rng: random.Random, customers: Sequence[str], base: dt.datetime, keys: list[str]) -> Any:
+    """A random valid event: a new key or one already used, numbers as JSON or as text, other property kinds."""
+    if keys and rng.random() < 0.2:
+        key = rng.choice(keys)
+    else:
+        key = uuid.uuid4().hex
+        keys.append(key)
+    offset = dt.timedelta(minutes=15 * rng.randrange(8))
+    if rng.random() < 0.3:  # right on a bucket edge, or just before one
+        offset += rng.choice([dt.timedelta(0), BUCKET - dt.timedelta(microseconds=1)])
+    else:
+        offset += dt.timedelta(seconds=rng.randrange(900), microseconds=rng.randrange(1_000_000))
+    properties: dict[str, Any] = {"region": rng.choice(["us", "eu", "12"])}
+    if rng.random() < 0.8:
+        properties["tokens"] = rng.choice(NUMBERS_AS_JSON) if rng.random() < 0.5 else rng.choice(NUMBERS_AS_TEXT)
+    if rng.random() < 0.5:
+        properties["latency"] = rng.choice(NUMBERS_AS_JSON)
+    if rng.random() < 0.2:
+        properties["cached"] = rng.random() < 0.5
+    if rng.random() < 0.2:
+        properties["note"] = rng.choice(["abc", "1e5", "", "  7"])  # text that is not a number
+    return event(
+        rng.choice(customers), base + offset, key=key, name=rng.choice(["llm", "api_call"]), properties=properties
+    )
+
+
+async def test_rollups_equal_an_aggregation_of_the_raw_events(api: Api, migrated_dsn: str) -> None:
+    rng = random.Random(20240115)
+    customers = [(await create_customer(api)).id for _ in range(3)]
+    base = recent_bucket(hours_ago=3)
+    keys: list[str] = []
+    accepted = 0
+    for _ in range(4):  # sequential batches
+        response = await ingest(api, [random_event(rng, customers, base, keys) for _ in range(rng.randrange(1, 60))])
+        assert list(response.errors) == []
+        accepted += response.ingested
+    # Concurrent batches that share keys, in different orders.
+    shared = [random_event(rng, customers, base, keys) for _ in range(40)]
+    batches = []
+    for _ in range(6):
+        batch = shared + [random_event(rng, customers, base, keys) for _ in range(10)]
+        rng.shuffle(batch)
+        batches.append(batch)
+    responses = await asyncio.gather(*(ingest(api, batch) for batch in batches))
+    assert all(list(r.errors) == [] for r in responses)
+    accepted += sum(r.ingested for r in responses)
+    assert accepted == len(set(keys))  # every distinct key stored exactly once
+
+    expected, stored = await expected_and_stored(migrated_dsn, customers)
+    assert sum(a.events for k, a in expected.items() if k[2] == "") == accepted
+    assert_rollups_match(expected, stored)
+
+
+async def test_json_numbers_and_decimal_strings_sum_exactly(api: Api, migrated_dsn: str) -> None:
+    customer = await create_customer(api)
+    bucket = recent_bucket()
+    when = bucket + dt.timedelta(minutes=3)
+    events = [event(customer.id, when, name="llm", properties={"tokens": 0.1}) for _ in range(10)]
+    events += [event(customer.id, when, name="llm", properties={"tokens": "0.1"}) for _ in range(10)]
+    events += [event(customer.id, when, name="llm", properties={"tokens": 0.0000001})]
+    assert (await ingest(api, events)).ingested == 21
+    expected, stored = await expected_and_stored(migrated_dsn, [customer.id])
+    assert_rollups_match(expected, stored)
+    tokens = stored[(customer.id, "llm", "tokens", bucket)]
+    assert tokens.total == Decimal("2.0000001")  # a float sum would be 1.9999999999999998…
+    assert tokens.maximum == Decimal("0.1")
+    assert tokens.events == 21
+    assert stored[(customer.id, "llm", "", bucket)].events == 21
+
+
+async def test_concurrent_batches_with_the_same_keys_in_different_orders(api: Api, migrated_dsn: str) -> None:
+    """Overlapping batches sent at once neither fail nor double count, whatever order their keys come in."""
+    rng = random.Random(7)
+    customer = await create_customer(api)
+    base = recent_bucket()
+    shared = [
+        event(customer.id, base + dt.timedelta(seconds=n), key=f"c-{n}", properties={"tokens": n}) for n in range(1000)
+    ]
+    batches = []
+    for _ in range(8):
+        batch = list(shared)
+        rng.shuffle(batch)
+        batches.append(batch)
+    responses = await asyncio.gather(*(ingest(api, batch) for batch in batches))
+    assert sum(r.ingested for r in responses) == 1000
+    assert sum(r.duplicates for r in responses) == 7 * 1000
+    expected, stored = await expected_and_stored(migrated_dsn, [customer.id])
+    assert_rollups_match(expected, stored)
+    assert sum(a.total for k, a in stored.items() if k[2] == "tokens") == sum(range(1000))
