@@ -29,7 +29,7 @@ from invoicing.v1 import (
 from server.api.customers import CustomerServicer
 from server.api.invoices import InvoiceServicer
 from server.api.plans import PlanServicer
-from server.api.streaming import ResumeTokens
+from server.api.streaming import Lister, ResumeTokens
 from server.api.subscriptions import SubscriptionServicer
 from server.api.usage import UsageServicer
 from server.auth import KeyCache, ServiceInterceptor
@@ -117,16 +117,12 @@ async def start_server(
         server = grpc.aio.server(
             interceptors=[ServiceInterceptor(KeyCache(db, settings.api_key_cache_seconds))], options=options
         )
-        stream_settings = settings.stream_settings()
-        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-            InvoiceServicer(db, tokens, stream_settings, clock), server
-        )
-        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
-            CustomerServicer(db, tokens, stream_settings), server
-        )
-        plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(db, tokens, stream_settings), server)
+        lists = Lister(db, tokens, settings.stream_settings())
+        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(db, lists, clock), server)
+        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(db, lists), server)
+        plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(db, lists), server)
         subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-            SubscriptionServicer(db, tokens, stream_settings, clock), server
+            SubscriptionServicer(db, lists, clock), server
         )
         usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(db, clock), server)
         health_servicer = health.aio.HealthServicer()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -11,7 +10,7 @@ from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb
 
 from server.api import converters as conv
 from server.api.mutations import run_mutation
-from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.api.streaming import BY_CREATED, Lister
 from server.auth import account_id
 from server.db import customers as repo
 from server.db.pool import Database
@@ -47,30 +46,12 @@ def time_range(request: object) -> repo.TimeRange:
     )
 
 
-def keyset_after(tokens: ResumeTokens, token: str, scope: bytes) -> tuple[dt.datetime, str] | None:
-    """The (created_at, id) position in a resume token, or None without one."""
-    if not token:
-        return None
-    position = tokens.open(token, scope)
-    try:
-        micros, last_id = int(position[0]), str(position[1])
-    except (IndexError, TypeError, ValueError) as exc:
-        raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID") from exc
-    return conv.datetime_from_micros(micros), last_id
-
-
-def created_position(row: asyncpg.Record) -> list[object]:
-    """The keyset position of a row ordered by (created_at, id)."""
-    return [conv.micros(row["created_at"]), row["id"]]
-
-
 class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
     """Implements CustomerService."""
 
-    def __init__(self, db: Database, tokens: ResumeTokens, stream_settings: StreamSettings) -> None:
+    def __init__(self, db: Database, lists: Lister) -> None:
         self._db = db
-        self._tokens = tokens
-        self._stream = stream_settings
+        self._lists = lists
 
     async def CreateCustomer(
         self, request: customer_service_pb2.CreateCustomerRequest, context: grpc.aio.ServicerContext
@@ -165,20 +146,16 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         created = time_range(request)
         v.raise_if_any()
         account = account_id()
-        scope = ResumeTokens.scope(account, "ListCustomers", request)
-        after = keyset_after(self._tokens, request.resume_token, scope)
-        async for response in stream_batches(
-            self._db,
+        scope, after = self._lists.resume(account, "ListCustomers", request, BY_CREATED)
+        async for response in self._lists.stream(
+            scope,
             repo.list_query(account, created, after),
+            keyset=BY_CREATED,
             build=conv.customer_pb,
-            position=created_position,
             respond=lambda items, token: customer_service_pb2.ListCustomersResponse(
                 customers=items, resume_token=token
             ),
-            tokens=self._tokens,
-            scope=scope,
             limit=request.limit,
-            settings=self._stream,
         ):
             yield response
 
@@ -225,23 +202,19 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         created = time_range(request)
         v.raise_if_any()
         account = account_id()
-        scope = ResumeTokens.scope(account, "ListBalanceTransactions", request)
-        after = keyset_after(self._tokens, request.resume_token, scope)
+        scope, after = self._lists.resume(account, "ListBalanceTransactions", request, BY_CREATED)
         async with self._db.connection() as conn:
             customer = await repo.get(
                 conn, account, customer_id=request.customer_id, external_customer_id=request.external_customer_id
             )
-        async for response in stream_batches(
-            self._db,
+        async for response in self._lists.stream(
+            scope,
             repo.transactions_query(account, customer["id"], created, after),
+            keyset=BY_CREATED,
             build=conv.balance_transaction_pb,
-            position=created_position,
             respond=lambda items, token: customer_service_pb2.ListBalanceTransactionsResponse(
                 balance_transactions=items, resume_token=token
             ),
-            tokens=self._tokens,
-            scope=scope,
             limit=request.limit,
-            settings=self._stream,
         ):
             yield response

@@ -14,7 +14,7 @@ from server.api import converters as conv
 from server.api import lifecycle as actions
 from server.api.customers import customer_key
 from server.api.mutations import run_mutation
-from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.api.streaming import BY_INVOICE_DATE, Lister
 from server.api.subscriptions import status_and_period
 from server.auth import account_id
 from server.billing import engine
@@ -25,7 +25,7 @@ from server.db.pool import Database
 from server.domain import lifecycle, money
 from server.domain.billing import boundary_date, has_usage
 from server.domain.customers import check_currency
-from server.domain.errors import FailedPrecondition, InvalidArgument, Unimplemented, Violations
+from server.domain.errors import FailedPrecondition, Unimplemented, Violations
 from server.domain.invoices import (
     DEFAULT_LIST_STATUSES,
     MAX_FUTURE_INVOICE_DATE,
@@ -161,22 +161,6 @@ def invoice_filter(request: invoice_service_pb2.ListInvoicesRequest, today: dt.d
     )
 
 
-def invoice_position(row: asyncpg.Record) -> list[Any]:
-    """The keyset position of an invoice row: (invoice_date, id)."""
-    return [row["invoice_date"].isoformat(), row["id"]]
-
-
-def invoice_after(tokens: ResumeTokens, token: str, scope: bytes) -> tuple[dt.date, str] | None:
-    """The (invoice_date, id) position in a resume token, or None without one."""
-    if not token:
-        return None
-    position = tokens.open(token, scope)
-    try:
-        return dt.date.fromisoformat(position[0]), str(position[1])
-    except (IndexError, TypeError, ValueError) as exc:
-        raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID") from exc
-
-
 def _expected(request: Any) -> int | None:
     """The request's expected_version, if it set one."""
     return request.expected_version if request.HasField("expected_version") else None
@@ -201,13 +185,11 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
     def __init__(
         self,
         db: Database,
-        tokens: ResumeTokens,
-        stream_settings: StreamSettings,
+        lists: Lister,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._db = db
-        self._tokens = tokens
-        self._stream = stream_settings
+        self._lists = lists
         self._clock = clock
 
     async def CreateInvoice(
@@ -299,18 +281,14 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         filters = invoice_filter(request, self._clock().date(), v)
         v.raise_if_any()
         account = account_id()
-        scope = ResumeTokens.scope(account, "ListInvoices", request)
-        after = invoice_after(self._tokens, request.resume_token, scope)
-        async for response in stream_batches(
-            self._db,
+        scope, after = self._lists.resume(account, "ListInvoices", request, BY_INVOICE_DATE)
+        async for response in self._lists.stream(
+            scope,
             repo.list_query(account, filters, after),
+            keyset=BY_INVOICE_DATE,
             build=conv.invoice_pb,
-            position=invoice_position,
             respond=lambda items, token: invoice_service_pb2.ListInvoicesResponse(invoices=items, resume_token=token),
-            tokens=self._tokens,
-            scope=scope,
             limit=request.limit,
-            settings=self._stream,
         ):
             yield response
 

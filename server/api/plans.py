@@ -10,9 +10,8 @@ import grpc
 from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.customers import created_position, keyset_after
 from server.api.mutations import run_mutation
-from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.api.streaming import BY_CREATED, Lister
 from server.auth import account_id
 from server.db import plans as repo
 from server.db.pool import Database
@@ -47,10 +46,9 @@ def plan_pb(row: Mapping[str, Any]) -> plan_service_pb2.Plan:
 class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     """Implements PlanService."""
 
-    def __init__(self, db: Database, tokens: ResumeTokens, stream_settings: StreamSettings) -> None:
+    def __init__(self, db: Database, lists: Lister) -> None:
         self._db = db
-        self._tokens = tokens
-        self._stream = stream_settings
+        self._lists = lists
 
     async def CreatePlan(
         self, request: plan_service_pb2.CreatePlanRequest, context: grpc.aio.ServicerContext
@@ -112,17 +110,13 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         check_limit(request.limit, v)
         v.raise_if_any()
         account = account_id()
-        scope = ResumeTokens.scope(account, "ListPlans", request)
-        after = keyset_after(self._tokens, request.resume_token, scope)
-        async for response in stream_batches(
-            self._db,
+        scope, after = self._lists.resume(account, "ListPlans", request, BY_CREATED)
+        async for response in self._lists.stream(
+            scope,
             repo.list_query(account, after),
+            keyset=BY_CREATED,
             build=plan_pb,
-            position=created_position,
             respond=lambda items, token: plan_service_pb2.ListPlansResponse(plans=items, resume_token=token),
-            tokens=self._tokens,
-            scope=scope,
             limit=request.limit,
-            settings=self._stream,
         ):
             yield response

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from cryptography.exceptions import InvalidTag
@@ -33,6 +34,7 @@ from server.domain.errors import InvalidArgument
 
 Response = TypeVar("Response", bound=Message)
 Item = TypeVar("Item", bound=Message)
+Position = TypeVar("Position", covariant=True)
 
 _NONCE_BYTES = 12
 _MAX_TOKEN_LENGTH = 512
@@ -124,3 +126,75 @@ async def stream_batches(
                 remaining -= len(rows)
             if len(rows) < want:
                 return
+
+
+@dataclass(frozen=True)
+class Keyset(Generic[Position]):
+    """How a list's sort key goes into a resume token and comes back out."""
+
+    position: Callable[[asyncpg.Record], list[Any]]
+    parse: Callable[[list[Any]], Position]
+
+
+def _created_parse(position: list[Any]) -> tuple[dt.datetime, str]:
+    return _EPOCH + dt.timedelta(microseconds=int(position[0])), str(position[1])
+
+
+def _created_position(row: asyncpg.Record) -> list[Any]:
+    return [(row["created_at"] - _EPOCH) // dt.timedelta(microseconds=1), row["id"]]
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+# Lists ordered by (created_at, id), newest first.
+BY_CREATED: Keyset[tuple[dt.datetime, str]] = Keyset(_created_position, _created_parse)
+# Lists ordered by (invoice_date, id), most recent first.
+BY_INVOICE_DATE: Keyset[tuple[dt.date, str]] = Keyset(
+    lambda row: [row["invoice_date"].isoformat(), row["id"]],
+    lambda position: (dt.date.fromisoformat(position[0]), str(position[1])),
+)
+
+
+class Lister:
+    """What every List RPC shares: resume tokens in, batches and tokens out."""
+
+    def __init__(self, db: Database, tokens: ResumeTokens, settings: StreamSettings) -> None:
+        self._db = db
+        self._tokens = tokens
+        self._settings = settings
+
+    def resume(
+        self, account_id: str, method: str, request: Message, keyset: Keyset[Position]
+    ) -> tuple[bytes, Position | None]:
+        """The token scope of this call and the position its resume_token continues after (None: the start)."""
+        scope = ResumeTokens.scope(account_id, method, request)
+        token: str = getattr(request, "resume_token", "")  # every List request has one
+        if not token:
+            return scope, None
+        try:
+            return scope, keyset.parse(self._tokens.open(token, scope))
+        except (IndexError, TypeError, ValueError) as exc:
+            raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID") from exc
+
+    def stream(
+        self,
+        scope: bytes,
+        query: tuple[str, list[Any]],
+        *,
+        keyset: Keyset[Any],
+        build: Callable[[asyncpg.Record], Item],
+        respond: Callable[[list[Item], str], Response],
+        limit: int,
+    ) -> AsyncIterator[Response]:
+        """The batches of query, each with the token that resumes after it."""
+        return stream_batches(
+            self._db,
+            query,
+            build=build,
+            position=keyset.position,
+            respond=respond,
+            tokens=self._tokens,
+            scope=scope,
+            limit=limit,
+            settings=self._settings,
+        )

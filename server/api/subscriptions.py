@@ -11,10 +11,10 @@ import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.customers import created_position, customer_key, keyset_after
+from server.api.customers import customer_key
 from server.api.mutations import run_mutation
 from server.api.plans import plan_pb
-from server.api.streaming import ResumeTokens, StreamSettings, stream_batches
+from server.api.streaming import BY_CREATED, Lister
 from server.auth import account_id
 from server.billing import engine
 from server.db import customers as customers_repo
@@ -82,13 +82,11 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
     def __init__(
         self,
         db: Database,
-        tokens: ResumeTokens,
-        stream_settings: StreamSettings,
+        lists: Lister,
         clock: Callable[[], dt.datetime],
     ) -> None:
         self._db = db
-        self._tokens = tokens
-        self._stream = stream_settings
+        self._lists = lists
         self._clock = clock
 
     async def CreateSubscription(
@@ -163,27 +161,23 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
                 wanted.append(names[number])
         v.raise_if_any()
         account = account_id()
-        scope = ResumeTokens.scope(account, "ListSubscriptions", request)
-        after = keyset_after(self._tokens, request.resume_token, scope)
+        scope, after = self._lists.resume(account, "ListSubscriptions", request, BY_CREATED)
         now = self._clock()
 
         def build(row: asyncpg.Record) -> subscription_service_pb2.Subscription:
             return subscription_pb(row, now)
 
-        async for response in stream_batches(
-            self._db,
+        async for response in self._lists.stream(
+            scope,
             repo.list_query(
                 account, request.customer_id or None, request.external_customer_id or None, wanted, now, after
             ),
+            keyset=BY_CREATED,
             build=build,
-            position=created_position,
             respond=lambda items, token: subscription_service_pb2.ListSubscriptionsResponse(
                 subscriptions=items, resume_token=token
             ),
-            tokens=self._tokens,
-            scope=scope,
             limit=request.limit,
-            settings=self._stream,
         ):
             yield response
 
