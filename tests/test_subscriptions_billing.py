@@ -471,6 +471,8 @@ async def test_cancel_on_a_requested_date_prorates_the_last_period(
     }
     assert [i.total for i in invoices] == ["100.00", "82.72", "16.00"]
     assert all(i.status == DRAFT for i in invoices)
+    # The final invoice is dated on the end date, not at the next regular boundary.
+    assert [i.invoice_date for i in invoices] == [date("2024-01-01"), date("2024-02-01"), date("2024-02-16")]
     # The preview of the shortened period is the invoice that bills it (all its usage was in by then).
     assert preview.target_date == invoices[2].invoice_date
     assert [line_view(li) for li in preview.invoice.line_items] == [line_view(li) for li in invoices[2].line_items]

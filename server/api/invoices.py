@@ -23,7 +23,7 @@ from server.db import invoices as repo
 from server.db import subscriptions as subscriptions_repo
 from server.db.pool import Database
 from server.domain import lifecycle, money
-from server.domain.billing import boundary_date, has_usage
+from server.domain.billing import has_usage
 from server.domain.customers import check_currency
 from server.domain.errors import FailedPrecondition, Unimplemented, Violations
 from server.domain.invoices import (
@@ -438,7 +438,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
             customer = await customers_repo.get(conn, account, customer_id=sub.customer_id)
         lines = engine.invoice_lines(priced, sub)
         result = totals(lines, sub.currency)
-        target = boundary_date(sub.schedule, k)
+        target = sub.boundary_date(k)
         eligible = sub.boundary_at(k) + (engine.DEFAULT_GRACE if has_usage(priced) else dt.timedelta(0))
         invoice = invoice_pb2.Invoice(
             status=invoice_pb2.INVOICE_STATUS_DRAFT,

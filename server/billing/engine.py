@@ -22,7 +22,7 @@ from server.db import subscriptions as repo
 from server.domain import money
 from server.domain.billing import Usage, boundary_date, boundary_lines, has_usage, last_boundary
 from server.domain.errors import Violations
-from server.domain.invoices import InvoiceSource, Line, LineAdjustment, totals
+from server.domain.invoices import InvoiceSource, Line, totals
 from server.domain.periods import Period, Schedule, instant
 from server.domain.plans import parse_price, plan_months
 from server.domain.pricing import Price, PricedLine, PriceType, SubLine, SubLineKind
@@ -48,7 +48,11 @@ class Subscription:
 
     def boundary_at(self, k: int) -> dt.datetime:
         """The instant boundary k arrives (local midnight of its date)."""
-        return instant(boundary_date(self.schedule, k), self.timezone)
+        return instant(self.boundary_date(k), self.timezone)
+
+    def boundary_date(self, k: int) -> dt.date:
+        """The date of the invoice of boundary k."""
+        return boundary_date(self.schedule, k, self.end_date)
 
     def last_boundary(self) -> int | None:
         """The last boundary that bills anything, if the subscription ends."""
@@ -131,9 +135,7 @@ def invoice_lines(priced: Sequence[PricedLine], sub: Subscription) -> list[Line]
             start_date=p.start_date,
             end_date=p.end_date,
             subtotal=p.subtotal,
-            adjustments=tuple(
-                LineAdjustment(a.kind, a.amount, a.configured, a.is_invoice_level, a.reason) for a in p.adjustments
-            ),
+            adjustments=p.adjustments,
             adjusted_subtotal=p.adjusted_subtotal,
             amount=p.amount,
             is_one_off=False,
@@ -163,7 +165,7 @@ async def generate(
         customer=customer,
         source=InvoiceSource.SUBSCRIPTION,
         currency=sub.currency,
-        invoice_date=boundary_date(sub.schedule, k),
+        invoice_date=sub.boundary_date(k),
         due_date=None,
         net_terms=sub.net_terms,
         lines=lines,

@@ -50,9 +50,13 @@ def _fraction(schedule: Schedule, index: int, billed: Period) -> Decimal:
     return proration(billed.start, billed.end, full.start, full.end)
 
 
-def boundary_date(schedule: Schedule, k: int) -> dt.date:
-    """The date of the invoice for boundary k (the first day of period k)."""
-    return schedule.period(k).start
+def boundary_date(schedule: Schedule, k: int, end_date: dt.date | None = None) -> dt.date:
+    """The date of the invoice for boundary k: the first day of period k, or the end date when the
+    subscription ends inside period k-1 (its final invoice is dated, and generated, when it ends)."""
+    natural = schedule.period(k).start
+    if k >= 1 and end_date is not None and schedule.period(k - 1).start < end_date < natural:
+        return end_date
+    return natural
 
 
 def boundary_lines(
