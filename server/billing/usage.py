@@ -59,12 +59,13 @@ async def _matrix(
 ) -> Usage:
     metric = price.metric
     assert metric is not None
-    groups = await repo.matrix_groups(conn, account_id, customer_id, metric.event_name, price.dimensions, start, end)
+    groups = await repo.matrix_groups(
+        conn, account_id, customer_id, metric.event_name, price.dimensions, metric.property, start, end
+    )
     cells: dict[tuple[str, ...], Decimal] = {}
-    for key, events in groups:
-        count, total, maximum, distinct = aggregate(events, metric.property)
+    for key, count, total, maximum, distinct in groups:
         if metric.aggregation is Aggregation.UNIQUE_COUNT:
-            cells[key] = Decimal(len(distinct))
+            cells[key] = Decimal(distinct)
         else:
             cells[key] = _pick(metric.aggregation, count, total, maximum)
     return Usage(sum(cells.values(), Decimal(0)), cells)

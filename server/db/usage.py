@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from server.domain.usage import Event, PropertyValue, Rollup, RollupKey
+from server.domain.usage import NUMBER_PATTERN, Event, PropertyValue, Rollup, RollupKey
 
 
 def _json_value(value: PropertyValue) -> Any:
@@ -173,24 +173,34 @@ async def matrix_groups(
     customer_id: str,
     event_name: str,
     dimensions: Sequence[str],
+    prop: str,
     start: dt.datetime,
     end: dt.datetime,
-) -> list[tuple[tuple[str, ...], list[Any]]]:
-    """Raw events in [start, end) grouped by the text of their dimension properties: (values, [properties])."""
+) -> list[tuple[tuple[str, ...], int, Decimal, Decimal | None, int]]:
+    """Per matrix cell of the events in [start, end): (dimension values, events, sum, max, distinct values of prop).
+
+    Aggregated by PostgreSQL; a property counts as a number exactly when server.domain.usage.numeric says so.
+    """
     rows = await conn.fetch(
         """
-        SELECT array(SELECT coalesce(properties ->> d, '') FROM unnest($4::text[]) d) AS key, properties
+        SELECT array(SELECT coalesce(properties ->> d, '') FROM unnest($4::text[]) d) AS cell,
+            count(*) AS events,
+            coalesce(sum(CASE WHEN properties ->> $5 ~ $8 AND length(properties ->> $5) <= 40
+                THEN (properties ->> $5)::numeric END), 0) AS total,
+            max(CASE WHEN properties ->> $5 ~ $8 AND length(properties ->> $5) <= 40
+                THEN (properties ->> $5)::numeric END) AS maximum,
+            count(DISTINCT properties -> $5) AS distinct_values
         FROM usage_events
-        WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $5 AND occurred_at < $6
+        WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $6 AND occurred_at < $7
+        GROUP BY 1
         """,
         account_id,
         customer_id,
         event_name,
         list(dimensions),
+        prop,
         start,
         end,
+        NUMBER_PATTERN,
     )
-    groups: dict[tuple[str, ...], list[Any]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row["key"]), []).append(row["properties"])
-    return list(groups.items())
+    return [(tuple(r["cell"]), r["events"], r["total"], r["maximum"], r["distinct_values"]) for r in rows]

@@ -25,7 +25,9 @@ MAX_FUTURE: Final = dt.timedelta(days=1)
 MAX_PAST: Final = dt.timedelta(days=366 * 5)
 BUCKET: Final = dt.timedelta(minutes=15)
 COUNT_PROPERTY: Final = ""  # the rollup row that counts events
-_NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+# A property is a number when its stored text matches this (the database applies the same pattern).
+NUMBER_PATTERN: Final = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
+_NUMBER_RE: Final = re.compile(NUMBER_PATTERN)
 
 PropertyValue = str | bool | Decimal
 
