@@ -25,11 +25,11 @@ async def seed_invoices(dsn: str, account_name: str, count: int) -> str:
                 """
                 INSERT INTO invoices (account_id, id, customer_id, invoice_source, status, invoice_number, currency,
                     invoice_date, due_date, net_terms, subtotal, total, amount_due, auto_collection, memo, metadata,
-                    issued_at)
+                    issued_at, paid_at)
                 SELECT $1, 'inv_bench_' || lpad(g::text, 9, '0'), 'cus_bench_' || (g % 100 + 1), 'one_off',
                     CASE WHEN g % 3 = 0 THEN 'paid' ELSE 'issued' END, 'BENCH-' || lpad(g::text, 7, '0'), 'USD',
                     date '2020-01-01' + (g % 1500), date '2020-01-31' + (g % 1500), 30, 62.50, 62.50, 62.50,
-                    false, 'benchmark invoice', '{"source": "bench"}', now()
+                    false, 'benchmark invoice', '{"source": "bench"}', now(), CASE WHEN g % 3 = 0 THEN now() END
                 FROM generate_series(1, $2) g
                 """,
                 account_id,
