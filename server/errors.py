@@ -17,6 +17,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from server.db.pool import remaining_seconds
 from server.domain import errors as e
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ def to_domain_error(exc: BaseException) -> e.DomainError | None:
     if isinstance(exc, (asyncpg.InterfaceError, OSError)):
         return e.Unavailable("the database is unavailable; retry")
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        left = remaining_seconds()
+        if left is not None and left <= 0.01:  # the wait was cut short by the caller's own deadline
+            return e.DeadlineExceeded("the deadline passed while waiting for the database")
         return e.Unavailable("no database connection became free in time; retry")
     return None
 
