@@ -27,6 +27,7 @@ from invoicing.v1 import (
 )
 
 from server.api.customers import CustomerServicer
+from server.api.events import Notifier
 from server.api.invoices import InvoiceServicer
 from server.api.plans import PlanServicer
 from server.api.streaming import Lister, ResumeTokens
@@ -36,6 +37,7 @@ from server.auth import KeyCache, ServiceInterceptor
 from server.billing import runner
 from server.config import Settings
 from server.db import accounts, idempotency
+from server.db import events as events_repo
 from server.db.pool import Database
 from server.reflection import CommentedReflectionServicer
 
@@ -61,6 +63,7 @@ class RunningServer:
     health: health.aio.HealthServicer
     port: int
     settings: Settings
+    notifier: Notifier
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def set_serving(self, serving: bool) -> None:
@@ -78,6 +81,7 @@ class RunningServer:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.notifier.stop()
         await self.db.close()
 
 
@@ -118,7 +122,10 @@ async def start_server(
             interceptors=[ServiceInterceptor(KeyCache(db, settings.api_key_cache_seconds))], options=options
         )
         lists = Lister(db, tokens, settings.stream_settings())
-        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(InvoiceServicer(db, lists, clock), server)
+        notifier = Notifier(dsn)
+        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
+            InvoiceServicer(db, lists, notifier, clock), server
+        )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(db, lists), server)
         plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(db, lists), server)
         subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
@@ -140,10 +147,13 @@ async def start_server(
     except BaseException:
         await db.close()
         raise
-    running = RunningServer(server=server, db=db, health=health_servicer, port=port, settings=settings)
+    running = RunningServer(
+        server=server, db=db, health=health_servicer, port=port, settings=settings, notifier=notifier
+    )
+    notifier.start()
     await running.set_serving(True)
     running.tasks.append(asyncio.create_task(_watch_database(running)))
-    running.tasks.append(asyncio.create_task(_purge_idempotency_keys(running)))
+    running.tasks.append(asyncio.create_task(_purge_expired(running)))
     if run_billing:
         grace = dt.timedelta(hours=settings.billing_grace_hours)
         running.tasks.append(asyncio.create_task(runner.run_forever(db, clock, settings.billing_interval_s, grace)))
@@ -168,14 +178,15 @@ async def _watch_database(running: RunningServer) -> None:
             serving = healthy
 
 
-async def _purge_idempotency_keys(running: RunningServer) -> None:
-    """Delete idempotency records past their retention, hourly."""
+async def _purge_expired(running: RunningServer) -> None:
+    """Delete idempotency records and invoice events past their retention, hourly."""
     while True:
         try:
             async with running.db.transaction() as conn:
-                removed = await idempotency.purge_older_than(conn, running.settings.idempotency_retention_days)
-            if removed:
-                log.info("purged %d expired idempotency keys", removed)
+                keys = await idempotency.purge_older_than(conn, running.settings.idempotency_retention_days)
+                old_events = await events_repo.purge_older_than(conn, running.settings.event_retention_days)
+            if keys or old_events:
+                log.info("purged %d expired idempotency keys and %d invoice events", keys, old_events)
         except Exception:
-            log.warning("idempotency purge failed; will retry", exc_info=True)
+            log.warning("purge failed; will retry", exc_info=True)
         await asyncio.sleep(_PURGE_EVERY_S)

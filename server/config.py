@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     stream_batch_bytes: int = Field(default=1_000_000, ge=10_000, le=3_000_000)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     idempotency_retention_days: int = Field(default=7, ge=1)
+    event_retention_days: int = Field(default=30, ge=1, description="How long invoice change events are kept.")
     health_check_interval_s: float = Field(default=2.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     billing_interval_s: float = Field(default=30.0, gt=0, description="How often the period-end runner looks for work.")

@@ -31,6 +31,7 @@ _CODES: list[tuple[type[e.DomainError], int]] = [
     (e.AlreadyExists, code_pb2.ALREADY_EXISTS),
     (e.Aborted, code_pb2.ABORTED),
     (e.Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (e.OutOfRange, code_pb2.OUT_OF_RANGE),
     (e.Unavailable, code_pb2.UNAVAILABLE),
     (e.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
     (e.Unimplemented, code_pb2.UNIMPLEMENTED),

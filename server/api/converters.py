@@ -125,6 +125,7 @@ _PRICE_ENUMS = {
 }
 DISCOUNT_TYPES, DISCOUNT_TYPE_NUMBERS = _enum_codes(price_pb2.DiscountType, "DISCOUNT_TYPE_", lower=True)
 SUB_LINE_TYPES, SUB_LINE_TYPE_NUMBERS = _enum_codes(invoice_pb2.SubLineItemType, "SUB_LINE_ITEM_TYPE_", lower=True)
+EVENT_TYPES, EVENT_TYPE_NUMBERS = _enum_codes(invoice_pb2.InvoiceEventType, "INVOICE_EVENT_TYPE_", lower=True)
 
 
 # --- shared messages -----------------------------------------------------------
@@ -453,3 +454,16 @@ def invoice_pb(row: Mapping[str, Any]) -> invoice_pb2.Invoice:
     if row["maximum_amount"]:
         invoice.maximum.maximum_amount = row["maximum_amount"]
     return invoice
+
+
+def invoice_event_pb(row: Mapping[str, Any]) -> invoice_pb2.InvoiceEvent:
+    """An InvoiceEvent message from an outbox row (the invoice is stored serialized)."""
+    return invoice_pb2.InvoiceEvent(
+        sequence=row["sequence"],
+        type=EVENT_TYPE_NUMBERS[row["type"]],
+        invoice_id=row["invoice_id"],
+        customer_id=row["customer_id"],
+        version=row["version"],
+        occurred_at=timestamp(row["occurred_at"]),
+        invoice=invoice_pb2.Invoice.FromString(row["invoice"]),
+    )

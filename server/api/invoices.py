@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -11,21 +13,24 @@ import grpc
 from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
 
 from server.api import converters as conv
+from server.api import events
 from server.api import lifecycle as actions
 from server.api.customers import customer_key
+from server.api.events import POLL_INTERVAL_S, Notifier
 from server.api.mutations import run_mutation
 from server.api.streaming import BY_INVOICE_DATE, Lister
 from server.api.subscriptions import status_and_period
 from server.auth import account_id
 from server.billing import engine
 from server.db import customers as customers_repo
+from server.db import events as events_repo
 from server.db import invoices as repo
 from server.db import subscriptions as subscriptions_repo
 from server.db.pool import Database
 from server.domain import lifecycle, money
 from server.domain.billing import has_usage
 from server.domain.customers import check_currency
-from server.domain.errors import FailedPrecondition, Unimplemented, Violations
+from server.domain.errors import FailedPrecondition, InvalidArgument, OutOfRange, Violations
 from server.domain.invoices import (
     DEFAULT_LIST_STATUSES,
     MAX_FUTURE_INVOICE_DATE,
@@ -161,6 +166,10 @@ def invoice_filter(request: invoice_service_pb2.ListInvoicesRequest, today: dt.d
     )
 
 
+# Events read per query while catching up.
+_EVENT_PAGE = 500
+
+
 def _expected(request: Any) -> int | None:
     """The request's expected_version, if it set one."""
     return request.expected_version if request.HasField("expected_version") else None
@@ -186,10 +195,12 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         self,
         db: Database,
         lists: Lister,
+        notifier: Notifier,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._db = db
         self._lists = lists
+        self._notifier = notifier
         self._clock = clock
 
     async def CreateInvoice(
@@ -256,10 +267,11 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 else customer["auto_collection"],
                 will_auto_issue=request.will_auto_issue,
             )
+            created = await events.record(conn, account, invoice_id, ["created"])
             now = self._clock()
             if request.will_auto_issue and invoice_date <= today_in(customer["timezone"], now):
-                await actions.issue(conn, account, invoice_id, None, now)
-            return conv.invoice_pb(await repo.get(conn, account, invoice_id))
+                return await actions.issue(conn, account, invoice_id, None, now)
+            return created
 
         return await run_mutation(self._db, "CreateInvoice", request, invoice_pb2.Invoice, work)
 
@@ -296,15 +308,10 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         self,
         method: str,
         request: Any,
-        action: Callable[[asyncpg.Connection, str], Awaitable[None]],
+        action: Callable[[asyncpg.Connection, str], Awaitable[invoice_pb2.Invoice]],
     ) -> invoice_pb2.Invoice:
-        """Run an invoice mutation exactly once and answer with the invoice as it is after it."""
-
-        async def work(conn: asyncpg.Connection, account: str) -> invoice_pb2.Invoice:
-            await action(conn, account)
-            return conv.invoice_pb(await repo.get(conn, account, request.invoice_id))
-
-        return await run_mutation(self._db, method, request, invoice_pb2.Invoice, work)
+        """Run an invoice mutation exactly once; it answers with the invoice as the change left it."""
+        return await run_mutation(self._db, method, request, invoice_pb2.Invoice, action)
 
     async def UpdateInvoice(
         self, request: invoice_service_pb2.UpdateInvoiceRequest, context: grpc.aio.ServicerContext
@@ -462,6 +469,46 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         )
         return invoice_pb2.UpcomingInvoice(target_date=conv.date_pb(target), invoice=invoice)
 
-    async def WatchInvoiceEvents(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        raise Unimplemented("WatchInvoiceEvents is not implemented yet (change stream)")
-        yield  # an async generator, like every server-streaming handler
+    async def WatchInvoiceEvents(
+        self, request: invoice_service_pb2.WatchInvoiceEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[invoice_pb2.InvoiceEvent]:
+        v = Violations()
+        if request.after_sequence < 0:
+            v.add("after_sequence", "must not be negative")
+        check_id(request.customer_id, "customer_id", v, required=False)
+        kinds: set[str] = set()
+        for index, number in enumerate(request.types):
+            kind = conv.EVENT_TYPES.get(number)
+            if kind is None:
+                v.add(f"types[{index}]", f"is not an invoice event type: {number}")
+            else:
+                kinds.add(kind)
+        v.raise_if_any()
+        account = account_id()
+        async with self._db.connection() as conn:
+            oldest, last = await events_repo.retained_range(conn, account)
+        if request.after_sequence > last:
+            raise InvalidArgument.one("after_sequence", f"is beyond the last event ({last})")
+        first_kept = oldest if oldest is not None else last + 1
+        if request.after_sequence < first_kept - 1:
+            raise OutOfRange(
+                "EVENTS_EXPIRED",
+                f"events after {request.after_sequence} are no longer kept; the oldest kept is {first_kept}",
+                metadata={"oldest_sequence": str(first_kept)},
+            )
+        position = request.after_sequence
+        with self._notifier.subscription(account) as wake:
+            while True:
+                wake.clear()  # before reading, so that a commit during the read is not missed
+                async with self._db.connection() as conn:
+                    rows = await events_repo.after(conn, account, position, _EVENT_PAGE)
+                for row in rows:
+                    position = row["sequence"]
+                    if (kinds and row["type"] not in kinds) or (
+                        request.customer_id and row["customer_id"] != request.customer_id
+                    ):
+                        continue
+                    yield conv.invoice_event_pb(row)
+                if len(rows) < _EVENT_PAGE:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), timeout=POLL_INTERVAL_S)

@@ -6,7 +6,8 @@ that move the customer balance (issue, void) lock the customer; the others lock
 only the invoice. Lock waits are bounded by the call's deadline (see
 server.db.pool), and a lost wait surfaces as ABORTED with RetryInfo.
 
-Nothing here builds protos: the servicer reads the invoice back afterwards.
+Each action ends by recording its change events (server.api.events), which also gives the invoice as the
+change left it: the servicer answers with that.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 import asyncpg
+from invoicing.v1 import invoice_pb2
 
+from server.api import events
 from server.billing import engine
 from server.db import customers as customers_repo
 from server.db import invoices as repo
@@ -61,7 +64,7 @@ async def _reprice(
 
 async def update(
     conn: asyncpg.Connection, account: str, invoice_id: str, changes: lifecycle.InvoiceChanges, expected: int | None
-) -> None:
+) -> invoice_pb2.Invoice:
     """UpdateInvoice: metadata in any status, terms on drafts, the invoice date on one-off drafts."""
     invoice = await repo.lock(conn, account, invoice_id)
     lifecycle.check_version(expected, invoice["version"])
@@ -85,6 +88,7 @@ async def update(
             )
         columns["invoice_date"] = changes.invoice_date
     await repo.save(conn, account, invoice_id, columns)
+    return await events.record(conn, account, invoice_id, ["updated"])
 
 
 async def add_line(
@@ -117,12 +121,13 @@ async def add_line(
     await repo.save(
         conn, account, invoice_id, await _reprice(conn, account, invoice, [*existing, replace(line, id=line_id)])
     )
+    await events.record(conn, account, invoice_id, ["line_item_added"])
     return line_id
 
 
 async def delete_line(
     conn: asyncpg.Connection, account: str, invoice_id: str, line_id: str, expected: int | None
-) -> None:
+) -> invoice_pb2.Invoice:
     """DeleteInvoiceLineItem: remove a one-off line from a draft and recompute the totals."""
     invoice = await repo.lock(conn, account, invoice_id)
     lifecycle.check_version(expected, invoice["version"])
@@ -138,11 +143,12 @@ async def delete_line(
     await repo.delete_line(conn, account, invoice_id, line_id)
     remaining = [li for li in existing if li.id != line_id]
     await repo.save(conn, account, invoice_id, await _reprice(conn, account, invoice, remaining))
+    return await events.record(conn, account, invoice_id, ["line_item_deleted"])
 
 
 async def issue(
     conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None, now: dt.datetime
-) -> None:
+) -> invoice_pb2.Invoice:
     """IssueInvoice (and auto-issue at creation): number, due date, balance applied, paid if nothing is due."""
     customer_id = await repo.customer_of(conn, account, invoice_id)
     customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
@@ -185,6 +191,8 @@ async def issue(
     if outcome.status is InvoiceStatus.PAID:
         columns["paid_at"] = now
     await repo.save(conn, account, invoice_id, columns)
+    kinds = ["issued", "paid"] if outcome.status is InvoiceStatus.PAID else ["issued"]
+    return await events.record(conn, account, invoice_id, kinds)
 
 
 async def mark_paid(
@@ -194,7 +202,7 @@ async def mark_paid(
     payment: lifecycle.NewPayment,
     expected: int | None,
     now: dt.datetime,
-) -> None:
+) -> invoice_pb2.Invoice:
     """MarkInvoicePaid: issued or synced → paid, with the payment recorded."""
     invoice = await repo.lock(conn, account, invoice_id)
     lifecycle.check_version(expected, invoice["version"])
@@ -209,9 +217,12 @@ async def mark_paid(
         notes=payment.notes,
     )
     await repo.save(conn, account, invoice_id, {"status": status.value, "paid_at": now})
+    return await events.record(conn, account, invoice_id, ["paid"])
 
 
-async def void(conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None, now: dt.datetime) -> None:
+async def void(
+    conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None, now: dt.datetime
+) -> invoice_pb2.Invoice:
     """VoidInvoice: issued → void, giving back every balance change the invoice made."""
     customer_id = await repo.customer_of(conn, account, invoice_id)
     customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
@@ -227,3 +238,4 @@ async def void(conn: asyncpg.Connection, account: str, invoice_id: str, expected
             conn, account, customer_id, BalanceAction.RETURN_FROM_VOIDING, move, invoice_id=invoice_id
         )
     await repo.save(conn, account, invoice_id, {"status": status.value, "voided_at": now})
+    return await events.record(conn, account, invoice_id, ["voided"])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from server.api import events
 from server.api import lifecycle as actions
 from server.billing import engine
 from server.db import invoices as invoices_repo
@@ -26,8 +27,6 @@ from server.db.pool import Database
 from server.domain.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
-
-BATCH = 50
 
 
 @dataclass
@@ -39,26 +38,32 @@ class RunResult:
 
 
 async def invoice_due_periods(db: Database, now: dt.datetime, grace: dt.timedelta) -> int:
-    """Create the invoices of every boundary that has arrived; return how many were created."""
+    """Create the invoices of every boundary that has arrived; return how many were created.
+
+    One subscription boundary per transaction, so that its locks (subscription, customer, then the
+    account's event counter, the same order as every invoice mutation) are held only briefly.
+    """
     created = 0
     while True:
         async with db.transaction() as conn:
-            rows = await repo.due_for_invoicing(conn, now, BATCH)
-            for row in rows:
-                sub = engine.subscription_from(row, row["account_id"])
-                k = row["next_boundary"]
-                async with conn.transaction():  # a savepoint: a duplicate boundary only skips this one
-                    try:
-                        if await engine.generate(conn, sub, k, grace) is not None:
-                            created += 1
-                    except asyncpg.UniqueViolationError:
-                        log.info("boundary %d of %s was already invoiced", k, sub.id)
-                last = sub.last_boundary()
-                following = k + 1
-                at = None if last is not None and following > last else sub.boundary_at(following)
-                await repo.set_next_boundary(conn, sub.account_id, sub.id, following, at)
-        if not rows:  # each pass advances every subscription it took by one boundary
-            return created
+            rows = await repo.due_for_invoicing(conn, now, 1)
+            if not rows:
+                return created
+            row = rows[0]
+            sub = engine.subscription_from(row, row["account_id"])
+            k = row["next_boundary"]
+            async with conn.transaction():  # a savepoint: a boundary already invoiced is only skipped
+                try:
+                    invoice_id = await engine.generate(conn, sub, k, grace)
+                    if invoice_id is not None:
+                        await events.record(conn, sub.account_id, invoice_id, ["created"])
+                        created += 1
+                except asyncpg.UniqueViolationError:
+                    log.info("boundary %d of %s was already invoiced", k, sub.id)
+            last = sub.last_boundary()
+            following = k + 1
+            at = None if last is not None and following > last else sub.boundary_at(following)
+            await repo.set_next_boundary(conn, sub.account_id, sub.id, following, at)
 
 
 async def issue_due_drafts(db: Database, now: dt.datetime, limit: int = 500) -> int:

@@ -86,6 +86,13 @@ class Aborted(DomainError):
         self.retry_after_ms = retry_after_ms
 
 
+class OutOfRange(DomainError):
+    """A position outside what is kept, such as a change-stream sequence past its retention."""
+
+    def __init__(self, reason: str, message: str, *, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+
+
 class Unauthenticated(DomainError):
     """Missing, malformed, unknown or revoked credentials."""
 
