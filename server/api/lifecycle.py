@@ -1,7 +1,8 @@
 """Invoice mutations inside one transaction: locks in one order, domain rules, repository writes.
 
 Lock order, everywhere: the idempotency key (taken by run_mutation), then the
-customer, then the invoice, then the account's invoice-number counter. Actions
+customer, then the invoice, then the account's invoice-number counter, then the
+account's event counter (taken last, by server.api.events.record). Actions
 that move the customer balance (issue, void) lock the customer; the others lock
 only the invoice. Lock waits are bounded by the call's deadline (see
 server.db.pool), and a lost wait surfaces as ABORTED with RetryInfo.
