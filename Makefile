@@ -7,7 +7,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 
-.PHONY: run test install generate check-generated lint typecheck bench clean-data help
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test install generate check-generated lint lint-proto breaking clients typecheck bench clean-data help
 
 help:
 	@echo "make run              serve on 127.0.0.1:50051 with an embedded PostgreSQL and demo data"
@@ -15,6 +17,9 @@ help:
 	@echo "make generate         regenerate generated/ from protos/"
 	@echo "make check-generated  fail if generated/ is stale"
 	@echo "make bench            run the benchmarks"
+	@echo "make lint-proto       buf lint on protos/"
+	@echo "make breaking         buf breaking: protos/ against the main branch"
+	@echo "make clients          generate TypeScript client types into clients/typescript/"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +28,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Node tooling for the contract (buf) and the non-Python client test, pinned by package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 run: $(STAMP)
 	$(PY) -m server serve --demo
@@ -40,7 +50,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) check-generated lint typecheck
+lint-proto: $(NODE_STAMP)
+	node_modules/.bin/buf lint
+
+breaking: $(NODE_STAMP)
+	node_modules/.bin/buf breaking --against '.git#branch=main'
+
+clients: $(NODE_STAMP)
+	mkdir -p clients/typescript
+	node_modules/.bin/proto-loader-gen-types --keepCase --longs=String --enums=String --defaults \
+		-I protos -I third_party/googleapis -O clients/typescript --grpcLib=@grpc/grpc-js \
+		$(patsubst protos/%,%,$(PROTOS))
+
+test: $(STAMP) $(NODE_STAMP) check-generated lint lint-proto typecheck
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

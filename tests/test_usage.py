@@ -43,7 +43,7 @@ def auth(account: Account) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {account.key}"),)
 
 
-async def stream_of(requests: Sequence[usage_service_pb2.IngestEventsRequest]) -> AsyncIterator[Any]:
+async def stream_of(requests: Sequence[usage_service_pb2.IngestEventStreamRequest]) -> AsyncIterator[Any]:
     """An async iterator over requests, yielding control between messages."""
     for request in requests:
         await asyncio.sleep(0)
@@ -163,15 +163,15 @@ async def test_event_stream_totals_and_indexes_across_messages(api: Api, account
     customer = await create_customer(api)
     when = recent_bucket()
     requests = [
-        usage_service_pb2.IngestEventsRequest(events=[event(customer.id, when, key=f"s-{n}") for n in range(3)]),
-        usage_service_pb2.IngestEventsRequest(
+        usage_service_pb2.IngestEventStreamRequest(events=[event(customer.id, when, key=f"s-{n}") for n in range(3)]),
+        usage_service_pb2.IngestEventStreamRequest(
             events=[
                 event(customer.id, when, key="s-0"),  # index 3: a duplicate of the first message
                 event(customer.id, None, key="s-bad"),  # index 4
                 event(customer.id, when, key="s-3"),  # index 5
             ]
         ),
-        usage_service_pb2.IngestEventsRequest(
+        usage_service_pb2.IngestEventStreamRequest(
             events=[
                 event("cus_missing", when, key="s-4"),  # index 6
                 event(customer.id, when, key="s-3"),  # index 7: duplicate of the second message
@@ -193,8 +193,8 @@ async def test_event_stream_totals_and_indexes_across_messages(api: Api, account
 async def test_event_stream_rejects_an_empty_message(api: Api, account: Account) -> None:
     customer = await create_customer(api)
     requests = [
-        usage_service_pb2.IngestEventsRequest(events=[event(customer.id, recent_bucket())]),
-        usage_service_pb2.IngestEventsRequest(),
+        usage_service_pb2.IngestEventStreamRequest(events=[event(customer.id, recent_bucket())]),
+        usage_service_pb2.IngestEventStreamRequest(),
     ]
     error = await expect_error(stubs(api).usage.IngestEventStream(stream_of(requests), metadata=auth(account)))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -203,7 +203,7 @@ async def test_event_stream_rejects_an_empty_message(api: Api, account: Account)
 
 async def test_event_stream_needs_credentials(api: Api) -> None:
     customer = await create_customer(api)
-    requests = [usage_service_pb2.IngestEventsRequest(events=[event(customer.id, recent_bucket())])]
+    requests = [usage_service_pb2.IngestEventStreamRequest(events=[event(customer.id, recent_bucket())])]
     error = await expect_error(stubs(api).usage.IngestEventStream(stream_of(requests)))
     assert error.code == grpc.StatusCode.UNAUTHENTICATED
 

@@ -133,7 +133,9 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         return outcome.response()
 
     async def IngestEventStream(
-        self, request_iterator: AsyncIterator[usage_service_pb2.IngestEventsRequest], context: grpc.aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[usage_service_pb2.IngestEventStreamRequest],
+        context: grpc.aio.ServicerContext,
     ) -> usage_service_pb2.IngestEventsResponse:
         outcome = Outcome()
         account = account_id()

@@ -32,6 +32,12 @@ class IngestEventsRequest(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[Event]
     def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
 
+class IngestEventStreamRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
 class EventError(_message.Message):
     __slots__ = ("index", "reason", "field", "message")
     INDEX_FIELD_NUMBER: _ClassVar[int]

@@ -43,7 +43,7 @@ class UsageServiceStub:
                 _registered_method=True)
         self.IngestEventStream = channel.stream_unary(
                 '/invoicing.v1.UsageService/IngestEventStream',
-                request_serializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventsRequest.SerializeToString,
+                request_serializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventStreamRequest.SerializeToString,
                 response_deserializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventsResponse.FromString,
                 _registered_method=True)
 
@@ -79,7 +79,7 @@ def add_UsageServiceServicer_to_server(servicer, server):
             ),
             'IngestEventStream': grpc.stream_unary_rpc_method_handler(
                     servicer.IngestEventStream,
-                    request_deserializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventsRequest.FromString,
+                    request_deserializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventStreamRequest.FromString,
                     response_serializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventsResponse.SerializeToString,
             ),
     }
@@ -137,7 +137,7 @@ class UsageService:
             request_iterator,
             target,
             '/invoicing.v1.UsageService/IngestEventStream',
-            invoicing_dot_v1_dot_usage__service__pb2.IngestEventsRequest.SerializeToString,
+            invoicing_dot_v1_dot_usage__service__pb2.IngestEventStreamRequest.SerializeToString,
             invoicing_dot_v1_dot_usage__service__pb2.IngestEventsResponse.FromString,
             options,
             channel_credentials,
