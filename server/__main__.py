@@ -32,6 +32,11 @@ async def _serve(settings: Settings, demo: bool) -> int:
     dsn, _pg = resolve_database(settings)
     await migrate(dsn)
     running = await start_server(settings, dsn)
+    if settings.metrics_listen:
+        from server import metrics
+
+        metrics.serve(settings.metrics_listen)
+        print(f"metrics on http://{settings.metrics_listen}/metrics", flush=True)
     print(f"invoice service listening on {settings.listen} (port {running.port})", flush=True)
     if demo:
         key = await demo_data.ensure_demo_key(dsn, settings.data_dir)

@@ -9,6 +9,7 @@ handler raises to a status through `server.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -19,6 +20,7 @@ from typing import Any
 
 import grpc
 
+from server import metrics
 from server.db import accounts
 from server.db.pool import Database, call_deadline
 from server.domain.errors import Unauthenticated
@@ -92,72 +94,94 @@ def _bearer_key(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Authentication, deadline propagation and error mapping for every RPC."""
+    """Authentication, deadline propagation, error mapping and metrics for every RPC.
+
+    The wrapped handler of a method is built once and reused: per call it reads the
+    metadata from the call's context.
+    """
 
     def __init__(self, keys: KeyCache) -> None:
         self._keys = keys
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
         method: str = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = await continuation(handler_call_details)
         if handler is None or method.startswith(_PUBLIC_PREFIXES):
             return handler
-        metadata = handler_call_details.invocation_metadata
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+            return grpc.unary_unary_rpc_method_handler(self._wrap_unary(handler.unary_unary, method), **codec)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+            return grpc.unary_stream_rpc_method_handler(self._wrap_stream(handler.unary_stream, method), **codec)
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(handler.stream_unary, method, metadata),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+            return grpc.stream_unary_rpc_method_handler(self._wrap_unary(handler.stream_unary, method), **codec)
         return handler  # no bidirectional RPCs in this API
 
-    async def _enter(self, context: grpc.aio.ServicerContext, metadata: Any) -> None:
+    async def _enter(self, context: grpc.aio.ServicerContext) -> None:
         left = context.time_remaining()
         call_deadline.set(None if left is None else time.monotonic() + left)
-        current_account.set(await self._keys.account_for(metadata))
+        current_account.set(await self._keys.account_for(context.invocation_metadata()))
 
-    def _wrap_unary(self, inner: Any, method: str, metadata: Any) -> Any:
+    def _wrap_unary(self, inner: Any, method: str) -> Any:
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = "OK"
             try:
-                await self._enter(context, metadata)
+                await self._enter(context)
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
             except Exception as exc:  # every failure leaves through the one mapping
-                await _abort(context, exc, method)
+                status = status_for_exception(exc, method)
+                code = status.code.name
+                await _abort(context, status)
+            finally:
+                metrics.observe(method, code, time.perf_counter() - started)
 
         return behavior
 
-    def _wrap_stream(self, inner: Any, method: str, metadata: Any) -> Any:
+    def _wrap_stream(self, inner: Any, method: str) -> Any:
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            code = "OK"
             try:
-                await self._enter(context, metadata)
+                await self._enter(context)
                 async for message in inner(request, context):
                     yield message
             except grpc.aio.AbortError:
                 raise
+            except (asyncio.CancelledError, GeneratorExit):
+                code = "CANCELLED"
+                raise
             except Exception as exc:
-                await _abort(context, exc, method)
+                status = status_for_exception(exc, method)
+                code = status.code.name
+                await _abort(context, status)
+            finally:
+                metrics.observe(method, code, time.perf_counter() - started)
 
         return behavior
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
-    status = status_for_exception(exc, method)
+async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> None:
+    """End the call with status (context.abort raises AbortError, which grpc expects)."""
     await context.abort(status.code, status.details, status.trailing_metadata)

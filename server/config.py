@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     billing_grace_hours: float = Field(
         default=12.0, ge=0, description="How long usage invoices wait after their period for late events."
     )
+    metrics_listen: str | None = Field(
+        default=None, description="host:port to serve Prometheus /metrics on (off when unset)."
+    )
     log_level: str = Field(default="INFO")
 
     def pool_settings(self) -> PoolSettings:
