@@ -1,7 +1,8 @@
 """Invoices and their line items (SQL only).
 
-An invoice is read in one statement: its columns, its line items and its
-balance transactions aggregated as JSON whose numbers are text, so that the
+An invoice is read in one statement: its columns, its line items, balance
+transactions and payments aggregated as JSON (json, not jsonb: cheaper to
+build, and parsed once in Python) whose numbers are text, so that the
 API converters build protos straight from the row and money never passes
 through float.
 """
@@ -22,7 +23,7 @@ from server.domain.ids import new_id
 from server.domain.invoices import InvoiceFilter, InvoiceSource, InvoiceStatus, Line, Totals
 
 _LINE_JSON = """
-    jsonb_build_object(
+    json_build_object(
         'id', li.id, 'name', li.name, 'quantity', li.quantity::text, 'start_date', li.start_date,
         'end_date', li.end_date, 'subtotal', li.subtotal::text, 'adjustments', li.adjustments,
         'adjusted_subtotal', li.adjusted_subtotal::text, 'credits_applied', li.credits_applied::text,
@@ -31,7 +32,7 @@ _LINE_JSON = """
 """
 
 _TRANSACTION_JSON = """
-    jsonb_build_object(
+    json_build_object(
         'id', t.id, 'customer_id', t.customer_id, 'action', t.action, 'type', t.type, 'amount', t.amount::text,
         'starting_balance', t.starting_balance::text, 'ending_balance', t.ending_balance::text,
         'invoice_id', t.invoice_id, 'credit_note_id', t.credit_note_id, 'description', t.description,
@@ -39,7 +40,7 @@ _TRANSACTION_JSON = """
 """
 
 _PAYMENT_JSON = """
-    jsonb_build_object(
+    json_build_object(
         'id', p.id, 'amount', p.amount::text, 'payment_received_date', p.payment_received_date,
         'external_id', p.external_id, 'notes', p.notes, 'created_at', p.created_at)
 """
@@ -52,12 +53,12 @@ SELECT i.id, i.version, i.status, i.invoice_source, i.invoice_number, i.customer
     i.will_auto_issue, i.billing_address, i.shipping_address, i.customer_tax_id, i.hosted_invoice_url,
     i.invoice_pdf, i.eligible_to_issue_at, i.scheduled_issue_at, i.issued_at, i.paid_at, i.voided_at,
     i.issue_failed_at, i.payment_started_at, i.payment_failed_at, i.sync_failed_at, i.created_at, i.updated_at,
-    (SELECT coalesce(jsonb_agg({_LINE_JSON} ORDER BY li.position), '[]')
+    (SELECT coalesce(json_agg({_LINE_JSON} ORDER BY li.position), '[]'::json)
        FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id) AS line_items,
-    (SELECT coalesce(jsonb_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]')
+    (SELECT coalesce(json_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
        FROM customer_balance_transactions t
       WHERE t.account_id = i.account_id AND t.invoice_id = i.id) AS balance_transactions,
-    (SELECT coalesce(jsonb_agg({_PAYMENT_JSON} ORDER BY p.created_at, p.id), '[]')
+    (SELECT coalesce(json_agg({_PAYMENT_JSON} ORDER BY p.created_at, p.id), '[]'::json)
        FROM payments p WHERE p.account_id = i.account_id AND p.invoice_id = i.id) AS payments
 FROM invoices i JOIN customers c ON c.account_id = i.account_id AND c.id = i.customer_id
 """

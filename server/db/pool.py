@@ -40,7 +40,8 @@ class PoolSettings:
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # jsonb in and out as Python objects; numbers stay exact (money is never a JSON number).
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text")
+    for kind in ("jsonb", "json"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text")
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
