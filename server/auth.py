@@ -19,11 +19,12 @@ from contextvars import ContextVar
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from server import metrics
 from server.db import accounts
 from server.db.pool import Database, call_deadline
-from server.domain.errors import Unauthenticated
+from server.domain.errors import InvalidArgument, Unauthenticated
 from server.errors import status_for_exception
 
 log = logging.getLogger(__name__)
@@ -122,15 +123,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         codec = {
-            "request_deserializer": handler.request_deserializer,
+            "request_deserializer": _tolerant(handler.request_deserializer),
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(self._wrap_unary(handler.unary_unary, method), **codec)
+            return grpc.unary_unary_rpc_method_handler(self._wrap_unary(handler.unary_unary, method, _decoded), **codec)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(self._wrap_stream(handler.unary_stream, method), **codec)
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(self._wrap_unary(handler.stream_unary, method), **codec)
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(handler.stream_unary, method, _decoded_stream), **codec
+            )
         return handler  # no bidirectional RPCs in this API
 
     async def _enter(self, context: grpc.aio.ServicerContext) -> None:
@@ -138,13 +141,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         call_deadline.set(None if left is None else time.monotonic() + left)
         current_account.set(await self._keys.account_for(context.invocation_metadata()))
 
-    def _wrap_unary(self, inner: Any, method: str) -> Any:
+    def _wrap_unary(self, inner: Any, method: str, decoded: Callable[[Any], Any]) -> Any:
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = "OK"
             try:
                 await self._enter(context)
-                return await inner(request, context)
+                return await inner(decoded(request), context)
             except grpc.aio.AbortError:
                 raise
             except asyncio.CancelledError:
@@ -165,7 +168,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             code = "OK"
             try:
                 await self._enter(context)
-                async for message in inner(request, context):
+                async for message in inner(_decoded(request), context):
                     yield message
             except grpc.aio.AbortError:
                 raise
@@ -180,6 +183,44 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 metrics.observe(method, code, time.perf_counter() - started)
 
         return behavior
+
+
+class _Undecodable:
+    """Stands in for a request whose bytes are not the method's message, so the call can fail INVALID_ARGUMENT.
+
+    (grpc answers UNKNOWN when the deserializer itself raises.)
+    """
+
+    def __init__(self, error: DecodeError) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """The request deserializer, returning _Undecodable instead of raising."""
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return _Undecodable(exc)
+
+    return deserialize
+
+
+def _decoded(request: Any) -> Any:
+    """The request, or InvalidArgument if its bytes did not decode."""
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument.one("request", f"is not a valid encoding of the request message: {request.error}")
+    return request
+
+
+async def _decoded_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """A client stream's requests, failing with InvalidArgument at the first that did not decode."""
+    async for request in requests:
+        yield _decoded(request)
 
 
 async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> None:

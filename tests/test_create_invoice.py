@@ -411,6 +411,10 @@ INVALID_CASES: list[tuple[str, dict[str, Any], str]] = [
         {"line_items": [line(end_date=date_pb2.Date(year=2024, month=2, day=31))]},
         "line_items[0].end_date",
     ),
+    # The first and last days of the calendar would be stored as -infinity and infinity.
+    ("line starting 0001-01-01", {"line_items": [line(start_date=date("0001-01-01"))]}, "line_items[0].start_date"),
+    ("line ending 9999-12-31", {"line_items": [line(end_date=date("9999-12-31"))]}, "line_items[0].end_date"),
+    ("invoice_date 0001-01-01", {"invoice_date": date("0001-01-01")}, "invoice_date"),
     ("empty line name", {"line_items": [line(name="")]}, "line_items[0].name"),
     ("blank line name", {"line_items": [line(), line(), line(name="   ")]}, "line_items[2].name"),
     ("line name too long", {"line_items": [line(name="x" * 256)]}, "line_items[0].name"),
@@ -475,6 +479,22 @@ async def test_create_invoice_rejects_bad_input_naming_the_field(
     for name in [k for k, v in overrides.items() if v is None]:
         request.ClearField(name)
     assert_invalid(await expect_error(api.invoices.CreateInvoice(request)), field)
+
+
+async def test_the_widest_dates_are_stored_as_given(api: Api) -> None:
+    """0001-01-02 and 9999-12-30, the widest dates accepted, read back exactly."""
+    customer = await create_customer(api)
+    created = await create_invoice(
+        api,
+        customer,
+        invoice_date=date("0001-01-02"),
+        line_items=[line(start_date=date("0001-01-02"), end_date=date("9999-12-30"))],
+    )
+    fetched = await api.invoices.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id=created.id))
+    assert fetched == created
+    assert fetched.invoice_date == date("0001-01-02")
+    assert fetched.line_items[0].start_date == date("0001-01-02")
+    assert fetched.line_items[0].end_date == date("9999-12-30")
 
 
 async def test_invoice_date_more_than_a_year_ahead_is_refused(api: Api) -> None:

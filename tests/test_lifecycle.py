@@ -762,6 +762,20 @@ async def test_mark_paid_refuses_a_future_received_date(api: Api, migrated_dsn: 
     assert list(error.field_violations) == ["payment_received_date"]
 
 
+async def test_mark_paid_refuses_the_first_day_of_the_calendar(api: Api, migrated_dsn: str) -> None:
+    """0001-01-01 would be stored as -infinity, which is no date: INVALID_ARGUMENT naming the field."""
+    customer = await create_customer(api)
+    issued = await invoice_in_status(api, migrated_dsn, customer, InvoiceStatus.ISSUED)
+    error = await _refused_unchanged(
+        api,
+        issued.id,
+        api.invoices.MarkInvoicePaid(mark_paid_request(issued.id, payment_received_date=date("0001-01-01"))),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_ARGUMENT",
+    )
+    assert list(error.field_violations) == ["payment_received_date"]
+
+
 @pytest.mark.parametrize(("field", "length"), [("external_id", 256), ("notes", 2001)])
 async def test_mark_paid_refuses_overlong_external_id_and_notes(
     api: Api, migrated_dsn: str, field: str, length: int

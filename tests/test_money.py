@@ -501,6 +501,8 @@ def _check_priced(
         ("2024-05-31", 0, "2024-05-31"),
         ("2000-01-31", 1, "2000-02-29"),
         ("1900-01-31", 1, "1900-02-28"),
+        ("9998-12-31", 12, "9999-12-31"),  # December 9999 has no next month to count back from
+        ("9999-11-30", 1, "9999-12-30"),
     ],
 )
 def test_add_months_clamps_to_the_end_of_shorter_months(day: str, months: int, expected: str) -> None:

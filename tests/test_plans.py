@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 from invoicing.v1 import plan_service_pb2, price_pb2
 
 from tests.billing_builders import create_plan, fixed_fee, metric, plan_request, stubs, usage_price
@@ -440,3 +441,26 @@ async def test_every_problem_is_reported_at_once(api: Api) -> None:
         )
     )
     assert set(error.field_violations) == {"prices[0].billing_mode", "prices[1].tiered_config.tiers[1].first_unit"}
+
+
+async def test_output_only_price_fields_are_ignored_even_out_of_range(api: Api) -> None:
+    """A price's id and created_at are the server's: a client's are ignored, even a Timestamp JSON cannot express."""
+    price = fixed_fee(id="price_mine", created_at=timestamp_pb2.Timestamp(seconds=-62_135_596_801))
+    plan = await create_plan(api, price)
+    assert plan.prices[0].id.startswith("price_")
+    assert plan.prices[0].id != "price_mine"
+    assert plan.prices[0].created_at.seconds != -62_135_596_801
+
+
+async def test_an_empty_config_of_another_model_is_no_config(api: Api) -> None:
+    """`unit_config {}` on a package price is as if absent; on a unit price, the required config is missing."""
+    package = package_price()
+    package.unit_config.SetInParent()
+    plan = await create_plan(api, package)
+    assert not plan.prices[0].HasField("unit_config")
+    assert plan.prices[0].package_config == package.package_config
+
+    unit = usage_price(unit_config=price_pb2.UnitConfig())
+    error = await expect_error(stubs(api).plans.CreatePlan(plan_request(unit)))
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error.field_violations) == {"prices[0].unit_config"}

@@ -505,6 +505,21 @@ async def test_cancel_immediately_ends_today(clocked_api: Api, clocked_server: R
     ]
 
 
+async def test_start_date_within_five_years_of_today(clocked_api: Api, clock: Clock) -> None:
+    """Backdating bills every period since, so a start date must lie within five years of today (either way)."""
+    clock.set(at("2024-01-10T12:00"))
+    customer = await create_customer(clocked_api)
+    plan = await create_plan(clocked_api, fixed_fee(cadence=price_pb2.CADENCE_ANNUAL))
+    earliest = await subscribe(clocked_api, customer, plan, "2019-01-10")
+    assert earliest.start_date == date("2019-01-10")
+    latest = await subscribe(clocked_api, customer, plan, "2029-01-10")
+    assert latest.status == UPCOMING
+    for outside in ("2019-01-09", "2029-01-11", "9998-12-31", "0001-01-02"):
+        refused = await expect_error(subscribe(clocked_api, customer, plan, outside))
+        assert (refused.code, refused.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"), outside
+        assert set(refused.field_violations) == {"start_date"}
+
+
 # --- GetUpcomingInvoice ----------------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import random
 import re
 import uuid
@@ -16,6 +17,8 @@ from typing import Any
 
 import asyncpg
 import grpc
+import pytest
+from google.protobuf import timestamp_pb2
 from invoicing.v1 import usage_service_pb2
 
 from tests.billing_builders import event, ingest, stubs
@@ -138,6 +141,34 @@ async def test_bad_events_are_rejected_one_by_one_and_the_rest_is_stored(
     assert all(e.message for e in response.errors)
     assert (response.ingested, response.duplicates) == (3, 0)
     assert await stored_keys(migrated_dsn, [customer.id, stranger.id]) == {"ok-1", "ok-2", "ok-3"}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (-62_135_596_801, 0),  # a second before 0001-01-01
+        (253_402_300_800, 0),  # a second after 9999-12-31
+        (-(2**63), 0),
+        (2**63 - 1, 0),
+        (0, -1),
+        (0, 1_000_000_000),
+    ],
+)
+async def test_a_timestamp_outside_its_range_rejects_only_that_event(api: Api, seconds: int, nanos: int) -> None:
+    customer = await create_customer(api)
+    bad = event(customer.id, None, key="bad", timestamp=timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos))
+    response = await ingest(api, [event(customer.id, recent_bucket(), key="good"), bad])
+    assert errors_of(response) == {1: ("INVALID_TIMESTAMP", "timestamp")}
+    assert (response.ingested, response.duplicates) == (1, 0)
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+async def test_a_property_that_is_no_finite_number_rejects_only_that_event(api: Api, number: float) -> None:
+    customer = await create_customer(api)
+    bad = event(customer.id, recent_bucket(), key="bad", properties={"tokens": number, "model": "gpt"})
+    response = await ingest(api, [event(customer.id, recent_bucket(), key="good", properties={"tokens": 1}), bad])
+    assert errors_of(response) == {1: ("INVALID_PROPERTY", "properties.tokens")}
+    assert (response.ingested, response.duplicates) == (1, 0)
 
 
 async def test_batch_sizes(api: Api) -> None:

@@ -62,17 +62,27 @@ def date_pb(value: dt.date | str | None) -> date_pb2.Date | None:
     return date_pb2.Date(year=value.year, month=value.month, day=value.day)
 
 
+# The database driver stores date.min and date.max as -infinity and infinity, which are no dates: the
+# first and last day of Python's calendar are refused so that every accepted date is stored as itself.
+FIRST_DATE = dt.date.min + dt.timedelta(days=1)
+LAST_DATE = dt.date.max - dt.timedelta(days=1)
+
+
 def date_from(value: date_pb2.Date, field: str, violations: Violations, *, required: bool = False) -> dt.date | None:
-    """The date a google.type.Date names, or a violation if it is not a full calendar date."""
+    """The date a google.type.Date names, or a violation if it is not a full calendar date in range."""
     if value.year == 0 and value.month == 0 and value.day == 0:
         if required:
             violations.add(field, "is required")
         return None
     try:
-        return dt.date(value.year, value.month, value.day)
+        day = dt.date(value.year, value.month, value.day)
     except ValueError:
         violations.add(field, f"is not a calendar date: {value.year:04d}-{value.month:02d}-{value.day:02d}")
         return None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        violations.add(field, f"must be between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}")
+        return None
+    return day
 
 
 def optional_date(message: Any, name: str, violations: Violations, *, field: str | None = None) -> dt.date | None:
@@ -86,13 +96,21 @@ _MIN_TIMESTAMP_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, the Timestamp 
 _MAX_TIMESTAMP_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
+TIMESTAMP_RANGE = "must be a valid Timestamp between 0001-01-01 and 9999-12-31 (UTC)"
+
+
+def is_valid_timestamp(value: timestamp_pb2.Timestamp) -> bool:
+    """True when a Timestamp is in its documented range (so that datetime_from can convert it)."""
+    return _MIN_TIMESTAMP_SECONDS <= value.seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= value.nanos <= 999_999_999
+
+
 def optional_timestamp(message: Any, name: str) -> dt.datetime | None:
     """A Timestamp sub-message as a datetime, or None when absent; InvalidArgument outside Timestamp's range."""
     if not message.HasField(name):
         return None
     value = getattr(message, name)
-    if not (_MIN_TIMESTAMP_SECONDS <= value.seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= value.nanos <= 999_999_999):
-        raise InvalidArgument.one(name, "must be a valid Timestamp between 0001-01-01 and 9999-12-31 (UTC)")
+    if not is_valid_timestamp(value):
+        raise InvalidArgument.one(name, TIMESTAMP_RANGE)
     return datetime_from(value)
 
 
@@ -280,9 +298,16 @@ def price_pb(value: Mapping[str, Any]) -> price_pb2.Price:
 def price_data(message: price_pb2.Price) -> dict[str, Any]:
     """The stored form of a Price message: proto JSON names, lower-case enum codes, decimal strings.
 
-    Unknown enum numbers become "?" so that validation names the field.
+    Unknown enum numbers become "?" so that validation names the field. The output-only `id` and
+    `created_at` are ignored (never converted: a client may send a Timestamp JSON cannot express), and
+    an empty sub-message (`unit_config {}`) is the same as an absent one.
     """
-    data: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    given = price_pb2.Price()
+    given.CopyFrom(message)
+    given.ClearField("id")
+    given.ClearField("created_at")
+    converted = json_format.MessageToDict(given, preserving_proto_field_name=True)
+    data: dict[str, Any] = {key: value for key, value in converted.items() if value != {}}
     for name, prefix in _ENUM_PREFIXES.items():
         if name in data:
             data[name] = str(data[name]).removeprefix(prefix).lower() if isinstance(data[name], str) else "?"
@@ -296,8 +321,6 @@ def price_data(message: price_pb2.Price) -> dict[str, Any]:
         discount["discount_type"] = kind.removeprefix("DISCOUNT_TYPE_").lower() if isinstance(kind, str) else "?"
     if "package_config" in data and "package_size" in data["package_config"]:
         data["package_config"]["package_size"] = int(data["package_config"]["package_size"])
-    data.pop("id", None)
-    data.pop("created_at", None)
     return data
 
 

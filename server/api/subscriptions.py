@@ -22,8 +22,13 @@ from server.db import plans as plans_repo
 from server.db import subscriptions as repo
 from server.db.pool import Database
 from server.domain.errors import FailedPrecondition, Violations
+from server.domain.invoices import add_months
 from server.domain.periods import Period, instant
 from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id, today_in
+
+# How far a start date may lie from today: backdating bills every period since (and usage older than five
+# years is not accepted anyway), and a start far ahead is a typo more often than a plan.
+_START_WINDOW_MONTHS = 60
 
 _STATUS_NUMBERS = {
     "upcoming": subscription_service_pb2.SUBSCRIPTION_STATUS_UPCOMING,
@@ -100,6 +105,11 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         check_id(request.external_plan_id, "external_plan_id", v, required=False)
         check_request_id(request.request_id, v)
         start = conv.date_from(request.start_date, "start_date", v, required=True)
+        today = self._clock().date()
+        if start is not None and not add_months(today, -_START_WINDOW_MONTHS) <= start <= add_months(
+            today, _START_WINDOW_MONTHS
+        ):
+            v.add("start_date", "must be within five years of today")
         if request.HasField("net_terms"):
             check_net_terms(request.net_terms, "net_terms", v)
         check_metadata(dict(request.metadata), "metadata", v)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import struct_pb2
 from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
@@ -50,8 +51,20 @@ class Outcome:
         )
 
 
+def _plain(value: struct_pb2.Value) -> Any:
+    """A property's Python value, read without JSON (which refuses NaN and infinities before they can be named)."""
+    kind = value.WhichOneof("kind")
+    if kind in ("number_value", "string_value", "bool_value"):
+        return getattr(value, kind)
+    if kind == "list_value":
+        return list(value.list_value.values)
+    if kind == "struct_value":
+        return dict(value.struct_value.fields)
+    return None
+
+
 def _properties(message: usage_service_pb2.Event) -> dict[str, PropertyValue] | EventProblem:
-    raw = json_format.MessageToDict(message.properties) if message.HasField("properties") else {}
+    raw = {name: _plain(value) for name, value in message.properties.fields.items()}
     if len(raw) > MAX_PROPERTIES:
         return EventProblem("TOO_MANY_PROPERTIES", "properties", f"at most {MAX_PROPERTIES} properties")
     result: dict[str, PropertyValue] = {}
@@ -81,6 +94,9 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         now = self._clock()
         candidates: list[tuple[int, usage_service_pb2.Event, dict[str, PropertyValue], dt.datetime]] = []
         for index, message in enumerate(events, start=offset):
+            if message.HasField("timestamp") and not conv.is_valid_timestamp(message.timestamp):
+                outcome.reject(index, EventProblem("INVALID_TIMESTAMP", "timestamp", conv.TIMESTAMP_RANGE))
+                continue
             occurred = conv.datetime_from(message.timestamp) if message.HasField("timestamp") else None
             problem = check_event(message.idempotency_key, message.event_name, occurred, now)
             if problem is None and bool(message.customer_id) == bool(message.external_customer_id):

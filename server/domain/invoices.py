@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -328,8 +329,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + (day.month - 1) + months
     year, month = divmod(index, 12)
     month += 1
-    next_month_first = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_month_first - dt.timedelta(days=1)).day
+    last_day = calendar.monthrange(year, month)[1]  # not via the next month's first day: December 9999 has none
     return dt.date(year, month, min(day.day, last_day))
 
 
