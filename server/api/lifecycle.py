@@ -51,6 +51,22 @@ def _discount_of(invoice: asyncpg.Record) -> InvoiceDiscount | None:
     return InvoiceDiscount(kind, Decimal(first[value_field]), first.get("reason", ""))
 
 
+async def _lock(conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None) -> asyncpg.Record:
+    """Lock the invoice and check the caller's expected version (compare-and-set)."""
+    invoice = await repo.lock(conn, account, invoice_id)
+    lifecycle.check_version(expected, invoice["version"])
+    return invoice
+
+
+async def _lock_with_customer(
+    conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None
+) -> tuple[asyncpg.Record, asyncpg.Record]:
+    """Lock the invoice's customer, then the invoice (the one lock order), and check the expected version."""
+    customer_id = await repo.customer_of(conn, account, invoice_id)
+    customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
+    return customer, await _lock(conn, account, invoice_id, expected)
+
+
 async def _reprice(
     conn: asyncpg.Connection, account: str, invoice: asyncpg.Record, lines: list[Line]
 ) -> dict[str, object]:
@@ -67,8 +83,7 @@ async def update(
     conn: asyncpg.Connection, account: str, invoice_id: str, changes: lifecycle.InvoiceChanges, expected: int | None
 ) -> invoice_pb2.Invoice:
     """UpdateInvoice: metadata in any status, terms on drafts, the invoice date on one-off drafts."""
-    invoice = await repo.lock(conn, account, invoice_id)
-    lifecycle.check_version(expected, invoice["version"])
+    invoice = await _lock(conn, account, invoice_id, expected)
     changes.check_allowed(
         InvoiceStatus(invoice["status"]), InvoiceSource(invoice["invoice_source"]), invoice["invoice_date"]
     )
@@ -96,8 +111,7 @@ async def add_line(
     conn: asyncpg.Connection, account: str, invoice_id: str, new: lifecycle.NewFixedLine, expected: int | None
 ) -> str:
     """CreateInvoiceLineItem: append a one-off fixed-fee line to a draft; return the line's id."""
-    invoice = await repo.lock(conn, account, invoice_id)
-    lifecycle.check_version(expected, invoice["version"])
+    invoice = await _lock(conn, account, invoice_id, expected)
     transition(InvoiceStatus(invoice["status"]), InvoiceAction.ADD_LINE_ITEM)
     currency = invoice["currency"]
     if not money.fits_currency(new.amount, currency):
@@ -130,8 +144,7 @@ async def delete_line(
     conn: asyncpg.Connection, account: str, invoice_id: str, line_id: str, expected: int | None
 ) -> invoice_pb2.Invoice:
     """DeleteInvoiceLineItem: remove a one-off line from a draft and recompute the totals."""
-    invoice = await repo.lock(conn, account, invoice_id)
-    lifecycle.check_version(expected, invoice["version"])
+    invoice = await _lock(conn, account, invoice_id, expected)
     transition(InvoiceStatus(invoice["status"]), InvoiceAction.DELETE_LINE_ITEM)
     existing = await repo.lines(conn, account, invoice_id)
     target = next((li for li in existing if li.id == line_id), None)
@@ -151,10 +164,8 @@ async def issue(
     conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None, now: dt.datetime
 ) -> invoice_pb2.Invoice:
     """IssueInvoice (and auto-issue at creation): number, due date, balance applied, paid if nothing is due."""
-    customer_id = await repo.customer_of(conn, account, invoice_id)
-    customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
-    invoice = await repo.lock(conn, account, invoice_id)
-    lifecycle.check_version(expected, invoice["version"])
+    customer, invoice = await _lock_with_customer(conn, account, invoice_id, expected)
+    customer_id = customer["id"]
     columns: dict[str, object] = {}
     total = invoice["total"]
     if InvoiceSource(invoice["invoice_source"]) is InvoiceSource.SUBSCRIPTION and invoice["status"] == "draft":
@@ -205,8 +216,7 @@ async def mark_paid(
     now: dt.datetime,
 ) -> invoice_pb2.Invoice:
     """MarkInvoicePaid: issued or synced → paid, with the payment recorded."""
-    invoice = await repo.lock(conn, account, invoice_id)
-    lifecycle.check_version(expected, invoice["version"])
+    invoice = await _lock(conn, account, invoice_id, expected)
     status = lifecycle.mark_paid(InvoiceStatus(invoice["status"]))
     await repo.insert_payment(
         conn,
@@ -225,10 +235,8 @@ async def void(
     conn: asyncpg.Connection, account: str, invoice_id: str, expected: int | None, now: dt.datetime
 ) -> invoice_pb2.Invoice:
     """VoidInvoice: issued → void, giving back every balance change the invoice made."""
-    customer_id = await repo.customer_of(conn, account, invoice_id)
-    customer = await customers_repo.get(conn, account, customer_id=customer_id, lock="update")
-    invoice = await repo.lock(conn, account, invoice_id)
-    lifecycle.check_version(expected, invoice["version"])
+    customer, invoice = await _lock_with_customer(conn, account, invoice_id, expected)
+    customer_id = customer["id"]
     status = lifecycle.void(InvoiceStatus(invoice["status"]))
     applied = [
         lifecycle.AppliedBalance(BalanceDirection(row["type"]), row["amount"])
