@@ -34,7 +34,7 @@ def micros(value: dt.datetime) -> int:
 
 
 def datetime_from_micros(value: int) -> dt.datetime:
-    """The UTC datetime a count of microseconds since the epoch names."""
+    """The UTC datetime a count of microseconds since the epoch names (the inverse of micros)."""
     return _EPOCH + dt.timedelta(microseconds=value)
 
 

@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
 
+from server.api import converters as conv
 from server.db.pool import Database
 from server.domain.errors import InvalidArgument
 
@@ -137,14 +138,12 @@ class Keyset(Generic[Position]):
 
 
 def _created_parse(position: list[Any]) -> tuple[dt.datetime, str]:
-    return _EPOCH + dt.timedelta(microseconds=int(position[0])), str(position[1])
+    return conv.datetime_from_micros(int(position[0])), str(position[1])
 
 
 def _created_position(row: asyncpg.Record) -> list[Any]:
-    return [(row["created_at"] - _EPOCH) // dt.timedelta(microseconds=1), row["id"]]
+    return [conv.micros(row["created_at"]), row["id"]]
 
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # Lists ordered by (created_at, id), newest first.
 BY_CREATED: Keyset[tuple[dt.datetime, str]] = Keyset(_created_position, _created_parse)

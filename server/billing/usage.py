@@ -44,13 +44,11 @@ async def measure(
     events, total, maximum = await repo.rolled_up(conn, account_id, customer_id, metric.event_name, prop, start, closed)
     if closed < end:
         tail = await repo.raw_properties(conn, account_id, customer_id, metric.event_name, closed, end)
-        tail_events, tail_total, tail_max, _ = aggregate(tail, metric.property)
-        if prop != COUNT_PROPERTY:
-            tail_events = sum(1 for p in tail if metric.property in p)
-        events += tail_events
-        total += tail_total
-        if tail_max is not None and (maximum is None or tail_max > maximum):
-            maximum = tail_max
+        rest = aggregate(tail, prop)
+        events += rest.events
+        total += rest.total
+        if rest.maximum is not None and (maximum is None or rest.maximum > maximum):
+            maximum = rest.maximum
     return Usage(_pick(metric.aggregation, events, total, maximum))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -234,16 +233,3 @@ def transactions_query(
         "ORDER BY t.created_at DESC, t.id DESC"
     )
     return sql, args
-
-
-async def transactions_for_invoices(
-    conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]
-) -> list[asyncpg.Record]:
-    """The ledger rows tied to these invoices, oldest first."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t "
-        "WHERE t.account_id = $1 AND t.invoice_id = ANY($2::text[]) ORDER BY t.created_at, t.id",
-        account_id,
-        list(invoice_ids),
-    )
-    return rows

@@ -20,7 +20,7 @@ import asyncpg
 from server.domain import money
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
-from server.domain.invoices import InvoiceFilter, InvoiceSource, InvoiceStatus, Line, Totals
+from server.domain.invoices import InvoiceFilter, InvoiceSource, Line, Totals
 
 _LINE_JSON = """
     json_build_object(
@@ -251,11 +251,6 @@ def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, st
         conditions.append(f"(i.invoice_date, i.id) < ({arg(after[0])}::date, {arg(after[1])})")
     sql = INVOICE_SELECT + " WHERE " + " AND ".join(conditions) + " ORDER BY i.invoice_date DESC, i.id DESC"
     return sql, args
-
-
-def status_of(row: asyncpg.Record) -> InvoiceStatus:
-    """The status column of an invoice record."""
-    return InvoiceStatus(row["status"])
 
 
 async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> str:

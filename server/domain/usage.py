@@ -23,7 +23,6 @@ MAX_KEY_LENGTH: Final = 128
 MAX_PROPERTIES: Final = 100
 MAX_FUTURE: Final = dt.timedelta(days=1)
 MAX_PAST: Final = dt.timedelta(days=366 * 5)
-BUCKET: Final = dt.timedelta(minutes=15)
 COUNT_PROPERTY: Final = ""  # the rollup row that counts events
 # A property is a number when its stored text matches this (the database applies the same pattern).
 NUMBER_PATTERN: Final = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
@@ -131,21 +130,16 @@ def rollups(events: Iterable[Event]) -> dict[RollupKey, Rollup]:
     return result
 
 
-def aggregate(events: Iterable[Mapping[str, Any]], prop: str) -> tuple[int, Decimal, Decimal | None, set[str]]:
-    """Aggregate stored event properties (numbers as strings): (events, sum, max, distinct values) of prop."""
-    count = 0
-    total = Decimal(0)
-    maximum: Decimal | None = None
-    distinct: set[str] = set()
+def aggregate(events: Iterable[Mapping[str, Any]], prop: str) -> Rollup:
+    """Aggregate stored event properties exactly as `rollups` does: events and their count ("" prop), or the
+    events whose prop is a number, with its sum and maximum."""
+    result = Rollup()
     with money.exact_context():
         for properties in events:
-            count += 1
-            if not prop or prop not in properties:
-                continue
-            raw = properties[prop]
-            distinct.add(repr(raw))
-            number = numeric(raw if isinstance(raw, str | bool) else None)
-            if number is not None:
-                total += number
-                maximum = number if maximum is None or number > maximum else maximum
-    return count, total, maximum, distinct
+            if prop == COUNT_PROPERTY:
+                result.add(Decimal(1))
+            elif (
+                number := numeric(properties.get(prop) if isinstance(properties.get(prop), str) else None)
+            ) is not None:
+                result.add(number)
+    return result

@@ -24,7 +24,6 @@ MAX_METADATA_KEY_LENGTH: Final = 40
 MAX_METADATA_VALUE_LENGTH: Final = 500
 MAX_LINE_ITEMS: Final = 500
 MAX_NET_TERMS: Final = 365
-MAX_LIST_LIMIT: Final = 1_000_000
 
 _EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _REQUEST_ID_RE: Final = re.compile(r"[\x21-\x7e]+")
