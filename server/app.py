@@ -33,12 +33,15 @@ from server.api.plans import PlanServicer
 from server.api.streaming import Lister, ResumeTokens
 from server.api.subscriptions import SubscriptionServicer
 from server.api.usage import UsageServicer
-from server.auth import KeyCache, ServiceInterceptor
 from server.billing import runner
 from server.config import Settings
 from server.db import accounts, idempotency
 from server.db import events as events_repo
 from server.db.pool import Database
+from server.interceptors.auth import Authentication, KeyCache
+from server.interceptors.deadline import DeadlinePropagation
+from server.interceptors.decoding import RequestDecoding
+from server.interceptors.errors import ErrorsAndMetrics
 from server.reflection import CommentedReflectionServicer
 
 log = logging.getLogger(__name__)
@@ -118,9 +121,14 @@ async def start_server(
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(
-            interceptors=[ServiceInterceptor(KeyCache(db, settings.api_key_cache_seconds))], options=options
-        )
+        # Outermost first: every failure (authentication included) is mapped and counted by the first.
+        interceptors = [
+            ErrorsAndMetrics(),
+            DeadlinePropagation(),
+            Authentication(KeyCache(db, settings.api_key_cache_seconds)),
+            RequestDecoding(),
+        ]
+        server = grpc.aio.server(interceptors=interceptors, options=options)
         lists = Lister(db, tokens, settings.stream_settings())
         notifier = Notifier(dsn)
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(

@@ -17,7 +17,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server.db.pool import remaining_seconds
+from server.context import remaining_seconds
 from server.domain import errors as e
 
 log = logging.getLogger(__name__)

@@ -1,15 +1,31 @@
-"""API key administration used by the command line and the demo set-up."""
+"""API keys: their form and hash, and their administration (command line, demo set-up).
+
+Keys look like `sk_<43 random characters>`; only their SHA-256 is stored (a
+fast hash is right for 256-bit random secrets).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 
 import asyncpg
 
-from server.auth import hash_key, new_api_key
 from server.db import accounts
 
+KEY_PREFIX = "sk_"
 _PREFIX_RE = re.compile(r"[A-Z0-9]{1,12}")
+
+
+def new_api_key() -> str:
+    """A fresh random API key (shown once, never stored)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> bytes:
+    """What is stored and looked up for a key."""
+    return hashlib.sha256(key.encode()).digest()
 
 
 def default_prefix(account_name: str) -> str:
@@ -51,7 +67,7 @@ async def key_is_active(dsn: str, key: str) -> bool:
     """True if the key exists and is not revoked."""
     conn = await asyncpg.connect(dsn)
     try:
-        found = await accounts.account_for_key(conn, hash_key(key))
+        found = await accounts.key_by_hash(conn, hash_key(key))
     finally:
         await conn.close()
-    return found is not None and found[1] is None
+    return found is not None and found.revoked_at is None

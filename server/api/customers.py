@@ -11,7 +11,7 @@ from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb
 from server.api import converters as conv
 from server.api.mutations import run_mutation
 from server.api.streaming import BY_CREATED, Lister
-from server.auth import account_id
+from server.context import account_id
 from server.db import customers as repo
 from server.db.pool import Database
 from server.domain import money

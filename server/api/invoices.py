@@ -20,8 +20,8 @@ from server.api.events import POLL_INTERVAL_S, Notifier
 from server.api.mutations import run_mutation
 from server.api.streaming import BY_INVOICE_DATE, Lister
 from server.api.subscriptions import status_and_period
-from server.auth import account_id
 from server.billing import engine
+from server.context import account_id
 from server.db import customers as customers_repo
 from server.db import events as events_repo
 from server.db import invoices as repo

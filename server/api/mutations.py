@@ -9,7 +9,7 @@ from typing import TypeVar
 import asyncpg
 from google.protobuf.message import Message
 
-from server.auth import account_id
+from server.context import account_id
 from server.db import idempotency
 from server.db.pool import Database
 

@@ -12,7 +12,7 @@ from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
 from server.api import converters as conv
 from server.api.mutations import run_mutation
 from server.api.streaming import BY_CREATED, Lister
-from server.auth import account_id
+from server.context import account_id
 from server.db import plans as repo
 from server.db.pool import Database
 from server.domain.customers import check_currency

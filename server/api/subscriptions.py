@@ -15,8 +15,8 @@ from server.api.customers import customer_key
 from server.api.mutations import run_mutation
 from server.api.plans import plan_pb
 from server.api.streaming import BY_CREATED, Lister
-from server.auth import account_id
 from server.billing import engine
+from server.context import account_id
 from server.db import customers as customers_repo
 from server.db import plans as plans_repo
 from server.db import subscriptions as repo

@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
-from server.auth import account_id
+from server.context import account_id
 from server.db import usage as repo
 from server.db.pool import Database
 from server.domain.errors import InvalidArgument

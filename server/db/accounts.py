@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -45,10 +46,19 @@ async def revoke_api_key(conn: asyncpg.Connection, key_id: str) -> bool:
     return status == "UPDATE 1"
 
 
-async def account_for_key(conn: asyncpg.Connection, key_hash: bytes) -> tuple[str, dt.datetime | None] | None:
-    """(account id, revoked_at) of the key with this hash, or None."""
-    row = await conn.fetchrow("SELECT account_id, revoked_at FROM api_keys WHERE key_hash = $1", key_hash)
-    return None if row is None else (row["account_id"], row["revoked_at"])
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as stored (its hash only)."""
+
+    id: str
+    account_id: str
+    revoked_at: dt.datetime | None
+
+
+async def key_by_hash(conn: asyncpg.Connection, key_hash: bytes) -> ApiKey | None:
+    """The key with this hash, or None."""
+    row = await conn.fetchrow("SELECT id, account_id, revoked_at FROM api_keys WHERE key_hash = $1", key_hash)
+    return None if row is None else ApiKey(id=row["id"], account_id=row["account_id"], revoked_at=row["revoked_at"])
 
 
 async def server_secret(conn: asyncpg.Connection, name: str, candidate: bytes) -> bytes:

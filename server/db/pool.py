@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-# The monotonic time (time.monotonic()) by which the current RPC must finish, if
-# the client set a deadline. Set by the gRPC interceptor, read here so database
-# work stops when the caller stops waiting.
-call_deadline: ContextVar[float | None] = ContextVar("call_deadline", default=None)
+from server.context import remaining_seconds
 
 Connection = asyncpg.Connection
 
@@ -49,12 +44,6 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 
     asyncpg still rolls back an open transaction before calling this.
     """
-
-
-def remaining_seconds() -> float | None:
-    """Seconds left before the current call's deadline, or None without one."""
-    deadline = call_deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
 
 
 class Database:

@@ -1,0 +1,77 @@
+"""Authentication: `authorization: Bearer <api key>` on every RPC except health and reflection.
+
+A checked key is trusted for a few seconds (the key cache), so revocation takes effect within that time.
+"""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+
+from server import context
+from server.context import Caller
+from server.db import accounts
+from server.db.pool import Database
+from server.domain.errors import Unauthenticated
+from server.interceptors.base import BeforeCall
+from server.keys import KEY_PREFIX, hash_key
+
+_MAX_CACHED_KEYS = 10_000
+
+Metadata = tuple[tuple[str, str | bytes], ...] | None
+
+
+class KeyCache:
+    """Remembers valid keys for a few seconds so that most calls skip the lookup."""
+
+    def __init__(self, db: Database, ttl_seconds: float) -> None:
+        self._db = db
+        self._ttl = ttl_seconds
+        self._entries: dict[bytes, tuple[Caller, float]] = {}
+
+    async def caller_for(self, metadata: Metadata) -> Caller:
+        """The caller whose bearer key is in the metadata, or Unauthenticated."""
+        digest = hash_key(bearer_key(metadata))
+        now = time.monotonic()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self._db.connection() as conn:
+            found = await accounts.key_by_hash(conn, digest)
+        if found is None:
+            raise Unauthenticated("unknown API key", reason="API_KEY_INVALID")
+        if found.revoked_at is not None:
+            raise Unauthenticated("the API key was revoked", reason="API_KEY_REVOKED")
+        caller = Caller(account_id=found.account_id, key_id=found.id)
+        if self._ttl > 0:
+            if len(self._entries) > _MAX_CACHED_KEYS:
+                self._entries.clear()
+            self._entries[digest] = (caller, now + self._ttl)
+        return caller
+
+
+def bearer_key(metadata: Metadata) -> str:
+    """The API key of `authorization: Bearer <key>`, or Unauthenticated naming what is wrong."""
+    values = [v for k, v in (metadata or ()) if k == "authorization"]
+    if not values:
+        raise Unauthenticated(
+            "missing authorization metadata: send 'authorization: Bearer <api key>'", reason="API_KEY_MISSING"
+        )
+    value = values[0] if isinstance(values[0], str) else values[0].decode(errors="replace")
+    scheme, _, key = value.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX) or len(key) > 128:
+        raise Unauthenticated("malformed authorization: expected 'Bearer sk_...'", reason="API_KEY_MALFORMED")
+    return key
+
+
+class Authentication(BeforeCall):
+    """Puts the caller of every non-public RPC in `server.context`, or ends the call UNAUTHENTICATED."""
+
+    def __init__(self, keys: KeyCache) -> None:
+        super().__init__()
+        self._keys = keys
+
+    async def before(self, call: grpc.aio.ServicerContext, method: str) -> None:
+        context.set_caller(await self._keys.caller_for(call.invocation_metadata()))

@@ -1,0 +1,104 @@
+"""The shape every interceptor here shares: wrap each method's handler once, then reuse it.
+
+grpc.aio calls `intercept_service` for every call; building the wrapped
+handler each time would cost more than the work it wraps, so it is built on
+the first call of a method and cached. Per call, the wrapped behaviour reads
+what it needs from the call's context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+# Health and reflection answer without credentials and need none of the per-call machinery.
+PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+ServerStream = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+Deserializer = Callable[[bytes], Any] | None
+
+
+def is_public(method: str) -> bool:
+    """True for the methods that need no credentials (health, reflection)."""
+    return method.startswith(PUBLIC_PREFIXES)
+
+
+class MethodInterceptor(grpc.aio.ServerInterceptor):
+    """Base class: subclasses say how to wrap a unary behaviour and a server-stream behaviour."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method: str = handler_call_details.method
+        if method in self._wrapped:
+            return self._wrapped[method]
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler  # unknown method: grpc answers UNIMPLEMENTED; not cached (no growth from junk names)
+        wrapped = handler if is_public(method) else self._wrap(handler, method)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        codec = {
+            "request_deserializer": self.deserializer(handler.request_deserializer),
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(self.unary(handler.unary_unary, method), **codec)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(self.server_stream(handler.unary_stream, method), **codec)
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(self.client_stream(handler.stream_unary, method), **codec)
+        return handler  # no bidirectional RPCs in this API
+
+    def deserializer(self, deserializer: Deserializer) -> Deserializer:
+        """The request deserializer to use (unchanged unless a subclass says otherwise)."""
+        return deserializer
+
+    def unary(self, behavior: Unary, method: str) -> Unary:
+        """Wrap a unary-unary behaviour."""
+        return behavior
+
+    def client_stream(self, behavior: Unary, method: str) -> Unary:
+        """Wrap a stream-unary behaviour (its request is an async iterator); like unary by default."""
+        return self.unary(behavior, method)
+
+    def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
+        """Wrap a unary-stream behaviour."""
+        return behavior
+
+
+class BeforeCall(MethodInterceptor):
+    """An interceptor that only does something before the handler runs (and may raise)."""
+
+    async def before(self, context: grpc.aio.ServicerContext, method: str) -> None:
+        """Run before the handler; an exception ends the call (mapped by the errors interceptor)."""
+        raise NotImplementedError
+
+    def unary(self, behavior: Unary, method: str) -> Unary:
+        before = self.before
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await before(context, method)
+            return await behavior(request, context)
+
+        return call
+
+    def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
+        before = self.before
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await before(context, method)
+            async for message in behavior(request, context):
+                yield message
+
+        return call
