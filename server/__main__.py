@@ -88,7 +88,7 @@ async def _revoke_api_key(settings: Settings, key_id: str) -> int:
 async def _bill(settings: Settings, now: str | None) -> int:
     import datetime as dt
 
-    from server.billing import runner
+    from server.app import build_services
     from server.db.pool import Database
 
     dsn, _pg = resolve_database(settings)
@@ -98,7 +98,8 @@ async def _bill(settings: Settings, now: str | None) -> int:
         moment = moment.replace(tzinfo=dt.UTC)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
-        result = await runner.run_once(db, moment, dt.timedelta(hours=settings.billing_grace_hours))
+        services = build_services(db, grace=dt.timedelta(hours=settings.billing_grace_hours))
+        result = await services.runner.run_once(moment)
     finally:
         await db.close()
     print(f"invoices generated: {result.generated}, issued: {result.issued}")

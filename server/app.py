@@ -7,7 +7,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -26,23 +25,26 @@ from invoicing.v1 import (
     usage_service_pb2_grpc,
 )
 
+from server.api.converters import invoice_wire
 from server.api.customers import CustomerServicer
-from server.api.events import Notifier
 from server.api.invoices import InvoiceServicer
 from server.api.plans import PlanServicer
 from server.api.streaming import Lister, ResumeTokens
 from server.api.subscriptions import SubscriptionServicer
 from server.api.usage import UsageServicer
-from server.billing import runner
 from server.config import Settings
 from server.db import accounts, idempotency
 from server.db import events as events_repo
+from server.db.listen import Notifier
 from server.db.pool import Database
 from server.interceptors.auth import Authentication, KeyCache
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
 from server.reflection import CommentedReflectionServicer
+from server.usecases.billing import Runner
+from server.usecases.invoices import Invoices
+from server.usecases.unit import Clock, Transactions, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +59,40 @@ _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
 
 
+@dataclass(frozen=True)
+class Services:
+    """The application layer of one process, wired: what servicers, the runner and the command line call."""
+
+    transactions: Transactions
+    invoices: Invoices
+    runner: Runner
+
+
+def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta | None = None) -> Services:
+    """Wire the use cases to a database and a clock (the composition root of the application layer)."""
+    transactions = Transactions(db, clock)
+    invoices = Invoices(render=invoice_wire)
+    runner = Runner(transactions, invoices) if grace is None else Runner(transactions, invoices, grace)
+    return Services(transactions, invoices, runner)
+
+
 @dataclass
 class RunningServer:
     """A started server and what it owns."""
 
     server: grpc.aio.Server
     db: Database
+    services: Services
     health: health.aio.HealthServicer
     port: int
     settings: Settings
     notifier: Notifier
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def runner(self) -> Runner:
+        """The period-end runner of this server (tests drive it by hand)."""
+        return self.services.runner
 
     async def set_serving(self, serving: bool) -> None:
         """Report SERVING or NOT_SERVING for the server and every service."""
@@ -99,13 +124,8 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-def utc_now() -> dt.datetime:
-    """The real clock."""
-    return dt.datetime.now(dt.UTC)
-
-
 async def start_server(
-    settings: Settings, dsn: str, clock: Callable[[], dt.datetime] = utc_now, *, run_billing: bool = True
+    settings: Settings, dsn: str, clock: Clock = utc_now, *, run_billing: bool = True
 ) -> RunningServer:
     """Connect to the database, start serving on settings.listen, and return the running server.
 
@@ -129,17 +149,19 @@ async def start_server(
             RequestDecoding(),
         ]
         server = grpc.aio.server(interceptors=interceptors, options=options)
-        lists = Lister(db, tokens, settings.stream_settings())
+        lists = Lister(tokens, settings.stream_settings())
         notifier = Notifier(dsn)
+        services = build_services(db, clock, dt.timedelta(hours=settings.billing_grace_hours))
+        transactions = services.transactions
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-            InvoiceServicer(db, lists, notifier, clock), server
+            InvoiceServicer(transactions, services.invoices, lists, notifier), server
         )
-        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(db, lists), server)
-        plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(db, lists), server)
+        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(transactions, lists), server)
+        plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(transactions, lists), server)
         subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-            SubscriptionServicer(db, lists, clock), server
+            SubscriptionServicer(transactions, lists), server
         )
-        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(db, clock), server)
+        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(transactions), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
@@ -156,15 +178,20 @@ async def start_server(
         await db.close()
         raise
     running = RunningServer(
-        server=server, db=db, health=health_servicer, port=port, settings=settings, notifier=notifier
+        server=server,
+        db=db,
+        services=services,
+        health=health_servicer,
+        port=port,
+        settings=settings,
+        notifier=notifier,
     )
     notifier.start()
     await running.set_serving(True)
     running.tasks.append(asyncio.create_task(_watch_database(running)))
     running.tasks.append(asyncio.create_task(_purge_expired(running)))
     if run_billing:
-        grace = dt.timedelta(hours=settings.billing_grace_hours)
-        running.tasks.append(asyncio.create_task(runner.run_forever(db, clock, settings.billing_interval_s, grace)))
+        running.tasks.append(asyncio.create_task(services.runner.run_forever(settings.billing_interval_s)))
     return running
 
 

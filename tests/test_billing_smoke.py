@@ -19,7 +19,6 @@ from invoicing.v1 import (
 )
 
 from server.app import RunningServer
-from server.billing import runner
 from tests.billing_support import Clock
 from tests.client import Api
 from tests.factories import create_customer, date
@@ -100,9 +99,9 @@ async def test_upcoming_invoice_equals_the_generated_one(
 
     clock.set(dt.datetime(2024, 2, 1, 13, tzinfo=dt.UTC))
     # Boundary 0 (January's fee in advance) and boundary 1; a second pass adds nothing.
-    await runner.run_once(clocked_server.db, clock.now)
+    await clocked_server.runner.run_once(clock.now)
     clock.set(dt.datetime(2024, 2, 2, 1, tzinfo=dt.UTC))
-    await runner.run_once(clocked_server.db, clock.now)
+    await clocked_server.runner.run_once(clock.now)
     listed = [
         invoice
         async for batch in clocked_api.invoices.ListInvoices(

@@ -25,8 +25,7 @@ from invoicing.v1 import (
     subscription_service_pb2,
 )
 
-from server.app import RunningServer
-from server.billing import runner
+from server.app import RunningServer, build_services
 from server.db.pool import Database
 from server.domain.periods import instant
 from tests.billing_builders import (
@@ -76,7 +75,7 @@ def moment_of(value: Any) -> dt.datetime:
 async def run_billing(server: RunningServer, clock: Clock, when: dt.datetime) -> None:
     """Move the clock and run one pass of the period-end runner."""
     clock.set(when)
-    await runner.run_once(server.db, when)
+    await server.runner.run_once(when)
 
 
 def lines_by_name(invoice: invoice_pb2.Invoice) -> dict[str, tuple[str, str, dt.date, dt.date]]:
@@ -661,8 +660,8 @@ async def test_concurrent_runners_invoice_each_period_once(
     ids = await _subscriptions_for_runner(clocked_api, 12, "2024-05-01")
     now = at("2024-07-01T00:10")
     clock.set(now)
-    await asyncio.gather(*(runner.run_once(clocked_server.db, now) for _ in range(4)))
-    await asyncio.gather(*(runner.run_once(clocked_server.db, now) for _ in range(3)))
+    await asyncio.gather(*(clocked_server.runner.run_once(now) for _ in range(4)))
+    await asyncio.gather(*(clocked_server.runner.run_once(now) for _ in range(3)))
     await _assert_one_invoice_per_boundary(clocked_api, ids, ["2024-05-01", "2024-06-01", "2024-07-01"])
 
 
@@ -671,18 +670,19 @@ async def test_runners_in_two_processes_invoice_each_period_once(
 ) -> None:
     clock.set(at("2024-05-01T12:00"))
     ids = await _subscriptions_for_runner(clocked_api, 12, "2024-05-01")
-    second_process = await Database.connect(migrated_dsn)
+    second_db = await Database.connect(migrated_dsn)
+    second_process = build_services(second_db, clock).runner
     try:
         for now in (at("2024-06-01T00:10"), at("2024-08-01T00:10")):
             clock.set(now)
             await asyncio.gather(
-                runner.run_once(clocked_server.db, now),
-                runner.run_once(second_process, now),
-                runner.run_once(clocked_server.db, now),
-                runner.run_once(second_process, now),
+                clocked_server.runner.run_once(now),
+                second_process.run_once(now),
+                clocked_server.runner.run_once(now),
+                second_process.run_once(now),
             )
     finally:
-        await second_process.close()
+        await second_db.close()
     await _assert_one_invoice_per_boundary(clocked_api, ids, ["2024-05-01", "2024-06-01", "2024-07-01", "2024-08-01"])
 
 
@@ -700,7 +700,7 @@ async def test_eligible_to_issue_at_waits_a_grace_period_for_usage_only(
     midnight = at("2024-07-01T04:00")  # July 1 in New York (EDT, -4)
     assert instant(dt.date(2024, 7, 1), "America/New_York") == midnight
     clock.set(midnight + dt.timedelta(minutes=5))
-    await runner.run_once(clocked_server.db, clock.now)  # the default grace: 12 hours
+    await clocked_server.runner.run_once(clock.now)  # the default grace: 12 hours
     eligible = {}
     for sub in (metered, flat):
         invoices = await invoices_of(clocked_api, subscription_id=sub.id)
@@ -723,7 +723,7 @@ async def test_runner_grace_parameter(clocked_api: Api, clocked_server: RunningS
     sub = await subscribe(clocked_api, customer, plan, "2024-06-01")
     now = at("2024-07-01T00:01")
     clock.set(now)
-    await runner.run_once(clocked_server.db, now, dt.timedelta(hours=2))
+    await build_services(clocked_server.db, clock, dt.timedelta(hours=2)).runner.run_once(now)
     invoices = await invoices_of(clocked_api, subscription_id=sub.id)
     assert [moment_of(i.eligible_to_issue_at) for i in invoices] == [at("2024-07-01T02:00")]  # usage-only plan
 

@@ -1,23 +1,27 @@
-"""Conversions between protos and the domain, and from database rows to protos.
+"""Conversions between protos and domain objects: the one place that knows both.
 
-Hot read paths (GetInvoice, ListInvoices) build protos straight from rows:
-numbers arrive as text and go to the wire unchanged.
+Requests become domain values (dates, addresses, tax ids, metadata patches);
+domain records become response messages, money as decimal strings in plain
+notation.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
 from google.type import date_pb2
-from invoicing.v1 import common_pb2, customer_pb2, invoice_pb2, price_pb2
+from invoicing.v1 import common_pb2, customer_pb2, invoice_pb2, plan_service_pb2, price_pb2
 
 from server.domain import money
-from server.domain.customers import Address
+from server.domain.customers import Address, BalanceTransaction, Customer
 from server.domain.errors import InvalidArgument, Violations
-from server.domain.invoices import Line
+from server.domain.events import InvoiceEvent
+from server.domain.invoices import DiscountKind, Invoice, InvoiceDiscount, Line, LineAdjustment, Payment
+from server.domain.plans import Plan
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
 
@@ -161,9 +165,18 @@ def address_from(message: common_pb2.Address) -> Address:
     )
 
 
-def address_pb(value: Mapping[str, str] | None) -> common_pb2.Address | None:
-    """An Address message from its stored JSON."""
-    return None if value is None else common_pb2.Address(**value)
+def address_pb(value: Address | None) -> common_pb2.Address | None:
+    """An Address message (None stays None)."""
+    if value is None:
+        return None
+    return common_pb2.Address(
+        line1=value.line1,
+        line2=value.line2,
+        city=value.city,
+        state=value.state,
+        postal_code=value.postal_code,
+        country=value.country,
+    )
 
 
 def tax_id_from(message: common_pb2.CustomerTaxId, field: str, violations: Violations) -> TaxId:
@@ -177,12 +190,12 @@ def tax_id_from(message: common_pb2.CustomerTaxId, field: str, violations: Viola
     return TaxId(country=country, type=kind, value=message.value)
 
 
-def tax_id_pb(value: Mapping[str, str] | None) -> common_pb2.CustomerTaxId | None:
-    """A CustomerTaxId message from its stored JSON."""
+def tax_id_pb(value: TaxId | None) -> common_pb2.CustomerTaxId | None:
+    """A CustomerTaxId message (None stays None)."""
     if value is None:
         return None
     return common_pb2.CustomerTaxId(
-        country=TAX_COUNTRY_NUMBERS[value["country"]], type=TAX_TYPE_NUMBERS[value["type"]], value=value["value"]
+        country=TAX_COUNTRY_NUMBERS[value.country], type=TAX_TYPE_NUMBERS[value.type], value=value.value
     )
 
 
@@ -194,57 +207,56 @@ def metadata_patch_from(message: common_pb2.MetadataChange) -> MetadataPatch:
 # --- customers -----------------------------------------------------------------
 
 
-def customer_pb(row: Mapping[str, Any]) -> customer_pb2.Customer:
-    """A Customer message from a customer row."""
+def customer_pb(customer: Customer) -> customer_pb2.Customer:
+    """A Customer message."""
     return customer_pb2.Customer(
-        id=row["id"],
-        external_customer_id=row["external_customer_id"] or "",
-        name=row["name"],
-        email=row["email"],
-        currency=row["currency"],
-        timezone=row["timezone"],
-        billing_address=address_pb(row["billing_address"]),
-        shipping_address=address_pb(row["shipping_address"]),
-        tax_id=tax_id_pb(row["tax_id"]),
-        auto_collection=row["auto_collection"],
-        auto_issuance=row["auto_issuance"],
-        net_terms=row["net_terms"],
-        metadata=row["metadata"],
-        balance=row["balance"],
-        created_at=timestamp(row["created_at"]),
-        updated_at=timestamp(row["updated_at"]),
+        id=customer.id,
+        external_customer_id=customer.external_customer_id,
+        name=customer.name,
+        email=customer.email,
+        currency=customer.currency,
+        timezone=customer.timezone,
+        billing_address=address_pb(customer.billing_address),
+        shipping_address=address_pb(customer.shipping_address),
+        tax_id=tax_id_pb(customer.tax_id),
+        auto_collection=customer.auto_collection,
+        auto_issuance=customer.auto_issuance,
+        net_terms=customer.net_terms,
+        metadata=customer.metadata,
+        balance=money.to_wire(customer.balance),
+        created_at=timestamp(customer.created_at),
+        updated_at=timestamp(customer.updated_at),
     )
 
 
-def balance_transaction_pb(row: Mapping[str, Any]) -> customer_pb2.BalanceTransaction:
-    """A BalanceTransaction message from a ledger row (a record or its JSON form)."""
+def balance_transaction_pb(transaction: BalanceTransaction) -> customer_pb2.BalanceTransaction:
+    """A BalanceTransaction message."""
     return customer_pb2.BalanceTransaction(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        action=ACTION_NUMBERS[row["action"]],
-        type=DIRECTION_NUMBERS[row["type"]],
-        amount=row["amount"],
-        starting_balance=row["starting_balance"],
-        ending_balance=row["ending_balance"],
-        invoice=common_pb2.InvoiceRef(id=row["invoice_id"]) if row["invoice_id"] else None,
-        credit_note=common_pb2.CreditNoteRef(id=row["credit_note_id"]) if row["credit_note_id"] else None,
-        description=row["description"],
-        created_at=timestamp(row["created_at"]),
+        id=transaction.id,
+        customer_id=transaction.customer_id,
+        action=ACTION_NUMBERS[transaction.action.value],
+        type=DIRECTION_NUMBERS[transaction.direction.value],
+        amount=money.to_wire(transaction.amount),
+        starting_balance=money.to_wire(transaction.starting_balance),
+        ending_balance=money.to_wire(transaction.ending_balance),
+        invoice=common_pb2.InvoiceRef(id=transaction.invoice_id) if transaction.invoice_id else None,
+        credit_note=common_pb2.CreditNoteRef(id=transaction.credit_note_id) if transaction.credit_note_id else None,
+        description=transaction.description,
+        created_at=timestamp(transaction.created_at),
     )
 
 
 # --- invoices ------------------------------------------------------------------
 
 
-def discount_pb(value: Mapping[str, Any]) -> price_pb2.Discount:
-    """A Discount message from its stored JSON."""
+def discount_pb(discount: InvoiceDiscount) -> price_pb2.Discount:
+    """A Discount message for an invoice-level discount."""
+    value = money.to_wire(discount.value)
     return price_pb2.Discount(
-        discount_type=DISCOUNT_TYPE_NUMBERS[value["discount_type"]],
-        percentage_discount=value.get("percentage_discount", ""),
-        amount_discount=value.get("amount_discount", ""),
-        usage_discount=value.get("usage_discount", ""),
-        applies_to_price_ids=value.get("applies_to_price_ids", ()),
-        reason=value.get("reason", ""),
+        discount_type=DISCOUNT_TYPE_NUMBERS[discount.kind.value],
+        percentage_discount=value if discount.kind is DiscountKind.PERCENTAGE else "",
+        amount_discount=value if discount.kind is DiscountKind.AMOUNT else "",
+        reason=discount.reason,
     )
 
 
@@ -348,77 +360,33 @@ _ADJUSTMENT_CONFIG_FIELD = {
 }
 
 
-def adjustment_pb(value: Mapping[str, Any]) -> invoice_pb2.Adjustment:
-    """An Adjustment message from its stored JSON."""
-    kind = value["adjustment_type"]
-    adjustment = invoice_pb2.Adjustment(
-        id=value["id"],
-        adjustment_type=ADJUSTMENT_TYPE_NUMBERS[kind],
-        amount=value["amount"],
-        is_invoice_level=value["is_invoice_level"],
-        reason=value.get("reason", ""),
-        applies_to_price_ids=value.get("applies_to_price_ids", ()),
+def adjustment_pb(adjustment: LineAdjustment) -> invoice_pb2.Adjustment:
+    """An Adjustment message."""
+    message = invoice_pb2.Adjustment(
+        id=adjustment.id,
+        adjustment_type=ADJUSTMENT_TYPE_NUMBERS[adjustment.kind.value],
+        amount=money.to_wire(adjustment.amount),
+        is_invoice_level=adjustment.is_invoice_level,
+        reason=adjustment.reason,
     )
-    setattr(adjustment, _ADJUSTMENT_CONFIG_FIELD[kind], value["configured"])
-    return adjustment
+    setattr(message, _ADJUSTMENT_CONFIG_FIELD[adjustment.kind.value], money.to_wire(adjustment.configured))
+    return message
 
 
-def line_item_pb(value: Mapping[str, Any]) -> invoice_pb2.InvoiceLineItem:
-    """An InvoiceLineItem message from the JSON the invoice query aggregates."""
+def line_item_pb(line: Line) -> invoice_pb2.InvoiceLineItem:
+    """An InvoiceLineItem message, for a stored line or a computed one (the upcoming invoice's, without id)."""
     return invoice_pb2.InvoiceLineItem(
-        id=value["id"],
-        name=value["name"],
-        quantity=value["quantity"],
-        start_date=date_pb(value["start_date"]),
-        end_date=date_pb(value["end_date"]),
-        subtotal=value["subtotal"],
-        adjustments=[adjustment_pb(a) for a in value["adjustments"]],
-        adjusted_subtotal=value["adjusted_subtotal"],
-        credits_applied=value["credits_applied"],
-        partially_invoiced_amount=value["partially_invoiced_amount"],
-        amount=value["amount"],
-        sub_line_items=[sub_line_item_pb(item) for item in value["sub_line_items"]],
-        price=price_pb(value["price"]),
-        is_one_off=value["is_one_off"],
-    )
-
-
-def payment_pb(value: Mapping[str, Any]) -> invoice_pb2.Payment:
-    """A Payment message from the JSON the invoice query aggregates."""
-    return invoice_pb2.Payment(
-        id=value["id"],
-        amount=value["amount"],
-        payment_received_date=date_pb(value["payment_received_date"]),
-        external_id=value["external_id"] or "",
-        notes=value["notes"],
-        created_at=timestamp(value["created_at"]),
-    )
-
-
-def domain_line_pb(line: Line) -> invoice_pb2.InvoiceLineItem:
-    """An InvoiceLineItem message from a computed (not stored) line, as the upcoming invoice shows."""
-    return invoice_pb2.InvoiceLineItem(
+        id=line.id,
         name=line.name,
         quantity=money.to_wire(line.quantity),
         start_date=date_pb(line.start_date),
         end_date=date_pb(line.end_date),
         subtotal=money.to_wire(line.subtotal),
-        adjustments=[
-            adjustment_pb(
-                {
-                    "id": "",
-                    "adjustment_type": a.kind.value,
-                    "amount": money.to_wire(a.amount),
-                    "configured": money.to_wire(a.configured),
-                    "is_invoice_level": a.is_invoice_level,
-                    "reason": a.reason,
-                }
-            )
-            for a in line.adjustments
-        ],
+        adjustments=[adjustment_pb(a) for a in line.adjustments],
         adjusted_subtotal=money.to_wire(line.adjusted_subtotal),
-        credits_applied=money.to_wire(line.subtotal * 0),
-        partially_invoiced_amount=money.to_wire(line.subtotal * 0),
+        # Never populated yet: shown at the line's scale ("0.00").
+        credits_applied=money.to_wire(line.credits_applied + line.subtotal * 0),
+        partially_invoiced_amount=money.to_wire(line.partially_invoiced_amount + line.subtotal * 0),
         amount=money.to_wire(line.amount),
         sub_line_items=[sub_line_item_pb(item) for item in line.sub_line_data],
         price=price_pb(line.price_data) if line.price_data is not None else None,
@@ -426,67 +394,102 @@ def domain_line_pb(line: Line) -> invoice_pb2.InvoiceLineItem:
     )
 
 
-def invoice_pb(row: Mapping[str, Any]) -> invoice_pb2.Invoice:
-    """An Invoice message from a row of the invoice query."""
-    discounts = [discount_pb(d) for d in row["discounts"]]
-    invoice = invoice_pb2.Invoice(
-        id=row["id"],
-        version=row["version"],
-        status=INVOICE_STATUS_NUMBERS[row["status"]],
-        invoice_source=INVOICE_SOURCE_NUMBERS[row["invoice_source"]],
-        invoice_number=row["invoice_number"] or "",
-        customer=common_pb2.CustomerRef(id=row["customer_id"], external_customer_id=row["external_customer_id"] or ""),
-        subscription=common_pb2.SubscriptionRef(id=row["subscription_id"]) if row["subscription_id"] else None,
-        currency=row["currency"],
-        invoice_date=date_pb(row["invoice_date"]),
-        due_date=date_pb(row["due_date"]),
-        net_terms=row["net_terms"],
-        subtotal=row["subtotal"],
-        total=row["total"],
-        amount_due=row["amount_due"],
-        line_items=[line_item_pb(li) for li in row["line_items"]],
+def payment_pb(payment: Payment) -> invoice_pb2.Payment:
+    """A Payment message."""
+    return invoice_pb2.Payment(
+        id=payment.id,
+        amount=money.to_wire(payment.amount),
+        payment_received_date=date_pb(payment.received),
+        external_id=payment.external_id,
+        notes=payment.notes,
+        created_at=timestamp(payment.created_at),
+    )
+
+
+def _optional_money(amount: Decimal | None) -> str:
+    return "" if amount is None else money.to_wire(amount)
+
+
+def invoice_pb(invoice: Invoice) -> invoice_pb2.Invoice:
+    """An Invoice message."""
+    h = invoice.header
+    discounts = [discount_pb(d) for d in h.discounts]
+    message = invoice_pb2.Invoice(
+        id=h.id,
+        version=h.version,
+        status=INVOICE_STATUS_NUMBERS[h.status.value],
+        invoice_source=INVOICE_SOURCE_NUMBERS[h.source.value],
+        invoice_number=h.invoice_number,
+        customer=common_pb2.CustomerRef(id=h.customer_id, external_customer_id=invoice.external_customer_id),
+        subscription=common_pb2.SubscriptionRef(id=h.subscription_id) if h.subscription_id else None,
+        currency=h.currency,
+        invoice_date=date_pb(h.invoice_date),
+        due_date=date_pb(h.due_date),
+        net_terms=h.net_terms,
+        subtotal=money.to_wire(h.subtotal),
+        total=money.to_wire(h.total),
+        amount_due=money.to_wire(h.amount_due),
+        line_items=[line_item_pb(li) for li in invoice.lines],
         discounts=discounts,
         discount=discounts[0] if discounts else None,
-        minimum_amount=row["minimum_amount"] or "",
-        maximum_amount=row["maximum_amount"] or "",
-        memo=row["memo"],
-        metadata=row["metadata"],
-        auto_collection=invoice_pb2.AutoCollection(enabled=row["auto_collection"]),
-        billing_address=address_pb(row["billing_address"]),
-        shipping_address=address_pb(row["shipping_address"]),
-        customer_tax_id=tax_id_pb(row["customer_tax_id"]),
-        customer_balance_transactions=[balance_transaction_pb(t) for t in row["balance_transactions"]],
-        payments=[payment_pb(p) for p in row["payments"]],
-        will_auto_issue=row["will_auto_issue"],
-        eligible_to_issue_at=timestamp(row["eligible_to_issue_at"]),
-        scheduled_issue_at=timestamp(row["scheduled_issue_at"]),
-        issued_at=timestamp(row["issued_at"]),
-        paid_at=timestamp(row["paid_at"]),
-        voided_at=timestamp(row["voided_at"]),
-        issue_failed_at=timestamp(row["issue_failed_at"]),
-        payment_started_at=timestamp(row["payment_started_at"]),
-        payment_failed_at=timestamp(row["payment_failed_at"]),
-        sync_failed_at=timestamp(row["sync_failed_at"]),
-        hosted_invoice_url=row["hosted_invoice_url"],
-        invoice_pdf=row["invoice_pdf"],
-        created_at=timestamp(row["created_at"]),
-        updated_at=timestamp(row["updated_at"]),
+        minimum_amount=_optional_money(h.minimum_amount),
+        maximum_amount=_optional_money(h.maximum_amount),
+        memo=h.memo,
+        metadata=h.metadata,
+        auto_collection=invoice_pb2.AutoCollection(enabled=h.auto_collection),
+        billing_address=address_pb(h.billing_address),
+        shipping_address=address_pb(h.shipping_address),
+        customer_tax_id=tax_id_pb(h.customer_tax_id),
+        customer_balance_transactions=[balance_transaction_pb(t) for t in invoice.balance_transactions],
+        payments=[payment_pb(p) for p in invoice.payments],
+        will_auto_issue=h.will_auto_issue,
+        eligible_to_issue_at=timestamp(h.eligible_to_issue_at),
+        scheduled_issue_at=timestamp(h.scheduled_issue_at),
+        issued_at=timestamp(h.issued_at),
+        paid_at=timestamp(h.paid_at),
+        voided_at=timestamp(h.voided_at),
+        issue_failed_at=timestamp(h.issue_failed_at),
+        payment_started_at=timestamp(h.payment_started_at),
+        payment_failed_at=timestamp(h.payment_failed_at),
+        sync_failed_at=timestamp(h.sync_failed_at),
+        hosted_invoice_url=h.hosted_invoice_url,
+        invoice_pdf=h.invoice_pdf,
+        created_at=timestamp(h.created_at),
+        updated_at=timestamp(h.updated_at),
     )
-    if row["minimum_amount"]:
-        invoice.minimum.minimum_amount = row["minimum_amount"]
-    if row["maximum_amount"]:
-        invoice.maximum.maximum_amount = row["maximum_amount"]
-    return invoice
+    if h.minimum_amount is not None:
+        message.minimum.minimum_amount = money.to_wire(h.minimum_amount)
+    if h.maximum_amount is not None:
+        message.maximum.maximum_amount = money.to_wire(h.maximum_amount)
+    return message
 
 
-def invoice_event_pb(row: Mapping[str, Any]) -> invoice_pb2.InvoiceEvent:
-    """An InvoiceEvent message from an outbox row (the invoice is stored serialized)."""
+def invoice_wire(invoice: Invoice) -> bytes:
+    """The invoice's wire form: its message, serialized deterministically (map entries in one order)."""
+    return invoice_pb(invoice).SerializeToString(deterministic=True)
+
+
+def invoice_event_pb(event: InvoiceEvent) -> invoice_pb2.InvoiceEvent:
+    """An InvoiceEvent message (the invoice is stored in its wire form)."""
     return invoice_pb2.InvoiceEvent(
-        sequence=row["sequence"],
-        type=EVENT_TYPE_NUMBERS[row["type"]],
-        invoice_id=row["invoice_id"],
-        customer_id=row["customer_id"],
-        version=row["version"],
-        occurred_at=timestamp(row["occurred_at"]),
-        invoice=invoice_pb2.Invoice.FromString(row["invoice"]),
+        sequence=event.sequence,
+        type=EVENT_TYPE_NUMBERS[event.kind.value],
+        invoice_id=event.invoice_id,
+        customer_id=event.customer_id,
+        version=event.version,
+        occurred_at=timestamp(event.occurred_at),
+        invoice=invoice_pb2.Invoice.FromString(event.invoice),
+    )
+
+
+def plan_pb(plan: Plan) -> plan_service_pb2.Plan:
+    """A Plan message."""
+    return plan_service_pb2.Plan(
+        id=plan.id,
+        name=plan.name,
+        currency=plan.currency,
+        prices=[price_pb(p) for p in plan.prices],
+        external_plan_id=plan.external_plan_id,
+        metadata=plan.metadata,
+        created_at=timestamp(plan.created_at),
     )

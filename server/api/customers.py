@@ -4,41 +4,45 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import run_mutation
+from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_CREATED, Lister
 from server.context import account_id
-from server.db import customers as repo
-from server.db.pool import Database
 from server.domain import money
 from server.domain.customers import (
     DEFAULT_NET_TERMS,
     DEFAULT_TIMEZONE,
-    BalanceAction,
     BalanceDirection,
     CustomerChanges,
+    CustomerRef,
     NewCustomer,
-    move_balance,
 )
-from server.domain.errors import InvalidArgument, Violations
-from server.domain.validation import MAX_DESCRIPTION_LENGTH, check_id, check_limit, check_request_id, check_text
+from server.domain.errors import Violations
+from server.domain.validation import (
+    MAX_DESCRIPTION_LENGTH,
+    TimeRange,
+    check_limit,
+    check_request_id,
+    check_text,
+)
+from server.usecases.customers import (
+    ManualAdjustment,
+    adjust_balance,
+    create_customer,
+    get_customer,
+    list_balance_transactions,
+    list_customers,
+    update_customer,
+)
+from server.usecases.unit import Transactions
 
 
-def customer_key(customer_id: str, external_customer_id: str, violations: Violations) -> None:
-    """Exactly one of customer_id and external_customer_id must be set."""
-    if bool(customer_id) == bool(external_customer_id):
-        violations.add("customer_id", "set exactly one of customer_id and external_customer_id")
-    check_id(customer_id, "customer_id", violations, required=False)
-    check_id(external_customer_id, "external_customer_id", violations, required=False)
-
-
-def time_range(request: object) -> repo.TimeRange:
+def time_range(request: object) -> TimeRange:
     """The created_at_* bounds of a list request."""
-    return repo.TimeRange(
+    return TimeRange(
         gt=conv.optional_timestamp(request, "created_at_gt"),
         gte=conv.optional_timestamp(request, "created_at_gte"),
         lt=conv.optional_timestamp(request, "created_at_lt"),
@@ -49,8 +53,9 @@ def time_range(request: object) -> repo.TimeRange:
 class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
     """Implements CustomerService."""
 
-    def __init__(self, db: Database, lists: Lister) -> None:
-        self._db = db
+    def __init__(self, transactions: Transactions, lists: Lister) -> None:
+        self._tx = transactions
+        self._db = transactions.db
         self._lists = lists
 
     async def CreateCustomer(
@@ -76,29 +81,29 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         )
         v.raise_if_any()
         customer.validate()
-
-        async def work(conn: asyncpg.Connection, account: str) -> customer_pb2.Customer:
-            return conv.customer_pb(await repo.insert(conn, account, customer))
-
-        return await run_mutation(self._db, "CreateCustomer", request, customer_pb2.Customer, work)
+        return await run_mutation(
+            self._tx,
+            request,
+            customer_pb2.Customer,
+            lambda tx: create_customer(tx, customer),
+            encoder(conv.customer_pb),
+        )
 
     async def GetCustomer(
         self, request: customer_service_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.Customer:
         v = Violations()
-        customer_key(request.customer_id, request.external_customer_id, v)
+        ref = CustomerRef(request.customer_id, request.external_customer_id)
+        ref.check(v)
         v.raise_if_any()
-        async with self._db.connection() as conn:
-            row = await repo.get(
-                conn, account_id(), customer_id=request.customer_id, external_customer_id=request.external_customer_id
-            )
-        return conv.customer_pb(row)
+        return conv.customer_pb(await get_customer(self._db, account_id(), ref))
 
     async def UpdateCustomer(
         self, request: customer_service_pb2.UpdateCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.Customer:
         v = Violations()
-        customer_key(request.customer_id, request.external_customer_id, v)
+        ref = CustomerRef(request.customer_id, request.external_customer_id)
+        ref.check(v)
         check_request_id(request.request_id, v)
         changes = CustomerChanges(
             name=request.name if request.HasField("name") else None,
@@ -117,26 +122,13 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         )
         v.raise_if_any()
         changes.validate()
-
-        async def work(conn: asyncpg.Connection, account: str) -> customer_pb2.Customer:
-            current = await repo.get(
-                conn,
-                account,
-                customer_id=request.customer_id,
-                external_customer_id=request.external_customer_id,
-                lock="update",
-            )
-            if changes.currency is not None or changes.timezone is not None:
-                changes.check_allowed(
-                    current_currency=current["currency"],
-                    current_timezone=current["timezone"],
-                    has_invoices=await repo.has_invoices(conn, account, current["id"]),
-                    balance=repo.balance_of(current),
-                )
-            metadata = changes.metadata.apply(current["metadata"]) if changes.metadata else current["metadata"]
-            return conv.customer_pb(await repo.update(conn, account, current["id"], changes, metadata))
-
-        return await run_mutation(self._db, "UpdateCustomer", request, customer_pb2.Customer, work)
+        return await run_mutation(
+            self._tx,
+            request,
+            customer_pb2.Customer,
+            lambda tx: update_customer(tx, ref, changes),
+            encoder(conv.customer_pb),
+        )
 
     async def ListCustomers(
         self, request: customer_service_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext
@@ -147,15 +139,17 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         v.raise_if_any()
         account = account_id()
         scope, after = self._lists.resume(account, "ListCustomers", request, BY_CREATED)
+        batches = list_customers(
+            self._db, account, created, after, batch=self._lists.batch_records, limit=request.limit
+        )
         async for response in self._lists.stream(
             scope,
-            repo.list_query(account, created, after),
+            batches,
             keyset=BY_CREATED,
             build=conv.customer_pb,
             respond=lambda items, token: customer_service_pb2.ListCustomersResponse(
                 customers=items, resume_token=token
             ),
-            limit=request.limit,
         ):
             yield response
 
@@ -163,7 +157,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self, request: customer_service_pb2.CreateBalanceTransactionRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.BalanceTransaction:
         v = Violations()
-        customer_key(request.customer_id, request.external_customer_id, v)
+        ref = CustomerRef(request.customer_id, request.external_customer_id)
+        ref.check(v)
         check_request_id(request.request_id, v)
         check_text(request.description, "description", v, max_length=MAX_DESCRIPTION_LENGTH)
         amount = money.parse_decimal(request.amount, "amount", v, allow_zero=False)
@@ -173,48 +168,36 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         v.raise_if_any()
         assert amount is not None
         assert direction is not None
-
-        async def work(conn: asyncpg.Connection, account: str) -> customer_pb2.BalanceTransaction:
-            customer = await repo.get(
-                conn,
-                account,
-                customer_id=request.customer_id,
-                external_customer_id=request.external_customer_id,
-                lock="update",
-            )
-            if not money.fits_currency(amount, customer["currency"]):
-                raise InvalidArgument.one("amount", f"has more decimal places than {customer['currency']} allows")
-            scaled = money.round_money(amount, customer["currency"])  # same value, the currency's scale
-            move = move_balance(repo.balance_of(customer), BalanceDirection(direction), scaled)
-            row = await repo.insert_balance_transaction(
-                conn, account, customer["id"], BalanceAction.MANUAL_ADJUSTMENT, move, description=request.description
-            )
-            return conv.balance_transaction_pb(row)
-
-        return await run_mutation(self._db, "CreateBalanceTransaction", request, customer_pb2.BalanceTransaction, work)
+        adjustment = ManualAdjustment(ref, BalanceDirection(direction), amount, request.description)
+        return await run_mutation(
+            self._tx,
+            request,
+            customer_pb2.BalanceTransaction,
+            lambda tx: adjust_balance(tx, adjustment),
+            encoder(conv.balance_transaction_pb),
+        )
 
     async def ListBalanceTransactions(
         self, request: customer_service_pb2.ListBalanceTransactionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListBalanceTransactionsResponse]:
         v = Violations()
-        customer_key(request.customer_id, request.external_customer_id, v)
+        ref = CustomerRef(request.customer_id, request.external_customer_id)
+        ref.check(v)
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
         account = account_id()
         scope, after = self._lists.resume(account, "ListBalanceTransactions", request, BY_CREATED)
-        async with self._db.connection() as conn:
-            customer = await repo.get(
-                conn, account, customer_id=request.customer_id, external_customer_id=request.external_customer_id
-            )
+        batches = list_balance_transactions(
+            self._db, account, ref, created, after, batch=self._lists.batch_records, limit=request.limit
+        )
         async for response in self._lists.stream(
             scope,
-            repo.transactions_query(account, customer["id"], created, after),
+            batches,
             keyset=BY_CREATED,
             build=conv.balance_transaction_pb,
             respond=lambda items, token: customer_service_pb2.ListBalanceTransactionsResponse(
                 balance_transactions=items, resume_token=token
             ),
-            limit=request.limit,
         ):
             yield response

@@ -2,52 +2,45 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import grpc
 from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
 
 from server.api import converters as conv
-from server.api import events
-from server.api import lifecycle as actions
-from server.api.customers import customer_key
-from server.api.events import POLL_INTERVAL_S, Notifier
-from server.api.mutations import run_mutation
+from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_INVOICE_DATE, Lister
 from server.api.subscriptions import status_and_period
 from server.billing import engine
 from server.context import account_id
 from server.db import customers as customers_repo
-from server.db import events as events_repo
-from server.db import invoices as repo
 from server.db import subscriptions as subscriptions_repo
-from server.db.pool import Database
+from server.db.listen import Notifier
 from server.domain import lifecycle, money
 from server.domain.billing import has_usage
-from server.domain.customers import check_currency
-from server.domain.errors import FailedPrecondition, InvalidArgument, OutOfRange, Violations
+from server.domain.customers import CustomerRef, check_currency
+from server.domain.errors import FailedPrecondition, Violations
+from server.domain.events import InvoiceEventKind
 from server.domain.invoices import (
     DEFAULT_LIST_STATUSES,
-    MAX_FUTURE_INVOICE_DATE,
     DiscountKind,
     InvoiceDiscount,
     InvoiceFilter,
-    InvoiceSource,
     InvoiceStatus,
     LineInput,
     NewOneOffInvoice,
     check_line,
     check_line_count,
     parse_due_date_window,
-    price_lines,
     totals,
 )
 from server.domain.validation import MAX_NAME_LENGTH, check_id, check_limit, check_request_id, check_text, today_in
+from server.usecases.events import watch_invoice_events
+from server.usecases.invoices import CreateInvoice, Invoices, get_invoice, list_invoices
+from server.usecases.publish import ChangedInvoice
+from server.usecases.unit import Transactions, Tx
 
 
 def _line_inputs(request: invoice_service_pb2.CreateInvoiceRequest, v: Violations) -> list[LineInput]:
@@ -85,15 +78,6 @@ def _discount(message: price_pb2.Discount, currency: str, v: Violations) -> Invo
     else:
         v.add("discount.discount_type", "must be DISCOUNT_TYPE_PERCENTAGE or DISCOUNT_TYPE_AMOUNT")
     return None
-
-
-def _discount_json(discount: InvoiceDiscount | None) -> list[dict[str, str]]:
-    if discount is None:
-        return []
-    value_field = "percentage_discount" if discount.kind is DiscountKind.PERCENTAGE else "amount_discount"
-    return [
-        {"discount_type": discount.kind.value, value_field: money.to_wire(discount.value), "reason": discount.reason}
-    ]
 
 
 def _ordered(lower: Any, upper: Any, field: str, v: Violations) -> None:
@@ -166,10 +150,6 @@ def invoice_filter(request: invoice_service_pb2.ListInvoicesRequest, today: dt.d
     )
 
 
-# Events read per query while catching up.
-_EVENT_PAGE = 500
-
-
 def _expected(request: Any) -> int | None:
     """The request's expected_version, if it set one."""
     return request.expected_version if request.HasField("expected_version") else None
@@ -183,31 +163,33 @@ def _check_invoice_request(request: Any) -> None:
     v.raise_if_any()
 
 
-def utc_now() -> dt.datetime:
-    """The current instant, in UTC."""
-    return dt.datetime.now(dt.UTC)
+def _invoice_bytes(changed: ChangedInvoice) -> bytes:
+    return changed.wire
 
 
 class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
-    """Implements InvoiceService."""
+    """Implements InvoiceService: requests become commands, use cases run, domain objects become responses."""
 
-    def __init__(
-        self,
-        db: Database,
-        lists: Lister,
-        notifier: Notifier,
-        clock: Callable[[], dt.datetime] = utc_now,
-    ) -> None:
-        self._db = db
+    def __init__(self, transactions: Transactions, invoices: Invoices, lists: Lister, notifier: Notifier) -> None:
+        self._tx = transactions
+        self._db = transactions.db
+        self._invoices = invoices
         self._lists = lists
         self._notifier = notifier
-        self._clock = clock
+
+    def _today(self) -> dt.date:
+        return self._tx.clock().date()
+
+    async def _mutate(self, request: Any, work: Callable[[Tx], Awaitable[ChangedInvoice]]) -> invoice_pb2.Invoice:
+        """Run an invoice mutation exactly once; it answers with the invoice as the change left it."""
+        return await run_mutation(self._tx, request, invoice_pb2.Invoice, work, _invoice_bytes)
 
     async def CreateInvoice(
         self, request: invoice_service_pb2.CreateInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
         v = Violations()
-        customer_key(request.customer_id, request.external_customer_id, v)
+        customer = CustomerRef(request.customer_id, request.external_customer_id)
+        customer.check(v)
         check_request_id(request.request_id, v)
         check_currency(request.currency, "currency", v)
         invoice_date = conv.date_from(request.invoice_date, "invoice_date", v, required=True)
@@ -215,8 +197,9 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         lines = _line_inputs(request, v)
         discount = _discount(request.discount, request.currency, v) if request.HasField("discount") else None
         due_date = conv.optional_date(request, "due_date", v)
+        invoice: NewOneOffInvoice | None = None
         if invoice_date is not None:
-            NewOneOffInvoice(
+            invoice = NewOneOffInvoice(
                 currency=request.currency,
                 invoice_date=invoice_date,
                 lines=lines,
@@ -227,53 +210,12 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
                 discount=discount,
                 will_auto_issue=request.will_auto_issue,
                 auto_collection=request.auto_collection if request.HasField("auto_collection") else None,
-            ).validate(v, today=self._clock().date())
+            )
+            invoice.validate(v, today=self._today())
         v.raise_if_any()
-        assert invoice_date is not None
-
-        async def work(conn: asyncpg.Connection, account: str) -> invoice_pb2.Invoice:
-            customer = await customers_repo.get(
-                conn,
-                account,
-                customer_id=request.customer_id,
-                external_customer_id=request.external_customer_id,
-                # Auto-issuing moves the balance, which needs the exclusive lock; take it now, never upgrade.
-                lock="update" if request.will_auto_issue else "share",
-            )
-            if customer["currency"] != request.currency:
-                raise FailedPrecondition(
-                    "CURRENCY_MISMATCH",
-                    f"the invoice currency {request.currency} differs from the customer's {customer['currency']}",
-                    subject="currency",
-                    metadata={"customer_currency": customer["currency"]},
-                )
-            priced = price_lines(lines, request.currency, discount)
-            invoice_id = await repo.insert(
-                conn,
-                account,
-                customer=customer,
-                source=InvoiceSource.ONE_OFF,
-                currency=request.currency,
-                invoice_date=invoice_date,
-                due_date=due_date,
-                net_terms=request.net_terms if request.HasField("net_terms") else customer["net_terms"],
-                lines=priced,
-                totals=totals(priced, request.currency),
-                memo=request.memo,
-                metadata=dict(request.metadata),
-                discounts=_discount_json(discount),
-                auto_collection=request.auto_collection
-                if request.HasField("auto_collection")
-                else customer["auto_collection"],
-                will_auto_issue=request.will_auto_issue,
-            )
-            created = await events.record(conn, account, invoice_id, ["created"])
-            now = self._clock()
-            if request.will_auto_issue and invoice_date <= today_in(customer["timezone"], now):
-                return await actions.issue(conn, account, invoice_id, None, now)
-            return created
-
-        return await run_mutation(self._db, "CreateInvoice", request, invoice_pb2.Invoice, work)
+        assert invoice is not None
+        command = CreateInvoice(customer, invoice)
+        return await self._mutate(request, lambda tx: self._invoices.create(tx, command))
 
     async def GetInvoice(
         self, request: invoice_service_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext
@@ -281,37 +223,26 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         v = Violations()
         check_id(request.invoice_id, "invoice_id", v)
         v.raise_if_any()
-        async with self._db.connection() as conn:
-            row = await repo.get(conn, account_id(), request.invoice_id)
-        return conv.invoice_pb(row)
+        return conv.invoice_pb(await get_invoice(self._db, account_id(), request.invoice_id))
 
     async def ListInvoices(
         self, request: invoice_service_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[invoice_service_pb2.ListInvoicesResponse]:
         v = Violations()
         check_limit(request.limit, v)
-        filters = invoice_filter(request, self._clock().date(), v)
+        filters = invoice_filter(request, self._today(), v)
         v.raise_if_any()
         account = account_id()
         scope, after = self._lists.resume(account, "ListInvoices", request, BY_INVOICE_DATE)
+        batches = list_invoices(self._db, account, filters, after, batch=self._lists.batch_records, limit=request.limit)
         async for response in self._lists.stream(
             scope,
-            repo.list_query(account, filters, after),
+            batches,
             keyset=BY_INVOICE_DATE,
             build=conv.invoice_pb,
             respond=lambda items, token: invoice_service_pb2.ListInvoicesResponse(invoices=items, resume_token=token),
-            limit=request.limit,
         ):
             yield response
-
-    async def _invoice_mutation(
-        self,
-        method: str,
-        request: Any,
-        action: Callable[[asyncpg.Connection, str], Awaitable[invoice_pb2.Invoice]],
-    ) -> invoice_pb2.Invoice:
-        """Run an invoice mutation exactly once; it answers with the invoice as the change left it."""
-        return await run_mutation(self._db, method, request, invoice_pb2.Invoice, action)
 
     async def UpdateInvoice(
         self, request: invoice_service_pb2.UpdateInvoiceRequest, context: grpc.aio.ServicerContext
@@ -326,14 +257,10 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
             auto_collection=request.auto_collection if request.HasField("auto_collection") else None,
             invoice_date=conv.optional_date(request, "invoice_date", v),
         )
-        if changes.invoice_date is not None and changes.invoice_date > self._clock().date() + MAX_FUTURE_INVOICE_DATE:
-            v.add("invoice_date", "must be at most one year in the future")
         v.raise_if_any()
-        changes.validate()
-        return await self._invoice_mutation(
-            "UpdateInvoice",
-            request,
-            lambda conn, account: actions.update(conn, account, request.invoice_id, changes, _expected(request)),
+        changes.validate(self._today())
+        return await self._mutate(
+            request, lambda tx: self._invoices.update(tx, request.invoice_id, changes, _expected(request))
         )
 
     async def CreateInvoiceLineItem(
@@ -355,12 +282,13 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         v.raise_if_any()
         assert line is not None
         new_line = line
-
-        async def work(conn: asyncpg.Connection, account: str) -> invoice_pb2.InvoiceLineItem:
-            line_id = await actions.add_line(conn, account, request.invoice_id, new_line, _expected(request))
-            return conv.line_item_pb(await repo.line_item(conn, account, line_id))
-
-        return await run_mutation(self._db, "CreateInvoiceLineItem", request, invoice_pb2.InvoiceLineItem, work)
+        return await run_mutation(
+            self._tx,
+            request,
+            invoice_pb2.InvoiceLineItem,
+            lambda tx: self._invoices.add_line(tx, request.invoice_id, new_line, _expected(request)),
+            encoder(lambda added: conv.line_item_pb(added.line)),
+        )
 
     async def DeleteInvoiceLineItem(
         self, request: invoice_service_pb2.DeleteInvoiceLineItemRequest, context: grpc.aio.ServicerContext
@@ -370,23 +298,16 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         check_id(request.line_item_id, "line_item_id", v)
         check_request_id(request.request_id, v)
         v.raise_if_any()
-        return await self._invoice_mutation(
-            "DeleteInvoiceLineItem",
+        return await self._mutate(
             request,
-            lambda conn, account: actions.delete_line(
-                conn, account, request.invoice_id, request.line_item_id, _expected(request)
-            ),
+            lambda tx: self._invoices.delete_line(tx, request.invoice_id, request.line_item_id, _expected(request)),
         )
 
     async def IssueInvoice(
         self, request: invoice_service_pb2.IssueInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
         _check_invoice_request(request)
-        return await self._invoice_mutation(
-            "IssueInvoice",
-            request,
-            lambda conn, account: actions.issue(conn, account, request.invoice_id, _expected(request), self._clock()),
-        )
+        return await self._mutate(request, lambda tx: self._invoices.issue(tx, request.invoice_id, _expected(request)))
 
     async def MarkInvoicePaid(
         self, request: invoice_service_pb2.MarkInvoicePaidRequest, context: grpc.aio.ServicerContext
@@ -398,28 +319,19 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         payment: lifecycle.NewPayment | None = None
         if received is not None:
             payment = lifecycle.NewPayment(received, request.external_id, request.notes)
-            # A day of slack: "today" somewhere on Earth may be tomorrow in UTC.
-            payment.validate(v, latest_allowed=self._clock().date() + dt.timedelta(days=1))
+            payment.validate(v, today=self._today())
         v.raise_if_any()
         assert payment is not None
         recorded = payment
-        return await self._invoice_mutation(
-            "MarkInvoicePaid",
-            request,
-            lambda conn, account: actions.mark_paid(
-                conn, account, request.invoice_id, recorded, _expected(request), self._clock()
-            ),
+        return await self._mutate(
+            request, lambda tx: self._invoices.mark_paid(tx, request.invoice_id, recorded, _expected(request))
         )
 
     async def VoidInvoice(
         self, request: invoice_service_pb2.VoidInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
         _check_invoice_request(request)
-        return await self._invoice_mutation(
-            "VoidInvoice",
-            request,
-            lambda conn, account: actions.void(conn, account, request.invoice_id, _expected(request), self._clock()),
-        )
+        return await self._mutate(request, lambda tx: self._invoices.void(tx, request.invoice_id, _expected(request)))
 
     async def GetUpcomingInvoice(
         self, request: invoice_service_pb2.GetUpcomingInvoiceRequest, context: grpc.aio.ServicerContext
@@ -428,7 +340,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         check_id(request.subscription_id, "subscription_id", v)
         v.raise_if_any()
         account = account_id()
-        now = self._clock()
+        now = self._tx.clock()
         async with self._db.snapshot() as conn:
             row = await subscriptions_repo.get(conn, account, request.subscription_id)
             sub = engine.subscription_from(row, account)
@@ -450,7 +362,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         invoice = invoice_pb2.Invoice(
             status=invoice_pb2.INVOICE_STATUS_DRAFT,
             invoice_source=invoice_pb2.INVOICE_SOURCE_SUBSCRIPTION,
-            customer=common_pb2.CustomerRef(id=sub.customer_id, external_customer_id=row["external_customer_id"] or ""),
+            customer=common_pb2.CustomerRef(id=sub.customer_id, external_customer_id=row.external_customer_id),
             subscription=common_pb2.SubscriptionRef(id=sub.id),
             currency=sub.currency,
             invoice_date=conv.date_pb(target),
@@ -458,11 +370,11 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
             subtotal=money.to_wire(result.subtotal),
             total=money.to_wire(result.total),
             amount_due=money.to_wire(result.total),
-            line_items=[conv.domain_line_pb(line) for line in lines],
-            auto_collection=invoice_pb2.AutoCollection(enabled=customer["auto_collection"]),
-            billing_address=conv.address_pb(customer["billing_address"]),
-            shipping_address=conv.address_pb(customer["shipping_address"]),
-            customer_tax_id=conv.tax_id_pb(customer["tax_id"]),
+            line_items=[conv.line_item_pb(line) for line in lines],
+            auto_collection=invoice_pb2.AutoCollection(enabled=customer.auto_collection),
+            billing_address=conv.address_pb(customer.billing_address),
+            shipping_address=conv.address_pb(customer.shipping_address),
+            customer_tax_id=conv.tax_id_pb(customer.tax_id),
             will_auto_issue=sub.auto_issue,
             eligible_to_issue_at=conv.timestamp(eligible),
             scheduled_issue_at=conv.timestamp(eligible) if sub.auto_issue else None,
@@ -476,39 +388,16 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         if request.after_sequence < 0:
             v.add("after_sequence", "must not be negative")
         check_id(request.customer_id, "customer_id", v, required=False)
-        kinds: set[str] = set()
+        kinds: set[InvoiceEventKind] = set()
         for index, number in enumerate(request.types):
             kind = conv.EVENT_TYPES.get(number)
             if kind is None:
                 v.add(f"types[{index}]", f"is not an invoice event type: {number}")
             else:
-                kinds.add(kind)
+                kinds.add(InvoiceEventKind(kind))
         v.raise_if_any()
-        account = account_id()
-        async with self._db.connection() as conn:
-            oldest, last = await events_repo.retained_range(conn, account)
-        if request.after_sequence > last:
-            raise InvalidArgument.one("after_sequence", f"is beyond the last event ({last})")
-        first_kept = oldest if oldest is not None else last + 1
-        if request.after_sequence < first_kept - 1:
-            raise OutOfRange(
-                "EVENTS_EXPIRED",
-                f"events after {request.after_sequence} are no longer kept; the oldest kept is {first_kept}",
-                metadata={"oldest_sequence": str(first_kept)},
-            )
-        position = request.after_sequence
-        with self._notifier.subscription(account) as wake:
-            while True:
-                wake.clear()  # before reading, so that a commit during the read is not missed
-                async with self._db.connection() as conn:
-                    rows = await events_repo.after(conn, account, position, _EVENT_PAGE)
-                for row in rows:
-                    position = row["sequence"]
-                    if (kinds and row["type"] not in kinds) or (
-                        request.customer_id and row["customer_id"] != request.customer_id
-                    ):
-                        continue
-                    yield conv.invoice_event_pb(row)
-                if len(rows) < _EVENT_PAGE:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), timeout=POLL_INTERVAL_S)
+        events = watch_invoice_events(
+            self._db, self._notifier, account_id(), request.after_sequence, kinds, request.customer_id
+        )
+        async for event in events:
+            yield conv.invoice_event_pb(event)

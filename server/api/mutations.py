@@ -1,19 +1,18 @@
-"""Exactly-once mutations: one transaction that claims the request_id, changes, and stores the response."""
+"""Mutating RPCs: the caller as an actor, the request's fingerprint, and the exactly-once answer."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import asyncpg
 from google.protobuf.message import Message
 
-from server.context import account_id
-from server.db import idempotency
-from server.db.pool import Database
+from server import context
+from server.usecases.unit import Actor, Transactions, Tx
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 
 def request_hash(request: Message) -> bytes:
@@ -21,32 +20,32 @@ def request_hash(request: Message) -> bytes:
     return hashlib.sha256(request.SerializeToString(deterministic=True)).digest()
 
 
+def actor_of(request: Any) -> Actor:
+    """The authenticated caller of this RPC, as the actor of the change it asks for."""
+    caller = context.caller()
+    return Actor(
+        account_id=caller.account_id,
+        key_id=caller.key_id,
+        method=context.method().rpartition("/")[2],
+        request_id=getattr(request, "request_id", ""),
+    )
+
+
 async def run_mutation(
-    db: Database,
-    method: str,
+    transactions: Transactions,
     request: Message,
     response_type: type[M],
-    work: Callable[[asyncpg.Connection, str], Awaitable[M]],
+    work: Callable[[Tx], Awaitable[T]],
+    encode: Callable[[T], bytes],
 ) -> M:
-    """Run work(conn, account_id) in one transaction, exactly once per request_id.
+    """Run a use case exactly once per request_id and answer with the (stored) encoded outcome.
 
-    With a request_id, the key is claimed first (before any other lock), and the
-    serialized response is stored in the same transaction as the change: a retry
-    gets the stored response, a concurrent duplicate waits for the first and gets
-    the same, and a different request under the same key fails ALREADY_EXISTS.
+    The first caller and every replay get the same bytes (map entries in one order).
     """
-    account = account_id()
-    key: str = getattr(request, "request_id", "")
-    async with db.transaction() as conn:
-        if key:
-            replay = await idempotency.claim(conn, account, key, method, request_hash(request))
-            if replay is not None:
-                return response_type.FromString(replay.response)
-        response = await work(conn, account)
-        if key:
-            stored = response.SerializeToString(deterministic=True)
-            await idempotency.record(conn, account, key, stored)
-            # Answer from the stored bytes too, so the first caller and every replay get the same bytes
-            # (map entries in one order).
-            response = response_type.FromString(stored)
-    return response
+    encoded = await transactions.exactly_once(actor_of(request), request_hash(request), work, encode)
+    return response_type.FromString(encoded)
+
+
+def encoder(to_message: Callable[[T], Message]) -> Callable[[T], bytes]:
+    """Encode a domain result through its converter, deterministically."""
+    return lambda value: to_message(value).SerializeToString(deterministic=True)

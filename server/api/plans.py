@@ -2,52 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import run_mutation
+from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_CREATED, Lister
 from server.context import account_id
-from server.db import plans as repo
-from server.db.pool import Database
-from server.domain.customers import check_currency
 from server.domain.errors import Violations
-from server.domain.ids import new_id
-from server.domain.plans import MAX_PRICES_PER_PLAN, check_plan_prices, parse_price
-from server.domain.pricing import Price
-from server.domain.validation import (
-    MAX_NAME_LENGTH,
-    check_id,
-    check_limit,
-    check_metadata,
-    check_request_id,
-    check_text,
-)
-
-
-def plan_pb(row: Mapping[str, Any]) -> plan_service_pb2.Plan:
-    """A Plan message from a plan row."""
-    return plan_service_pb2.Plan(
-        id=row["id"],
-        name=row["name"],
-        currency=row["currency"],
-        prices=[conv.price_pb(p) for p in row["prices"]],
-        external_plan_id=row["external_plan_id"] or "",
-        metadata=row["metadata"],
-        created_at=conv.timestamp(row["created_at"]),
-    )
+from server.domain.plans import PlanRef, new_plan
+from server.domain.validation import check_limit, check_request_id
+from server.usecases.plans import create_plan, get_plan, list_plans
+from server.usecases.unit import Transactions
 
 
 class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     """Implements PlanService."""
 
-    def __init__(self, db: Database, lists: Lister) -> None:
-        self._db = db
+    def __init__(self, transactions: Transactions, lists: Lister) -> None:
+        self._tx = transactions
+        self._db = transactions.db
         self._lists = lists
 
     async def CreatePlan(
@@ -55,53 +31,21 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     ) -> plan_service_pb2.Plan:
         v = Violations()
         check_request_id(request.request_id, v)
-        check_text(request.name, "name", v, max_length=MAX_NAME_LENGTH, required=True)
-        check_currency(request.currency, "currency", v)
-        check_id(request.external_plan_id, "external_plan_id", v, required=False)
-        check_metadata(dict(request.metadata), "metadata", v)
-        if len(request.prices) > MAX_PRICES_PER_PLAN:
-            v.add("prices", f"must have at most {MAX_PRICES_PER_PLAN} prices")
-        stored: list[dict[str, Any]] = []
-        parsed: list[Price] = []
-        for index, message in enumerate(request.prices[:MAX_PRICES_PER_PLAN]):
-            data = conv.price_data(message)
-            data["id"] = new_id("price")
-            data.setdefault("currency", request.currency)  # a price in another currency is refused
-            price = parse_price(data, f"prices[{index}]", request.currency, v)
-            if price is not None:
-                data["billing_mode"] = price.billing_mode.value  # show the mode that applies, defaults included
-                parsed.append(price)
-                stored.append(data)
-        if len(parsed) == len(request.prices):  # every price is valid on its own: check them together
-            check_plan_prices(parsed, "prices", v)
+        prices = [conv.price_data(message) for message in request.prices]
+        plan = new_plan(request.name, request.currency, prices, request.external_plan_id, dict(request.metadata), v)
         v.raise_if_any()
-
-        async def work(conn: asyncpg.Connection, account: str) -> plan_service_pb2.Plan:
-            row = await repo.insert(
-                conn,
-                account,
-                name=request.name,
-                currency=request.currency,
-                prices=stored,
-                external_plan_id=request.external_plan_id,
-                metadata=dict(request.metadata),
-            )
-            return plan_pb(row)
-
-        return await run_mutation(self._db, "CreatePlan", request, plan_service_pb2.Plan, work)
+        return await run_mutation(
+            self._tx, request, plan_service_pb2.Plan, lambda tx: create_plan(tx, plan), encoder(conv.plan_pb)
+        )
 
     async def GetPlan(
         self, request: plan_service_pb2.GetPlanRequest, context: grpc.aio.ServicerContext
     ) -> plan_service_pb2.Plan:
         v = Violations()
-        if bool(request.plan_id) == bool(request.external_plan_id):
-            v.add("plan_id", "set exactly one of plan_id and external_plan_id")
-        check_id(request.plan_id, "plan_id", v, required=False)
-        check_id(request.external_plan_id, "external_plan_id", v, required=False)
+        ref = PlanRef(request.plan_id, request.external_plan_id)
+        ref.check(v)
         v.raise_if_any()
-        async with self._db.connection() as conn:
-            row = await repo.get(conn, account_id(), plan_id=request.plan_id, external_plan_id=request.external_plan_id)
-        return plan_pb(row)
+        return conv.plan_pb(await get_plan(self._db, account_id(), ref))
 
     async def ListPlans(
         self, request: plan_service_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
@@ -111,12 +55,12 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         v.raise_if_any()
         account = account_id()
         scope, after = self._lists.resume(account, "ListPlans", request, BY_CREATED)
+        batches = list_plans(self._db, account, after, batch=self._lists.batch_records, limit=request.limit)
         async for response in self._lists.stream(
             scope,
-            repo.list_query(account, after),
+            batches,
             keyset=BY_CREATED,
-            build=plan_pb,
+            build=conv.plan_pb,
             respond=lambda items, token: plan_service_pb2.ListPlansResponse(plans=items, resume_token=token),
-            limit=request.limit,
         ):
             yield response

@@ -1,10 +1,8 @@
-"""Server-streaming List RPCs: batches over one snapshot, resumable with opaque tokens.
+"""Server-streaming List RPCs: batches of records as messages, resumable with opaque tokens.
 
-A stream runs in one read-only repeatable-read transaction on the stream pool
-and reads through a server-side cursor one batch at a time, so rows committed
-while it runs are not seen, memory stays bounded by one batch whatever the
-client's speed, and cancellation or a passed deadline releases the cursor,
-transaction and connection at once (the generator is closed).
+The records come from one snapshot a batch at a time (`server.db.snapshots`);
+here each batch becomes one or more response messages, bounded by count and
+bytes.
 
 Every message carries a resume token: the keyset position of its last record,
 sealed with AES-GCM under a server secret and bound (as associated data) to the
@@ -22,19 +20,20 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
 
 from server.api import converters as conv
-from server.db.pool import Database
 from server.domain.errors import InvalidArgument
+from server.domain.invoices import Invoice
 
 Response = TypeVar("Response", bound=Message)
 Item = TypeVar("Item", bound=Message)
+Record = TypeVar("Record")
+Listed = TypeVar("Listed", contravariant=True)
 Position = TypeVar("Position", covariant=True)
 
 _NONCE_BYTES = 12
@@ -90,50 +89,21 @@ class ResumeTokens:
         return position
 
 
-async def stream_batches(
-    db: Database,
-    query: tuple[str, list[Any]],
-    *,
-    build: Callable[[asyncpg.Record], Item],
-    position: Callable[[asyncpg.Record], Sequence[Any]],
-    respond: Callable[[list[Item], str], Response],
-    tokens: ResumeTokens,
-    scope: bytes,
-    limit: int,
-    settings: StreamSettings,
-) -> AsyncIterator[Response]:
-    """Run query in a snapshot and yield responses of built records, each with its resume token."""
-    sql, args = query
-    remaining = limit if limit > 0 else None
-    async with db.snapshot() as conn:
-        cursor = await conn.cursor(sql, *args)
-        while remaining is None or remaining > 0:
-            want = settings.batch_records if remaining is None else min(settings.batch_records, remaining)
-            rows = await cursor.fetch(want)
-            if not rows:
-                return
-            items: list[Item] = []
-            size = 0
-            for index, row in enumerate(rows):
-                item = build(row)
-                items.append(item)
-                size += item.ByteSize()
-                if size >= settings.batch_bytes and index < len(rows) - 1:
-                    yield respond(items, tokens.seal(scope, position(row)))
-                    items, size = [], 0
-            if items:
-                yield respond(items, tokens.seal(scope, position(rows[-1])))
-            if remaining is not None:
-                remaining -= len(rows)
-            if len(rows) < want:
-                return
+class Created(Protocol):
+    """A record listed by (created_at, id)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> dt.datetime: ...
 
 
 @dataclass(frozen=True)
-class Keyset(Generic[Position]):
+class Keyset(Generic[Listed, Position]):
     """How a list's sort key goes into a resume token and comes back out."""
 
-    position: Callable[[asyncpg.Record], list[Any]]
+    position: Callable[[Listed], list[Any]]
     parse: Callable[[list[Any]], Position]
 
 
@@ -141,15 +111,15 @@ def _created_parse(position: list[Any]) -> tuple[dt.datetime, str]:
     return conv.datetime_from_micros(int(position[0])), str(position[1])
 
 
-def _created_position(row: asyncpg.Record) -> list[Any]:
-    return [conv.micros(row["created_at"]), row["id"]]
+def _created_position(record: Created) -> list[Any]:
+    return [conv.micros(record.created_at), record.id]
 
 
 # Lists ordered by (created_at, id), newest first.
-BY_CREATED: Keyset[tuple[dt.datetime, str]] = Keyset(_created_position, _created_parse)
+BY_CREATED: Keyset[Created, tuple[dt.datetime, str]] = Keyset(_created_position, _created_parse)
 # Lists ordered by (invoice_date, id), most recent first.
-BY_INVOICE_DATE: Keyset[tuple[dt.date, str]] = Keyset(
-    lambda row: [row["invoice_date"].isoformat(), row["id"]],
+BY_INVOICE_DATE: Keyset[Invoice, tuple[dt.date, str]] = Keyset(
+    lambda invoice: [invoice.header.invoice_date.isoformat(), invoice.header.id],
     lambda position: (dt.date.fromisoformat(position[0]), str(position[1])),
 )
 
@@ -157,13 +127,12 @@ BY_INVOICE_DATE: Keyset[tuple[dt.date, str]] = Keyset(
 class Lister:
     """What every List RPC shares: resume tokens in, batches and tokens out."""
 
-    def __init__(self, db: Database, tokens: ResumeTokens, settings: StreamSettings) -> None:
-        self._db = db
+    def __init__(self, tokens: ResumeTokens, settings: StreamSettings) -> None:
         self._tokens = tokens
         self._settings = settings
 
     def resume(
-        self, account_id: str, method: str, request: Message, keyset: Keyset[Position]
+        self, account_id: str, method: str, request: Message, keyset: Keyset[Any, Position]
     ) -> tuple[bytes, Position | None]:
         """The token scope of this call and the position its resume_token continues after (None: the start)."""
         scope = ResumeTokens.scope(account_id, method, request)
@@ -175,25 +144,31 @@ class Lister:
         except (IndexError, TypeError, ValueError) as exc:
             raise InvalidArgument.one("resume_token", "is malformed", reason="RESUME_TOKEN_INVALID") from exc
 
-    def stream(
+    @property
+    def batch_records(self) -> int:
+        """How many records a batch read from the database holds at most."""
+        return self._settings.batch_records
+
+    async def stream(
         self,
         scope: bytes,
-        query: tuple[str, list[Any]],
+        batches: AsyncIterator[list[Record]],
         *,
-        keyset: Keyset[Any],
-        build: Callable[[asyncpg.Record], Item],
+        keyset: Keyset[Record, Any],
+        build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
-        limit: int,
     ) -> AsyncIterator[Response]:
-        """The batches of query, each with the token that resumes after it."""
-        return stream_batches(
-            self._db,
-            query,
-            build=build,
-            position=keyset.position,
-            respond=respond,
-            tokens=self._tokens,
-            scope=scope,
-            limit=limit,
-            settings=self._settings,
-        )
+        """Messages of built records, each with the token that resumes right after its last record."""
+        limit_bytes = self._settings.batch_bytes
+        async for records in batches:
+            items: list[Item] = []
+            size = 0
+            for index, record in enumerate(records):
+                item = build(record)
+                items.append(item)
+                size += item.ByteSize()
+                if size >= limit_bytes and index < len(records) - 1:
+                    yield respond(items, self._tokens.seal(scope, keyset.position(record)))
+                    items, size = [], 0
+            if items:
+                yield respond(items, self._tokens.seal(scope, keyset.position(records[-1])))

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator
 
 import asyncpg
 import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.customers import customer_key
-from server.api.mutations import run_mutation
-from server.api.plans import plan_pb
+from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_CREATED, Lister
 from server.billing import engine
 from server.context import account_id
 from server.db import customers as customers_repo
 from server.db import plans as plans_repo
+from server.db import snapshots
 from server.db import subscriptions as repo
-from server.db.pool import Database
+from server.domain.customers import CustomerRef, check_same_currency
 from server.domain.errors import FailedPrecondition, Violations
 from server.domain.invoices import add_months
 from server.domain.periods import Period, instant
+from server.domain.subscriptions import SubscriptionRecord
 from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id, today_in
+from server.usecases.unit import Transactions
 
 # How far a start date may lie from today: backdating bills every period since (and usage older than five
 # years is not accepted anyway), and a start far ahead is a typo more often than a plan.
@@ -49,56 +49,41 @@ def status_and_period(sub: engine.Subscription, today: dt.date) -> tuple[str, Pe
     return "active", period
 
 
-def subscription_pb(row: Mapping[str, Any], now: dt.datetime) -> subscription_service_pb2.Subscription:
-    """A Subscription message from a subscription row, with its status and period at `now`."""
-    sub = engine.subscription_from(row, "")
+def subscription_pb(record: SubscriptionRecord, now: dt.datetime) -> subscription_service_pb2.Subscription:
+    """A Subscription message, with its status and period at `now`."""
+    sub = engine.subscription_from(record, "")
     status, period = status_and_period(sub, today_in(sub.timezone, now))
-    plan = plan_pb(
-        {
-            "id": row["plan_id"],
-            "name": row["plan_name"],
-            "currency": row["plan_currency"],
-            "prices": row["prices"],
-            "external_plan_id": row["external_plan_id"],
-            "metadata": row["plan_metadata"],
-            "created_at": row["plan_created_at"],
-        }
-    )
     return subscription_service_pb2.Subscription(
-        id=row["id"],
-        customer=common_pb2.CustomerRef(id=row["customer_id"], external_customer_id=row["external_customer_id"] or ""),
-        plan=plan,
-        start_date=conv.date_pb(row["start_date"]),
-        end_date=conv.date_pb(row["end_date"]),
+        id=record.id,
+        customer=common_pb2.CustomerRef(id=record.customer_id, external_customer_id=record.external_customer_id),
+        plan=conv.plan_pb(record.plan),
+        start_date=conv.date_pb(record.start_date),
+        end_date=conv.date_pb(record.end_date),
         status=_STATUS_NUMBERS[status],
-        align_billing_with_subscription_start_date=row["align_to_start"],
-        net_terms=row["net_terms"],
-        auto_issuance=row["auto_issuance"],
+        align_billing_with_subscription_start_date=record.align_to_start,
+        net_terms=record.net_terms,
+        auto_issuance=record.auto_issuance,
         current_billing_period_start_date=conv.date_pb(period.start) if period else None,
         current_billing_period_end_date=conv.date_pb(period.end) if period else None,
-        metadata=row["metadata"],
-        created_at=conv.timestamp(row["created_at"]),
+        metadata=record.metadata,
+        created_at=conv.timestamp(record.created_at),
     )
 
 
 class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):
     """Implements SubscriptionService."""
 
-    def __init__(
-        self,
-        db: Database,
-        lists: Lister,
-        clock: Callable[[], dt.datetime],
-    ) -> None:
-        self._db = db
+    def __init__(self, transactions: Transactions, lists: Lister) -> None:
+        self._tx = transactions
+        self._db = transactions.db
         self._lists = lists
-        self._clock = clock
+        self._clock = transactions.clock
 
     async def CreateSubscription(
         self, request: subscription_service_pb2.CreateSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
         v = Violations()
-        customer_key(request.customer_id, request.external_customer_id, v)
+        CustomerRef(request.customer_id, request.external_customer_id).check(v)
         if bool(request.plan_id) == bool(request.external_plan_id):
             v.add("plan_id", "set exactly one of plan_id and external_plan_id")
         check_id(request.plan_id, "plan_id", v, required=False)
@@ -123,27 +108,28 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             plan = await plans_repo.get(
                 conn, account, plan_id=request.plan_id, external_plan_id=request.external_plan_id
             )
-            if plan["currency"] != customer["currency"]:
-                raise FailedPrecondition(
-                    "CURRENCY_MISMATCH",
-                    f"the plan bills in {plan['currency']}, the customer in {customer['currency']}",
-                    subject="plan_id",
-                )
+            check_same_currency(plan.currency, customer.currency, what="the plan", subject="plan_id")
             subscription_id = await repo.insert(
                 conn,
                 account,
-                customer_id=customer["id"],
-                plan_id=plan["id"],
+                customer_id=customer.id,
+                plan_id=plan.id,
                 start_date=start,
                 align_to_start=request.align_billing_with_subscription_start_date,
-                net_terms=request.net_terms if request.HasField("net_terms") else customer["net_terms"],
+                net_terms=request.net_terms if request.HasField("net_terms") else customer.net_terms,
                 auto_issuance=request.auto_issuance if request.HasField("auto_issuance") else None,
                 metadata=dict(request.metadata),
-                first_boundary_at=instant(start, customer["timezone"]),
+                first_boundary_at=instant(start, customer.timezone),
             )
             return subscription_pb(await repo.get(conn, account, subscription_id), self._clock())
 
-        return await run_mutation(self._db, "CreateSubscription", request, subscription_service_pb2.Subscription, work)
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.Subscription,
+            lambda tx: work(tx.conn, tx.account_id),
+            encoder(lambda message: message),
+        )
 
     async def GetSubscription(
         self, request: subscription_service_pb2.GetSubscriptionRequest, context: grpc.aio.ServicerContext
@@ -174,20 +160,20 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         scope, after = self._lists.resume(account, "ListSubscriptions", request, BY_CREATED)
         now = self._clock()
 
-        def build(row: asyncpg.Record) -> subscription_service_pb2.Subscription:
-            return subscription_pb(row, now)
+        def build(record: SubscriptionRecord) -> subscription_service_pb2.Subscription:
+            return subscription_pb(record, now)
 
+        query = repo.list_query(
+            account, request.customer_id or None, request.external_customer_id or None, wanted, now, after
+        )
         async for response in self._lists.stream(
             scope,
-            repo.list_query(
-                account, request.customer_id or None, request.external_customer_id or None, wanted, now, after
-            ),
+            snapshots.batches(self._db, query, size=self._lists.batch_records, limit=request.limit),
             keyset=BY_CREATED,
             build=build,
             respond=lambda items, token: subscription_service_pb2.ListSubscriptionsResponse(
                 subscriptions=items, resume_token=token
             ),
-            limit=request.limit,
         ):
             yield response
 
@@ -232,4 +218,10 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             await repo.set_end_date(conn, account, sub.id, end)
             return subscription_pb(await repo.get(conn, account, sub.id), now)
 
-        return await run_mutation(self._db, "CancelSubscription", request, subscription_service_pb2.Subscription, work)
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.Subscription,
+            lambda tx: work(tx.conn, tx.account_id),
+            encoder(lambda message: message),
+        )

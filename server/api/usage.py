@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,6 @@ from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 from server.api import converters as conv
 from server.context import account_id
 from server.db import usage as repo
-from server.db.pool import Database
 from server.domain.errors import InvalidArgument
 from server.domain.usage import (
     MAX_EVENTS_PER_BATCH,
@@ -26,6 +25,7 @@ from server.domain.usage import (
     property_value,
     rollups,
 )
+from server.usecases.unit import Transactions
 
 
 @dataclass
@@ -83,9 +83,9 @@ def _properties(message: usage_service_pb2.Event) -> dict[str, PropertyValue] | 
 class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
     """Implements UsageService."""
 
-    def __init__(self, db: Database, clock: Callable[[], dt.datetime]) -> None:
-        self._db = db
-        self._clock = clock
+    def __init__(self, transactions: Transactions) -> None:
+        self._db = transactions.db
+        self._clock = transactions.clock
 
     async def _ingest(self, account: str, events: list[usage_service_pb2.Event], offset: int, outcome: Outcome) -> None:
         """Validate a batch, then store its valid events and their rollups in one transaction."""

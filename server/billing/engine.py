@@ -26,6 +26,7 @@ from server.domain.invoices import InvoiceSource, Line, totals
 from server.domain.periods import Period, Schedule, instant
 from server.domain.plans import parse_price, plan_months
 from server.domain.pricing import Price, PricedLine, PriceType, SubLine, SubLineKind
+from server.domain.subscriptions import SubscriptionRecord
 
 DEFAULT_GRACE = dt.timedelta(hours=12)
 
@@ -59,28 +60,28 @@ class Subscription:
         return last_boundary(self.schedule, self.end_date)
 
 
-def subscription_from(row: Mapping[str, Any], account_id: str) -> Subscription:
-    """The engine's view of a subscription row (as selected by server.db.subscriptions)."""
-    data = row["prices"]
+def subscription_from(record: SubscriptionRecord, account_id: str) -> Subscription:
+    """The engine's view of a stored subscription."""
+    data = record.plan.prices
     prices = []
     for index, item in enumerate(data):
-        price = parse_price(item, f"prices[{index}]", row["plan_currency"], Violations())
+        price = parse_price(item, f"prices[{index}]", record.plan.currency, Violations())
         assert price is not None, "stored prices were validated when the plan was created"
         prices.append(price)
-    auto = row["auto_issuance"]
+    auto = record.auto_issuance
     if auto is None:
-        auto = row["customer_auto_issuance"]
+        auto = record.customer_auto_issuance
     return Subscription(
         account_id=account_id,
-        id=row["id"],
-        customer_id=row["customer_id"],
-        timezone=row["timezone"],
-        currency=row["plan_currency"],
-        schedule=Schedule(row["start_date"], plan_months(prices), row["align_to_start"]),
-        end_date=row["end_date"],
+        id=record.id,
+        customer_id=record.customer_id,
+        timezone=record.timezone,
+        currency=record.plan.currency,
+        schedule=Schedule(record.start_date, plan_months(prices), record.align_to_start),
+        end_date=record.end_date,
         prices=tuple(prices),
         price_data={p["id"]: p for p in data},
-        net_terms=row["net_terms"],
+        net_terms=record.net_terms,
         auto_issue=True if auto is None else auto,
     )
 
@@ -172,8 +173,8 @@ async def generate(
         totals=totals(lines, sub.currency),
         memo="",
         metadata={},
-        discounts=[],
-        auto_collection=customer["auto_collection"],
+        discounts=(),
+        auto_collection=customer.auto_collection,
         will_auto_issue=sub.auto_issue,
         subscription_id=sub.id,
         billing_boundary=k,

@@ -1,45 +1,107 @@
 """Customers and their balance ledger (SQL only).
 
-Reads return asyncpg records whose columns the API converters know by name;
-numerics come back as text so that money never passes through float.
+Rows become typed records in one place each (`customer_from`, `transaction_from`);
+numerics arrive as Decimal, so money never passes through float.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
 import asyncpg
 
+from server.db.json import as_datetime
+from server.db.snapshots import ListQuery
 from server.domain import money
-from server.domain.customers import Address, BalanceAction, BalanceMove, CustomerChanges, NewCustomer
+from server.domain.customers import (
+    Address,
+    BalanceAction,
+    BalanceDirection,
+    BalanceMove,
+    BalanceTransaction,
+    Customer,
+    CustomerChanges,
+    NewCustomer,
+)
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
 from server.domain.tax_ids import TaxId
+from server.domain.validation import TimeRange
 
 CUSTOMER_COLUMNS = """
     c.id, c.external_customer_id, c.name, c.email, c.currency, c.timezone, c.billing_address,
     c.shipping_address, c.tax_id, c.auto_collection, c.auto_issuance, c.net_terms, c.metadata,
-    c.balance::text AS balance, c.created_at, c.updated_at
+    c.balance, c.created_at, c.updated_at
 """
 
 TRANSACTION_COLUMNS = """
-    t.id, t.customer_id, t.action, t.type, t.amount::text AS amount,
-    t.starting_balance::text AS starting_balance, t.ending_balance::text AS ending_balance,
+    t.id, t.customer_id, t.action, t.type, t.amount, t.starting_balance, t.ending_balance,
     t.invoice_id, t.credit_note_id, t.description, t.created_at
 """
 
 
-def _json(value: Address | TaxId | None) -> dict[str, Any] | None:
+def address_json(value: Address | TaxId | None) -> dict[str, Any] | None:
+    """The stored JSON form of an address or a tax id (None stays None)."""
     return None if value is None else dataclasses.asdict(value)
 
 
-async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustomer) -> asyncpg.Record:
+def address_from(value: Mapping[str, str] | None) -> Address | None:
+    """The address stored as JSON (None stays None)."""
+    return None if value is None else Address(**value)
+
+
+def tax_id_from(value: Mapping[str, str] | None) -> TaxId | None:
+    """The tax id stored as JSON (None stays None)."""
+    return None if value is None else TaxId(**value)
+
+
+def customer_from(row: Mapping[str, Any]) -> Customer:
+    """The customer of a row selected with CUSTOMER_COLUMNS."""
+    return Customer(
+        id=row["id"],
+        external_customer_id=row["external_customer_id"] or "",
+        name=row["name"],
+        email=row["email"],
+        currency=row["currency"],
+        timezone=row["timezone"],
+        billing_address=address_from(row["billing_address"]),
+        shipping_address=address_from(row["shipping_address"]),
+        tax_id=tax_id_from(row["tax_id"]),
+        auto_collection=row["auto_collection"],
+        auto_issuance=row["auto_issuance"],
+        net_terms=row["net_terms"],
+        metadata=row["metadata"],
+        balance=row["balance"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def transaction_from(row: Mapping[str, Any]) -> BalanceTransaction:
+    """The ledger row selected with TRANSACTION_COLUMNS (or its JSON form, numbers and times as text)."""
+    return BalanceTransaction(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        action=BalanceAction(row["action"]),
+        direction=BalanceDirection(row["type"]),
+        amount=Decimal(row["amount"]),
+        starting_balance=Decimal(row["starting_balance"]),
+        ending_balance=Decimal(row["ending_balance"]),
+        invoice_id=row["invoice_id"],
+        credit_note_id=row["credit_note_id"],
+        description=row["description"],
+        created_at=as_datetime(row["created_at"]),
+    )
+
+
+async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustomer) -> Customer:
     """Insert a customer; AlreadyExists if its external id is taken."""
     try:
-        row: asyncpg.Record = await conn.fetchrow(
+        row = await conn.fetchrow(
             f"""
             INSERT INTO customers AS c (account_id, id, external_customer_id, name, email, currency, timezone,
                 billing_address, shipping_address, tax_id, auto_collection, auto_issuance, net_terms, metadata, balance)
@@ -53,9 +115,9 @@ async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustome
             customer.email,
             customer.currency,
             customer.timezone,
-            _json(customer.billing_address),
-            _json(customer.shipping_address),
-            _json(customer.tax_id),
+            address_json(customer.billing_address),
+            address_json(customer.shipping_address),
+            address_json(customer.tax_id),
             customer.auto_collection,
             customer.auto_issuance,
             customer.net_terms,
@@ -64,7 +126,7 @@ async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustome
         )
     except asyncpg.UniqueViolationError as exc:
         raise _external_id_taken(customer.external_customer_id) from exc
-    return row
+    return customer_from(row)
 
 
 def _external_id_taken(external_id: str) -> AlreadyExists:
@@ -82,18 +144,18 @@ async def get(
     customer_id: str = "",
     external_customer_id: str = "",
     lock: Literal["update", "share"] | None = None,
-) -> asyncpg.Record:
+) -> Customer:
     """One customer by id or external id; NotFound otherwise. `lock` takes its row lock."""
     column, value = ("id", customer_id) if customer_id else ("external_customer_id", external_customer_id)
     clause = {None: "", "update": " FOR UPDATE", "share": " FOR SHARE"}[lock]
-    row: asyncpg.Record | None = await conn.fetchrow(
+    row = await conn.fetchrow(
         f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}",
         account_id,
         value,
     )
     if row is None:
         raise NotFound("customer", value)
-    return row
+    return customer_from(row)
 
 
 async def has_invoices(conn: asyncpg.Connection, account_id: str, customer_id: str) -> bool:
@@ -105,8 +167,8 @@ async def has_invoices(conn: asyncpg.Connection, account_id: str, customer_id: s
 
 
 async def update(
-    conn: asyncpg.Connection, account_id: str, customer_id: str, changes: CustomerChanges, metadata: dict[str, str]
-) -> asyncpg.Record:
+    conn: asyncpg.Connection, account_id: str, customer_id: str, changes: CustomerChanges, metadata: Mapping[str, str]
+) -> Customer:
     """Write the named changes (the caller holds the row lock and computed the new metadata)."""
     assignments: list[str] = ["updated_at = now()", "metadata = $3"]
     args: list[Any] = [account_id, customer_id, metadata]
@@ -131,39 +193,30 @@ async def update(
     for column, value in removable.items():
         if value is not None:
             empty = not any(dataclasses.astuple(value))
-            args.append(None if empty else _json(value))
+            args.append(None if empty else address_json(value))
             assignments.append(f"{column} = ${len(args)}")
-    row: asyncpg.Record = await conn.fetchrow(
+    row = await conn.fetchrow(
         f"UPDATE customers c SET {', '.join(assignments)} WHERE c.account_id = $1 AND c.id = $2 "
         f"RETURNING {CUSTOMER_COLUMNS}",
         *args,
     )
-    return row
+    return customer_from(row)
 
 
-@dataclasses.dataclass(frozen=True)
-class TimeRange:
-    """Optional bounds on a timestamp column."""
-
-    gt: dt.datetime | None = None
-    gte: dt.datetime | None = None
-    lt: dt.datetime | None = None
-    lte: dt.datetime | None = None
-
-    def sql(self, column: str, args: list[Any]) -> list[str]:
-        """SQL conditions for the bounds that are set, appending their values to args."""
-        conditions = []
-        for op, value in ((">", self.gt), (">=", self.gte), ("<", self.lt), ("<=", self.lte)):
-            if value is not None:
-                args.append(value)
-                conditions.append(f"{column} {op} ${len(args)}")
-        return conditions
+def _time_conditions(bounds: TimeRange, column: str, args: list[Any]) -> list[str]:
+    """SQL conditions for the bounds that are set, appending their values to args."""
+    conditions = []
+    for op, value in ((">", bounds.gt), (">=", bounds.gte), ("<", bounds.lt), ("<=", bounds.lte)):
+        if value is not None:
+            args.append(value)
+            conditions.append(f"{column} {op} ${len(args)}")
+    return conditions
 
 
-def list_query(account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None) -> tuple[str, list[Any]]:
+def list_query(account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None) -> ListQuery[Customer]:
     """SQL and arguments listing customers newest first, after a keyset position."""
     args: list[Any] = [account_id]
-    conditions = ["c.account_id = $1", *created.sql("c.created_at", args)]
+    conditions = ["c.account_id = $1", *_time_conditions(created, "c.created_at", args)]
     if after is not None:
         args += list(after)
         conditions.append(f"(c.created_at, c.id) < (${len(args) - 1}, ${len(args)})")
@@ -171,7 +224,7 @@ def list_query(account_id: str, created: TimeRange, after: tuple[dt.datetime, st
         f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {' AND '.join(conditions)} "
         "ORDER BY c.created_at DESC, c.id DESC"
     )
-    return sql, args
+    return ListQuery(sql, args, customer_from)
 
 
 async def insert_balance_transaction(
@@ -183,12 +236,12 @@ async def insert_balance_transaction(
     *,
     description: str = "",
     invoice_id: str | None = None,
-) -> asyncpg.Record:
+) -> BalanceTransaction:
     """Append a ledger row and set the customer's balance to its ending balance.
 
     The caller holds the customer's row lock and computed `move` from the balance it read.
     """
-    row: asyncpg.Record = await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""
         WITH t AS (
             INSERT INTO customer_balance_transactions (account_id, id, customer_id, action, type, amount,
@@ -211,20 +264,15 @@ async def insert_balance_transaction(
         invoice_id,
         description,
     )
-    return row
-
-
-def balance_of(row: asyncpg.Record) -> Decimal:
-    """The balance column of a customer record as a Decimal."""
-    return Decimal(row["balance"])
+    return transaction_from(row)
 
 
 def transactions_query(
     account_id: str, customer_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None
-) -> tuple[str, list[Any]]:
+) -> ListQuery[BalanceTransaction]:
     """SQL and arguments listing a customer's ledger newest first, after a keyset position."""
     args: list[Any] = [account_id, customer_id]
-    conditions = ["t.account_id = $1", "t.customer_id = $2", *created.sql("t.created_at", args)]
+    conditions = ["t.account_id = $1", "t.customer_id = $2", *_time_conditions(created, "t.created_at", args)]
     if after is not None:
         args += list(after)
         conditions.append(f"(t.created_at, t.id) < (${len(args) - 1}, ${len(args)})")
@@ -232,4 +280,4 @@ def transactions_query(
         f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t WHERE {' AND '.join(conditions)} "
         "ORDER BY t.created_at DESC, t.id DESC"
     )
-    return sql, args
+    return ListQuery(sql, args, transaction_from)

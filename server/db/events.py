@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from server.domain.events import InvoiceEvent, InvoiceEventKind
+
 CHANNEL = "invoice_events"
 
 
@@ -16,7 +18,7 @@ async def append(
     conn: asyncpg.Connection,
     account_id: str,
     *,
-    kind: str,
+    kind: InvoiceEventKind,
     invoice_id: str,
     customer_id: str,
     version: int,
@@ -37,7 +39,7 @@ async def append(
         SELECT e.sequence FROM e, LATERAL (SELECT pg_notify($7, $1)) notified
         """,
         account_id,
-        kind,
+        kind.value,
         invoice_id,
         customer_id,
         version,
@@ -47,9 +49,9 @@ async def append(
     return sequence
 
 
-async def after(conn: asyncpg.Connection, account_id: str, sequence: int, limit: int) -> list[asyncpg.Record]:
+async def after(conn: asyncpg.Connection, account_id: str, sequence: int, limit: int) -> list[InvoiceEvent]:
     """Events with a greater sequence, in order, at most `limit`."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    rows = await conn.fetch(
         """
         SELECT sequence, type, invoice_id, customer_id, version, occurred_at, invoice FROM invoice_events
         WHERE account_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3
@@ -58,7 +60,18 @@ async def after(conn: asyncpg.Connection, account_id: str, sequence: int, limit:
         sequence,
         limit,
     )
-    return rows
+    return [
+        InvoiceEvent(
+            sequence=r["sequence"],
+            kind=InvoiceEventKind(r["type"]),
+            invoice_id=r["invoice_id"],
+            customer_id=r["customer_id"],
+            version=r["version"],
+            occurred_at=r["occurred_at"],
+            invoice=r["invoice"],
+        )
+        for r in rows
+    ]
 
 
 async def retained_range(conn: asyncpg.Connection, account_id: str) -> tuple[int | None, int]:

@@ -2,29 +2,49 @@
 
 An invoice is read in one statement: its columns, its line items, balance
 transactions and payments aggregated as JSON (json, not jsonb: cheaper to
-build, and parsed once in Python) whose numbers are text, so that the
-API converters build protos straight from the row and money never passes
-through float.
+build, and parsed once in Python) whose numbers are text, so that money never
+passes through float. `invoice_from` turns such a row into the typed Invoice,
+the one place that knows its columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from server.db.customers import address_from, address_json, tax_id_from, transaction_from
+from server.db.json import as_date, as_datetime
+from server.db.snapshots import ListQuery
 from server.domain import money
+from server.domain.customers import BalanceDirection, Customer
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
-from server.domain.invoices import InvoiceFilter, InvoiceSource, Line, Totals
+from server.domain.invoices import (
+    AdjustmentKind,
+    DiscountKind,
+    Invoice,
+    InvoiceDiscount,
+    InvoiceFilter,
+    InvoiceHeader,
+    InvoiceSource,
+    InvoiceStatus,
+    Line,
+    LineAdjustment,
+    Payment,
+    Totals,
+)
+from server.domain.lifecycle import AppliedBalance
 
 _LINE_JSON = """
     json_build_object(
-        'id', li.id, 'name', li.name, 'quantity', li.quantity::text, 'start_date', li.start_date,
+        'id', li.id, 'name', li.name, 'quantity', li.quantity::text, 'unit_amount', li.unit_amount::text,
+        'start_date', li.start_date,
         'end_date', li.end_date, 'subtotal', li.subtotal::text, 'adjustments', li.adjustments,
         'adjusted_subtotal', li.adjusted_subtotal::text, 'credits_applied', li.credits_applied::text,
         'partially_invoiced_amount', li.partially_invoiced_amount::text, 'amount', li.amount::text,
@@ -45,14 +65,17 @@ _PAYMENT_JSON = """
         'external_id', p.external_id, 'notes', p.notes, 'created_at', p.created_at)
 """
 
+HEADER_COLUMNS = """
+    i.id, i.customer_id, i.subscription_id, i.billing_boundary, i.invoice_source, i.status, i.version,
+    i.invoice_number, i.currency, i.invoice_date, i.due_date, i.net_terms, i.subtotal, i.total, i.amount_due, i.memo,
+    i.metadata, i.discounts, i.minimum_amount, i.maximum_amount, i.auto_collection, i.will_auto_issue,
+    i.billing_address, i.shipping_address, i.customer_tax_id, i.hosted_invoice_url, i.invoice_pdf,
+    i.eligible_to_issue_at, i.scheduled_issue_at, i.issued_at, i.paid_at, i.voided_at, i.issue_failed_at,
+    i.payment_started_at, i.payment_failed_at, i.sync_failed_at, i.created_at, i.updated_at
+"""
+
 INVOICE_SELECT = f"""
-SELECT i.id, i.version, i.status, i.invoice_source, i.invoice_number, i.customer_id, c.external_customer_id,
-    i.subscription_id, i.currency, i.invoice_date, i.due_date, i.net_terms, i.subtotal::text AS subtotal,
-    i.total::text AS total, i.amount_due::text AS amount_due, i.memo, i.metadata, i.discounts,
-    i.minimum_amount::text AS minimum_amount, i.maximum_amount::text AS maximum_amount, i.auto_collection,
-    i.will_auto_issue, i.billing_address, i.shipping_address, i.customer_tax_id, i.hosted_invoice_url,
-    i.invoice_pdf, i.eligible_to_issue_at, i.scheduled_issue_at, i.issued_at, i.paid_at, i.voided_at,
-    i.issue_failed_at, i.payment_started_at, i.payment_failed_at, i.sync_failed_at, i.created_at, i.updated_at,
+SELECT {HEADER_COLUMNS}, c.external_customer_id,
     (SELECT coalesce(json_agg({_LINE_JSON} ORDER BY li.position), '[]'::json)
        FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id) AS line_items,
     (SELECT coalesce(json_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
@@ -62,6 +85,129 @@ SELECT i.id, i.version, i.status, i.invoice_source, i.invoice_number, i.customer
        FROM payments p WHERE p.account_id = i.account_id AND p.invoice_id = i.id) AS payments
 FROM invoices i JOIN customers c ON c.account_id = i.account_id AND c.id = i.customer_id
 """
+
+
+def discounts_from(data: Sequence[Mapping[str, str]]) -> tuple[InvoiceDiscount, ...]:
+    """The invoice-level discounts stored as JSON."""
+    result = []
+    for item in data:
+        kind = DiscountKind(item["discount_type"])
+        value_field = "percentage_discount" if kind is DiscountKind.PERCENTAGE else "amount_discount"
+        result.append(InvoiceDiscount(kind, Decimal(item[value_field]), item.get("reason", "")))
+    return tuple(result)
+
+
+def discounts_json(discounts: Sequence[InvoiceDiscount]) -> list[dict[str, str]]:
+    """The stored JSON form of invoice-level discounts."""
+    result = []
+    for discount in discounts:
+        value_field = "percentage_discount" if discount.kind is DiscountKind.PERCENTAGE else "amount_discount"
+        result.append(
+            {
+                "discount_type": discount.kind.value,
+                value_field: money.to_wire(discount.value),
+                "reason": discount.reason,
+            }
+        )
+    return result
+
+
+def _adjustment_from(data: Mapping[str, Any]) -> LineAdjustment:
+    return LineAdjustment(
+        kind=AdjustmentKind(data["adjustment_type"]),
+        amount=Decimal(data["amount"]),
+        configured=Decimal(data["configured"]),
+        is_invoice_level=data["is_invoice_level"],
+        reason=data.get("reason", ""),
+        id=data.get("id", ""),
+    )
+
+
+def line_from(data: Mapping[str, Any]) -> Line:
+    """A stored line from its JSON form (_LINE_JSON)."""
+    return Line(
+        id=data["id"],
+        name=data["name"],
+        quantity=Decimal(data["quantity"]),
+        unit_amount=Decimal(data["unit_amount"]),
+        start_date=as_date(data["start_date"]),
+        end_date=as_date(data["end_date"]),
+        subtotal=Decimal(data["subtotal"]),
+        adjustments=tuple(_adjustment_from(a) for a in data["adjustments"]),
+        adjusted_subtotal=Decimal(data["adjusted_subtotal"]),
+        credits_applied=Decimal(data["credits_applied"]),
+        partially_invoiced_amount=Decimal(data["partially_invoiced_amount"]),
+        amount=Decimal(data["amount"]),
+        sub_line_data=tuple(data["sub_line_items"]),
+        price_data=data["price"],
+        is_one_off=data["is_one_off"],
+    )
+
+
+def _payment_from(data: Mapping[str, Any]) -> Payment:
+    return Payment(
+        id=data["id"],
+        amount=Decimal(data["amount"]),
+        received=as_date(data["payment_received_date"]),
+        external_id=data["external_id"] or "",
+        notes=data["notes"],
+        created_at=as_datetime(data["created_at"]),
+    )
+
+
+def header_from(row: Mapping[str, Any]) -> InvoiceHeader:
+    """The invoice columns of a row selected with HEADER_COLUMNS."""
+    return InvoiceHeader(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        subscription_id=row["subscription_id"],
+        billing_boundary=row["billing_boundary"],
+        source=InvoiceSource(row["invoice_source"]),
+        status=InvoiceStatus(row["status"]),
+        version=row["version"],
+        invoice_number=row["invoice_number"] or "",
+        currency=row["currency"],
+        invoice_date=row["invoice_date"],
+        due_date=row["due_date"],
+        net_terms=row["net_terms"],
+        subtotal=row["subtotal"],
+        total=row["total"],
+        amount_due=row["amount_due"],
+        memo=row["memo"],
+        metadata=row["metadata"],
+        discounts=discounts_from(row["discounts"]),
+        minimum_amount=row["minimum_amount"],
+        maximum_amount=row["maximum_amount"],
+        auto_collection=row["auto_collection"],
+        will_auto_issue=row["will_auto_issue"],
+        billing_address=address_from(row["billing_address"]),
+        shipping_address=address_from(row["shipping_address"]),
+        customer_tax_id=tax_id_from(row["customer_tax_id"]),
+        hosted_invoice_url=row["hosted_invoice_url"],
+        invoice_pdf=row["invoice_pdf"],
+        eligible_to_issue_at=row["eligible_to_issue_at"],
+        scheduled_issue_at=row["scheduled_issue_at"],
+        issued_at=row["issued_at"],
+        paid_at=row["paid_at"],
+        voided_at=row["voided_at"],
+        issue_failed_at=row["issue_failed_at"],
+        payment_started_at=row["payment_started_at"],
+        payment_failed_at=row["payment_failed_at"],
+        sync_failed_at=row["sync_failed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def invoice_from(row: Mapping[str, Any]) -> Invoice:
+    """The invoice of a row selected with INVOICE_SELECT."""
+    return Invoice(
+        header=header_from(row),
+        external_customer_id=row["external_customer_id"] or "",
+        lines=tuple(line_from(li) for li in row["line_items"]),
+        balance_transactions=tuple(transaction_from(t) for t in row["balance_transactions"]),
+        payments=tuple(_payment_from(p) for p in row["payments"]),
+    )
 
 
 def _price_json(line: Line, currency: str) -> dict[str, Any]:
@@ -97,7 +243,7 @@ async def insert(
     conn: asyncpg.Connection,
     account_id: str,
     *,
-    customer: asyncpg.Record,
+    customer: Customer,
     source: InvoiceSource,
     currency: str,
     invoice_date: dt.date,
@@ -107,7 +253,7 @@ async def insert(
     totals: Totals,
     memo: str,
     metadata: dict[str, str],
-    discounts: list[dict[str, str]],
+    discounts: Sequence[InvoiceDiscount],
     auto_collection: bool,
     will_auto_issue: bool,
     subscription_id: str | None = None,
@@ -131,7 +277,7 @@ async def insert(
         """,
         account_id,
         invoice_id,
-        customer["id"],
+        customer.id,
         source.value,
         currency,
         invoice_date,
@@ -141,12 +287,12 @@ async def insert(
         totals.total,
         memo,
         metadata,
-        discounts,
+        discounts_json(discounts),
         auto_collection,
         will_auto_issue,
-        customer["billing_address"],
-        customer["shipping_address"],
-        customer["tax_id"],
+        address_json(customer.billing_address),
+        address_json(customer.shipping_address),
+        address_json(customer.tax_id),
         subscription_id,
         billing_boundary,
         eligible_to_issue_at,
@@ -200,17 +346,15 @@ async def insert_lines(
     return ids
 
 
-async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> asyncpg.Record:
-    """One invoice with its lines and balance transactions; NotFound otherwise."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = $2", account_id, invoice_id
-    )
+async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Invoice:
+    """One invoice with its lines, balance transactions and payments; NotFound otherwise."""
+    row = await conn.fetchrow(INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = $2", account_id, invoice_id)
     if row is None:
         raise NotFound("invoice", invoice_id)
-    return row
+    return invoice_from(row)
 
 
-def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None) -> tuple[str, list[Any]]:
+def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None) -> ListQuery[Invoice]:
     """SQL and arguments listing invoices by invoice date (newest first, ties by id) after a keyset position."""
     args: list[Any] = [account_id]
 
@@ -250,7 +394,7 @@ def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, st
     if after is not None:
         conditions.append(f"(i.invoice_date, i.id) < ({arg(after[0])}::date, {arg(after[1])})")
     sql = INVOICE_SELECT + " WHERE " + " AND ".join(conditions) + " ORDER BY i.invoice_date DESC, i.id DESC"
-    return sql, args
+    return ListQuery(sql, args, invoice_from)
 
 
 async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> str:
@@ -263,20 +407,16 @@ async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str
     return customer_id
 
 
-async def lock(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> asyncpg.Record:
-    """Lock the invoice row for this transaction and return its mutable state."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """
-        SELECT id, customer_id, status, version, invoice_source, currency, invoice_date, due_date, net_terms,
-            subtotal, total, amount_due, discounts, metadata, eligible_to_issue_at
-        FROM invoices WHERE account_id = $1 AND id = $2 FOR UPDATE
-        """,
+async def lock(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceHeader:
+    """Lock the invoice row for this transaction and return its columns."""
+    row = await conn.fetchrow(
+        f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR UPDATE",
         account_id,
         invoice_id,
     )
     if row is None:
         raise NotFound("invoice", invoice_id)
-    return row
+    return header_from(row)
 
 
 async def save(conn: asyncpg.Connection, account_id: str, invoice_id: str, changes: dict[str, Any]) -> None:
@@ -358,8 +498,8 @@ async def delete_line(conn: asyncpg.Connection, account_id: str, invoice_id: str
     )
 
 
-async def line_item(conn: asyncpg.Connection, account_id: str, line_id: str) -> dict[str, Any]:
-    """One line item in the JSON form the converters read."""
+async def line_item(conn: asyncpg.Connection, account_id: str, line_id: str) -> Line:
+    """One stored line item."""
     value: dict[str, Any] | None = await conn.fetchval(
         f"SELECT {_LINE_JSON} FROM invoice_line_items li WHERE li.account_id = $1 AND li.id = $2",
         account_id,
@@ -367,7 +507,7 @@ async def line_item(conn: asyncpg.Connection, account_id: str, line_id: str) -> 
     )
     if value is None:
         raise NotFound("line_item", line_id)
-    return value
+    return line_from(value)
 
 
 async def next_invoice_number(conn: asyncpg.Connection, account_id: str) -> tuple[str, int]:
@@ -425,9 +565,9 @@ async def insert_payment(
         ) from exc
 
 
-async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> list[asyncpg.Record]:
+async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> list[AppliedBalance]:
     """The balance transactions the invoice caused when it was issued, oldest first."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    rows = await conn.fetch(
         """
         SELECT type, amount FROM customer_balance_transactions
         WHERE account_id = $1 AND invoice_id = $2 AND action = 'applied_to_invoice' ORDER BY created_at, id
@@ -435,7 +575,7 @@ async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id:
         account_id,
         invoice_id,
     )
-    return rows
+    return [AppliedBalance(BalanceDirection(r["type"]), r["amount"]) for r in rows]
 
 
 async def replace_generated_lines(
@@ -468,9 +608,17 @@ async def replace_generated_lines(
     await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
 
 
-async def subscription_drafts_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> list[asyncpg.Record]:
+@dataclass(frozen=True)
+class DraftRef:
+    """A draft invoice of some account (the runner's queue spans accounts)."""
+
+    account_id: str
+    invoice_id: str
+
+
+async def subscription_drafts_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> list[DraftRef]:
     """Subscription drafts that should issue themselves now (spans accounts, like the runner)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    rows = await conn.fetch(
         """
         SELECT account_id, id FROM invoices
         WHERE status = 'draft' AND subscription_id IS NOT NULL AND will_auto_issue AND eligible_to_issue_at <= $1
@@ -479,7 +627,7 @@ async def subscription_drafts_due(conn: asyncpg.Connection, now: dt.datetime, li
         now,
         limit,
     )
-    return rows
+    return [DraftRef(r["account_id"], r["id"]) for r in rows]
 
 
 async def subscription_invoice(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> tuple[str, int] | None:

@@ -3,72 +3,83 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 
+from server.db.snapshots import ListQuery
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
+from server.domain.plans import NewPlan, Plan
 
-PLAN_COLUMNS = "p.id, p.external_plan_id, p.name, p.currency, p.prices, p.metadata, p.created_at"
+_NAMES = ("id", "external_plan_id", "name", "currency", "prices", "metadata", "created_at")
+PLAN_COLUMNS = ", ".join(f"p.{name}" for name in _NAMES)
 
 
-async def insert(
-    conn: asyncpg.Connection,
-    account_id: str,
-    *,
-    name: str,
-    currency: str,
-    prices: Sequence[dict[str, Any]],
-    external_plan_id: str,
-    metadata: dict[str, str],
-) -> asyncpg.Record:
+def plan_columns(prefix: str = "") -> str:
+    """PLAN_COLUMNS, each named with a prefix (for queries that join plans to another table)."""
+    return ", ".join(f"p.{name} AS {prefix}{name}" for name in _NAMES)
+
+
+def plan_from(row: Mapping[str, Any], prefix: str = "") -> Plan:
+    """The plan of a row selected with plan_columns(prefix)."""
+    return Plan(
+        id=row[f"{prefix}id"],
+        external_plan_id=row[f"{prefix}external_plan_id"] or "",
+        name=row[f"{prefix}name"],
+        currency=row[f"{prefix}currency"],
+        prices=tuple(row[f"{prefix}prices"]),
+        metadata=row[f"{prefix}metadata"],
+        created_at=row[f"{prefix}created_at"],
+    )
+
+
+async def insert(conn: asyncpg.Connection, account_id: str, plan: NewPlan) -> Plan:
     """Insert a plan; AlreadyExists if its external id is taken."""
     try:
-        row: asyncpg.Record = await conn.fetchrow(
+        row = await conn.fetchrow(
             f"""
             INSERT INTO plans AS p (account_id, id, external_plan_id, name, currency, prices, metadata)
             VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7) RETURNING {PLAN_COLUMNS}
             """,
             account_id,
             new_id("plan"),
-            external_plan_id,
-            name,
-            currency,
-            list(prices),
-            metadata,
+            plan.external_plan_id,
+            plan.name,
+            plan.currency,
+            [dict(p) for p in plan.prices],
+            dict(plan.metadata),
         )
     except asyncpg.UniqueViolationError as exc:
         raise AlreadyExists(
             "EXTERNAL_PLAN_ID_TAKEN",
-            f"a plan with external_plan_id {external_plan_id!r} already exists",
-            metadata={"external_plan_id": external_plan_id},
+            f"a plan with external_plan_id {plan.external_plan_id!r} already exists",
+            metadata={"external_plan_id": plan.external_plan_id},
         ) from exc
-    return row
+    return plan_from(row)
 
 
-async def get(
-    conn: asyncpg.Connection, account_id: str, *, plan_id: str = "", external_plan_id: str = ""
-) -> asyncpg.Record:
+async def get(conn: asyncpg.Connection, account_id: str, *, plan_id: str = "", external_plan_id: str = "") -> Plan:
     """One plan by id or external id; NotFound otherwise."""
     column, value = ("id", plan_id) if plan_id else ("external_plan_id", external_plan_id)
-    row: asyncpg.Record | None = await conn.fetchrow(
+    row = await conn.fetchrow(
         f"SELECT {PLAN_COLUMNS} FROM plans p WHERE p.account_id = $1 AND p.{column} = $2", account_id, value
     )
     if row is None:
         raise NotFound("plan", value)
-    return row
+    return plan_from(row)
 
 
-def list_query(account_id: str, after: tuple[dt.datetime, str] | None) -> tuple[str, list[Any]]:
+def list_query(account_id: str, after: tuple[dt.datetime, str] | None) -> ListQuery[Plan]:
     """SQL and arguments listing plans newest first, after a keyset position."""
     args: list[Any] = [account_id]
     condition = ""
     if after is not None:
         args += list(after)
         condition = " AND (p.created_at, p.id) < ($2, $3)"
-    return (
+    return ListQuery(
         f"SELECT {PLAN_COLUMNS} FROM plans p WHERE p.account_id = $1{condition} ORDER BY p.created_at DESC, p.id DESC",
         args,
+        plan_from,
     )

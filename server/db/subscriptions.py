@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import asyncpg
 
+from server.db.plans import plan_columns, plan_from
+from server.db.snapshots import ListQuery
 from server.domain.errors import NotFound
 from server.domain.ids import new_id
+from server.domain.subscriptions import SubscriptionRecord
 
-SUBSCRIPTION_COLUMNS = """
-    s.id, s.customer_id, c.external_customer_id, c.timezone, c.currency AS customer_currency,
-    c.auto_issuance AS customer_auto_issuance, s.plan_id, s.start_date, s.end_date, s.align_to_start, s.net_terms,
-    s.auto_issuance, s.metadata, s.next_boundary, s.created_at,
-    p.name AS plan_name, p.external_plan_id, p.currency AS plan_currency, p.prices, p.metadata AS plan_metadata,
-    p.created_at AS plan_created_at
+SUBSCRIPTION_COLUMNS = f"""
+    s.id, s.customer_id, c.external_customer_id, c.timezone,
+    c.auto_issuance AS customer_auto_issuance, s.start_date, s.end_date, s.align_to_start, s.net_terms,
+    s.auto_issuance, s.metadata, s.next_boundary, s.created_at, {plan_columns("plan_")}
 """
 _FROM = """
     FROM subscriptions s
     JOIN customers c ON c.account_id = s.account_id AND c.id = s.customer_id
     JOIN plans p ON p.account_id = s.account_id AND p.id = s.plan_id
 """
+
+
+def subscription_from(row: Mapping[str, Any]) -> SubscriptionRecord:
+    """The subscription of a row selected with SUBSCRIPTION_COLUMNS and _FROM."""
+    return SubscriptionRecord(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        external_customer_id=row["external_customer_id"] or "",
+        timezone=row["timezone"],
+        customer_auto_issuance=row["customer_auto_issuance"],
+        plan=plan_from(row, "plan_"),
+        start_date=row["start_date"],
+        end_date=row["end_date"],
+        align_to_start=row["align_to_start"],
+        net_terms=row["net_terms"],
+        auto_issuance=row["auto_issuance"],
+        metadata=row["metadata"],
+        next_boundary=row["next_boundary"],
+        created_at=row["created_at"],
+    )
 
 
 async def insert(
@@ -61,17 +83,17 @@ async def insert(
 
 async def get(
     conn: asyncpg.Connection, account_id: str, subscription_id: str, *, lock: Literal["update"] | None = None
-) -> asyncpg.Record:
+) -> SubscriptionRecord:
     """One subscription with its customer and plan; NotFound otherwise. `lock` takes its row lock."""
     clause = " FOR UPDATE OF s" if lock else ""
-    row: asyncpg.Record | None = await conn.fetchrow(
+    row = await conn.fetchrow(
         f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE s.account_id = $1 AND s.id = $2{clause}",
         account_id,
         subscription_id,
     )
     if row is None:
         raise NotFound("subscription", subscription_id)
-    return row
+    return subscription_from(row)
 
 
 async def set_end_date(conn: asyncpg.Connection, account_id: str, subscription_id: str, end_date: dt.date) -> None:
@@ -104,7 +126,7 @@ def list_query(
     statuses: list[str],
     now: dt.datetime,
     after: tuple[dt.datetime, str] | None,
-) -> tuple[str, list[Any]]:
+) -> ListQuery[SubscriptionRecord]:
     """SQL and arguments listing subscriptions newest first, after a keyset position.
 
     The status of a subscription depends on the customer's local date at `now`,
@@ -132,17 +154,19 @@ def list_query(
     sql = (
         f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE {' AND '.join(conditions)} ORDER BY s.created_at DESC, s.id DESC"
     )
-    return sql, args
+    return ListQuery(sql, args, subscription_from)
 
 
-async def due_for_invoicing(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> list[asyncpg.Record]:
+async def due_for_invoicing(
+    conn: asyncpg.Connection, now: dt.datetime, limit: int
+) -> list[tuple[str, SubscriptionRecord]]:
     """Subscriptions whose next boundary has arrived, locked for this transaction.
 
     This is the one query that spans accounts: the period-end runner serves them
     all. SKIP LOCKED lets several processes work through the queue at once
     without waiting on each other; the unique boundary index is the final guard.
     """
-    rows: list[asyncpg.Record] = await conn.fetch(
+    rows = await conn.fetch(
         f"""
         SELECT s.account_id, {SUBSCRIPTION_COLUMNS} {_FROM}
         WHERE s.next_boundary_at <= $1
@@ -153,4 +177,4 @@ async def due_for_invoicing(conn: asyncpg.Connection, now: dt.datetime, limit: i
         now,
         limit,
     )
-    return rows
+    return [(row["account_id"], subscription_from(row)) for row in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -18,6 +20,7 @@ from server.domain.validation import (
     check_metadata,
     check_metadata_patch,
     check_net_terms,
+    check_one_id,
     check_text,
     check_timezone,
 )
@@ -48,6 +51,18 @@ def check_address(address: Address, field: str, violations: Violations) -> None:
         check_text(getattr(address, part), f"{field}.{part}", violations, max_length=MAX_ADDRESS_FIELD_LENGTH)
     if address.country and not (len(address.country) == 2 and address.country.isalpha() and address.country.isupper()):
         violations.add(f"{field}.country", 'must be a two-letter ISO 3166-1 code such as "US"')
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """A customer named by its id or its external id (exactly one is set)."""
+
+    customer_id: str = ""
+    external_customer_id: str = ""
+
+    def check(self, violations: Violations) -> None:
+        """Exactly one of the two is set, and each is a valid id."""
+        check_one_id("customer_id", self.customer_id, "external_customer_id", self.external_customer_id, violations)
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,17 @@ class CustomerChanges:
             )
 
 
+def check_same_currency(currency: str, customer_currency: str, *, what: str, subject: str) -> None:
+    """Whatever bills a customer (an invoice, a plan) bills in the customer's currency."""
+    if currency != customer_currency:
+        raise FailedPrecondition(
+            "CURRENCY_MISMATCH",
+            f"{what} bills in {currency}, the customer in {customer_currency}",
+            subject=subject,
+            metadata={"customer_currency": customer_currency},
+        )
+
+
 def check_currency(code: str, field: str, violations: Violations) -> None:
     """A known ISO 4217 code in upper case."""
     if not code:
@@ -198,3 +224,42 @@ def move_balance(starting_balance: Decimal, direction: BalanceDirection, amount:
     """The ledger row for changing a balance by a non-negative amount in one direction."""
     delta = amount if direction is BalanceDirection.INCREMENT else -amount
     return BalanceMove(direction, amount, starting_balance, starting_balance + delta)
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer as stored, with its current balance."""
+
+    id: str
+    external_customer_id: str  # "" when none
+    name: str
+    email: str
+    currency: str
+    timezone: str
+    billing_address: Address | None
+    shipping_address: Address | None
+    tax_id: TaxId | None
+    auto_collection: bool
+    auto_issuance: bool | None
+    net_terms: int
+    metadata: Mapping[str, str]
+    balance: Decimal
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class BalanceTransaction:
+    """One immutable row of a customer's balance ledger."""
+
+    id: str
+    customer_id: str
+    action: BalanceAction
+    direction: BalanceDirection
+    amount: Decimal
+    starting_balance: Decimal
+    ending_balance: Decimal
+    invoice_id: str | None
+    credit_note_id: str | None
+    description: str
+    created_at: dt.datetime

@@ -12,7 +12,9 @@ from enum import StrEnum
 from typing import Any, Final
 
 from server.domain import money
+from server.domain.customers import Address, BalanceTransaction
 from server.domain.errors import FailedPrecondition, Violations
+from server.domain.tax_ids import TaxId
 from server.domain.validation import (
     MAX_LINE_ITEMS,
     MAX_MEMO_LENGTH,
@@ -142,6 +144,7 @@ class LineAdjustment:
     configured: Decimal
     is_invoice_level: bool
     reason: str = ""
+    id: str = ""  # given when the line is stored
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ class Line:
     # matrix breakdown, in their stored form.
     price_data: Mapping[str, Any] | None = None
     sub_line_data: tuple[Mapping[str, Any], ...] = ()
+    credits_applied: Decimal = Decimal(0)
+    partially_invoiced_amount: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -292,6 +297,11 @@ class NewOneOffInvoice:
         check_metadata(self.metadata, "metadata", violations)
 
 
+def issues_at_creation(invoice: NewOneOffInvoice, today: dt.date) -> bool:
+    """A one-off invoice created with will_auto_issue is issued at once unless it is dated in the future."""
+    return invoice.will_auto_issue and invoice.invoice_date <= today
+
+
 def check_line_count(count: int, violations: Violations) -> None:
     """An invoice is created with 1 to MAX_LINE_ITEMS lines."""
     if count == 0:
@@ -355,3 +365,78 @@ class InvoiceFilter:
     amount_gt: Decimal | None = None
     amount_lt: Decimal | None = None
     is_recurring: bool | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment recorded on an invoice by MarkInvoicePaid."""
+
+    id: str
+    amount: Decimal
+    received: dt.date
+    external_id: str  # "" when none
+    notes: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class InvoiceHeader:
+    """An invoice's own columns: everything but its lines, balance transactions and payments.
+
+    Mutations read it under the row lock; it is also the top of a whole Invoice.
+    """
+
+    id: str
+    customer_id: str
+    subscription_id: str | None
+    billing_boundary: int | None  # the period boundary a subscription invoice bills
+    source: InvoiceSource
+    status: InvoiceStatus
+    version: int
+    invoice_number: str  # "" until issued
+    currency: str
+    invoice_date: dt.date
+    due_date: dt.date | None
+    net_terms: int
+    subtotal: Decimal
+    total: Decimal
+    amount_due: Decimal
+    memo: str
+    metadata: Mapping[str, str]
+    discounts: tuple[InvoiceDiscount, ...]
+    minimum_amount: Decimal | None
+    maximum_amount: Decimal | None
+    auto_collection: bool
+    will_auto_issue: bool
+    billing_address: Address | None
+    shipping_address: Address | None
+    customer_tax_id: TaxId | None
+    hosted_invoice_url: str
+    invoice_pdf: str
+    eligible_to_issue_at: dt.datetime | None
+    scheduled_issue_at: dt.datetime | None
+    issued_at: dt.datetime | None
+    paid_at: dt.datetime | None
+    voided_at: dt.datetime | None
+    issue_failed_at: dt.datetime | None
+    payment_started_at: dt.datetime | None
+    payment_failed_at: dt.datetime | None
+    sync_failed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def discount(self) -> InvoiceDiscount | None:
+        """The invoice-level discount, if any (an invoice carries at most one)."""
+        return self.discounts[0] if self.discounts else None
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """A whole invoice as stored: its columns, its customer's external id, lines, ledger rows and payments."""
+
+    header: InvoiceHeader
+    external_customer_id: str  # "" when none
+    lines: tuple[Line, ...]
+    balance_transactions: tuple[BalanceTransaction, ...]
+    payments: tuple[Payment, ...]

@@ -15,7 +15,15 @@ from decimal import Decimal
 from server.domain import money
 from server.domain.customers import BalanceDirection, BalanceMove, move_balance
 from server.domain.errors import Aborted, FailedPrecondition, Violations
-from server.domain.invoices import InvoiceAction, InvoiceSource, InvoiceStatus, transition
+from server.domain.invoices import (
+    MAX_FUTURE_INVOICE_DATE,
+    InvoiceAction,
+    InvoiceHeader,
+    InvoiceSource,
+    InvoiceStatus,
+    Line,
+    transition,
+)
 from server.domain.validation import (
     MAX_NAME_LENGTH,
     MetadataPatch,
@@ -25,6 +33,8 @@ from server.domain.validation import (
 )
 
 MAX_PAYMENT_NOTES_LENGTH = 2000
+# A day of slack on "not in the future" for payment dates: today somewhere on Earth may be tomorrow in UTC.
+PAYMENT_DATE_SLACK = dt.timedelta(days=1)
 MAX_EXTERNAL_ID_LENGTH = 255
 
 
@@ -48,9 +58,11 @@ class InvoiceChanges:
     auto_collection: bool | None = None
     invoice_date: dt.date | None = None
 
-    def validate(self) -> None:
+    def validate(self, today: dt.date) -> None:
         """Raise InvalidArgument naming every bad field."""
         v = Violations()
+        if self.invoice_date is not None and self.invoice_date > today + MAX_FUTURE_INVOICE_DATE:
+            v.add("invoice_date", "must be at most one year in the future")
         if self.metadata is not None:
             check_metadata_patch(self.metadata, "metadata", v)
         if self.net_terms is not None:
@@ -91,6 +103,27 @@ class InvoiceChanges:
                 "DUE_DATE_BEFORE_INVOICE_DATE", "due_date is before the invoice date", subject="due_date"
             )
 
+    def columns(self, invoice: InvoiceHeader) -> dict[str, object]:
+        """The invoice fields to write for these changes, after checking they are allowed on this invoice."""
+        self.check_allowed(invoice.status, invoice.source, invoice.invoice_date)
+        columns: dict[str, object] = {}
+        if self.metadata is not None:
+            columns["metadata"] = self.metadata.apply(invoice.metadata)
+        if self.net_terms is not None:
+            columns["net_terms"] = self.net_terms
+            columns["due_date"] = None  # computed from the terms at issue
+        if self.due_date is not None:
+            columns["due_date"] = self.due_date
+        if self.auto_collection is not None:
+            columns["auto_collection"] = self.auto_collection
+        if self.invoice_date is not None:
+            if invoice.due_date is not None and self.due_date is None and invoice.due_date < self.invoice_date:
+                raise FailedPrecondition(
+                    "DUE_DATE_BEFORE_INVOICE_DATE", "the new invoice date is after the due date", subject="invoice_date"
+                )
+            columns["invoice_date"] = self.invoice_date
+        return columns
+
 
 @dataclass(frozen=True)
 class NewFixedLine:
@@ -112,6 +145,29 @@ class NewFixedLine:
         """The unit price shown on the line's price: amount ÷ quantity, to 12 decimal places."""
         places = Decimal(1).scaleb(-money.MAX_FRACTION_DIGITS)
         return money.EXACT.divide(self.amount, self.quantity).quantize(places, context=money.EXACT).normalize()
+
+    def priced(self, currency: str) -> Line:
+        """The line as stored on an invoice in this currency; InvalidArgument if the amount is too precise."""
+        amount = money.amount_in(self.amount, currency, "amount")
+        return Line(
+            name=self.name,
+            quantity=self.quantity,
+            unit_amount=self.unit_amount(),
+            start_date=self.start_date,
+            end_date=self.end_date,
+            subtotal=amount,
+            adjustments=(),
+            adjusted_subtotal=amount,
+            amount=amount,
+        )
+
+
+def check_deletable(line: Line) -> None:
+    """Only one-off lines can be deleted: lines generated from a subscription are what the plan bills."""
+    if not line.is_one_off:
+        raise FailedPrecondition(
+            "LINE_ITEM_NOT_ONE_OFF", "lines generated from a subscription cannot be deleted", subject="line_item_id"
+        )
 
 
 @dataclass(frozen=True)
@@ -193,9 +249,9 @@ class NewPayment:
     external_id: str
     notes: str
 
-    def validate(self, violations: Violations, *, latest_allowed: dt.date) -> None:
-        """A received date not after latest_allowed, bounded external id and notes."""
-        if self.received > latest_allowed:
+    def validate(self, violations: Violations, *, today: dt.date) -> None:
+        """A received date not after today (UTC), bounded external id and notes."""
+        if self.received > today + PAYMENT_DATE_SLACK:
             violations.add("payment_received_date", "must not be in the future")
         check_text(self.external_id, "external_id", violations, max_length=MAX_EXTERNAL_ID_LENGTH)
         check_text(self.notes, "notes", violations, max_length=MAX_PAYMENT_NOTES_LENGTH)
@@ -209,6 +265,23 @@ def mark_paid(status: InvoiceStatus) -> InvoiceStatus:
 def void(status: InvoiceStatus) -> InvoiceStatus:
     """The status after voiding (issued → void)."""
     return transition(status, InvoiceAction.VOID)
+
+
+def issued_columns(outcome: IssueOutcome, invoice_number: str, now: dt.datetime) -> dict[str, object]:
+    """The invoice fields issuing writes."""
+    columns: dict[str, object] = {
+        "status": outcome.status.value,
+        "invoice_number": invoice_number,
+        "amount_due": outcome.amount_due,
+        "due_date": outcome.due_date,
+        "issued_at": now,
+        "eligible_to_issue_at": None,
+        "scheduled_issue_at": None,
+        "will_auto_issue": False,
+    }
+    if outcome.status is InvoiceStatus.PAID:
+        columns["paid_at"] = now
+    return columns
 
 
 def format_invoice_number(prefix: str, sequence: int) -> str:

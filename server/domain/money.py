@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Final, ParamSpec, TypeVar
 
-from server.domain.errors import Violations
+from server.domain.errors import InvalidArgument, Violations
 
 # ISO 4217 active codes whose minor unit is not 2 decimals.
 _EXPONENT_OVERRIDES: Final[dict[str, int]] = {
@@ -103,6 +103,13 @@ def zero(currency: str) -> Decimal:
 def fits_currency(amount: Decimal, currency: str) -> bool:
     """True when the amount has no more decimals than the currency's minor unit."""
     return amount == round_money(amount, currency)
+
+
+def amount_in(amount: Decimal, currency: str, field: str) -> Decimal:
+    """The amount at the currency's scale ("5" → "5.00" in USD); InvalidArgument if it is more precise."""
+    if not fits_currency(amount, currency):
+        raise InvalidArgument.one(field, f"has more decimal places than {currency} allows ({exponent(currency)})")
+    return round_money(amount, currency)  # the same value, at the currency's scale
 
 
 def parse_decimal(

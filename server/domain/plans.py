@@ -8,12 +8,16 @@ checks such a dict and builds the domain price the pricing function takes.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
 from server.domain import money
+from server.domain.customers import check_currency
 from server.domain.errors import Violations
+from server.domain.ids import new_id
 from server.domain.pricing import (
     Aggregation,
     BillableMetric,
@@ -28,7 +32,7 @@ from server.domain.pricing import (
     PriceType,
     Tier,
 )
-from server.domain.validation import MAX_NAME_LENGTH, check_text
+from server.domain.validation import MAX_NAME_LENGTH, check_id, check_metadata, check_one_id, check_text
 
 MAX_PRICES_PER_PLAN: Final = 100
 MAX_TIERS: Final = 50
@@ -289,3 +293,74 @@ def plan_months(prices: Sequence[Price]) -> int:
         if price.cadence is not Cadence.ONE_TIME:
             return price.cadence.months
     return 1
+
+
+# A price as stored with its plan and shown on invoice lines: the proto's JSON shape (snake_case names,
+# lower-case enum codes, decimal strings), validated by parse_price when the plan was created.
+PriceDocument = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PlanRef:
+    """A plan named by its id or its external id (exactly one is set)."""
+
+    plan_id: str = ""
+    external_plan_id: str = ""
+
+    def check(self, violations: Violations) -> None:
+        """Exactly one of the two is set, and each is a valid id."""
+        check_one_id("plan_id", self.plan_id, "external_plan_id", self.external_plan_id, violations)
+
+
+@dataclass(frozen=True)
+class NewPlan:
+    """A plan to create: its prices validated, given ids, and shown with the billing mode that applies."""
+
+    name: str
+    currency: str
+    prices: tuple[PriceDocument, ...]
+    external_plan_id: str
+    metadata: Mapping[str, str]
+
+
+def new_plan(
+    name: str,
+    currency: str,
+    prices: Sequence[Mapping[str, Any]],
+    external_plan_id: str,
+    metadata: Mapping[str, str],
+    v: Violations,
+) -> NewPlan:
+    """Check a plan and its price documents (recording every problem in v) and give each price an id."""
+    check_text(name, "name", v, max_length=MAX_NAME_LENGTH, required=True)
+    check_currency(currency, "currency", v)
+    check_id(external_plan_id, "external_plan_id", v, required=False)
+    check_metadata(metadata, "metadata", v)
+    if len(prices) > MAX_PRICES_PER_PLAN:
+        v.add("prices", f"must have at most {MAX_PRICES_PER_PLAN} prices")
+    stored: list[PriceDocument] = []
+    parsed: list[Price] = []
+    for index, given in enumerate(prices[:MAX_PRICES_PER_PLAN]):
+        data = {**given, "id": new_id("price")}
+        data.setdefault("currency", currency)  # a price in another currency is refused
+        price = parse_price(data, f"prices[{index}]", currency, v)
+        if price is not None:
+            data["billing_mode"] = price.billing_mode.value  # show the mode that applies, defaults included
+            parsed.append(price)
+            stored.append(data)
+    if len(parsed) == len(prices):  # every price is valid on its own: check them together
+        check_plan_prices(parsed, "prices", v)
+    return NewPlan(name, currency, tuple(stored), external_plan_id, metadata)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan as stored."""
+
+    id: str
+    external_plan_id: str  # "" when none
+    name: str
+    currency: str
+    prices: tuple[PriceDocument, ...]
+    metadata: Mapping[str, str]
+    created_at: dt.datetime

@@ -60,6 +60,16 @@ def check_id(value: str, field: str, violations: Violations, *, required: bool =
         violations.add(field, "must not contain control characters")
 
 
+def check_one_id(
+    id_field: str, id_value: str, external_field: str, external_value: str, violations: Violations
+) -> None:
+    """Exactly one of an id and an external id names the object, and each is a valid id."""
+    if bool(id_value) == bool(external_value):
+        violations.add(id_field, f"set exactly one of {id_field} and {external_field}")
+    check_id(id_value, id_field, violations, required=False)
+    check_id(external_value, external_field, violations, required=False)
+
+
 def check_email(value: str, field: str, violations: Violations, *, required: bool) -> None:
     """An e-mail address with one @ and a dotted domain."""
     if not value:
@@ -142,3 +152,13 @@ def check_limit(value: int, violations: Violations) -> None:
 def today_in(timezone: str, now: dt.datetime) -> dt.date:
     """The calendar date at instant `now` in the given IANA timezone."""
     return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Optional bounds on an instant (a list's created_at_* filters); None means unbounded."""
+
+    gt: dt.datetime | None = None
+    gte: dt.datetime | None = None
+    lt: dt.datetime | None = None
+    lte: dt.datetime | None = None

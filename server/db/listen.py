@@ -1,10 +1,8 @@
-"""The invoice change stream: events written with each change, and their delivery to watchers.
+"""Wake-ups for watchers of the invoice change stream: one LISTEN connection per process.
 
-Every invoice mutation ends with `record`, which reads the invoice as the
-change left it and appends one event per kind to the outbox in the same
-transaction. Watchers read the outbox from a sequence on; a single LISTEN
-connection per process wakes them when a transaction with events commits, and
-a one-second poll covers the moments that connection is down.
+The outbox (`server.db.events`) notifies its channel when a transaction with
+events commits; the Notifier wakes the watchers of that account. A one-second
+poll by the watchers covers the moments this connection is down.
 """
 
 from __future__ import annotations
@@ -13,37 +11,15 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import asyncpg
-from invoicing.v1 import invoice_pb2
 
-from server.api import converters as conv
 from server.db import events as repo
-from server.db import invoices as invoices_repo
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 1.0
-
-
-async def record(
-    conn: asyncpg.Connection, account_id: str, invoice_id: str, kinds: Sequence[str]
-) -> invoice_pb2.Invoice:
-    """Append events of these kinds for the invoice as it is now; return that invoice."""
-    invoice = conv.invoice_pb(await invoices_repo.get(conn, account_id, invoice_id))
-    payload = invoice.SerializeToString(deterministic=True)
-    for kind in kinds:
-        await repo.append(
-            conn,
-            account_id,
-            kind=kind,
-            invoice_id=invoice_id,
-            customer_id=invoice.customer.id,
-            version=invoice.version,
-            invoice=payload,
-        )
-    return invoice
 
 
 class Notifier:

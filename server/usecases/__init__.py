@@ -1,0 +1,19 @@
+"""The application layer: one function per use case, between the servicers and the repositories.
+
+A use case is a method that runs inside a transaction (`Tx`) opened for it by
+`Transactions` (exactly once per request_id for the API; plainly for the
+billing runner), so that one transaction can hold a use case that calls
+another (an invoice created and issued at once). It takes its row locks in the
+one order below, applies the pure rules of
+`server.domain`, writes through the repositories of `server.db`, records the
+change events of the invoices it changed, and returns domain objects. It never
+sees a protobuf message: servicers (`server.api`) turn requests into commands
+and domain objects into responses; the billing runner and the command line
+call the same functions.
+
+Lock order, everywhere: the idempotency key (taken by `Transactions.exactly_once`
+first of all), then the customer, then the subscription, then the invoice,
+then the account's invoice-number counter, then the account's event counter
+(taken last, by `publish.invoice_changed`). Lock waits are bounded by the
+call's deadline (`server.db.pool`); a lost wait is ABORTED with RetryInfo.
+"""

@@ -1,0 +1,116 @@
+"""The period-end runner: invoices elapsed periods exactly once, then auto-issues eligible drafts.
+
+It runs as a background task in every server process and as `python -m server
+bill`; any number of them may run at once. Each subscription is taken with
+FOR UPDATE SKIP LOCKED, its next boundary is invoiced and advanced in the same
+transaction, and a unique index on (subscription, boundary) rejects a second
+invoice for a period whatever happens. The clock is a parameter so tests move
+time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+
+from server.billing import engine
+from server.db import invoices as invoices_repo
+from server.db import subscriptions as repo
+from server.domain.errors import FailedPrecondition
+from server.domain.events import InvoiceEventKind
+from server.usecases.invoices import Invoices
+from server.usecases.publish import invoice_changed
+from server.usecases.unit import Actor, Transactions, Tx
+
+log = logging.getLogger(__name__)
+
+
+# The actor of every change the runner makes: the service itself, no API key.
+RUNNER = "billing-runner"
+
+
+@dataclass
+class RunResult:
+    """What one pass did."""
+
+    generated: int = 0
+    issued: int = 0
+
+
+class Runner:
+    """Invoices elapsed billing periods and auto-issues due drafts (use cases of no RPC)."""
+
+    def __init__(self, transactions: Transactions, invoices: Invoices, grace: dt.timedelta = engine.DEFAULT_GRACE):
+        self._tx = transactions
+        self._invoices = invoices
+        self._grace = grace
+
+    async def invoice_due_periods(self, now: dt.datetime) -> int:
+        """Create the invoices of every boundary that has arrived; return how many were created.
+
+        One subscription boundary per transaction, so that its locks (subscription, customer, then the
+        account's event counter, the same order as every invoice mutation) are held only briefly.
+        """
+        created = 0
+        while True:
+            async with self._tx.db.transaction() as conn:
+                due = await repo.due_for_invoicing(conn, now, 1)
+                if not due:
+                    return created
+                account_id, record = due[0]
+                sub = engine.subscription_from(record, account_id)
+                k = record.next_boundary
+                async with conn.transaction():  # a savepoint: a boundary already invoiced is only skipped
+                    try:
+                        invoice_id = await engine.generate(conn, sub, k, self._grace)
+                        if invoice_id is not None:
+                            tx = Tx(conn, Actor(account_id, method=RUNNER), now)
+                            await invoice_changed(tx, self._invoices.render, invoice_id, [InvoiceEventKind.CREATED])
+                            created += 1
+                    except asyncpg.UniqueViolationError:
+                        log.info("boundary %d of %s was already invoiced", k, sub.id)
+                last = sub.last_boundary()
+                following = k + 1
+                at = None if last is not None and following > last else sub.boundary_at(following)
+                await repo.set_next_boundary(conn, sub.account_id, sub.id, following, at)
+
+    async def issue_due_drafts(self, now: dt.datetime, limit: int = 500) -> int:
+        """Issue the subscription drafts whose grace period is over and that may issue themselves.
+
+        Each draft is issued in its own transaction through the IssueInvoice use case
+        (customer lock, then invoice lock); a draft another process issued first
+        is refused by the state table and skipped.
+        """
+        async with self._tx.db.connection() as conn:
+            drafts = await invoices_repo.subscription_drafts_due(conn, now, limit)
+        issued = 0
+        for draft in drafts:
+            try:
+                async with self._tx.db.transaction() as conn:
+                    tx = Tx(conn, Actor(draft.account_id, method=RUNNER), now)
+                    await self._invoices.issue(tx, draft.invoice_id, None)
+                issued += 1
+            except FailedPrecondition as refused:
+                log.debug("skipped auto-issue of %s: %s", draft.invoice_id, refused.message)
+        return issued
+
+    async def run_once(self, now: dt.datetime) -> RunResult:
+        """One pass: invoice elapsed periods, then issue what is due."""
+        generated = await self.invoice_due_periods(now)
+        issued = await self.issue_due_drafts(now)
+        return RunResult(generated, issued)
+
+    async def run_forever(self, interval_s: float) -> None:
+        """Run a pass every interval_s seconds until cancelled; errors are logged and retried."""
+        while True:
+            try:
+                result = await self.run_once(self._tx.clock())
+                if result.generated or result.issued:
+                    log.info("billing: %d invoices generated, %d issued", result.generated, result.issued)
+            except Exception:
+                log.warning("billing pass failed; retrying", exc_info=True)
+            await asyncio.sleep(interval_s)

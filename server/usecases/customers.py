@@ -1,0 +1,106 @@
+"""Customer use cases: create and change customers, and move their balance by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from server.db import customers as repo
+from server.db import snapshots
+from server.db.pool import Database
+from server.domain import money
+from server.domain.customers import (
+    BalanceAction,
+    BalanceDirection,
+    BalanceTransaction,
+    Customer,
+    CustomerChanges,
+    CustomerRef,
+    NewCustomer,
+    move_balance,
+)
+from server.domain.validation import TimeRange
+from server.usecases.unit import Tx
+
+
+@dataclass(frozen=True)
+class ManualAdjustment:
+    """CreateBalanceTransaction: credit (increment) or debit (decrement) a customer's balance by hand."""
+
+    customer: CustomerRef
+    direction: BalanceDirection
+    amount: Decimal
+    description: str
+
+
+async def create_customer(tx: Tx, customer: NewCustomer) -> Customer:
+    """CreateCustomer."""
+    return await repo.insert(tx.conn, tx.account_id, customer)
+
+
+async def update_customer(tx: Tx, ref: CustomerRef, changes: CustomerChanges) -> Customer:
+    """UpdateCustomer: the named fields; currency and timezone only while nothing depends on them."""
+    current = await _lock(tx, ref)
+    if changes.currency is not None or changes.timezone is not None:
+        changes.check_allowed(
+            current_currency=current.currency,
+            current_timezone=current.timezone,
+            has_invoices=await repo.has_invoices(tx.conn, tx.account_id, current.id),
+            balance=current.balance,
+        )
+    metadata = changes.metadata.apply(current.metadata) if changes.metadata else current.metadata
+    return await repo.update(tx.conn, tx.account_id, current.id, changes, metadata)
+
+
+async def adjust_balance(tx: Tx, adjustment: ManualAdjustment) -> BalanceTransaction:
+    """CreateBalanceTransaction: one manual_adjustment ledger row; the balance follows it."""
+    customer = await _lock(tx, adjustment.customer)
+    amount = money.amount_in(adjustment.amount, customer.currency, "amount")
+    move = move_balance(customer.balance, adjustment.direction, amount)
+    return await repo.insert_balance_transaction(
+        tx.conn, tx.account_id, customer.id, BalanceAction.MANUAL_ADJUSTMENT, move, description=adjustment.description
+    )
+
+
+async def get_customer(db: Database, account_id: str, ref: CustomerRef) -> Customer:
+    """GetCustomer: by id or external id, with its current balance."""
+    async with db.connection() as conn:
+        return await repo.get(
+            conn, account_id, customer_id=ref.customer_id, external_customer_id=ref.external_customer_id
+        )
+
+
+async def _lock(tx: Tx, ref: CustomerRef) -> Customer:
+    return await repo.get(
+        tx.conn,
+        tx.account_id,
+        customer_id=ref.customer_id,
+        external_customer_id=ref.external_customer_id,
+        lock="update",
+    )
+
+
+def list_customers(
+    db: Database, account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+) -> AsyncIterator[list[Customer]]:
+    """ListCustomers: newest first, from one snapshot, in batches."""
+    return snapshots.batches(db, repo.list_query(account_id, created, after), size=batch, limit=limit)
+
+
+async def list_balance_transactions(
+    db: Database,
+    account_id: str,
+    ref: CustomerRef,
+    created: TimeRange,
+    after: tuple[dt.datetime, str] | None,
+    *,
+    batch: int,
+    limit: int,
+) -> AsyncIterator[list[BalanceTransaction]]:
+    """ListBalanceTransactions: a customer's ledger, newest first, from one snapshot, in batches."""
+    customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
+    query = repo.transactions_query(account_id, customer.id, created, after)
+    async for records in snapshots.batches(db, query, size=batch, limit=limit):
+        yield records

@@ -1,0 +1,30 @@
+"""Plan use cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from server.db import plans as repo
+from server.db import snapshots
+from server.db.pool import Database
+from server.domain.plans import NewPlan, Plan, PlanRef
+from server.usecases.unit import Tx
+
+
+async def create_plan(tx: Tx, plan: NewPlan) -> Plan:
+    """CreatePlan: a plan and its validated prices."""
+    return await repo.insert(tx.conn, tx.account_id, plan)
+
+
+async def get_plan(db: Database, account_id: str, ref: PlanRef) -> Plan:
+    """GetPlan: by id or external id."""
+    async with db.connection() as conn:
+        return await repo.get(conn, account_id, plan_id=ref.plan_id, external_plan_id=ref.external_plan_id)
+
+
+def list_plans(
+    db: Database, account_id: str, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+) -> AsyncIterator[list[Plan]]:
+    """ListPlans: newest first, from one snapshot, in batches."""
+    return snapshots.batches(db, repo.list_query(account_id, after), size=batch, limit=limit)

@@ -1,0 +1,50 @@
+"""What every invoice mutation does last: record the change on the invoice's change stream.
+
+`invoice_changed` reads the invoice as the change left it, renders its wire
+form once, and appends one event per kind to the outbox in the same
+transaction, so a rolled-back change emits nothing and a committed one is
+never lost. The rendered bytes come back with the invoice: a servicer answers
+with exactly the bytes the watchers receive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from server.db import events as events_repo
+from server.db import invoices as invoices_repo
+from server.domain.events import InvoiceEventKind
+from server.domain.invoices import Invoice
+from server.usecases.unit import Tx
+
+# Renders an invoice in its wire form (deterministic bytes). Supplied by the API layer, which owns the
+# wire format; the application layer only stores and forwards the bytes.
+InvoiceRenderer = Callable[[Invoice], bytes]
+
+
+@dataclass(frozen=True)
+class ChangedInvoice:
+    """An invoice as a change left it, and its wire form."""
+
+    invoice: Invoice
+    wire: bytes
+
+
+async def invoice_changed(
+    tx: Tx, render: InvoiceRenderer, invoice_id: str, kinds: Sequence[InvoiceEventKind]
+) -> ChangedInvoice:
+    """Append events of these kinds for the invoice as it is now; return it and its wire form."""
+    invoice = await invoices_repo.get(tx.conn, tx.account_id, invoice_id)
+    wire = render(invoice)
+    for kind in kinds:
+        await events_repo.append(
+            tx.conn,
+            tx.account_id,
+            kind=kind,
+            invoice_id=invoice_id,
+            customer_id=invoice.header.customer_id,
+            version=invoice.header.version,
+            invoice=wire,
+        )
+    return ChangedInvoice(invoice, wire)
