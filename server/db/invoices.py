@@ -616,16 +616,20 @@ class DraftRef:
     invoice_id: str
 
 
-async def subscription_drafts_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> list[DraftRef]:
+async def subscription_drafts_due(
+    conn: asyncpg.Connection, now: dt.datetime, limit: int, account_id: str | None = None
+) -> list[DraftRef]:
     """Subscription drafts that should issue themselves now (spans accounts, like the runner)."""
     rows = await conn.fetch(
         """
         SELECT account_id, id FROM invoices
         WHERE status = 'draft' AND subscription_id IS NOT NULL AND will_auto_issue AND eligible_to_issue_at <= $1
+            AND ($3::text IS NULL OR account_id = $3)
         ORDER BY eligible_to_issue_at LIMIT $2
         """,
         now,
         limit,
+        account_id,
     )
     return [DraftRef(r["account_id"], r["id"]) for r in rows]
 

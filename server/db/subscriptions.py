@@ -158,7 +158,7 @@ def list_query(
 
 
 async def due_for_invoicing(
-    conn: asyncpg.Connection, now: dt.datetime, limit: int
+    conn: asyncpg.Connection, now: dt.datetime, limit: int, account_id: str | None = None
 ) -> list[tuple[str, SubscriptionRecord]]:
     """Subscriptions whose next boundary has arrived, locked for this transaction.
 
@@ -169,12 +169,13 @@ async def due_for_invoicing(
     rows = await conn.fetch(
         f"""
         SELECT s.account_id, {SUBSCRIPTION_COLUMNS} {_FROM}
-        WHERE s.next_boundary_at <= $1
+        WHERE s.next_boundary_at <= $1 AND ($3::text IS NULL OR s.account_id = $3)
         ORDER BY s.next_boundary_at
         LIMIT $2
         FOR UPDATE OF s SKIP LOCKED
         """,
         now,
         limit,
+        account_id,
     )
     return [(row["account_id"], subscription_from(row)) for row in rows]

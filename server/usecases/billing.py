@@ -49,7 +49,7 @@ class Runner:
         self._invoices = invoices
         self._grace = grace
 
-    async def invoice_due_periods(self, now: dt.datetime) -> int:
+    async def invoice_due_periods(self, now: dt.datetime, account_id: str | None = None) -> int:
         """Create the invoices of every boundary that has arrived; return how many were created.
 
         One subscription boundary per transaction, so that its locks (subscription, customer, then the
@@ -58,7 +58,7 @@ class Runner:
         created = 0
         while True:
             async with self._tx.db.transaction() as conn:
-                due = await repo.due_for_invoicing(conn, now, 1)
+                due = await repo.due_for_invoicing(conn, now, 1, account_id)
                 if not due:
                     return created
                 account_id, record = due[0]
@@ -78,7 +78,7 @@ class Runner:
                 at = None if last is not None and following > last else sub.boundary_at(following)
                 await repo.set_next_boundary(conn, sub.account_id, sub.id, following, at)
 
-    async def issue_due_drafts(self, now: dt.datetime, limit: int = 500) -> int:
+    async def issue_due_drafts(self, now: dt.datetime, account_id: str | None = None, limit: int = 500) -> int:
         """Issue the subscription drafts whose grace period is over and that may issue themselves.
 
         Each draft is issued in its own transaction through the IssueInvoice use case
@@ -86,7 +86,7 @@ class Runner:
         is refused by the state table and skipped.
         """
         async with self._tx.db.connection() as conn:
-            drafts = await invoices_repo.subscription_drafts_due(conn, now, limit)
+            drafts = await invoices_repo.subscription_drafts_due(conn, now, limit, account_id)
         issued = 0
         for draft in drafts:
             try:
@@ -98,10 +98,10 @@ class Runner:
                 log.debug("skipped auto-issue of %s: %s", draft.invoice_id, refused.message)
         return issued
 
-    async def run_once(self, now: dt.datetime) -> RunResult:
-        """One pass: invoice elapsed periods, then issue what is due."""
-        generated = await self.invoice_due_periods(now)
-        issued = await self.issue_due_drafts(now)
+    async def run_once(self, now: dt.datetime, account_id: str | None = None) -> RunResult:
+        """One pass: invoice elapsed periods, then issue what is due (of every account, or of one)."""
+        generated = await self.invoice_due_periods(now, account_id)
+        issued = await self.issue_due_drafts(now, account_id)
         return RunResult(generated, issued)
 
     async def run_forever(self, interval_s: float) -> None:
