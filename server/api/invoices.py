@@ -19,7 +19,6 @@ from server.api.customers import customer_key
 from server.api.events import POLL_INTERVAL_S, Notifier
 from server.api.mutations import run_mutation
 from server.api.streaming import BY_INVOICE_DATE, Lister
-from server.api.subscriptions import status_and_period
 from server.auth import account_id
 from server.billing import engine
 from server.db import customers as customers_repo
@@ -432,16 +431,17 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         async with self._db.snapshot() as conn:
             row = await subscriptions_repo.get(conn, account, request.subscription_id)
             sub = engine.subscription_from(row, account)
-            today = today_in(sub.timezone, now)
-            status, period = status_and_period(sub, today)
-            if period is None:
+            k = sub.term.upcoming_boundary(now, row["next_boundary"])
+            priced = [] if k is None else await engine.price_boundary(conn, sub, k, usage_until=now)
+            if k == 0 and not priced:  # a subscription starting later whose first invoice bills nothing
+                k = 1
+                priced = await engine.price_boundary(conn, sub, k, usage_until=now)
+            if k is None or (not priced and row["ended_at"] is not None and row["ended_at"] <= now):
                 raise FailedPrecondition(
                     "SUBSCRIPTION_NOT_ACTIVE",
-                    f"the subscription is {status}: it has no current billing period",
+                    "the subscription has ended and its final invoice has been generated: nothing is upcoming",
                     subject="subscription_id",
                 )
-            k = sub.schedule.index_of(today) + 1
-            priced = await engine.price_boundary(conn, sub, k, usage_until=now)
             customer = await customers_repo.get(conn, account, customer_id=sub.customer_id)
         lines = engine.invoice_lines(priced, sub)
         result = totals(lines, sub.currency)

@@ -1,11 +1,15 @@
 """Invoice mutations inside one transaction: locks in one order, domain rules, repository writes.
 
 Lock order, everywhere: the idempotency key (taken by run_mutation), then the
-customer, then the invoice, then the account's invoice-number counter, then the
-account's event counter (taken last, by server.api.events.record). Actions
-that move the customer balance (issue, void) lock the customer; the others lock
-only the invoice. Lock waits are bounded by the call's deadline (see
-server.db.pool), and a lost wait surfaces as ABORTED with RetryInfo.
+subscription, then the customer, then the invoice (several: in id order, all
+before any event is recorded), then the account's invoice-number counter, then
+the account's event counter (taken last, by server.api.events.record). Actions
+that move the customer balance (issue, void, a cancellation's prorated refund)
+lock the customer; the others lock only the invoice. A cancellation locks its
+subscription first; ingestion share-locks the subscriptions and locks the
+drafts its late events touch (subscriptions first). Lock waits are bounded by
+the call's deadline (see server.db.pool), and a lost wait surfaces as ABORTED
+with RetryInfo.
 
 Each action ends by recording its change events (server.api.events), which also gives the invoice as the
 change left it: the servicer answers with that.
@@ -14,6 +18,7 @@ change left it: the servicer answers with that.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -25,7 +30,8 @@ from server.billing import engine
 from server.db import customers as customers_repo
 from server.db import invoices as repo
 from server.domain import lifecycle, money
-from server.domain.customers import BalanceAction, BalanceDirection
+from server.domain.billing import fee_credit
+from server.domain.customers import BalanceAction, BalanceDirection, move_balance
 from server.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.domain.invoices import (
     DiscountKind,
@@ -248,3 +254,73 @@ async def void(
         )
     await repo.save(conn, account, invoice_id, {"status": status.value, "voided_at": now})
     return await events.record(conn, account, invoice_id, ["voided"])
+
+
+async def refresh_drafts(conn: asyncpg.Connection, account: str, invoice_ids: Sequence[str]) -> None:
+    """Re-price subscription drafts with the usage stored now (late events included), each an `updated` event.
+
+    The caller holds the drafts' locks (taken in id order before any event is recorded).
+    """
+    for invoice_id in sorted(invoice_ids):
+        refreshed = await engine.refresh(conn, account, invoice_id)
+        if refreshed is not None:
+            await repo.save(conn, account, invoice_id, refreshed)
+            await events.record(conn, account, invoice_id, ["updated"])
+
+
+async def settle_cancellation(conn: asyncpg.Connection, account: str, sub: engine.Subscription) -> None:
+    """Settle the invoices a cancellation cuts short, in the cancellation's transaction.
+
+    Every invoice already generated for the period that contains the last
+    billed day, or later, is re-priced for the new end: a draft is lowered (its
+    lines re-priced, an `updated` event); for an issued, synced or paid
+    invoice, the unused part of its in-advance fees goes to the customer
+    balance as a `prorated_refund` transaction linked to the invoice (a later
+    cancellation that moves the end later takes it back with
+    `revert_prorated_refund`), and the invoice, which now shows that
+    transaction, gets an `updated` event. Void invoices billed nothing.
+    Locks: the caller holds the subscription; then the customer, then the
+    invoices in id order, then the event counter.
+    """
+    assert sub.end_date is not None
+    last_billed_day = max(sub.end_date - dt.timedelta(days=1), sub.schedule.start_date)
+    affected = await repo.boundary_invoices(conn, account, sub.id, sub.schedule.index_of(last_billed_day))
+    if not affected:
+        return
+    customer = await customers_repo.get(conn, account, customer_id=sub.customer_id, lock="update")
+    balance = customers_repo.balance_of(customer)
+    locked = [(await repo.lock(conn, account, row["id"]), row["billing_boundary"]) for row in affected]
+    drafts = [invoice["id"] for invoice, _ in locked if invoice["status"] == InvoiceStatus.DRAFT.value]
+    await refresh_drafts(conn, account, drafts)
+    for invoice, k in locked:
+        if invoice["status"] in (InvoiceStatus.DRAFT.value, InvoiceStatus.VOID.value):
+            continue
+        invoice_id = invoice["id"]
+        credit = fee_credit(
+            sub.prices,
+            sub.schedule,
+            k,
+            sub.end_date,
+            await repo.generated_amounts(conn, account, invoice_id),
+            await repo.prorated_refunds(conn, account, invoice_id),
+            sub.currency,
+        )
+        if credit == 0:
+            continue
+        refund = credit > 0
+        move = move_balance(balance, BalanceDirection.INCREMENT if refund else BalanceDirection.DECREMENT, abs(credit))
+        await customers_repo.insert_balance_transaction(
+            conn,
+            account,
+            sub.customer_id,
+            BalanceAction.PRORATED_REFUND if refund else BalanceAction.REVERT_PRORATED_REFUND,
+            move,
+            description=(
+                f"Subscription {sub.id} ends on {sub.end_date.isoformat()}: "
+                + ("unused in-advance fees refunded" if refund else "refund for days now billed taken back")
+            ),
+            invoice_id=invoice_id,
+        )
+        balance = move.ending_balance
+        await repo.save(conn, account, invoice_id, {})  # a new version: the invoice shows the transaction
+        await events.record(conn, account, invoice_id, ["updated"])

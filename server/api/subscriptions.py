@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,7 @@ import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
+from server.api import lifecycle as actions
 from server.api.customers import customer_key
 from server.api.mutations import run_mutation
 from server.api.plans import plan_pb
@@ -21,14 +23,21 @@ from server.db import customers as customers_repo
 from server.db import plans as plans_repo
 from server.db import subscriptions as repo
 from server.db.pool import Database
+from server.domain.billing import CancelAt, cancellation_end
 from server.domain.errors import FailedPrecondition, Violations
 from server.domain.invoices import add_months
 from server.domain.periods import Period, instant
-from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id, today_in
+from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id
 
 # How far a start date may lie from today: backdating bills every period since (and usage older than five
 # years is not accepted anyway), and a start far ahead is a typo more often than a plan.
 _START_WINDOW_MONTHS = 60
+
+_CANCEL_AT = {
+    subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM: CancelAt.END_OF_TERM,
+    subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE: CancelAt.REQUESTED_DATE,
+    subscription_service_pb2.CANCEL_OPTION_IMMEDIATE: CancelAt.IMMEDIATE,
+}
 
 _STATUS_NUMBERS = {
     "upcoming": subscription_service_pb2.SUBSCRIPTION_STATUS_UPCOMING,
@@ -37,22 +46,16 @@ _STATUS_NUMBERS = {
 }
 
 
-def status_and_period(sub: engine.Subscription, today: dt.date) -> tuple[str, Period | None]:
-    """The subscription's status on a local day, and its current billing period when active."""
-    if today < sub.schedule.start_date:
-        return "upcoming", None
-    if sub.end_date is not None and today >= sub.end_date:
-        return "ended", None
-    period = sub.schedule.period_containing(today)
-    if sub.end_date is not None and period.end > sub.end_date:
-        period = Period(period.start, sub.end_date)
-    return "active", period
+def status_and_period(sub: engine.Subscription, now: dt.datetime) -> tuple[str, Period | None]:
+    """The subscription's status at an instant, and its current billing period when active."""
+    status, period = sub.term.status(now)
+    return status.value, period
 
 
 def subscription_pb(row: Mapping[str, Any], now: dt.datetime) -> subscription_service_pb2.Subscription:
     """A Subscription message from a subscription row, with its status and period at `now`."""
     sub = engine.subscription_from(row, "")
-    status, period = status_and_period(sub, today_in(sub.timezone, now))
+    status, period = status_and_period(sub, now)
     plan = plan_pb(
         {
             "id": row["plan_id"],
@@ -78,6 +81,7 @@ def subscription_pb(row: Mapping[str, Any], now: dt.datetime) -> subscription_se
         current_billing_period_end_date=conv.date_pb(period.end) if period else None,
         metadata=row["metadata"],
         created_at=conv.timestamp(row["created_at"]),
+        ended_at=conv.timestamp(row["ended_at"]),
     )
 
 
@@ -201,11 +205,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         requested = conv.optional_date(request, "cancellation_date", v)
         if option == subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE and requested is None:
             v.add("cancellation_date", "is required with CANCEL_OPTION_REQUESTED_DATE")
-        if option not in (
-            subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM,
-            subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE,
-            subscription_service_pb2.CANCEL_OPTION_IMMEDIATE,
-        ):
+        if option not in _CANCEL_AT:
             v.add("cancel_option", "must be END_OF_SUBSCRIPTION_TERM, REQUESTED_DATE or IMMEDIATE")
         v.raise_if_any()
 
@@ -213,23 +213,14 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             row = await repo.get(conn, account, request.subscription_id, lock="update")
             sub = engine.subscription_from(row, account)
             now = self._clock()
-            today = today_in(sub.timezone, now)
-            if sub.end_date is not None and sub.end_date <= today:
-                raise FailedPrecondition("SUBSCRIPTION_ENDED", "the subscription has already ended", subject="status")
-            if option == subscription_service_pb2.CANCEL_OPTION_IMMEDIATE:
-                end = max(today, sub.schedule.start_date)
-            elif option == subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE:
-                assert requested is not None
-                if requested < sub.schedule.start_date or requested < today:
-                    raise FailedPrecondition(
-                        "CANCELLATION_DATE_IN_PAST",
-                        "cancellation_date must not be before today or the start date",
-                        subject="cancellation_date",
-                    )
-                end = requested
-            else:
-                end = sub.schedule.period_containing(max(today, sub.schedule.start_date)).end
-            await repo.set_end_date(conn, account, sub.id, end)
+            end_date, ended_at = cancellation_end(sub.term, _CANCEL_AT[option], now, requested)
+            ending = replace(sub, end_date=end_date, ended_at=ended_at)
+            last = ending.last_boundary()
+            following = row["next_boundary"]
+            # The final invoice falls due when billing stops, so the runner's next pass generates it.
+            due = None if last is None or following > last else ending.boundary_at(following)
+            await repo.set_end(conn, account, sub.id, end_date, ended_at, due)
+            await actions.settle_cancellation(conn, account, ending)
             return subscription_pb(await repo.get(conn, account, sub.id), now)
 
         return await run_mutation(self._db, "CancelSubscription", request, subscription_service_pb2.Subscription, work)

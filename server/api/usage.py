@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import grpc
 from google.protobuf import struct_pb2
 from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
+from server.api import lifecycle as actions
 from server.auth import account_id
+from server.billing import engine
+from server.db import plans as plans_repo
 from server.db import usage as repo
 from server.db.pool import Database
 from server.domain.errors import InvalidArgument
@@ -23,6 +27,8 @@ from server.domain.usage import (
     EventProblem,
     PropertyValue,
     check_event,
+    negative_numbers,
+    negative_quantity,
     property_value,
     rollups,
 )
@@ -80,6 +86,23 @@ def _properties(message: usage_service_pb2.Event) -> dict[str, PropertyValue] | 
     return result
 
 
+@dataclass
+class _Late:
+    """The drafts that accepted late events fall in, and the resent events of closed periods."""
+
+    events: list[Event]
+    drafts: dict[str, set[int]]
+    duplicates: int = 0
+
+    def drafts_of(self, inserted: set[str]) -> list[str]:
+        """The drafts that bill an event stored now (resent events change nothing)."""
+        return [
+            invoice_id
+            for invoice_id, where in self.drafts.items()
+            if any(self.events[p].idempotency_key in inserted for p in where)
+        ]
+
+
 class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
     """Implements UsageService."""
 
@@ -120,6 +143,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
                 [m.external_customer_id for _, m, _, _ in candidates if m.external_customer_id],
             )
             valid: list[Event] = []
+            positions: list[int] = []
             seen: set[str] = set()
             for index, message, properties, occurred in candidates:
                 customer = (
@@ -136,10 +160,54 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
                     continue
                 seen.add(message.idempotency_key)
                 valid.append(Event(message.idempotency_key, customer, message.event_name, occurred, properties))
+                positions.append(index)
+            valid, positions, resent = await self._billable(conn, account, valid, positions, now, outcome)
             inserted = await repo.insert_events(conn, account, valid)
             await repo.add_rollups(conn, account, rollups(e for e in valid if e.idempotency_key in inserted))
+            await actions.refresh_drafts(conn, account, resent.drafts_of(inserted))
         outcome.ingested += len(inserted)
-        outcome.duplicates += len(valid) - len(inserted)
+        outcome.duplicates += len(valid) - len(inserted) + resent.duplicates
+
+    async def _billable(
+        self,
+        conn: asyncpg.Connection,
+        account: str,
+        events: list[Event],
+        positions: list[int],
+        now: dt.datetime,
+        outcome: Outcome,
+    ) -> tuple[list[Event], list[int], _Late]:
+        """Refuse what no invoice can bill: negative quantities, and usage in a period already invoiced.
+
+        An event refused for its period whose key is already stored is a resent one: counted as a
+        duplicate, as any resend is.
+        """
+        if any(negative_numbers(e.properties) for e in events):
+            metered = await plans_repo.metered_properties(conn, account, sorted({e.event_name for e in events}))
+            kept = []
+            for event, index in zip(events, positions, strict=True):
+                problem = negative_quantity(event, metered)
+                if problem is None:
+                    kept.append((event, index))
+                else:
+                    outcome.reject(index, problem)
+            events, positions = [e for e, _ in kept], [i for _, i in kept]
+        check = await engine.check_usage_periods(conn, account, events, now)
+        stored = (
+            await repo.stored_keys(conn, account, [events[p].idempotency_key for p in check.closed])
+            if check.closed
+            else set()
+        )
+        late = _Late(events, check.drafts)
+        kept = []
+        for position, (event, index) in enumerate(zip(events, positions, strict=True)):
+            if position not in check.closed:
+                kept.append((event, index))
+            elif event.idempotency_key in stored:
+                late.duplicates += 1
+            else:
+                outcome.reject(index, EventProblem("PERIOD_CLOSED", "timestamp", check.closed[position]))
+        return [e for e, _ in kept], [i for _, i in kept], late
 
     async def IngestEvents(
         self, request: usage_service_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext

@@ -20,12 +20,13 @@ from server.db import customers as customers_repo
 from server.db import invoices as invoices_repo
 from server.db import subscriptions as repo
 from server.domain import money
-from server.domain.billing import Usage, boundary_date, boundary_lines, has_usage, last_boundary
+from server.domain.billing import BilledPeriods, PeriodCheck, Term, Usage, boundary_lines, check_periods, has_usage
 from server.domain.errors import Violations
-from server.domain.invoices import InvoiceSource, Line, totals
+from server.domain.invoices import InvoiceSource, InvoiceStatus, Line, totals
 from server.domain.periods import Period, Schedule, instant
-from server.domain.plans import parse_price, plan_months
-from server.domain.pricing import Price, PricedLine, PriceType, SubLine, SubLineKind
+from server.domain.plans import cadence_months, metered_events, parse_price, plan_months
+from server.domain.pricing import Cadence, Price, PricedLine, PriceType, SubLine, SubLineKind
+from server.domain.usage import Event
 
 DEFAULT_GRACE = dt.timedelta(hours=12)
 
@@ -45,18 +46,24 @@ class Subscription:
     price_data: Mapping[str, Mapping[str, Any]]
     net_terms: int
     auto_issue: bool
+    ended_at: dt.datetime | None = None
+
+    @property
+    def term(self) -> Term:
+        """Its periods and end, as the domain rules see them."""
+        return Term(self.schedule, self.timezone, self.end_date, self.ended_at)
 
     def boundary_at(self, k: int) -> dt.datetime:
-        """The instant boundary k arrives (local midnight of its date)."""
-        return instant(self.boundary_date(k), self.timezone)
+        """The instant boundary k arrives (the final one: when billing stops)."""
+        return self.term.boundary_at(k)
 
     def boundary_date(self, k: int) -> dt.date:
         """The date of the invoice of boundary k."""
-        return boundary_date(self.schedule, k, self.end_date)
+        return self.term.boundary_date(k)
 
     def last_boundary(self) -> int | None:
         """The last boundary that bills anything, if the subscription ends."""
-        return last_boundary(self.schedule, self.end_date)
+        return self.term.last_boundary()
 
 
 def subscription_from(row: Mapping[str, Any], account_id: str) -> Subscription:
@@ -64,7 +71,7 @@ def subscription_from(row: Mapping[str, Any], account_id: str) -> Subscription:
     data = row["prices"]
     prices = []
     for index, item in enumerate(data):
-        price = parse_price(item, f"prices[{index}]", row["plan_currency"], Violations())
+        price = parse_price(item, f"prices[{index}]", row["plan_currency"], Violations(), stored=True)
         assert price is not None, "stored prices were validated when the plan was created"
         prices.append(price)
     auto = row["auto_issuance"]
@@ -82,6 +89,7 @@ def subscription_from(row: Mapping[str, Any], account_id: str) -> Subscription:
         price_data={p["id"]: p for p in data},
         net_terms=row["net_terms"],
         auto_issue=True if auto is None else auto,
+        ended_at=row["ended_at"],
     )
 
 
@@ -93,7 +101,7 @@ async def price_boundary(
     if k >= 1:
         period = sub.schedule.period(k - 1)
         start = instant(period.start, sub.timezone)
-        end = instant(min(period.end, sub.end_date or period.end), sub.timezone)
+        end = sub.term.usage_end(period)
         if usage_until is not None:
             end = min(end, usage_until)
         for price in sub.prices:
@@ -107,12 +115,12 @@ async def price_boundary(
     return boundary_lines(sub.prices, sub.schedule, k, sub.end_date, lookup)
 
 
-def _sub_line_data(sub: SubLine) -> dict[str, Any]:
+def _sub_line_data(sub: SubLine, currency: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "type": sub.kind.value,
         "name": sub.name,
         "quantity": money.to_wire(sub.quantity),
-        "amount": money.to_wire(sub.amount),
+        "amount": money.to_wire(money.exact_amount(sub.amount, currency)),  # exact: the line rounds once
     }
     if sub.kind is SubLineKind.TIER:
         data["tier_config"] = {
@@ -140,7 +148,7 @@ def invoice_lines(priced: Sequence[PricedLine], sub: Subscription) -> list[Line]
             amount=p.amount,
             is_one_off=False,
             price_data=sub.price_data[p.price.id],
-            sub_line_data=tuple(_sub_line_data(s) for s in p.sub_lines),
+            sub_line_data=tuple(_sub_line_data(s, sub.currency) for s in p.sub_lines),
         )
         for p in priced
     ]
@@ -198,3 +206,45 @@ async def refresh(conn: asyncpg.Connection, account_id: str, invoice_id: str) ->
     all_lines = await invoices_repo.lines(conn, account_id, invoice_id)
     result = totals(all_lines, sub.currency)
     return {"subtotal": result.subtotal, "total": result.total, "amount_due": result.total}
+
+
+def _billed_periods(row: Mapping[str, Any]) -> BilledPeriods:
+    prices = row["prices"]
+    schedule = Schedule(row["start_date"], cadence_months(Cadence(p["cadence"]) for p in prices), row["align_to_start"])
+    return BilledPeriods(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        term=Term(schedule, row["timezone"], row["end_date"], row["ended_at"]),
+        event_names=metered_events(prices),
+        invoices={i["k"]: (i["id"], InvoiceStatus(i["status"])) for i in row["invoices"]},
+    )
+
+
+async def check_usage_periods(
+    conn: asyncpg.Connection, account_id: str, events: Sequence[Event], now: dt.datetime
+) -> PeriodCheck:
+    """Which events fall in a period already invoiced (refused), and which drafts bill the others.
+
+    One query for the whole batch. When accepted events touch a draft, or a
+    boundary that has arrived but is not invoiced yet, those are locked
+    (subscriptions first, then invoices: the one lock order) and the check is
+    made again under the locks, so that no draft is issued, and no invoice
+    generated, without the events this transaction stores.
+    """
+    if not events:
+        return PeriodCheck()
+    keys = [(e.customer_id, e.event_name, e.occurred_at) for e in events]
+    customers = sorted({e.customer_id for e in events})
+    names = sorted({e.event_name for e in events})
+    held: set[str] = set()
+    locked: set[str] = set()
+    while True:
+        rows = await repo.billed_periods(conn, account_id, customers, names)
+        check = check_periods(keys, [_billed_periods(r) for r in rows], now)
+        to_hold, to_lock = check.pending - held, set(check.drafts) - locked
+        if not to_hold and not to_lock:
+            return check
+        await repo.hold(conn, account_id, sorted(to_hold))
+        await invoices_repo.lock_drafts(conn, account_id, sorted(to_lock))
+        held |= to_hold
+        locked |= to_lock

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -89,6 +89,31 @@ def numeric(value: PropertyValue | None) -> Decimal | None:
         value = format(value, "f")  # judged by the text it is stored as, so rollups and raw events agree
     if isinstance(value, str) and _NUMBER_RE.fullmatch(value) and len(value) <= 40:
         return Decimal(value)
+    return None
+
+
+def negative_numbers(properties: Mapping[str, PropertyValue]) -> list[str]:
+    """The names of the properties that hold a number below zero."""
+    return [name for name, value in properties.items() if (number := numeric(value)) is not None and number < 0]
+
+
+def negative_quantity(event: Event, metered: Collection[tuple[str, str]]) -> EventProblem | None:
+    """Why an event is refused for a negative number where a `sum` or `max` price reads a quantity.
+
+    `metered` holds the (event name, property) pairs such prices read. A usage
+    quantity cannot be negative (credits are given as credits, not as usage),
+    so the event is refused rather than billed as a hidden credit. Other
+    properties (matrix dimensions, unique_count values, unread ones) may be
+    negative.
+    """
+    for name in negative_numbers(event.properties):
+        if (event.event_name, name) in metered:
+            return EventProblem(
+                "NEGATIVE_QUANTITY",
+                f"properties.{name}",
+                f"a usage price sums or takes the maximum of {name!r} of {event.event_name!r} events: it must not"
+                " be negative",
+            )
     return None
 
 
