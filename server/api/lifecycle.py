@@ -272,13 +272,14 @@ async def settle_cancellation(conn: asyncpg.Connection, account: str, sub: engin
     """Settle the invoices a cancellation cuts short, in the cancellation's transaction.
 
     Every invoice already generated for the period that contains the last
-    billed day, or later, is re-priced for the new end: a draft is lowered (its
-    lines re-priced, an `updated` event); for an issued, synced or paid
-    invoice, the unused part of its in-advance fees goes to the customer
-    balance as a `prorated_refund` transaction linked to the invoice (a later
-    cancellation that moves the end later takes it back with
-    `revert_prorated_refund`), and the invoice, which now shows that
-    transaction, gets an `updated` event. Void invoices billed nothing.
+    billed day, or later, whose in-advance fees the new end changes
+    (`fee_credit`) is settled: a draft is lowered (its lines re-priced, an
+    `updated` event); for an issued, synced or paid invoice, the unused part of
+    its in-advance fees goes to the customer balance as a `prorated_refund`
+    transaction linked to the invoice (a later cancellation that moves the end
+    later takes it back with `revert_prorated_refund`), and the invoice, which
+    now shows that transaction, gets an `updated` event. Void invoices billed
+    nothing and are left alone.
     Locks: the caller holds the subscription; then the customer, then the
     invoices in id order, then the event counter.
     """
@@ -290,11 +291,8 @@ async def settle_cancellation(conn: asyncpg.Connection, account: str, sub: engin
     customer = await customers_repo.get(conn, account, customer_id=sub.customer_id, lock="update")
     balance = customers_repo.balance_of(customer)
     locked = [(await repo.lock(conn, account, row["id"]), row["billing_boundary"]) for row in affected]
-    drafts = [invoice["id"] for invoice, _ in locked if invoice["status"] == InvoiceStatus.DRAFT.value]
-    await refresh_drafts(conn, account, drafts)
+    credits = []
     for invoice, k in locked:
-        if invoice["status"] in (InvoiceStatus.DRAFT.value, InvoiceStatus.VOID.value):
-            continue
         invoice_id = invoice["id"]
         credit = fee_credit(
             sub.prices,
@@ -305,7 +303,11 @@ async def settle_cancellation(conn: asyncpg.Connection, account: str, sub: engin
             await repo.prorated_refunds(conn, account, invoice_id),
             sub.currency,
         )
-        if credit == 0:
+        if credit != 0:  # an end that changes nothing for this invoice leaves it alone
+            credits.append((invoice_id, invoice["status"] == InvoiceStatus.DRAFT.value, credit))
+    await refresh_drafts(conn, account, [invoice_id for invoice_id, draft, _ in credits if draft])
+    for invoice_id, draft, credit in credits:
+        if draft:
             continue
         refund = credit > 0
         move = move_balance(balance, BalanceDirection.INCREMENT if refund else BalanceDirection.DECREMENT, abs(credit))
