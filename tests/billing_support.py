@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from server.app import RunningServer, start_server
+from server.billing import runner
 from server.config import Settings
 from tests.client import Api, open_api
 from tests.conftest import Account
@@ -26,6 +27,12 @@ class Clock:
     def set(self, moment: dt.datetime) -> None:
         """Move time (forwards or backwards)."""
         self.now = moment
+
+
+async def run_billing(server: RunningServer, clock: Clock, when: dt.datetime) -> None:
+    """Move the clock and run one pass of the period-end runner."""
+    clock.set(when)
+    await runner.run_once(server.db, when)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ import pytest
 from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2, subscription_service_pb2
 
 from server.app import RunningServer
-from server.billing import runner
 from server.domain import money
 from server.domain.billing import Usage, billable_usage, boundary_lines
 from server.domain.invoices import AdjustmentKind
@@ -38,11 +37,15 @@ from server.domain.pricing import (
     price_line,
 )
 from tests.billing_builders import (
+    at,
+    cancel,
     create_plan,
+    day_of,
     event,
     fixed_fee,
     get_subscription,
     ingest,
+    ingest_ok,
     invoices_of,
     metric,
     plan_request,
@@ -51,25 +54,14 @@ from tests.billing_builders import (
     upcoming,
     usage_price,
 )
-from tests.billing_support import Clock
+from tests.billing_support import Clock, run_billing
 from tests.client import Api, expect_error
 from tests.factories import create_customer, date
 from tests.lifecycle_support import assert_balance_matches_ledger
 
 D = Decimal
-UTC = dt.UTC
 START = dt.date(2027, 1, 1)
 END = dt.date(2027, 1, 31)
-
-
-def at(text: str) -> dt.datetime:
-    """An aware UTC instant from "YYYY-MM-DDTHH:MM"."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def day(value: Any) -> dt.date:
-    """A date from a google.type.Date."""
-    return dt.date(value.year, value.month, value.day)
 
 
 def usage(currency: str, **fields: Any) -> Price:
@@ -110,19 +102,6 @@ def line(price: Price, quantity: str, **kwargs: Any) -> PricedLine:
 def wire(value: Decimal) -> str:
     """A money value as the wire shows it."""
     return format(value, "f")
-
-
-async def ingest_ok(api: Api, events: list[Any]) -> None:
-    """Ingest events that must all be accepted."""
-    response = await ingest(api, events)
-    assert list(response.errors) == []
-    assert response.ingested == len(events)
-
-
-async def run_billing(server: RunningServer, clock: Clock, when: dt.datetime) -> None:
-    """Move the clock and run one pass of the period-end runner."""
-    clock.set(when)
-    await runner.run_once(server.db, when)
 
 
 # --- defect 5: unmatched matrix usage is one default group, priced once ---------------------------------
@@ -335,7 +314,7 @@ async def test_create_plan_refuses_a_matrix_price_without_default(clocked_api: A
         ("KWD", "1.000", "25.000", "3.000", "8.333"),  # 3 × 1.000; 25 × 10/30 = 8.3333… → 8.333
     ],
 )
-async def test_immediate_cancellation_bills_the_cancellation_day(
+async def test_immediate_cancellation_bills_the_cancellation_day_of(
     clocked_api: Api,
     clocked_server: RunningServer,
     clock: Clock,
@@ -363,8 +342,8 @@ async def test_immediate_cancellation_bills_the_cancellation_day(
             event(customer.id, at("2027-06-10T19:59")),  # a minute before the cancellation
         ],
     )
-    cancelled = await stubs(clocked_api).subscriptions.CancelSubscription(_cancel(sub.id, "CANCEL_OPTION_IMMEDIATE"))
-    assert (day(cancelled.end_date), cancelled.ended_at.ToDatetime(tzinfo=UTC)) == (
+    cancelled = await cancel(clocked_api, sub.id, subscription_service_pb2.CANCEL_OPTION_IMMEDIATE)
+    assert (day_of(cancelled.end_date), cancelled.ended_at.ToDatetime(tzinfo=dt.UTC)) == (
         dt.date(2027, 6, 11),
         at("2027-06-10T20:00"),
     )
@@ -372,19 +351,13 @@ async def test_immediate_cancellation_bills_the_cancellation_day(
     await run_billing(clocked_server, clock, at("2027-06-10T20:01"))
     invoices = await invoices_of(clocked_api, subscription_id=sub.id)
     final = invoices[-1]
-    assert day(final.invoice_date) == dt.date(2027, 6, 10)
-    assert {li.name: (li.quantity, li.amount, day(li.start_date), day(li.end_date)) for li in final.line_items} == {
+    assert day_of(final.invoice_date) == dt.date(2027, 6, 10)
+    assert {
+        li.name: (li.quantity, li.amount, day_of(li.start_date), day_of(li.end_date)) for li in final.line_items
+    } == {
         "Calls": ("3", usage_total, dt.date(2027, 6, 1), dt.date(2027, 6, 10)),
         "Support": ("1", support_total, dt.date(2027, 6, 1), dt.date(2027, 6, 10)),
     }
-
-
-def _cancel(subscription_id: str, option: str, **fields: Any) -> subscription_service_pb2.CancelSubscriptionRequest:
-    return subscription_service_pb2.CancelSubscriptionRequest(
-        subscription_id=subscription_id,
-        cancel_option=option,
-        **fields,
-    )
 
 
 async def invoice_events(dsn: str, invoice_id: str) -> list[tuple[str, int]]:
@@ -445,12 +418,12 @@ async def test_the_final_invoice_of_an_immediate_cancellation_is_due_at_once(
     await ingest_ok(
         clocked_api, [event(customer.id, at("2027-02-10T10:00")), event(customer.id, at("2027-03-15T11:00"))]
     )
-    await stubs(clocked_api).subscriptions.CancelSubscription(_cancel(sub.id, "CANCEL_OPTION_IMMEDIATE"))
+    await cancel(clocked_api, sub.id, subscription_service_pb2.CANCEL_OPTION_IMMEDIATE)
     preview = await upcoming(clocked_api, sub.id)  # until the runner has generated it
-    assert (day(preview.target_date), preview.invoice.total) == (dt.date(2027, 3, 15), final_total)
+    assert (day_of(preview.target_date), preview.invoice.total) == (dt.date(2027, 3, 15), final_total)
     await run_billing(clocked_server, clock, at("2027-03-15T12:01"))
     first_after, final = await invoices_of(clocked_api, subscription_id=sub.id)
-    assert day(final.invoice_date) == dt.date(2027, 3, 15)
+    assert day_of(final.invoice_date) == dt.date(2027, 3, 15)
     assert (final.status, final.total) == (invoice_pb2.INVOICE_STATUS_DRAFT, final_total)
     assert [li.amount for li in final.line_items] == [li.amount for li in preview.invoice.line_items]
     ended = await expect_error(upcoming(clocked_api, sub.id))
@@ -645,11 +618,11 @@ async def test_future_subscription_preview_and_prorated_minimum(
     )
     sub = await subscribe(clocked_api, customer, plan, "2027-09-17")  # calendar-aligned: a partial first period
     first = await upcoming(clocked_api, sub.id)
-    assert day(first.target_date) == dt.date(2027, 9, 17)
+    assert day_of(first.target_date) == dt.date(2027, 9, 17)
     assert {li.name: li.amount for li in first.invoice.line_items} == {"Platform": first_fee, "Setup": setup}
     clock.set(at("2027-09-20T12:00"))
     second = await upcoming(clocked_api, sub.id)
-    assert day(second.target_date) == dt.date(2027, 10, 1)
+    assert day_of(second.target_date) == dt.date(2027, 10, 1)
     calls = next(li for li in second.invoice.line_items if li.name == "Calls")
     assert (calls.quantity, calls.amount) == ("0", minimum_part)
     assert [(a.adjustment_type, a.amount) for a in calls.adjustments] == [

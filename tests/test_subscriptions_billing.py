@@ -30,18 +30,24 @@ from server.billing import runner
 from server.db.pool import Database
 from server.domain.periods import instant
 from tests.billing_builders import (
+    at,
+    cancel,
     create_plan,
+    day_of,
     event,
     fixed_fee,
     get_subscription,
     ingest,
+    ingest_ok,
     invoices_of,
+    lines_by_name,
     metric,
+    moment_of,
     stubs,
     upcoming,
     usage_price,
 )
-from tests.billing_support import Clock
+from tests.billing_support import Clock, run_billing
 from tests.client import Api, expect_error
 from tests.factories import create_customer, date
 
@@ -55,33 +61,6 @@ END_OF_TERM = subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM
 REQUESTED_DATE = subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE
 IMMEDIATE = subscription_service_pb2.CANCEL_OPTION_IMMEDIATE
 GRACE = dt.timedelta(hours=12)
-
-
-def at(text: str) -> dt.datetime:
-    """An aware UTC instant from "YYYY-MM-DDTHH:MM"."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def day_of(value: date_pb2.Date) -> dt.date:
-    """A date from a google.type.Date."""
-    return dt.date(value.year, value.month, value.day)
-
-
-def moment_of(value: Any) -> dt.datetime:
-    """An aware datetime from a Timestamp."""
-    result: dt.datetime = value.ToDatetime(tzinfo=UTC)
-    return result
-
-
-async def run_billing(server: RunningServer, clock: Clock, when: dt.datetime) -> None:
-    """Move the clock and run one pass of the period-end runner."""
-    clock.set(when)
-    await runner.run_once(server.db, when)
-
-
-def lines_by_name(invoice: invoice_pb2.Invoice) -> dict[str, tuple[str, str, dt.date, dt.date]]:
-    """name → (quantity, amount, start date, end date) of each line."""
-    return {li.name: (li.quantity, li.amount, day_of(li.start_date), day_of(li.end_date)) for li in invoice.line_items}
 
 
 def line_view(li: invoice_pb2.InvoiceLineItem) -> tuple[object, ...]:
@@ -98,23 +77,6 @@ def line_view(li: invoice_pb2.InvoiceLineItem) -> tuple[object, ...]:
         tuple((s.name, Decimal(s.quantity), s.amount) for s in li.sub_line_items),
         li.price.id,
     )
-
-
-async def ingest_ok(api: Api, events: Sequence[Any]) -> None:
-    """Ingest events that must all be accepted."""
-    response = await ingest(api, events)
-    assert list(response.errors) == []
-
-
-async def cancel(
-    api: Api, subscription_id: str, option: subscription_service_pb2.CancelOption, on: str | None = None
-) -> subscription_service_pb2.Subscription:
-    """CancelSubscription."""
-    request = subscription_service_pb2.CancelSubscriptionRequest(subscription_id=subscription_id, cancel_option=option)
-    if on is not None:
-        request.cancellation_date.CopyFrom(date(on))
-    result: subscription_service_pb2.Subscription = await stubs(api).subscriptions.CancelSubscription(request)
-    return result
 
 
 async def subscribe(
