@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, subscription_service_pb2
+from invoicing.v1 import customer_pb2, invoice_pb2, subscription_service_pb2
 
 from server.app import RunningServer
 from tests.billing_builders import (
@@ -33,7 +33,7 @@ from tests.billing_builders import (
 from tests.billing_support import Clock, run_billing
 from tests.client import Api
 from tests.factories import create_customer, date
-from tests.lifecycle_support import assert_balance_matches_ledger
+from tests.lifecycle_support import assert_balance_matches_ledger, get_invoice, issue, mark_paid, void
 
 D = Decimal
 DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
@@ -46,22 +46,6 @@ PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_PRORATED_REFUND
 REVERT_PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_REVERT_PRORATED_REFUND
 APPLIED = customer_pb2.BALANCE_TRANSACTION_ACTION_APPLIED_TO_INVOICE
 FEES = {"USD": ("25.00", "1.00"), "JPY": ("2500", "100"), "KWD": ("25.000", "1.000")}
-
-
-async def get_invoice(api: Api, invoice_id: str) -> invoice_pb2.Invoice:
-    """GetInvoice."""
-    invoice: invoice_pb2.Invoice = await api.invoices.GetInvoice(
-        invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id)
-    )
-    return invoice
-
-
-async def issue(api: Api, invoice_id: str) -> invoice_pb2.Invoice:
-    """IssueInvoice."""
-    invoice: invoice_pb2.Invoice = await api.invoices.IssueInvoice(
-        invoice_service_pb2.IssueInvoiceRequest(invoice_id=invoice_id)
-    )
-    return invoice
 
 
 async def november(
@@ -79,9 +63,7 @@ async def november(
     if status != DRAFT:
         first = await issue(api, first.id)
     if status == PAID:
-        first = await api.invoices.MarkInvoicePaid(
-            invoice_service_pb2.MarkInvoicePaidRequest(invoice_id=first.id, payment_received_date=date("2027-11-02"))
-        )
+        first = await mark_paid(api, first.id, payment_received_date=date("2027-11-01"))
     assert first.status == status
     clock.set(at("2027-11-05T10:00"))
     await ingest_ok(api, [event(customer.id, at("2027-11-05T09:00")) for _ in range(2)])
@@ -238,7 +220,7 @@ async def test_moving_the_end_earlier_credits_more_and_later_takes_it_back(
 
 async def test_a_void_invoice_is_left_alone(clocked_api: Api, clocked_server: RunningServer, clock: Clock) -> None:
     customer, sub, first = await november(clocked_api, clocked_server, clock, "USD", ISSUED)
-    voided = await clocked_api.invoices.VoidInvoice(invoice_service_pb2.VoidInvoiceRequest(invoice_id=first.id))
+    voided = await void(clocked_api, first.id)
     clock.set(at("2027-11-11T15:00"))
     await cancel(clocked_api, sub.id, IMMEDIATE)
     assert await get_invoice(clocked_api, first.id) == voided  # a void invoice billed nothing: nothing back

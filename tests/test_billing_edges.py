@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
-from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2, subscription_service_pb2
+from invoicing.v1 import customer_pb2, invoice_pb2, price_pb2, subscription_service_pb2
 
 from server.app import RunningServer
 from server.domain import money
@@ -57,7 +57,7 @@ from tests.billing_builders import (
 from tests.billing_support import Clock, run_billing
 from tests.client import Api, expect_error
 from tests.factories import create_customer, date
-from tests.lifecycle_support import assert_balance_matches_ledger
+from tests.lifecycle_support import assert_balance_matches_ledger, get_invoice
 
 D = Decimal
 START = dt.date(2027, 1, 1)
@@ -370,14 +370,6 @@ async def invoice_events(dsn: str, invoice_id: str) -> list[tuple[str, int]]:
     finally:
         await conn.close()
     return [(r["type"], r["version"]) for r in rows]
-
-
-async def get_invoice(api: Api, invoice_id: str) -> invoice_pb2.Invoice:
-    """GetInvoice."""
-    invoice: invoice_pb2.Invoice = await api.invoices.GetInvoice(
-        invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id)
-    )
-    return invoice
 
 
 @pytest.mark.parametrize(
