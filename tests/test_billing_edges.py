@@ -7,6 +7,7 @@ server (dates in 2027, clear of the other billing tests' periods).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -57,7 +58,7 @@ from tests.billing_builders import (
 from tests.billing_support import Clock, run_billing
 from tests.client import Api, expect_error
 from tests.factories import create_customer, date
-from tests.lifecycle_support import assert_balance_matches_ledger, get_invoice
+from tests.lifecycle_support import assert_balance_matches_ledger, get_invoice, issue
 
 D = Decimal
 START = dt.date(2027, 1, 1)
@@ -521,6 +522,33 @@ async def test_late_usage_reprices_the_draft_then_is_refused_once_issued(
     assert "issued" in response.errors[0].message
     assert (response.ingested, response.duplicates) == (2, 1)
     assert await get_invoice(clocked_api, draft.id) == issued
+
+
+async def test_a_late_event_racing_the_issue_is_billed_or_refused_never_lost(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+) -> None:
+    """Ingestion locks the draft its late event falls in, so the event is either in the issued invoice
+    (accepted before the issue) or refused (after it): never accepted and left out."""
+    clock.set(at("2027-02-10T12:00"))
+    plan = await create_plan(clocked_api, usage_price("Calls", "1.00"))
+    customers = [await create_customer(clocked_api, auto_issuance=False) for _ in range(8)]
+    subs = [await subscribe(clocked_api, c, plan, "2027-02-01") for c in customers]
+    await ingest_ok(clocked_api, [event(c.id, at("2027-02-05T10:00")) for c in customers])
+    await run_billing(clocked_server, clock, at("2027-03-01T12:05"))  # drafts, their grace already over
+    drafts = [(await invoices_of(clocked_api, subscription_id=s.id))[0] for s in subs]
+
+    async def race(customer_id: str, invoice_id: str) -> tuple[Any, Any]:
+        issued = asyncio.create_task(issue(clocked_api, invoice_id))
+        late = asyncio.create_task(ingest(clocked_api, [event(customer_id, at("2027-02-28T23:00"))]))
+        return await issued, await late
+
+    outcomes = await asyncio.gather(*(race(c.id, d.id) for c, d in zip(customers, drafts, strict=True)))
+    for issued, late in outcomes:
+        final = await get_invoice(clocked_api, issued.id)
+        if late.ingested:  # accepted: the issued invoice bills it (1 + 1 calls)
+            assert (list(late.errors), final.total) == ([], "2.00")
+        else:  # refused: the period was already invoiced
+            assert ([e.reason for e in late.errors], final.total) == (["PERIOD_CLOSED"], "1.00")
 
 
 @pytest.mark.parametrize(

@@ -226,10 +226,11 @@ async def check_usage_periods(
     """Which events fall in a period already invoiced (refused), and which drafts bill the others.
 
     One query for the whole batch. When accepted events touch a draft, or a
-    boundary that has arrived but is not invoiced yet, those are locked
-    (subscriptions first, then invoices: the one lock order) and the check is
-    made again under the locks, so that no draft is issued, and no invoice
-    generated, without the events this transaction stores.
+    boundary that has arrived but is not invoiced yet, those are locked in the
+    one lock order (subscriptions, then the batch's customers, key-shared as
+    storing their events would, then invoices) and the check is made again
+    under the locks, so that no draft is issued, and no invoice generated,
+    without the events this transaction stores.
     """
     if not events:
         return PeriodCheck()
@@ -245,6 +246,7 @@ async def check_usage_periods(
         if not to_hold and not to_lock:
             return check
         await repo.hold(conn, account_id, sorted(to_hold))
+        await customers_repo.share_keys(conn, account_id, customers)
         await invoices_repo.lock_drafts(conn, account_id, sorted(to_lock))
         held |= to_hold
         locked |= to_lock
