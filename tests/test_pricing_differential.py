@@ -313,7 +313,7 @@ def test_engine_lines_equal_the_reference(case: dict[str, Any]) -> None:
 def preview_cases(draw: st.DrawFn) -> dict[str, Any]:
     """A plan, a subscription, the instant of the preview inside one of its first periods, and events."""
     currency, specs, months = draw(plans())
-    start = dt.date(2025, 1, 1) + dt.timedelta(days=draw(st.integers(0, 200)))
+    start = dt.date(2027, 1, 1) + dt.timedelta(days=draw(st.integers(0, 200)))  # clear of the runner tests
     sub = ref.SubscriptionSpec(start, months, draw(st.booleans()), draw(st.sampled_from(ZONES)))
     current = draw(st.integers(0, 1))
     period_start = ref._midnight(sub.edge(current), sub.zone)
