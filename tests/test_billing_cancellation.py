@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+import grpc
 import pytest
 from invoicing.v1 import customer_pb2, invoice_pb2, subscription_service_pb2
 
@@ -31,7 +32,7 @@ from tests.billing_builders import (
     usage_price,
 )
 from tests.billing_support import Clock, run_billing
-from tests.client import Api
+from tests.client import Api, expect_error
 from tests.factories import create_customer, date
 from tests.lifecycle_support import assert_balance_matches_ledger, get_invoice, issue, mark_paid, void
 
@@ -225,3 +226,17 @@ async def test_a_void_invoice_is_left_alone(clocked_api: Api, clocked_server: Ru
     await cancel(clocked_api, sub.id, IMMEDIATE)
     assert await get_invoice(clocked_api, first.id) == voided  # a void invoice billed nothing: nothing back
     assert await assert_balance_matches_ledger(clocked_api, customer.id) == 0
+
+
+async def test_a_cancellation_date_lies_within_five_years(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+) -> None:
+    _, sub, first = await november(clocked_api, clocked_server, clock, "USD", DRAFT)
+    for far in ("2032-11-06", "9999-12-31"):
+        refused = await expect_error(cancel(clocked_api, sub.id, REQUESTED_DATE, far))
+        assert (refused.code, set(refused.field_violations)) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            {"cancellation_date"},
+        )
+    assert (await cancel(clocked_api, sub.id, REQUESTED_DATE, "2032-11-05")).end_date == date("2032-11-05")
+    assert await get_invoice(clocked_api, first.id) == first

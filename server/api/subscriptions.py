@@ -30,7 +30,8 @@ from server.domain.periods import Period, instant
 from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id
 
 # How far a start date may lie from today: backdating bills every period since (and usage older than five
-# years is not accepted anyway), and a start far ahead is a typo more often than a plan.
+# years is not accepted anyway), and a start far ahead is a typo more often than a plan. A cancellation date
+# has the same horizon (its periods are laid out when it is set).
 _START_WINDOW_MONTHS = 60
 
 _CANCEL_AT = {
@@ -205,6 +206,8 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         requested = conv.optional_date(request, "cancellation_date", v)
         if option == subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE and requested is None:
             v.add("cancellation_date", "is required with CANCEL_OPTION_REQUESTED_DATE")
+        if requested is not None and requested > add_months(self._clock().date(), _START_WINDOW_MONTHS):
+            v.add("cancellation_date", "must be within five years of today")
         if option not in _CANCEL_AT:
             v.add("cancel_option", "must be END_OF_SUBSCRIPTION_TERM, REQUESTED_DATE or IMMEDIATE")
         v.raise_if_any()

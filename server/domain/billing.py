@@ -172,8 +172,8 @@ class Term:
         """When boundary k arrives: local midnight of period k's first day, except the final boundary of an
         ended subscription, which arrives when billing stops (its invoice is due then, not at the period end)."""
         natural = instant(self.schedule.period(k).start, self.timezone)
-        if self.ended_at is not None and k == self.last_boundary():
-            return min(natural, self.ended_at)
+        if self.ended_at is not None and self.ended_at < natural and k == self.last_boundary():
+            return self.ended_at
         return natural
 
     def boundary_date(self, k: int) -> dt.date:
