@@ -245,8 +245,11 @@ async def check_usage_periods(
         to_hold, to_lock = check.pending - held, set(check.drafts) - locked
         if not to_hold and not to_lock:
             return check
-        await repo.hold(conn, account_id, sorted(to_hold))
-        await customers_repo.share_keys(conn, account_id, customers)
-        await invoices_repo.lock_drafts(conn, account_id, sorted(to_lock))
+        if to_hold:
+            await repo.hold(conn, account_id, sorted(to_hold))
+        if not held and not locked:
+            await customers_repo.share_keys(conn, account_id, customers)
+        if to_lock:
+            await invoices_repo.lock_drafts(conn, account_id, sorted(to_lock))
         held |= to_hold
         locked |= to_lock
