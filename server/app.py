@@ -37,14 +37,18 @@ from server.db import accounts, idempotency
 from server.db import events as events_repo
 from server.db.listen import Notifier
 from server.db.pool import Database
+from server.domain.subscriptions import DEFAULT_GRACE
 from server.interceptors.auth import Authentication, KeyCache
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
+from server.usecases.events import InvoiceEvents
 from server.usecases.invoices import Invoices
+from server.usecases.subscriptions import Subscriptions
 from server.usecases.unit import Clock, Transactions, utc_now
+from server.usecases.usage import Usage
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +69,22 @@ class Services:
 
     transactions: Transactions
     invoices: Invoices
+    subscriptions: Subscriptions
+    usage: Usage
     runner: Runner
 
 
-def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta | None = None) -> Services:
+def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = DEFAULT_GRACE) -> Services:
     """Wire the use cases to a database and a clock (the composition root of the application layer)."""
     transactions = Transactions(db, clock)
     invoices = Invoices(render=invoice_wire)
-    runner = Runner(transactions, invoices) if grace is None else Runner(transactions, invoices, grace)
-    return Services(transactions, invoices, runner)
+    return Services(
+        transactions=transactions,
+        invoices=invoices,
+        subscriptions=Subscriptions(invoices, grace),
+        usage=Usage(invoices),
+        runner=Runner(transactions, invoices, grace),
+    )
 
 
 @dataclass
@@ -154,14 +165,17 @@ async def start_server(
         services = build_services(db, clock, dt.timedelta(hours=settings.billing_grace_hours))
         transactions = services.transactions
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-            InvoiceServicer(transactions, services.invoices, lists, notifier), server
+            InvoiceServicer(
+                transactions, services.invoices, services.subscriptions, InvoiceEvents(db, notifier), lists
+            ),
+            server,
         )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(transactions, lists), server)
         plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(transactions, lists), server)
         subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-            SubscriptionServicer(transactions, lists), server
+            SubscriptionServicer(transactions, services.subscriptions, lists), server
         )
-        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(transactions), server)
+        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(transactions, services.usage), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
+from google.type import date_pb2
 from invoicing.v1 import (
     customer_pb2,
     invoice_pb2,
@@ -50,6 +51,25 @@ def stubs(api: Api) -> Stubs:
         subscriptions=subscription_service_pb2_grpc.SubscriptionServiceStub(api.channel),
         usage=usage_service_pb2_grpc.UsageServiceStub(api.channel),
     )
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+
+def at(text: str) -> dt.datetime:
+    """An aware UTC instant from "YYYY-MM-DDTHH:MM"."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def day_of(value: date_pb2.Date) -> dt.date:
+    """A date from a google.type.Date."""
+    return dt.date(value.year, value.month, value.day)
+
+
+def moment_of(value: Any) -> dt.datetime:
+    """An aware datetime from a Timestamp."""
+    result: dt.datetime = value.ToDatetime(tzinfo=dt.UTC)
+    return result
 
 
 # --- prices --------------------------------------------------------------------------------------
@@ -132,6 +152,23 @@ async def subscribe(
     return subscription
 
 
+async def cancel(
+    api: Api,
+    subscription_id: str,
+    option: subscription_service_pb2.CancelOption,
+    on: str | None = None,
+    request_id: str = "",
+) -> subscription_service_pb2.Subscription:
+    """CancelSubscription."""
+    request = subscription_service_pb2.CancelSubscriptionRequest(
+        subscription_id=subscription_id, cancel_option=option, request_id=request_id
+    )
+    if on is not None:
+        request.cancellation_date.CopyFrom(date(on))
+    result: subscription_service_pb2.Subscription = await stubs(api).subscriptions.CancelSubscription(request)
+    return result
+
+
 async def get_subscription(api: Api, subscription_id: str) -> subscription_service_pb2.Subscription:
     """GetSubscription."""
     subscription: subscription_service_pb2.Subscription = await stubs(api).subscriptions.GetSubscription(
@@ -146,6 +183,11 @@ async def upcoming(api: Api, subscription_id: str) -> invoice_pb2.UpcomingInvoic
         invoice_service_pb2.GetUpcomingInvoiceRequest(subscription_id=subscription_id)
     )
     return result
+
+
+def lines_by_name(invoice: invoice_pb2.Invoice) -> dict[str, tuple[str, str, dt.date, dt.date]]:
+    """name → (quantity, amount, start date, end date) of each line."""
+    return {li.name: (li.quantity, li.amount, day_of(li.start_date), day_of(li.end_date)) for li in invoice.line_items}
 
 
 async def invoices_of(api: Api, **filters: Any) -> list[invoice_pb2.Invoice]:
@@ -196,3 +238,9 @@ async def ingest(api: Api, events: Sequence[usage_service_pb2.Event]) -> usage_s
         usage_service_pb2.IngestEventsRequest(events=list(events))
     )
     return response
+
+
+async def ingest_ok(api: Api, events: Sequence[usage_service_pb2.Event]) -> None:
+    """Ingest events that must all be accepted."""
+    response = await ingest(api, events)
+    assert list(response.errors) == []

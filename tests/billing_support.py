@@ -28,6 +28,12 @@ class Clock:
         self.now = moment
 
 
+async def run_billing(server: RunningServer, clock: Clock, when: dt.datetime) -> None:
+    """Move the clock and run one pass of the period-end runner."""
+    clock.set(when)
+    await server.runner.run_once(when)
+
+
 @pytest.fixture(scope="session")
 def clock() -> Clock:
     """The clocked server's clock (shared by the session: each test sets it first)."""

@@ -189,7 +189,8 @@ async def test_customer_without_addresses_gives_an_invoice_without_them(api: Api
 
 
 async def test_percentage_discount_is_taken_from_each_line(api: Api) -> None:
-    """A 10% discount becomes one invoice-level adjustment per line, rounded half-up per line."""
+    """A 10% discount becomes an invoice-level adjustment per line; the discounted amount is rounded half-up:
+    10.05 × 0.9 = 9.045 → 9.05 (1.00 off); 0.05 × 0.9 = 0.045 → 0.05 (nothing off: no adjustment)."""
     customer = await create_customer(api)
     discount = price_pb2.Discount(
         discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.1", reason="launch promo"
@@ -198,7 +199,8 @@ async def test_percentage_discount_is_taken_from_each_line(api: Api) -> None:
         api, customer, line_items=[line("A", "1", "10.05"), line("B", "1", "0.05")], discount=discount
     )
     assert [li.subtotal for li in invoice.line_items] == ["10.05", "0.05"]
-    for item, taken in zip(invoice.line_items, ["-1.01", "-0.01"], strict=True):
+    assert list(invoice.line_items[1].adjustments) == []
+    for item, taken in zip(invoice.line_items[:1], ["-1.00"], strict=True):
         assert len(item.adjustments) == 1
         adjustment = item.adjustments[0]
         assert adjustment.adjustment_type == invoice_pb2.ADJUSTMENT_TYPE_PERCENTAGE_DISCOUNT
@@ -207,9 +209,9 @@ async def test_percentage_discount_is_taken_from_each_line(api: Api) -> None:
         assert adjustment.is_invoice_level is True
         assert adjustment.reason == "launch promo"
         assert adjustment.id
-    assert [li.adjusted_subtotal for li in invoice.line_items] == ["9.04", "0.04"]
-    assert [li.amount for li in invoice.line_items] == ["9.04", "0.04"]
-    assert (invoice.subtotal, invoice.total, invoice.amount_due) == ("10.10", "9.08", "9.08")
+    assert [li.adjusted_subtotal for li in invoice.line_items] == ["9.05", "0.05"]
+    assert [li.amount for li in invoice.line_items] == ["9.05", "0.05"]
+    assert (invoice.subtotal, invoice.total, invoice.amount_due) == ("10.10", "9.10", "9.10")
     assert Decimal(invoice.total) == exact_sum([li.amount for li in invoice.line_items])
     assert invoice.discount.discount_type == price_pb2.DISCOUNT_TYPE_PERCENTAGE
     assert invoice.discount.percentage_discount == "0.1"

@@ -217,7 +217,8 @@ async def test_amount_discount_never_exceeds_the_subtotal_as_lines_come_and_go(a
 
 
 async def test_percentage_discount_applies_to_an_added_line(api: Api) -> None:
-    """A 10% discount takes 10% of the new line too, rounded half-up per line."""
+    """A 10% discount takes 10% of the new line too: 12.35 × 0.9 = 11.115 → 11.12 (the discounted amount is
+    rounded half-up), so 1.23 off; the first line 30.00 → 27.00."""
     customer = await create_customer(api)
     draft = await create_invoice(
         api,
@@ -225,11 +226,11 @@ async def test_percentage_discount_applies_to_an_added_line(api: Api) -> None:
         discount=price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.1"),
     )
     added = await api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, "12.35"))
-    assert [a.amount for a in added.adjustments] == ["-1.24"]
-    assert added.amount == "11.11"
+    assert [a.amount for a in added.adjustments] == ["-1.23"]
+    assert added.amount == "11.12"
     after = await get_invoice(api, draft.id)
     assert after.subtotal == "42.35"
-    assert after.total == "38.11"
+    assert after.total == "38.12"
     assert_totals_are_sum_of_lines(after)
 
 

@@ -350,19 +350,21 @@ def test_amount_discount_on_a_zero_invoice_takes_nothing() -> None:
     assert str(totals(lines, "USD").total) == "0.00"
 
 
-def test_percentage_discount_is_taken_from_each_line_and_rounded_per_line() -> None:
-    """10% of 10.05 is 1.005 → 1.01 (half-up); 10% of 0.05 is 0.005 → 0.01."""
+def test_percentage_discount_rounds_the_discounted_amount_per_line() -> None:
+    """The discounted amount is rounded, not the discount: 10.05 × 0.9 = 9.045 → 9.05 (so 1.00 off);
+    0.05 × 0.9 = 0.045 → 0.05 (nothing off, and no adjustment shown)."""
     discount = InvoiceDiscount(DiscountKind.PERCENTAGE, Decimal("0.1"), "promo")
     lines = price_lines(inputs(("1", "10.05"), ("1", "0.05")), "USD", discount)
-    assert [str(discount_taken(li)) for li in lines] == ["1.01", "0.01"]
-    assert [str(li.amount) for li in lines] == ["9.04", "0.04"]
-    assert [str(li.adjusted_subtotal) for li in lines] == ["9.04", "0.04"]
+    assert [str(discount_taken(li)) for li in lines] == ["1.00", "0"]
+    assert [str(li.amount) for li in lines] == ["9.05", "0.05"]
+    assert [str(li.adjusted_subtotal) for li in lines] == ["9.05", "0.05"]
+    assert lines[1].adjustments == ()
     adjustment = lines[0].adjustments[0]
     assert adjustment.kind is AdjustmentKind.PERCENTAGE_DISCOUNT
     assert adjustment.configured == Decimal("0.1")
     assert adjustment.is_invoice_level is True
     result = totals(lines, "USD")
-    assert (str(result.subtotal), str(result.total)) == ("10.10", "9.08")
+    assert (str(result.subtotal), str(result.total)) == ("10.10", "9.10")
 
 
 def test_a_full_percentage_discount_zeroes_every_line() -> None:
@@ -477,8 +479,9 @@ def _check_priced(
             share = capped * line.subtotal / subtotal if subtotal else Decimal(0)
             assert abs(discount_taken(line) - share) < unit
     else:
-        for line in lines:
-            assert discount_taken(line) == half_up(exact_product(line.subtotal, discount.value), exponent)
+        for line in lines:  # the discounted amount is rounded once, half-up
+            exact_left = line.subtotal - exact_product(line.subtotal, discount.value)
+            assert line.amount == half_up(exact_left, exponent)
 
 
 # --- dates ---------------------------------------------------------------------------

@@ -134,12 +134,12 @@ def test_tiered_boundaries_first_unit_exclusive_last_unit_inclusive(
     assert sum((s.quantity for s in line.sub_lines), D(0)) == D(quantity)
 
 
-def test_tiered_rounds_each_tier_then_sums() -> None:
+def test_tiered_sub_lines_are_exact_and_the_line_rounds_once() -> None:
     tiers = (Tier(D(0), D(1), D("0.005")), Tier(D(1), None, D("0.005")))
     line = line_of(make_price(model=ModelType.TIERED, tiers=tiers), "2")
-    # Each tier rounds 0.005 to 0.01: the sub-lines, not the unrounded 0.010, make the subtotal.
-    assert [s.amount for s in line.sub_lines] == [D("0.01"), D("0.01")]
-    assert line.subtotal == D("0.02")
+    # Each tier is 1 × 0.005 = 0.005 exactly; the subtotal is 0.010 rounded once: 0.01 (not 0.01 + 0.01).
+    assert [s.amount for s in line.sub_lines] == [D("0.005"), D("0.005")]
+    assert line.subtotal == line.amount == D("0.01")
 
 
 # --- bulk (volume) --------------------------------------------------------------------------
@@ -363,9 +363,11 @@ def test_kwd_has_three_decimals() -> None:
         currency="KWD", unit_amount=D("0.0005"), discounts=(Discount(DiscountKind.PERCENTAGE, D("0.1")),)
     )
     line = line_of(price, "12345")
-    assert line.subtotal == D("6.173")  # 6.1725 → 6.173 (half-up)
-    assert adjustments_of(line) == [(AdjustmentKind.PERCENTAGE_DISCOUNT, D("-0.617"))]  # 0.6173 → 0.617
-    assert line.amount == D("5.556")
+    assert line.subtotal == D("6.173")  # 12345 × 0.0005 = 6.1725 → 6.173 (half-up)
+    # 6.1725 × 0.9 = 5.55525 → 5.555: the discounted amount is rounded, and the discount shown is
+    # 5.555 - 6.173 = -0.618 (rounding the discount, 0.61725 → 0.617, would bill 5.556).
+    assert adjustments_of(line) == [(AdjustmentKind.PERCENTAGE_DISCOUNT, D("-0.618"))]
+    assert line.amount == D("5.555")
     assert line.amount.as_tuple().exponent == -3
 
 
@@ -471,14 +473,8 @@ def priced_lines(draw: st.DrawFn) -> PricedLine:
 
 
 def money_fields(line: PricedLine) -> Sequence[object]:
-    """Every money value of a line: subtotal, adjusted subtotal, amount, adjustments and sub-lines."""
-    return [
-        line.subtotal,
-        line.adjusted_subtotal,
-        line.amount,
-        *(a.amount for a in line.adjustments),
-        *(s.amount for s in line.sub_lines),
-    ]
+    """Every rounded money value of a line: subtotal, adjusted subtotal, amount and adjustments."""
+    return [line.subtotal, line.adjusted_subtotal, line.amount, *(a.amount for a in line.adjustments)]
 
 
 @settings(max_examples=400, deadline=None)
@@ -490,6 +486,9 @@ def test_every_money_field_is_a_decimal_at_the_currency_exponent(line: PricedLin
         assert not isinstance(value, float)
         assert value.as_tuple().exponent == exponent, (value, line)
     assert isinstance(line.quantity, Decimal)
+    for sub in line.sub_lines:  # exact, never rounded
+        assert isinstance(sub.amount, Decimal)
+        assert sub.amount == sub.quantity * sub.unit_amount
 
 
 @settings(max_examples=400, deadline=None)
@@ -513,7 +512,9 @@ def test_tiered_subtotal_is_the_sum_of_its_sub_lines(tiers: tuple[Tier, ...], qu
     assert subtotal == sum((s.amount for s in subs), D(0))
     assert sum((s.quantity for s in subs), D(0)) == quantity
     for sub in subs:
-        assert sub.amount == money.round_money(sub.quantity * sub.unit_amount, currency)
+        assert sub.amount == sub.quantity * sub.unit_amount  # exact: the line rounds once, at the end
+    line = price_line(price, quantity=quantity, start_date=START, end_date=END)
+    assert line.subtotal == money.round_money(subtotal, currency)
 
 
 @settings(max_examples=300, deadline=None)

@@ -29,18 +29,24 @@ from server.app import RunningServer, build_services
 from server.db.pool import Database
 from server.domain.periods import instant
 from tests.billing_builders import (
+    at,
+    cancel,
     create_plan,
+    day_of,
     event,
     fixed_fee,
     get_subscription,
     ingest,
+    ingest_ok,
     invoices_of,
+    lines_by_name,
     metric,
+    moment_of,
     stubs,
     upcoming,
     usage_price,
 )
-from tests.billing_support import Clock
+from tests.billing_support import Clock, run_billing
 from tests.client import Api, expect_error
 from tests.factories import create_customer, date
 
@@ -54,33 +60,6 @@ END_OF_TERM = subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM
 REQUESTED_DATE = subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE
 IMMEDIATE = subscription_service_pb2.CANCEL_OPTION_IMMEDIATE
 GRACE = dt.timedelta(hours=12)
-
-
-def at(text: str) -> dt.datetime:
-    """An aware UTC instant from "YYYY-MM-DDTHH:MM"."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def day_of(value: date_pb2.Date) -> dt.date:
-    """A date from a google.type.Date."""
-    return dt.date(value.year, value.month, value.day)
-
-
-def moment_of(value: Any) -> dt.datetime:
-    """An aware datetime from a Timestamp."""
-    result: dt.datetime = value.ToDatetime(tzinfo=UTC)
-    return result
-
-
-async def run_billing(server: RunningServer, clock: Clock, when: dt.datetime) -> None:
-    """Move the clock and run one pass of the period-end runner."""
-    clock.set(when)
-    await server.runner.run_once(when)
-
-
-def lines_by_name(invoice: invoice_pb2.Invoice) -> dict[str, tuple[str, str, dt.date, dt.date]]:
-    """name → (quantity, amount, start date, end date) of each line."""
-    return {li.name: (li.quantity, li.amount, day_of(li.start_date), day_of(li.end_date)) for li in invoice.line_items}
 
 
 def line_view(li: invoice_pb2.InvoiceLineItem) -> tuple[object, ...]:
@@ -97,23 +76,6 @@ def line_view(li: invoice_pb2.InvoiceLineItem) -> tuple[object, ...]:
         tuple((s.name, Decimal(s.quantity), s.amount) for s in li.sub_line_items),
         li.price.id,
     )
-
-
-async def ingest_ok(api: Api, events: Sequence[Any]) -> None:
-    """Ingest events that must all be accepted."""
-    response = await ingest(api, events)
-    assert list(response.errors) == []
-
-
-async def cancel(
-    api: Api, subscription_id: str, option: subscription_service_pb2.CancelOption, on: str | None = None
-) -> subscription_service_pb2.Subscription:
-    """CancelSubscription."""
-    request = subscription_service_pb2.CancelSubscriptionRequest(subscription_id=subscription_id, cancel_option=option)
-    if on is not None:
-        request.cancellation_date.CopyFrom(date(on))
-    result: subscription_service_pb2.Subscription = await stubs(api).subscriptions.CancelSubscription(request)
-    return result
 
 
 async def subscribe(
@@ -350,7 +312,9 @@ async def test_list_subscriptions_by_status_follows_the_clock(clocked_api: Api, 
     future = await subscribe(clocked_api, customer, plan, "2024-04-01")
     elsewhere = await subscribe(clocked_api, other_customer, plan, "2024-01-01")
     cancelled = await cancel(clocked_api, ended.id, IMMEDIATE)
-    assert (cancelled.status, cancelled.end_date) == (ENDED, date("2024-03-10"))
+    # Billing stops now; today is billed as used, so the first day not billed is tomorrow.
+    assert (cancelled.status, cancelled.end_date) == (ENDED, date("2024-03-11"))
+    assert moment_of(cancelled.ended_at) == at("2024-03-10T12:00")
     assert not cancelled.HasField("current_billing_period_start_date")
 
     async def ids(*statuses: int, **fields: Any) -> list[str]:
@@ -477,7 +441,9 @@ async def test_cancel_on_a_requested_date_prorates_the_last_period(
     assert [line_view(li) for li in preview.invoice.line_items] == [line_view(li) for li in invoices[2].line_items]
 
 
-async def test_cancel_immediately_ends_today(clocked_api: Api, clocked_server: RunningServer, clock: Clock) -> None:
+async def test_cancel_immediately_bills_up_to_the_instant(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+) -> None:
     clock.set(at("2024-01-20T10:00"))
     customer = await create_customer(clocked_api)
     plan = await create_plan(clocked_api, fixed_fee("Platform", "100.00"), usage_price("API calls", "1.00"))
@@ -487,21 +453,31 @@ async def test_cancel_immediately_ends_today(clocked_api: Api, clocked_server: R
         [
             event(customer.id, at("2024-01-05T10:00")),
             event(customer.id, at("2024-01-19T23:59")),
-            event(customer.id, at("2024-01-20T01:00")),  # today: not billed any more
+            event(customer.id, at("2024-01-20T01:00")),  # today, before the cancellation: billed
         ],
     )
     cancelled = await cancel(clocked_api, sub.id, IMMEDIATE)
-    assert (cancelled.status, cancelled.end_date) == (ENDED, date("2024-01-20"))
-    preview = await expect_error(upcoming(clocked_api, sub.id))
-    assert (preview.code, preview.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SUBSCRIPTION_NOT_ACTIVE")
+    assert (cancelled.status, cancelled.end_date) == (ENDED, date("2024-01-21"))
+    assert moment_of(cancelled.ended_at) == at("2024-01-20T10:00")
+    await ingest_ok(clocked_api, [event(customer.id, at("2024-01-20T10:30"))])  # after the end: never billed
+    # Until the runner generates it, the final invoice is the upcoming one, due now.
+    preview = await upcoming(clocked_api, sub.id)
+    assert preview.target_date == date("2024-01-20")
+    assert lines_by_name(preview.invoice) == {"API calls": ("3", "3.00", dt.date(2024, 1, 1), dt.date(2024, 1, 20))}
 
     for when in ("2024-01-20T10:00", "2024-02-01T00:05", "2024-04-01T00:05"):
         await run_billing(clocked_server, clock, at(when))
     invoices = await invoices_of(clocked_api, subscription_id=sub.id)
     assert [lines_by_name(i) for i in invoices] == [
-        {"Platform": ("1", "61.29", dt.date(2024, 1, 1), dt.date(2024, 1, 19))},  # 19 of 31 days
-        {"API calls": ("2", "2.00", dt.date(2024, 1, 1), dt.date(2024, 1, 19))},
+        # January's fee was not invoiced before the cancellation: 20 of 31 days (the 20th is used),
+        # 100 × 20/31 = 64.516… → 64.52.
+        {"Platform": ("1", "64.52", dt.date(2024, 1, 1), dt.date(2024, 1, 20))},
+        {"API calls": ("3", "3.00", dt.date(2024, 1, 1), dt.date(2024, 1, 20))},
     ]
+    assert [i.invoice_date for i in invoices] == [date("2024-01-01"), date("2024-01-20")]
+    assert [line_view(li) for li in invoices[1].line_items] == [line_view(li) for li in preview.invoice.line_items]
+    done = await expect_error(upcoming(clocked_api, sub.id))
+    assert (done.code, done.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SUBSCRIPTION_NOT_ACTIVE")
 
 
 async def test_start_date_within_five_years_of_today(clocked_api: Api, clock: Clock) -> None:
@@ -606,13 +582,14 @@ async def test_upcoming_invoice_previews_the_period_and_is_never_stored(
     assert lines_by_name((await upcoming(clocked_api, sub.id)).invoice)["API calls"][0] == "4"
 
 
-async def test_upcoming_invoice_needs_an_active_subscription(clocked_api: Api, clock: Clock) -> None:
+async def test_upcoming_invoice_of_future_and_ended_subscriptions(clocked_api: Api, clock: Clock) -> None:
     clock.set(at("2024-03-10T12:00"))
     customer = await create_customer(clocked_api)
     plan = await create_plan(clocked_api, fixed_fee())
     future = await subscribe(clocked_api, customer, plan, "2024-04-01")
-    error = await expect_error(upcoming(clocked_api, future.id))
-    assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SUBSCRIPTION_NOT_ACTIVE")
+    first = await upcoming(clocked_api, future.id)  # as Orb does: the first invoice, dated on the start date
+    assert first.target_date == date("2024-04-01")
+    assert lines_by_name(first.invoice) == {"Platform": ("1", "100.00", dt.date(2024, 4, 1), dt.date(2024, 4, 30))}
     clock.set(at("2024-04-01T00:00"))
     assert (await upcoming(clocked_api, future.id)).target_date == date("2024-05-01")
 

@@ -24,6 +24,7 @@ from server.domain.invoices import DiscountKind, Invoice, InvoiceDiscount, Line,
 from server.domain.plans import Plan
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
+from server.usecases.subscription_billing import UpcomingInvoice
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -462,6 +463,33 @@ def invoice_pb(invoice: Invoice) -> invoice_pb2.Invoice:
     if h.maximum_amount is not None:
         message.maximum.maximum_amount = money.to_wire(h.maximum_amount)
     return message
+
+
+def upcoming_invoice_pb(upcoming: UpcomingInvoice) -> invoice_pb2.UpcomingInvoice:
+    """An UpcomingInvoice message: the subscription's next invoice as it stands now (a draft with no id)."""
+    sub, customer = upcoming.subscription, upcoming.customer
+    eligible = timestamp(upcoming.eligible_to_issue_at)
+    invoice = invoice_pb2.Invoice(
+        status=invoice_pb2.INVOICE_STATUS_DRAFT,
+        invoice_source=invoice_pb2.INVOICE_SOURCE_SUBSCRIPTION,
+        customer=common_pb2.CustomerRef(id=sub.customer_id, external_customer_id=sub.external_customer_id),
+        subscription=common_pb2.SubscriptionRef(id=sub.id),
+        currency=sub.plan.currency,
+        invoice_date=date_pb(upcoming.invoice_date),
+        net_terms=upcoming.net_terms,
+        subtotal=money.to_wire(upcoming.totals.subtotal),
+        total=money.to_wire(upcoming.totals.total),
+        amount_due=money.to_wire(upcoming.totals.total),
+        line_items=[line_item_pb(line) for line in upcoming.lines],
+        auto_collection=invoice_pb2.AutoCollection(enabled=customer.auto_collection),
+        billing_address=address_pb(customer.billing_address),
+        shipping_address=address_pb(customer.shipping_address),
+        customer_tax_id=tax_id_pb(customer.tax_id),
+        will_auto_issue=upcoming.will_auto_issue,
+        eligible_to_issue_at=eligible,
+        scheduled_issue_at=eligible if upcoming.will_auto_issue else None,
+    )
+    return invoice_pb2.UpcomingInvoice(target_date=date_pb(upcoming.invoice_date), invoice=invoice)
 
 
 def invoice_wire(invoice: Invoice) -> bytes:

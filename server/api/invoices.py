@@ -7,21 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
+from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
 
 from server.api import converters as conv
 from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_INVOICE_DATE, Lister
-from server.api.subscriptions import status_and_period
-from server.billing import engine
 from server.context import account_id
-from server.db import customers as customers_repo
-from server.db import subscriptions as subscriptions_repo
-from server.db.listen import Notifier
 from server.domain import lifecycle, money
-from server.domain.billing import has_usage
 from server.domain.customers import CustomerRef, check_currency
-from server.domain.errors import FailedPrecondition, Violations
+from server.domain.errors import Violations
 from server.domain.events import InvoiceEventKind
 from server.domain.invoices import (
     DEFAULT_LIST_STATUSES,
@@ -34,12 +28,12 @@ from server.domain.invoices import (
     check_line,
     check_line_count,
     parse_due_date_window,
-    totals,
 )
-from server.domain.validation import MAX_NAME_LENGTH, check_id, check_limit, check_request_id, check_text, today_in
-from server.usecases.events import watch_invoice_events
+from server.domain.validation import MAX_NAME_LENGTH, check_id, check_limit, check_request_id, check_text
+from server.usecases.events import InvoiceEvents
 from server.usecases.invoices import CreateInvoice, Invoices, get_invoice, list_invoices
 from server.usecases.publish import ChangedInvoice
+from server.usecases.subscriptions import Subscriptions
 from server.usecases.unit import Transactions, Tx
 
 
@@ -170,12 +164,20 @@ def _invoice_bytes(changed: ChangedInvoice) -> bytes:
 class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
     """Implements InvoiceService: requests become commands, use cases run, domain objects become responses."""
 
-    def __init__(self, transactions: Transactions, invoices: Invoices, lists: Lister, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        transactions: Transactions,
+        invoices: Invoices,
+        subscriptions: Subscriptions,
+        events: InvoiceEvents,
+        lists: Lister,
+    ) -> None:
         self._tx = transactions
         self._db = transactions.db
         self._invoices = invoices
+        self._subscriptions = subscriptions
         self._lists = lists
-        self._notifier = notifier
+        self._events = events
 
     def _today(self) -> dt.date:
         return self._tx.clock().date()
@@ -339,47 +341,8 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         v = Violations()
         check_id(request.subscription_id, "subscription_id", v)
         v.raise_if_any()
-        account = account_id()
-        now = self._tx.clock()
-        async with self._db.snapshot() as conn:
-            row = await subscriptions_repo.get(conn, account, request.subscription_id)
-            sub = engine.subscription_from(row, account)
-            today = today_in(sub.timezone, now)
-            status, period = status_and_period(sub, today)
-            if period is None:
-                raise FailedPrecondition(
-                    "SUBSCRIPTION_NOT_ACTIVE",
-                    f"the subscription is {status}: it has no current billing period",
-                    subject="subscription_id",
-                )
-            k = sub.schedule.index_of(today) + 1
-            priced = await engine.price_boundary(conn, sub, k, usage_until=now)
-            customer = await customers_repo.get(conn, account, customer_id=sub.customer_id)
-        lines = engine.invoice_lines(priced, sub)
-        result = totals(lines, sub.currency)
-        target = sub.boundary_date(k)
-        eligible = sub.boundary_at(k) + (engine.DEFAULT_GRACE if has_usage(priced) else dt.timedelta(0))
-        invoice = invoice_pb2.Invoice(
-            status=invoice_pb2.INVOICE_STATUS_DRAFT,
-            invoice_source=invoice_pb2.INVOICE_SOURCE_SUBSCRIPTION,
-            customer=common_pb2.CustomerRef(id=sub.customer_id, external_customer_id=row.external_customer_id),
-            subscription=common_pb2.SubscriptionRef(id=sub.id),
-            currency=sub.currency,
-            invoice_date=conv.date_pb(target),
-            net_terms=sub.net_terms,
-            subtotal=money.to_wire(result.subtotal),
-            total=money.to_wire(result.total),
-            amount_due=money.to_wire(result.total),
-            line_items=[conv.line_item_pb(line) for line in lines],
-            auto_collection=invoice_pb2.AutoCollection(enabled=customer.auto_collection),
-            billing_address=conv.address_pb(customer.billing_address),
-            shipping_address=conv.address_pb(customer.shipping_address),
-            customer_tax_id=conv.tax_id_pb(customer.tax_id),
-            will_auto_issue=sub.auto_issue,
-            eligible_to_issue_at=conv.timestamp(eligible),
-            scheduled_issue_at=conv.timestamp(eligible) if sub.auto_issue else None,
-        )
-        return invoice_pb2.UpcomingInvoice(target_date=conv.date_pb(target), invoice=invoice)
+        upcoming = await self._subscriptions.upcoming(self._db, account_id(), request.subscription_id, self._tx.clock())
+        return conv.upcoming_invoice_pb(upcoming)
 
     async def WatchInvoiceEvents(
         self, request: invoice_service_pb2.WatchInvoiceEventsRequest, context: grpc.aio.ServicerContext
@@ -396,8 +359,5 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
             else:
                 kinds.add(InvoiceEventKind(kind))
         v.raise_if_any()
-        events = watch_invoice_events(
-            self._db, self._notifier, account_id(), request.after_sequence, kinds, request.customer_id
-        )
-        async for event in events:
+        async for event in self._events.watch(account_id(), request.after_sequence, kinds, request.customer_id):
             yield conv.invoice_event_pb(event)

@@ -5,54 +5,45 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import encoder, run_mutation
+from server.api.mutations import run_mutation
 from server.api.streaming import BY_CREATED, Lister
-from server.billing import engine
 from server.context import account_id
-from server.db import customers as customers_repo
-from server.db import plans as plans_repo
-from server.db import snapshots
-from server.db import subscriptions as repo
-from server.domain.customers import CustomerRef, check_same_currency
-from server.domain.errors import FailedPrecondition, Violations
-from server.domain.invoices import add_months
-from server.domain.periods import Period, instant
-from server.domain.subscriptions import SubscriptionRecord
-from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id, today_in
+from server.domain.billing import CancelAt, SubscriptionStatus
+from server.domain.customers import CustomerRef
+from server.domain.errors import Violations
+from server.domain.plans import PlanRef
+from server.domain.subscriptions import (
+    NewSubscription,
+    SubscriptionRecord,
+    check_cancellation_date,
+    check_start_date,
+    subscription_from,
+)
+from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id
+from server.usecases.subscriptions import Subscriptions, get_subscription, list_subscriptions
 from server.usecases.unit import Transactions
 
-# How far a start date may lie from today: backdating bills every period since (and usage older than five
-# years is not accepted anyway), and a start far ahead is a typo more often than a plan.
-_START_WINDOW_MONTHS = 60
-
-_STATUS_NUMBERS = {
-    "upcoming": subscription_service_pb2.SUBSCRIPTION_STATUS_UPCOMING,
-    "active": subscription_service_pb2.SUBSCRIPTION_STATUS_ACTIVE,
-    "ended": subscription_service_pb2.SUBSCRIPTION_STATUS_ENDED,
+_CANCEL_AT = {
+    subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM: CancelAt.END_OF_TERM,
+    subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE: CancelAt.REQUESTED_DATE,
+    subscription_service_pb2.CANCEL_OPTION_IMMEDIATE: CancelAt.IMMEDIATE,
 }
 
-
-def status_and_period(sub: engine.Subscription, today: dt.date) -> tuple[str, Period | None]:
-    """The subscription's status on a local day, and its current billing period when active."""
-    if today < sub.schedule.start_date:
-        return "upcoming", None
-    if sub.end_date is not None and today >= sub.end_date:
-        return "ended", None
-    period = sub.schedule.period_containing(today)
-    if sub.end_date is not None and period.end > sub.end_date:
-        period = Period(period.start, sub.end_date)
-    return "active", period
+_STATUS_NUMBERS = {
+    SubscriptionStatus.UPCOMING: subscription_service_pb2.SUBSCRIPTION_STATUS_UPCOMING,
+    SubscriptionStatus.ACTIVE: subscription_service_pb2.SUBSCRIPTION_STATUS_ACTIVE,
+    SubscriptionStatus.ENDED: subscription_service_pb2.SUBSCRIPTION_STATUS_ENDED,
+}
+_STATUSES = {number: status for status, number in _STATUS_NUMBERS.items()}
 
 
 def subscription_pb(record: SubscriptionRecord, now: dt.datetime) -> subscription_service_pb2.Subscription:
-    """A Subscription message, with its status and period at `now`."""
-    sub = engine.subscription_from(record, "")
-    status, period = status_and_period(sub, today_in(sub.timezone, now))
+    """A Subscription message, with its status and current period at `now`."""
+    status, period = subscription_from(record, "").term.status(now)
     return subscription_service_pb2.Subscription(
         id=record.id,
         customer=common_pb2.CustomerRef(id=record.customer_id, external_customer_id=record.external_customer_id),
@@ -67,68 +58,54 @@ def subscription_pb(record: SubscriptionRecord, now: dt.datetime) -> subscriptio
         current_billing_period_end_date=conv.date_pb(period.end) if period else None,
         metadata=record.metadata,
         created_at=conv.timestamp(record.created_at),
+        ended_at=conv.timestamp(record.ended_at),
     )
 
 
 class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):
     """Implements SubscriptionService."""
 
-    def __init__(self, transactions: Transactions, lists: Lister) -> None:
+    def __init__(self, transactions: Transactions, subscriptions: Subscriptions, lists: Lister) -> None:
         self._tx = transactions
         self._db = transactions.db
+        self._subscriptions = subscriptions
         self._lists = lists
-        self._clock = transactions.clock
+
+    def _encode(self, record: SubscriptionRecord) -> bytes:
+        return subscription_pb(record, self._tx.clock()).SerializeToString(deterministic=True)
 
     async def CreateSubscription(
         self, request: subscription_service_pb2.CreateSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
         v = Violations()
-        CustomerRef(request.customer_id, request.external_customer_id).check(v)
-        if bool(request.plan_id) == bool(request.external_plan_id):
-            v.add("plan_id", "set exactly one of plan_id and external_plan_id")
-        check_id(request.plan_id, "plan_id", v, required=False)
-        check_id(request.external_plan_id, "external_plan_id", v, required=False)
+        customer = CustomerRef(request.customer_id, request.external_customer_id)
+        customer.check(v)
+        plan = PlanRef(request.plan_id, request.external_plan_id)
+        plan.check(v)
         check_request_id(request.request_id, v)
         start = conv.date_from(request.start_date, "start_date", v, required=True)
-        today = self._clock().date()
-        if start is not None and not add_months(today, -_START_WINDOW_MONTHS) <= start <= add_months(
-            today, _START_WINDOW_MONTHS
-        ):
-            v.add("start_date", "must be within five years of today")
+        if start is not None:
+            check_start_date(start, self._tx.clock().date(), v)
         if request.HasField("net_terms"):
             check_net_terms(request.net_terms, "net_terms", v)
         check_metadata(dict(request.metadata), "metadata", v)
         v.raise_if_any()
         assert start is not None
-
-        async def work(conn: asyncpg.Connection, account: str) -> subscription_service_pb2.Subscription:
-            customer = await customers_repo.get(
-                conn, account, customer_id=request.customer_id, external_customer_id=request.external_customer_id
-            )
-            plan = await plans_repo.get(
-                conn, account, plan_id=request.plan_id, external_plan_id=request.external_plan_id
-            )
-            check_same_currency(plan.currency, customer.currency, what="the plan", subject="plan_id")
-            subscription_id = await repo.insert(
-                conn,
-                account,
-                customer_id=customer.id,
-                plan_id=plan.id,
-                start_date=start,
-                align_to_start=request.align_billing_with_subscription_start_date,
-                net_terms=request.net_terms if request.HasField("net_terms") else customer.net_terms,
-                auto_issuance=request.auto_issuance if request.HasField("auto_issuance") else None,
-                metadata=dict(request.metadata),
-                first_boundary_at=instant(start, customer.timezone),
-            )
-            return subscription_pb(await repo.get(conn, account, subscription_id), self._clock())
-
+        new = NewSubscription(
+            customer=customer,
+            plan=plan,
+            start_date=start,
+            align_to_start=request.align_billing_with_subscription_start_date,
+            net_terms=request.net_terms if request.HasField("net_terms") else None,
+            auto_issuance=request.auto_issuance if request.HasField("auto_issuance") else None,
+            metadata=dict(request.metadata),
+        )
         return await run_mutation(
             self._tx,
             request,
             subscription_service_pb2.Subscription,
-            lambda tx: work(tx.conn, tx.account_id),
-            encoder(lambda message: message),
+            lambda tx: self._subscriptions.create(tx, new),
+            self._encode,
         )
 
     async def GetSubscription(
@@ -137,9 +114,8 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         v = Violations()
         check_id(request.subscription_id, "subscription_id", v)
         v.raise_if_any()
-        async with self._db.connection() as conn:
-            row = await repo.get(conn, account_id(), request.subscription_id)
-        return subscription_pb(row, self._clock())
+        record = await get_subscription(self._db, account_id(), request.subscription_id)
+        return subscription_pb(record, self._tx.clock())
 
     async def ListSubscriptions(
         self, request: subscription_service_pb2.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
@@ -148,29 +124,32 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         check_limit(request.limit, v)
         check_id(request.customer_id, "customer_id", v, required=False)
         check_id(request.external_customer_id, "external_customer_id", v, required=False)
-        names = {number: name for name, number in _STATUS_NUMBERS.items()}
         wanted = []
         for index, number in enumerate(request.status):
-            if number not in names:
+            if number not in _STATUSES:
                 v.add(f"status[{index}]", f"is not a subscription status: {number}")
             else:
-                wanted.append(names[number])
+                wanted.append(_STATUSES[number])
         v.raise_if_any()
         account = account_id()
         scope, after = self._lists.resume(account, "ListSubscriptions", request, BY_CREATED)
-        now = self._clock()
-
-        def build(record: SubscriptionRecord) -> subscription_service_pb2.Subscription:
-            return subscription_pb(record, now)
-
-        query = repo.list_query(
-            account, request.customer_id or None, request.external_customer_id or None, wanted, now, after
+        now = self._tx.clock()
+        batches = list_subscriptions(
+            self._db,
+            account,
+            request.customer_id or None,
+            request.external_customer_id or None,
+            wanted,
+            now,
+            after,
+            batch=self._lists.batch_records,
+            limit=request.limit,
         )
         async for response in self._lists.stream(
             scope,
-            snapshots.batches(self._db, query, size=self._lists.batch_records, limit=request.limit),
+            batches,
             keyset=BY_CREATED,
-            build=build,
+            build=lambda record: subscription_pb(record, now),
             respond=lambda items, token: subscription_service_pb2.ListSubscriptionsResponse(
                 subscriptions=items, resume_token=token
             ),
@@ -187,41 +166,16 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         requested = conv.optional_date(request, "cancellation_date", v)
         if option == subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE and requested is None:
             v.add("cancellation_date", "is required with CANCEL_OPTION_REQUESTED_DATE")
-        if option not in (
-            subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM,
-            subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE,
-            subscription_service_pb2.CANCEL_OPTION_IMMEDIATE,
-        ):
+        if requested is not None:
+            check_cancellation_date(requested, self._tx.clock().date(), v)
+        if option not in _CANCEL_AT:
             v.add("cancel_option", "must be END_OF_SUBSCRIPTION_TERM, REQUESTED_DATE or IMMEDIATE")
         v.raise_if_any()
-
-        async def work(conn: asyncpg.Connection, account: str) -> subscription_service_pb2.Subscription:
-            row = await repo.get(conn, account, request.subscription_id, lock="update")
-            sub = engine.subscription_from(row, account)
-            now = self._clock()
-            today = today_in(sub.timezone, now)
-            if sub.end_date is not None and sub.end_date <= today:
-                raise FailedPrecondition("SUBSCRIPTION_ENDED", "the subscription has already ended", subject="status")
-            if option == subscription_service_pb2.CANCEL_OPTION_IMMEDIATE:
-                end = max(today, sub.schedule.start_date)
-            elif option == subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE:
-                assert requested is not None
-                if requested < sub.schedule.start_date or requested < today:
-                    raise FailedPrecondition(
-                        "CANCELLATION_DATE_IN_PAST",
-                        "cancellation_date must not be before today or the start date",
-                        subject="cancellation_date",
-                    )
-                end = requested
-            else:
-                end = sub.schedule.period_containing(max(today, sub.schedule.start_date)).end
-            await repo.set_end_date(conn, account, sub.id, end)
-            return subscription_pb(await repo.get(conn, account, sub.id), now)
-
+        when = _CANCEL_AT[option]
         return await run_mutation(
             self._tx,
             request,
             subscription_service_pb2.Subscription,
-            lambda tx: work(tx.conn, tx.account_id),
-            encoder(lambda message: message),
+            lambda tx: self._subscriptions.cancel(tx, request.subscription_id, when, requested),
+            self._encode,
         )

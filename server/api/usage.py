@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -12,43 +10,33 @@ from google.protobuf import struct_pb2
 from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
-from server.context import account_id
-from server.db import usage as repo
+from server.api.mutations import actor_of
+from server.domain.customers import CustomerRef
 from server.domain.errors import InvalidArgument
 from server.domain.usage import (
     MAX_EVENTS_PER_BATCH,
     MAX_PROPERTIES,
-    Event,
     EventProblem,
+    IncomingEvent,
+    IngestOutcome,
     PropertyValue,
     check_event,
     property_value,
-    rollups,
 )
 from server.usecases.unit import Transactions
+from server.usecases.usage import Usage
 
 
-@dataclass
-class Outcome:
-    """Counts and per-event errors of an ingestion."""
-
-    ingested: int = 0
-    duplicates: int = 0
-    errors: list[usage_service_pb2.EventError] = field(default_factory=list)
-
-    def reject(self, index: int, problem: EventProblem) -> None:
-        """Record why the event at index was refused."""
-        self.errors.append(
-            usage_service_pb2.EventError(
-                index=index, reason=problem.reason, field=problem.field, message=problem.message
-            )
-        )
-
-    def response(self) -> usage_service_pb2.IngestEventsResponse:
-        """The response message."""
-        return usage_service_pb2.IngestEventsResponse(
-            ingested=self.ingested, duplicates=self.duplicates, errors=self.errors
-        )
+def response_of(outcome: IngestOutcome) -> usage_service_pb2.IngestEventsResponse:
+    """The response message of an ingestion."""
+    return usage_service_pb2.IngestEventsResponse(
+        ingested=outcome.ingested,
+        duplicates=outcome.duplicates,
+        errors=[
+            usage_service_pb2.EventError(index=index, reason=p.reason, field=p.field, message=p.message)
+            for index, p in outcome.rejected
+        ],
+    )
 
 
 def _plain(value: struct_pb2.Value) -> Any:
@@ -83,16 +71,18 @@ def _properties(message: usage_service_pb2.Event) -> dict[str, PropertyValue] | 
 class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
     """Implements UsageService."""
 
-    def __init__(self, transactions: Transactions) -> None:
-        self._db = transactions.db
-        self._clock = transactions.clock
+    def __init__(self, transactions: Transactions, usage: Usage) -> None:
+        self._tx = transactions
+        self._usage = usage
 
-    async def _ingest(self, account: str, events: list[usage_service_pb2.Event], offset: int, outcome: Outcome) -> None:
-        """Validate a batch, then store its valid events and their rollups in one transaction."""
+    async def _ingest(
+        self, request: Any, events: list[usage_service_pb2.Event], offset: int, outcome: IngestOutcome
+    ) -> None:
+        """Check a batch's events one by one, then store the valid ones and their rollups in one transaction."""
         if not events or len(events) > MAX_EVENTS_PER_BATCH:
             raise InvalidArgument.one("events", f"a batch has 1 to {MAX_EVENTS_PER_BATCH} events")
-        now = self._clock()
-        candidates: list[tuple[int, usage_service_pb2.Event, dict[str, PropertyValue], dt.datetime]] = []
+        now = self._tx.clock()
+        batch: list[IncomingEvent] = []
         for index, message in enumerate(events, start=offset):
             if message.HasField("timestamp") and not conv.is_valid_timestamp(message.timestamp):
                 outcome.reject(index, EventProblem("INVALID_TIMESTAMP", "timestamp", conv.TIMESTAMP_RANGE))
@@ -111,52 +101,27 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
                 continue
             assert occurred is not None
             assert isinstance(properties, dict)
-            candidates.append((index, message, properties, occurred))
-        async with self._db.transaction() as conn:
-            known, by_external = await repo.customer_ids(
-                conn,
-                account,
-                [m.customer_id for _, m, _, _ in candidates if m.customer_id],
-                [m.external_customer_id for _, m, _, _ in candidates if m.external_customer_id],
+            customer = CustomerRef(message.customer_id, message.external_customer_id)
+            batch.append(
+                IncomingEvent(index, message.idempotency_key, customer, message.event_name, occurred, properties)
             )
-            valid: list[Event] = []
-            seen: set[str] = set()
-            for index, message, properties, occurred in candidates:
-                customer = (
-                    message.customer_id
-                    if message.customer_id in known
-                    else by_external.get(message.external_customer_id)
-                )
-                if customer is None:
-                    which = "customer_id" if message.customer_id else "external_customer_id"
-                    outcome.reject(index, EventProblem("CUSTOMER_NOT_FOUND", which, "no such customer in this account"))
-                    continue
-                if message.idempotency_key in seen:
-                    outcome.duplicates += 1
-                    continue
-                seen.add(message.idempotency_key)
-                valid.append(Event(message.idempotency_key, customer, message.event_name, occurred, properties))
-            inserted = await repo.insert_events(conn, account, valid)
-            await repo.add_rollups(conn, account, rollups(e for e in valid if e.idempotency_key in inserted))
-        outcome.ingested += len(inserted)
-        outcome.duplicates += len(valid) - len(inserted)
+        await self._tx.run(actor_of(request), lambda tx: self._usage.ingest(tx, batch, outcome))
 
     async def IngestEvents(
         self, request: usage_service_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> usage_service_pb2.IngestEventsResponse:
-        outcome = Outcome()
-        await self._ingest(account_id(), list(request.events), 0, outcome)
-        return outcome.response()
+        outcome = IngestOutcome()
+        await self._ingest(request, list(request.events), 0, outcome)
+        return response_of(outcome)
 
     async def IngestEventStream(
         self,
         request_iterator: AsyncIterator[usage_service_pb2.IngestEventStreamRequest],
         context: grpc.aio.ServicerContext,
     ) -> usage_service_pb2.IngestEventsResponse:
-        outcome = Outcome()
-        account = account_id()
+        outcome = IngestOutcome()
         offset = 0
         async for request in request_iterator:
-            await self._ingest(account, list(request.events), offset, outcome)
+            await self._ingest(request, list(request.events), offset, outcome)
             offset += len(request.events)
-        return outcome.response()
+        return response_of(outcome)

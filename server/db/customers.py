@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -265,6 +265,16 @@ async def insert_balance_transaction(
         description,
     )
     return transaction_from(row)
+
+
+async def share_keys(conn: asyncpg.Connection, account_id: str, customer_ids: Sequence[str]) -> None:
+    """Key-share-lock customers (in id order), as inserting their events will: taken before any invoice lock,
+    so that such an insert never waits on a customer while holding an invoice (the one lock order)."""
+    await conn.execute(
+        "SELECT 1 FROM customers WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR KEY SHARE",
+        account_id,
+        sorted(customer_ids),
+    )
 
 
 def transactions_query(

@@ -634,13 +634,54 @@ async def subscription_drafts_due(
     return [DraftRef(r["account_id"], r["id"]) for r in rows]
 
 
-async def subscription_invoice(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> tuple[str, int] | None:
-    """(subscription id, billing boundary) of a subscription invoice, or None."""
-    row = await conn.fetchrow(
-        "SELECT subscription_id, billing_boundary FROM invoices WHERE account_id = $1 AND id = $2",
+async def boundary_invoices(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, first_boundary: int
+) -> list[str]:
+    """The ids of the subscription's invoices of boundaries from first_boundary on, not void, in id order."""
+    rows = await conn.fetch(
+        """
+        SELECT id, billing_boundary FROM invoices
+        WHERE account_id = $1 AND subscription_id = $2 AND billing_boundary >= $3 AND status <> 'void'
+        ORDER BY id
+        """,
+        account_id,
+        subscription_id,
+        first_boundary,
+    )
+    return [r["id"] for r in rows]
+
+
+async def generated_amounts(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> dict[str, Decimal]:
+    """The amount of each line the subscription generated on the invoice, by the id of its plan price."""
+    rows = await conn.fetch(
+        """
+        SELECT price ->> 'id' AS price_id, amount FROM invoice_line_items
+        WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off
+        """,
         account_id,
         invoice_id,
     )
-    if row is None or row["subscription_id"] is None:
-        return None
-    return row["subscription_id"], row["billing_boundary"]
+    return {r["price_id"]: r["amount"] for r in rows}
+
+
+async def prorated_refunds(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Decimal:
+    """The net balance credited for the invoice by cancellations so far (refunds less their reversals)."""
+    value: Decimal = await conn.fetchval(
+        """
+        SELECT coalesce(sum(CASE type WHEN 'increment' THEN amount ELSE -amount END), 0)
+        FROM customer_balance_transactions
+        WHERE account_id = $1 AND invoice_id = $2 AND action IN ('prorated_refund', 'revert_prorated_refund')
+        """,
+        account_id,
+        invoice_id,
+    )
+    return value
+
+
+async def lock_many(conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]) -> None:
+    """Lock invoices for this transaction, in id order (the order for several invoices)."""
+    await conn.execute(
+        "SELECT 1 FROM invoices WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE",
+        account_id,
+        sorted(invoice_ids),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -83,3 +83,21 @@ def list_query(account_id: str, after: tuple[dt.datetime, str] | None) -> ListQu
         args,
         plan_from,
     )
+
+
+async def metered_properties(
+    conn: asyncpg.Connection, account_id: str, event_names: Sequence[str]
+) -> set[tuple[str, str]]:
+    """The (event name, property) pairs that `sum` and `max` usage prices of the account's plans read."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT pr -> 'billable_metric' ->> 'event_name' AS event_name,
+            pr -> 'billable_metric' ->> 'property' AS property
+        FROM plans p, jsonb_array_elements(p.prices) pr
+        WHERE p.account_id = $1 AND pr -> 'billable_metric' ->> 'aggregation' IN ('sum', 'max')
+          AND pr -> 'billable_metric' ->> 'event_name' = ANY($2::text[])
+        """,
+        account_id,
+        list(event_names),
+    )
+    return {(r["event_name"], r["property"]) for r in rows}

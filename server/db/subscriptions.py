@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import asyncpg
 
 from server.db.plans import plan_columns, plan_from
 from server.db.snapshots import ListQuery
+from server.domain.billing import BilledPeriods, Term
 from server.domain.errors import NotFound
 from server.domain.ids import new_id
+from server.domain.invoices import InvoiceStatus
+from server.domain.periods import Schedule
+from server.domain.plans import cadence_months, metered_events
+from server.domain.pricing import Cadence
 from server.domain.subscriptions import SubscriptionRecord
 
 SUBSCRIPTION_COLUMNS = f"""
     s.id, s.customer_id, c.external_customer_id, c.timezone,
-    c.auto_issuance AS customer_auto_issuance, s.start_date, s.end_date, s.align_to_start, s.net_terms,
+    c.auto_issuance AS customer_auto_issuance, s.start_date, s.end_date, s.ended_at, s.align_to_start, s.net_terms,
     s.auto_issuance, s.metadata, s.next_boundary, s.created_at, {plan_columns("plan_")}
 """
 _FROM = """
@@ -37,6 +42,7 @@ def subscription_from(row: Mapping[str, Any]) -> SubscriptionRecord:
         plan=plan_from(row, "plan_"),
         start_date=row["start_date"],
         end_date=row["end_date"],
+        ended_at=row["ended_at"],
         align_to_start=row["align_to_start"],
         net_terms=row["net_terms"],
         auto_issuance=row["auto_issuance"],
@@ -96,13 +102,24 @@ async def get(
     return subscription_from(row)
 
 
-async def set_end_date(conn: asyncpg.Connection, account_id: str, subscription_id: str, end_date: dt.date) -> None:
-    """Record when billing stops (exclusive)."""
+async def set_end(
+    conn: asyncpg.Connection,
+    account_id: str,
+    subscription_id: str,
+    end_date: dt.date,
+    ended_at: dt.datetime,
+    next_boundary_at: dt.datetime | None,
+) -> None:
+    """Record when billing stops (the first day not billed, and the instant) and when the next boundary to
+    invoice now arrives (None: nothing left to bill)."""
     await conn.execute(
-        "UPDATE subscriptions SET end_date = $3 WHERE account_id = $1 AND id = $2",
+        "UPDATE subscriptions SET end_date = $3, ended_at = $4, next_boundary_at = $5"
+        " WHERE account_id = $1 AND id = $2",
         account_id,
         subscription_id,
         end_date,
+        ended_at,
+        next_boundary_at,
     )
 
 
@@ -138,8 +155,8 @@ def list_query(
         args += [now, statuses]
         today = f"(${len(args) - 1}::timestamptz AT TIME ZONE c.timezone)::date"
         conditions.append(
-            f"CASE WHEN s.start_date > {today} THEN 'upcoming'"
-            f" WHEN s.end_date IS NOT NULL AND s.end_date <= {today} THEN 'ended' ELSE 'active' END"
+            f"CASE WHEN s.ended_at IS NOT NULL AND s.ended_at <= ${len(args) - 1}::timestamptz THEN 'ended'"
+            f" WHEN s.start_date > {today} THEN 'upcoming' ELSE 'active' END"
             f" = ANY(${len(args)}::text[])"
         )
     if customer_id:
@@ -179,3 +196,54 @@ async def due_for_invoicing(
         account_id,
     )
     return [(row["account_id"], subscription_from(row)) for row in rows]
+
+
+async def billed_periods(
+    conn: asyncpg.Connection, account_id: str, customer_ids: Sequence[str], event_names: Sequence[str]
+) -> list[BilledPeriods]:
+    """The customers' subscriptions whose plans meter any of the event names, with what the usage check needs:
+    the term, the plan's prices and, per invoiced boundary, the invoice id and status (a void invoice only
+    when the boundary has no other)."""
+    rows = await conn.fetch(
+        """
+        SELECT s.id, s.customer_id, s.start_date, s.end_date, s.ended_at, s.align_to_start, c.timezone, p.prices,
+            (SELECT coalesce(json_agg(json_build_object('k', b.billing_boundary, 'id', b.id, 'status', b.status)),
+                             '[]'::json)
+               FROM (SELECT DISTINCT ON (i.billing_boundary) i.billing_boundary, i.id, i.status
+                       FROM invoices i
+                      WHERE i.account_id = s.account_id AND i.subscription_id = s.id
+                      ORDER BY i.billing_boundary, i.status = 'void') b) AS invoices
+        FROM subscriptions s
+        JOIN customers c ON c.account_id = s.account_id AND c.id = s.customer_id
+        JOIN plans p ON p.account_id = s.account_id AND p.id = s.plan_id
+        WHERE s.account_id = $1 AND s.customer_id = ANY($2::text[])
+          AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.prices) pr
+                      WHERE pr -> 'billable_metric' ->> 'event_name' = ANY($3::text[]))
+        """,
+        account_id,
+        list(customer_ids),
+        list(event_names),
+    )
+    return [_billed_periods(r) for r in rows]
+
+
+def _billed_periods(row: Mapping[str, Any]) -> BilledPeriods:
+    prices = row["prices"]
+    schedule = Schedule(row["start_date"], cadence_months(Cadence(p["cadence"]) for p in prices), row["align_to_start"])
+    return BilledPeriods(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        term=Term(schedule, row["timezone"], row["end_date"], row["ended_at"]),
+        event_names=metered_events(prices),
+        invoices={i["k"]: (i["id"], InvoiceStatus(i["status"])) for i in row["invoices"]},
+    )
+
+
+async def hold(conn: asyncpg.Connection, account_id: str, subscription_ids: Sequence[str]) -> None:
+    """Share-lock subscriptions (in id order) so that no boundary of theirs is invoiced, and no cancellation
+    changes them, until this transaction ends."""
+    await conn.execute(
+        "SELECT 1 FROM subscriptions WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR SHARE",
+        account_id,
+        sorted(subscription_ids),
+    )

@@ -69,6 +69,16 @@ async def insert_events(conn: asyncpg.Connection, account_id: str, events: Seque
     return {r["idempotency_key"] for r in rows}
 
 
+async def stored_keys(conn: asyncpg.Connection, account_id: str, keys: Sequence[str]) -> set[str]:
+    """Which of the idempotency keys are stored already."""
+    rows = await conn.fetch(
+        "SELECT idempotency_key FROM usage_events WHERE account_id = $1 AND idempotency_key = ANY($2::text[])",
+        account_id,
+        list(keys),
+    )
+    return {r["idempotency_key"] for r in rows}
+
+
 async def add_rollups(conn: asyncpg.Connection, account_id: str, rollups: Mapping[RollupKey, Rollup]) -> None:
     """Add the rollups of newly inserted events to the stored ones (in key order)."""
     if not rollups:

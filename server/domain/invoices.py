@@ -188,6 +188,10 @@ class Totals:
     subtotal: Decimal
     total: Decimal
 
+    def columns(self) -> dict[str, object]:
+        """The invoice fields these totals set on a draft (nothing applied yet: all of the total is due)."""
+        return {"subtotal": self.subtotal, "total": self.total, "amount_due": self.total}
+
 
 @money.exact
 def line_subtotal(quantity: Decimal, unit_amount: Decimal, currency: str) -> Decimal:
@@ -221,9 +225,11 @@ def apply_discount(lines: Sequence[Line], currency: str, discount: InvoiceDiscou
 
     An amount discount is split across lines in proportion to their subtotals,
     in minor units, by largest remainder, and never exceeds the subtotal; a
-    percentage discount is taken from each line and rounded per line. Either
-    way the invoice total stays exactly the sum of the line amounts. Called
-    again whenever the lines change, so the spread always fits the lines.
+    percentage discount is taken from each line by the one rounding rule of a
+    line (`money.rounded_steps`): the discounted amount is rounded, not the
+    discount. Either way the invoice total stays exactly the sum of the line
+    amounts. Called again whenever the lines change, so the spread always fits
+    the lines.
     """
     taken_per_line = _spread_discount([li.subtotal for li in lines], currency, discount)
     result = []
@@ -246,7 +252,7 @@ def _spread_discount(subtotals: Sequence[Decimal], currency: str, discount: Invo
     if discount is None:
         return [zero for _ in subtotals]
     if discount.kind is DiscountKind.PERCENTAGE:
-        return [money.round_money(s * discount.value, currency) for s in subtotals]
+        return [-money.rounded_steps(s, [s - s * discount.value], currency)[1][0] for s in subtotals]
     base = sum(subtotals, zero)
     if base <= 0:
         return [zero for _ in subtotals]

@@ -3,13 +3,25 @@
 Amounts are `Decimal` end to end. An amount on an invoice is rounded to its
 currency's minor unit (ISO 4217 exponent) with ROUND_HALF_UP, by `round_money`
 and nowhere else; unit prices and quantities keep the precision they came with.
+
+The rounding point of a line (SPEC 4.1), one rule for every line:
+- everything that makes up a line is computed exactly: tier and matrix cells
+  (sub-line items carry these exact amounts), the model's subtotal, proration,
+  and the adjustments in Orb's order (usage discount, amount discount,
+  percentage discount, minimum, maximum);
+- each figure the line shows is its exact running value rounded half-up once
+  (`rounded_steps`): the subtotal, the adjusted subtotal and the amount; an
+  adjustment shows the change it makes to the rounded running value, so that
+  subtotal + adjustments = adjusted subtotal exactly;
+- so a discount is never rounded on its own: the discounted amount is (10.05
+  less 10% is 9.045, billed 9.05 with a discount of 1.00).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Final, ParamSpec, TypeVar
@@ -93,6 +105,31 @@ def _quantum(currency: str) -> Decimal:
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round an amount to the currency's minor unit, half-up. The only rounding rule."""
     return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP, context=EXACT)
+
+
+def rounded_steps(start: Decimal, steps: Sequence[Decimal], currency: str) -> tuple[Decimal, list[Decimal]]:
+    """The line rounding rule: an exact starting value and the exact value after each step, shown rounded.
+
+    Returns the start rounded once and, for each step, the change it makes to
+    the rounded running value; the start plus every change is the last value
+    rounded once, so nothing is ever rounded twice and the shown figures add up.
+    """
+    shown = round_money(start, currency)
+    changes = []
+    previous = shown
+    for value in steps:
+        rounded = round_money(value, currency)
+        changes.append(rounded - previous)
+        previous = rounded
+    return shown, changes
+
+
+def exact_amount(amount: Decimal, currency: str) -> Decimal:
+    """An exact (unrounded) amount written at least to the currency's minor unit and without trailing zeros
+    past it: "10.000" → "10.00", "0.0150" → "0.015". Only the notation changes, never the value."""
+    if fits_currency(amount, currency):
+        return amount.quantize(_quantum(currency), context=EXACT)
+    return amount.normalize(context=EXACT)
 
 
 def zero(currency: str) -> Decimal:

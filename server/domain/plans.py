@@ -9,7 +9,7 @@ checks such a dict and builds the domain price the pricing function takes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -66,8 +66,15 @@ def _decimal(
     return money.parse_decimal(text, f"{field}.{key}", v, allow_zero=not positive)
 
 
-def parse_price(data: Mapping[str, Any], field: str, plan_currency: str, v: Violations) -> Price | None:
-    """Check a price dict and build its domain form; record every problem under `field` (None if any)."""
+def parse_price(
+    data: Mapping[str, Any], field: str, plan_currency: str, v: Violations, *, stored: bool = False
+) -> Price | None:
+    """Check a price dict and build its domain form; record every problem under `field` (None if any).
+
+    `stored` reads a price that was valid when its plan was created: a matrix
+    price stored before `default_unit_amount` was required bills unmatched
+    usage at 0, as it did then.
+    """
     before = len(v.items)
     check_text(data.get("name", ""), f"{field}.name", v, max_length=MAX_NAME_LENGTH, required=True)
     model = _enum(data.get("model_type", ""), ModelType, f"{field}.model_type", v)
@@ -114,7 +121,7 @@ def parse_price(data: Mapping[str, Any], field: str, plan_currency: str, v: Viol
         if not raw:
             v.add(f"{field}.{key}", f"is required for model_type {model.value}")
         else:
-            config = _model_config(model, raw, f"{field}.{key}", v)
+            config = _model_config(model, raw, f"{field}.{key}", v, stored=stored)
         if model is ModelType.MATRIX and price_type is PriceType.FIXED:
             v.add(f"{field}.model_type", "matrix prices bill usage; use a usage price")
     if len(v.items) > before or model is None or price_type is None or cadence is None or mode is None:
@@ -186,7 +193,9 @@ def _discounts(
     return result
 
 
-def _model_config(model: ModelType, raw: Mapping[str, Any], field: str, v: Violations) -> dict[str, Any]:
+def _model_config(
+    model: ModelType, raw: Mapping[str, Any], field: str, v: Violations, *, stored: bool
+) -> dict[str, Any]:
     if model is ModelType.UNIT:
         amount = _decimal(raw, "unit_amount", field, v)
         return {} if amount is None else {"unit_amount": amount}
@@ -201,7 +210,7 @@ def _model_config(model: ModelType, raw: Mapping[str, Any], field: str, v: Viola
         return {"tiers": tuple(_tiers(raw.get("tiers") or [], f"{field}.tiers", v))}
     if model is ModelType.BULK:
         return {"bulk_tiers": tuple(_bulk_tiers(raw.get("tiers") or [], f"{field}.tiers", v))}
-    return _matrix(raw, field, v)
+    return _matrix(raw, field, v, stored=stored)
 
 
 def _tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -> list[Tier]:
@@ -254,7 +263,7 @@ def _bulk_tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -
     return tiers
 
 
-def _matrix(raw: Mapping[str, Any], field: str, v: Violations) -> dict[str, Any]:
+def _matrix(raw: Mapping[str, Any], field: str, v: Violations, *, stored: bool) -> dict[str, Any]:
     dimensions = tuple(raw.get("dimensions") or ())
     if not 1 <= len(dimensions) <= 2 or any(not d for d in dimensions):
         v.add(f"{field}.dimensions", "must name one or two event properties")
@@ -274,7 +283,9 @@ def _matrix(raw: Mapping[str, Any], field: str, v: Violations) -> dict[str, Any]
         amount = _decimal(item, "unit_amount", path, v)
         if amount is not None:
             cells.append(MatrixCell(key, amount))
-    default = _decimal(raw, "default_unit_amount", field, v, required=False)
+    # Orb requires the default: without one, usage that matches no cell would go unbilled without anyone
+    # having said so ("0" says it).
+    default = _decimal(raw, "default_unit_amount", field, v, required=not stored)
     return {"dimensions": dimensions, "cells": tuple(cells), "default_unit_amount": default or Decimal(0)}
 
 
@@ -289,9 +300,14 @@ def check_plan_prices(prices: Sequence[Price], field: str, v: Violations) -> Non
 
 def plan_months(prices: Sequence[Price]) -> int:
     """Months per billing period of a plan: its recurring cadence (monthly when it has only one-time prices)."""
-    for price in prices:
-        if price.cadence is not Cadence.ONE_TIME:
-            return price.cadence.months
+    return cadence_months(price.cadence for price in prices)
+
+
+def cadence_months(cadences: Iterable[Cadence]) -> int:
+    """Months per billing period of a plan whose prices have these cadences (see plan_months)."""
+    for cadence in cadences:
+        if cadence is not Cadence.ONE_TIME:
+            return cadence.months
     return 1
 
 
@@ -364,3 +380,8 @@ class Plan:
     prices: tuple[PriceDocument, ...]
     metadata: Mapping[str, str]
     created_at: dt.datetime
+
+
+def metered_events(prices: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """The event names the usage prices of a stored plan bill."""
+    return frozenset(p["billable_metric"]["event_name"] for p in prices if p.get("price_type") == PriceType.USAGE.value)

@@ -4,14 +4,18 @@ Pure and deterministic: the upcoming invoice and the invoice generated when a
 period ends both call `price_line`, so preview and bill agree for the same
 inputs.
 
-Order of operations for one line (Orb's):
+Order of operations for one line (Orb's), every step on exact values:
 1. quantity: usage discounts take units off the quantity first;
-2. subtotal: the price model applied to the quantity, each tier or matrix cell
-   rounded to the currency's minor unit as a sub-line item, the subtotal being
-   their sum; then proration for a partial period (one rounding);
-3. adjustments: amount discounts, percentage discounts, the minimum, the
-   maximum, each rounded once;
+2. subtotal: the price model applied to the quantity (tiers and matrix cells
+   exact, as sub-line items), then, for a fixed fee, proration by days for a
+   partial period;
+3. adjustments: amount discounts (taken in full, at most what is left),
+   percentage discounts (of what is left), the minimum and the maximum (both
+   prorated by the part of the period billed, for fixed fees and usage alike);
 4. amount = adjusted subtotal (never below zero).
+Then the one rounding point of the line (`server.domain.money`): each figure
+shown is its exact value rounded half-up once, and an adjustment shows the
+change it makes to the rounded running value.
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ class SubLineKind(StrEnum):
 
 @dataclass(frozen=True)
 class SubLine:
-    """One tier or matrix cell of a line: its quantity, unit price and rounded amount."""
+    """One tier or matrix cell (or the default group) of a line: its quantity, unit price and exact amount."""
 
     kind: SubLineKind
     name: str
@@ -204,7 +208,7 @@ def _tier_amounts(price: Price, quantity: Decimal) -> list[SubLine]:
                 kind=SubLineKind.TIER,
                 name=f"Tier {money.to_wire(tier.first_unit)}-{last}".rstrip("-") + ("+" if not last else ""),
                 quantity=units,
-                amount=money.round_money(units * tier.unit_amount, price.currency),
+                amount=units * tier.unit_amount,
                 unit_amount=tier.unit_amount,
                 first_unit=tier.first_unit,
                 last_unit=tier.last_unit,
@@ -221,21 +225,37 @@ def _bulk_rate(price: Price, quantity: Decimal) -> Decimal:
 
 
 def _matrix_amounts(price: Price, quantities: Mapping[tuple[str, ...], Decimal]) -> list[SubLine]:
+    """One sub-line per priced cell with usage, then one default group for all the usage no cell matches.
+
+    The default group is priced once, on its total: 40 unmatched units at 0.005
+    are 0.20, whatever the number of distinct values they carry.
+    """
     rates = {cell.values: cell.unit_amount for cell in price.cells}
     sub_lines = []
+    unmatched = Decimal(0)
     for values in sorted(quantities):
         units = quantities[values]
-        if units == 0:
-            continue
-        rate = rates.get(values, price.default_unit_amount)
+        if values not in rates:
+            unmatched += units
+        elif units != 0:
+            sub_lines.append(
+                SubLine(
+                    kind=SubLineKind.MATRIX,
+                    name=", ".join(values),
+                    quantity=units,
+                    amount=units * rates[values],
+                    unit_amount=rates[values],
+                    values=values,
+                )
+            )
+    if unmatched != 0:
         sub_lines.append(
             SubLine(
                 kind=SubLineKind.MATRIX,
-                name=", ".join(values) if values in rates else "Default",
-                quantity=units,
-                amount=money.round_money(units * rate, price.currency),
-                unit_amount=rate,
-                values=values if values in rates else (),
+                name="Default",
+                quantity=unmatched,
+                amount=unmatched * price.default_unit_amount,
+                unit_amount=price.default_unit_amount,
             )
         )
     return sub_lines
@@ -245,20 +265,19 @@ def _matrix_amounts(price: Price, quantities: Mapping[tuple[str, ...], Decimal])
 def model_subtotal(
     price: Price, quantity: Decimal, matrix: Mapping[tuple[str, ...], Decimal] | None = None
 ) -> tuple[Decimal, tuple[SubLine, ...]]:
-    """The price model applied to a quantity: the subtotal (minor units) and its tier or cell breakdown."""
-    currency = price.currency
+    """The price model applied to a quantity, exactly (never rounded): the amount and its tier or cell breakdown."""
     if price.model is ModelType.UNIT:
-        return money.round_money(quantity * price.unit_amount, currency), ()
+        return quantity * price.unit_amount, ()
     if price.model is ModelType.PACKAGE:
         packages = (quantity / price.package_size).to_integral_value(rounding=ROUND_CEILING)
-        return money.round_money(packages * price.package_amount, currency), ()
+        return packages * price.package_amount, ()
     if price.model is ModelType.TIERED:
         subs = tuple(_tier_amounts(price, quantity))
-        return sum((s.amount for s in subs), money.zero(currency)), subs
+        return sum((s.amount for s in subs), Decimal(0)), subs
     if price.model is ModelType.BULK:
-        return money.round_money(quantity * _bulk_rate(price, quantity), currency), ()
+        return quantity * _bulk_rate(price, quantity), ()
     subs = tuple(_matrix_amounts(price, matrix or {}))
-    return sum((s.amount for s in subs), money.zero(currency)), subs
+    return sum((s.amount for s in subs), Decimal(0)), subs
 
 
 @money.exact
@@ -273,28 +292,28 @@ def price_line(
 ) -> PricedLine:
     """Price one line over a service period: model, proration, then adjustments in Orb's order.
 
-    `subtotal` is the model applied to the whole quantity (prorated); a usage
-    discount is the first adjustment (the model on the discounted quantity,
-    minus the subtotal); then amount and percentage discounts, the minimum and
-    the maximum (both prorated too). Sub-line items show the undiscounted,
-    unprorated breakdown.
+    `proration` is the part of the period billed (by days): a fixed fee's
+    amount is prorated by it, a usage price's is not (its quantity is what was
+    used), and the minimum and maximum of both are. `subtotal` is the model
+    applied to the whole quantity (prorated); a usage discount is the first
+    adjustment (the model on the discounted quantity, minus the subtotal); then
+    amount and percentage discounts, the minimum and the maximum. Everything is
+    exact until the one rounding of each shown figure (`money.rounded_steps`).
+    Sub-line items show the undiscounted, unprorated breakdown, exactly.
     """
     currency = price.currency
-    zero = money.zero(currency)
-
-    def prorated(value: Decimal) -> Decimal:
-        return money.round_money(value * proration, currency)
-
+    scale = proration if price.price_type is PriceType.FIXED else Decimal(1)
     full, subs = model_subtotal(price, quantity, matrix)
-    subtotal = prorated(full)
-    running = subtotal
-    adjustments: list[LineAdjustment] = []
+    exact_subtotal = full * scale
+    running = exact_subtotal
+    # Each step: (kind, exact value after it, configured value, reason).
+    steps: list[tuple[AdjustmentKind, Decimal, Decimal, str]] = []
     usage_off = sum((d.value for d in price.discounts if d.kind is DiscountKind.USAGE), Decimal(0))
     if usage_off:
         billed = max(quantity - usage_off, Decimal(0))
         discounted, _ = model_subtotal(price, billed, _scale_matrix(matrix, billed, quantity) if matrix else None)
-        running = prorated(discounted)
-        adjustments.append(LineAdjustment(AdjustmentKind.USAGE_DISCOUNT, running - subtotal, usage_off, False))
+        running = discounted * scale
+        steps.append((AdjustmentKind.USAGE_DISCOUNT, running, usage_off, ""))
     for kind, adjustment_kind in (
         (DiscountKind.AMOUNT, AdjustmentKind.AMOUNT_DISCOUNT),
         (DiscountKind.PERCENTAGE, AdjustmentKind.PERCENTAGE_DISCOUNT),
@@ -302,20 +321,21 @@ def price_line(
         for discount in price.discounts:
             if discount.kind is not kind:
                 continue
-            base = max(running, zero)
-            taken = (
-                money.round_money(min(discount.value, base), currency)
-                if kind is DiscountKind.AMOUNT
-                else money.round_money(base * discount.value, currency)
-            )
-            adjustments.append(LineAdjustment(adjustment_kind, -taken, discount.value, False, discount.reason))
-            running -= taken
-    if price.minimum is not None and running < (floor := prorated(price.minimum)):
-        adjustments.append(LineAdjustment(AdjustmentKind.MINIMUM, floor - running, price.minimum, False))
+            base = max(running, Decimal(0))
+            running -= min(discount.value, base) if kind is DiscountKind.AMOUNT else base * discount.value
+            steps.append((adjustment_kind, running, discount.value, discount.reason))
+    if price.minimum is not None and running < (floor := price.minimum * proration):
         running = floor
-    if price.maximum is not None and running > (cap := prorated(price.maximum)):
-        adjustments.append(LineAdjustment(AdjustmentKind.MAXIMUM, cap - running, price.maximum, False))
+        steps.append((AdjustmentKind.MINIMUM, running, price.minimum, ""))
+    if price.maximum is not None and running > (cap := price.maximum * proration):
         running = cap
+        steps.append((AdjustmentKind.MAXIMUM, running, price.maximum, ""))
+    subtotal, changes = money.rounded_steps(exact_subtotal, [value for _, value, _, _ in steps], currency)
+    adjustments = tuple(
+        LineAdjustment(kind, change, configured, False, reason)
+        for (kind, _, configured, reason), change in zip(steps, changes, strict=True)
+    )
+    adjusted = subtotal + sum(changes, money.zero(currency))
     return PricedLine(
         price=price,
         name=price.name,
@@ -324,9 +344,9 @@ def price_line(
         end_date=end_date,
         subtotal=subtotal,
         sub_lines=subs,
-        adjustments=tuple(adjustments),
-        adjusted_subtotal=running,
-        amount=max(running, zero),
+        adjustments=adjustments,
+        adjusted_subtotal=adjusted,
+        amount=max(adjusted, money.zero(currency)),
         proration=proration,
     )
 

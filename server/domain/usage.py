@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
 from server.domain import money
+from server.domain.customers import CustomerRef
 
 MAX_EVENTS_PER_BATCH: Final = 1000
 MAX_KEY_LENGTH: Final = 128
@@ -92,6 +93,31 @@ def numeric(value: PropertyValue | None) -> Decimal | None:
     return None
 
 
+def negative_numbers(properties: Mapping[str, PropertyValue]) -> list[str]:
+    """The names of the properties that hold a number below zero."""
+    return [name for name, value in properties.items() if (number := numeric(value)) is not None and number < 0]
+
+
+def negative_quantity(event: Event, metered: Collection[tuple[str, str]]) -> EventProblem | None:
+    """Why an event is refused for a negative number where a `sum` or `max` price reads a quantity.
+
+    `metered` holds the (event name, property) pairs such prices read. A usage
+    quantity cannot be negative (credits are given as credits, not as usage),
+    so the event is refused rather than billed as a hidden credit. Other
+    properties (matrix dimensions, unique_count values, unread ones) may be
+    negative.
+    """
+    for name in negative_numbers(event.properties):
+        if (event.event_name, name) in metered:
+            return EventProblem(
+                "NEGATIVE_QUANTITY",
+                f"properties.{name}",
+                f"a usage price sums or takes the maximum of {name!r} of {event.event_name!r} events: it must not"
+                " be negative",
+            )
+    return None
+
+
 def bucket_of(moment: dt.datetime) -> dt.datetime:
     """The start of the 15-minute bucket an instant falls in."""
     floored = moment.astimezone(dt.UTC).replace(second=0, microsecond=0)
@@ -143,3 +169,28 @@ def aggregate(events: Iterable[Mapping[str, Any]], prop: str) -> Rollup:
             ) is not None:
                 result.add(number)
     return result
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """An event of an ingestion batch that passed the checks of its own fields (its customer not yet found)."""
+
+    index: int  # its position in the whole ingestion (across the batches of a stream)
+    idempotency_key: str
+    customer: CustomerRef
+    event_name: str
+    occurred_at: dt.datetime
+    properties: Mapping[str, PropertyValue]
+
+
+@dataclass
+class IngestOutcome:
+    """What an ingestion did: events stored, duplicates ignored, and each refused event with why."""
+
+    ingested: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, EventProblem]] = field(default_factory=list)
+
+    def reject(self, index: int, problem: EventProblem) -> None:
+        """Record why the event at index was refused."""
+        self.rejected.append((index, problem))

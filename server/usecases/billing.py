@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from server.billing import engine
 from server.db import invoices as invoices_repo
 from server.db import subscriptions as repo
 from server.domain.errors import FailedPrecondition
 from server.domain.events import InvoiceEventKind
+from server.domain.subscriptions import DEFAULT_GRACE, subscription_from
+from server.usecases import subscription_billing
 from server.usecases.invoices import Invoices
 from server.usecases.publish import invoice_changed
 from server.usecases.unit import Actor, Transactions, Tx
@@ -44,7 +45,7 @@ class RunResult:
 class Runner:
     """Invoices elapsed billing periods and auto-issues due drafts (use cases of no RPC)."""
 
-    def __init__(self, transactions: Transactions, invoices: Invoices, grace: dt.timedelta = engine.DEFAULT_GRACE):
+    def __init__(self, transactions: Transactions, invoices: Invoices, grace: dt.timedelta = DEFAULT_GRACE):
         self._tx = transactions
         self._invoices = invoices
         self._grace = grace
@@ -61,14 +62,14 @@ class Runner:
                 due = await repo.due_for_invoicing(conn, now, 1, account_id)
                 if not due:
                     return created
-                account_id, record = due[0]
-                sub = engine.subscription_from(record, account_id)
+                owner, record = due[0]
+                sub = subscription_from(record, owner)
                 k = record.next_boundary
                 async with conn.transaction():  # a savepoint: a boundary already invoiced is only skipped
                     try:
-                        invoice_id = await engine.generate(conn, sub, k, self._grace)
+                        invoice_id = await subscription_billing.generate(conn, sub, k, self._grace)
                         if invoice_id is not None:
-                            tx = Tx(conn, Actor(account_id, method=RUNNER), now)
+                            tx = Tx(conn, Actor(owner, method=RUNNER), now)
                             await invoice_changed(tx, self._invoices.render, invoice_id, [InvoiceEventKind.CREATED])
                             created += 1
                     except asyncpg.UniqueViolationError:

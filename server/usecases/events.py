@@ -15,6 +15,20 @@ from server.domain.events import InvoiceEvent, InvoiceEventKind, check_resume_po
 _EVENT_PAGE = 500
 
 
+class InvoiceEvents:
+    """The change stream's readers: the outbox, and the process's wake-ups when new events commit."""
+
+    def __init__(self, db: Database, notifier: Notifier) -> None:
+        self._db = db
+        self._notifier = notifier
+
+    def watch(
+        self, account_id: str, after_sequence: int, kinds: Collection[InvoiceEventKind], customer_id: str
+    ) -> AsyncIterator[InvoiceEvent]:
+        """WatchInvoiceEvents: see watch_invoice_events."""
+        return watch_invoice_events(self._db, self._notifier, account_id, after_sequence, kinds, customer_id)
+
+
 async def watch_invoice_events(
     db: Database,
     notifier: Notifier,

@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
 
-from server.billing import engine
 from server.db import customers as customers_repo
 from server.db import invoices as repo
 from server.db import snapshots
@@ -39,6 +37,7 @@ from server.domain.invoices import (
     transition,
 )
 from server.domain.validation import today_in
+from server.usecases import subscription_billing
 from server.usecases.publish import ChangedInvoice, InvoiceRenderer, invoice_changed
 from server.usecases.unit import Tx
 
@@ -149,10 +148,10 @@ class Invoices:
         total = invoice.total
         if invoice.source is InvoiceSource.SUBSCRIPTION and invoice.status is InvoiceStatus.DRAFT:
             # Bill the usage stored now, late events included.
-            refreshed = await engine.refresh(tx.conn, tx.account_id, invoice.id)
+            refreshed = await subscription_billing.refresh(tx.conn, tx.account_id, invoice)
             if refreshed is not None:
-                columns.update(refreshed)
-                total = Decimal(str(refreshed["total"]))
+                columns |= refreshed.columns()
+                total = refreshed.total
         outcome = lifecycle.issue(
             status=invoice.status,
             total=total,
@@ -178,6 +177,23 @@ class Invoices:
         await repo.save(tx.conn, tx.account_id, invoice.id, columns)
         kinds = [E.ISSUED, E.PAID] if outcome.status is InvoiceStatus.PAID else [E.ISSUED]
         return await self._publish(tx, invoice.id, kinds)
+
+    async def refresh_drafts(self, tx: Tx, invoice_ids: Sequence[str]) -> None:
+        """Re-price subscription drafts with the usage stored now (late events included), each an `updated` event.
+
+        The caller holds the drafts' locks (taken in id order before any event is recorded).
+        """
+        for invoice_id in sorted(invoice_ids):
+            invoice = await repo.lock(tx.conn, tx.account_id, invoice_id)
+            refreshed = await subscription_billing.refresh(tx.conn, tx.account_id, invoice)
+            if refreshed is not None:
+                await repo.save(tx.conn, tx.account_id, invoice_id, refreshed.columns())
+                await self._publish(tx, invoice_id, [E.UPDATED])
+
+    async def touch(self, tx: Tx, invoice_id: str) -> ChangedInvoice:
+        """A new version of a locked invoice whose related rows changed (a balance transaction linked to it)."""
+        await repo.save(tx.conn, tx.account_id, invoice_id, {})
+        return await self._publish(tx, invoice_id, [E.UPDATED])
 
     async def mark_paid(
         self, tx: Tx, invoice_id: str, payment: lifecycle.NewPayment, expected: int | None
@@ -235,13 +251,7 @@ async def _reprice(tx: Tx, invoice: InvoiceHeader, lines: list[Line]) -> None:
     priced = apply_discount(lines, invoice.currency, invoice.discount)
     changed = [new for new, old in zip(priced, lines, strict=True) if new.id and new != old]
     await repo.update_line_amounts(tx.conn, tx.account_id, changed)
-    result = totals(priced, invoice.currency)
-    await repo.save(
-        tx.conn,
-        tx.account_id,
-        invoice.id,
-        {"subtotal": result.subtotal, "total": result.total, "amount_due": result.total},
-    )
+    await repo.save(tx.conn, tx.account_id, invoice.id, totals(priced, invoice.currency).columns())
 
 
 def list_invoices(

@@ -137,7 +137,10 @@ class InvoiceServiceServicer:
 
     def GetUpcomingInvoice(self, request, context):
         """Computes the invoice a subscription would get for its current billing
-        period. Nothing is stored.
+        period, with the usage so far. Nothing is stored. A subscription that
+        starts in the future previews its first invoice (as Orb does); one that
+        has ended previews its final invoice until the period-end runner has
+        generated it (FAILED_PRECONDITION SUBSCRIPTION_NOT_ACTIVE afterwards).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

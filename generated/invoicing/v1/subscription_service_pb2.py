@@ -28,7 +28,7 @@ from invoicing.v1 import common_pb2 as invoicing_dot_v1_dot_common__pb2
 from invoicing.v1 import plan_service_pb2 as invoicing_dot_v1_dot_plan__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'invoicing/v1/subscription_service.proto\x12\x0cinvoicing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x19invoicing/v1/common.proto\x1a\x1finvoicing/v1/plan_service.proto\"\xf3\x04\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x19.invoicing.v1.CustomerRef\x12 \n\x04plan\x18\x03 \x01(\x0b\x32\x12.invoicing.v1.Plan\x12%\n\nstart_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x65nd_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x30\n\x06status\x18\x06 \x01(\x0e\x32 .invoicing.v1.SubscriptionStatus\x12\x32\n*align_billing_with_subscription_start_date\x18\x07 \x01(\x08\x12\x11\n\tnet_terms\x18\x08 \x01(\x05\x12\x1a\n\rauto_issuance\x18\t \x01(\x08H\x00\x88\x01\x01\x12<\n!current_billing_period_start_date\x18\n \x01(\x0b\x32\x11.google.type.Date\x12:\n\x1f\x63urrent_billing_period_end_date\x18\x0b \x01(\x0b\x32\x11.google.type.Date\x12:\n\x08metadata\x18\x0c \x03(\x0b\x32(.invoicing.v1.Subscription.MetadataEntry\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x10\n\x0e_auto_issuance\"\xb6\x03\n\x19\x43reateSubscriptionRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x02 \x01(\t\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x18\n\x10\x65xternal_plan_id\x18\x04 \x01(\t\x12%\n\nstart_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n*align_billing_with_subscription_start_date\x18\x06 \x01(\x08\x12\x16\n\tnet_terms\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rauto_issuance\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12G\n\x08metadata\x18\t \x03(\x0b\x32\x35.invoicing.v1.CreateSubscriptionRequest.MetadataEntry\x12\x12\n\nrequest_id\x18\n \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0c\n\n_net_termsB\x10\n\x0e_auto_issuance\"1\n\x16GetSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"\xa4\x01\n\x18ListSubscriptionsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x03(\x0e\x32 .invoicing.v1.SubscriptionStatus\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x14\n\x0cresume_token\x18\x05 \x01(\t\"d\n\x19ListSubscriptionsResponse\x12\x31\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1a.invoicing.v1.Subscription\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"\xa9\x01\n\x19\x43\x61ncelSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x31\n\rcancel_option\x18\x02 \x01(\x0e\x32\x1a.invoicing.v1.CancelOption\x12,\n\x11\x63\x61ncellation_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x12\n\nrequest_id\x18\x04 \x01(\t*\x9a\x01\n\x12SubscriptionStatus\x12#\n\x1fSUBSCRIPTION_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cSUBSCRIPTION_STATUS_UPCOMING\x10\x01\x12\x1e\n\x1aSUBSCRIPTION_STATUS_ACTIVE\x10\x02\x12\x1d\n\x19SUBSCRIPTION_STATUS_ENDED\x10\x03*\x98\x01\n\x0c\x43\x61ncelOption\x12\x1d\n\x19\x43\x41NCEL_OPTION_UNSPECIFIED\x10\x00\x12*\n&CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM\x10\x01\x12 \n\x1c\x43\x41NCEL_OPTION_REQUESTED_DATE\x10\x02\x12\x1b\n\x17\x43\x41NCEL_OPTION_IMMEDIATE\x10\x03\x32\x88\x03\n\x13SubscriptionService\x12Y\n\x12\x43reateSubscription\x12\'.invoicing.v1.CreateSubscriptionRequest\x1a\x1a.invoicing.v1.Subscription\x12S\n\x0fGetSubscription\x12$.invoicing.v1.GetSubscriptionRequest\x1a\x1a.invoicing.v1.Subscription\x12\x66\n\x11ListSubscriptions\x12&.invoicing.v1.ListSubscriptionsRequest\x1a\'.invoicing.v1.ListSubscriptionsResponse0\x01\x12Y\n\x12\x43\x61ncelSubscription\x12\'.invoicing.v1.CancelSubscriptionRequest\x1a\x1a.invoicing.v1.SubscriptionB\xaa\x01\n\x10\x63om.invoicing.v1B\x18SubscriptionServiceProtoP\x01ZFgithub.com/invoicing/invoicing-service/gen/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'invoicing/v1/subscription_service.proto\x12\x0cinvoicing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x19invoicing/v1/common.proto\x1a\x1finvoicing/v1/plan_service.proto\"\xa1\x05\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x19.invoicing.v1.CustomerRef\x12 \n\x04plan\x18\x03 \x01(\x0b\x32\x12.invoicing.v1.Plan\x12%\n\nstart_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x65nd_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x30\n\x06status\x18\x06 \x01(\x0e\x32 .invoicing.v1.SubscriptionStatus\x12\x32\n*align_billing_with_subscription_start_date\x18\x07 \x01(\x08\x12\x11\n\tnet_terms\x18\x08 \x01(\x05\x12\x1a\n\rauto_issuance\x18\t \x01(\x08H\x00\x88\x01\x01\x12<\n!current_billing_period_start_date\x18\n \x01(\x0b\x32\x11.google.type.Date\x12:\n\x1f\x63urrent_billing_period_end_date\x18\x0b \x01(\x0b\x32\x11.google.type.Date\x12:\n\x08metadata\x18\x0c \x03(\x0b\x32(.invoicing.v1.Subscription.MetadataEntry\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x10\n\x0e_auto_issuance\"\xb6\x03\n\x19\x43reateSubscriptionRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x02 \x01(\t\x12\x0f\n\x07plan_id\x18\x03 \x01(\t\x12\x18\n\x10\x65xternal_plan_id\x18\x04 \x01(\t\x12%\n\nstart_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n*align_billing_with_subscription_start_date\x18\x06 \x01(\x08\x12\x16\n\tnet_terms\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rauto_issuance\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12G\n\x08metadata\x18\t \x03(\x0b\x32\x35.invoicing.v1.CreateSubscriptionRequest.MetadataEntry\x12\x12\n\nrequest_id\x18\n \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0c\n\n_net_termsB\x10\n\x0e_auto_issuance\"1\n\x16GetSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"\xa4\x01\n\x18ListSubscriptionsRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x03(\x0e\x32 .invoicing.v1.SubscriptionStatus\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\x14\n\x0cresume_token\x18\x05 \x01(\t\"d\n\x19ListSubscriptionsResponse\x12\x31\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1a.invoicing.v1.Subscription\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"\xa9\x01\n\x19\x43\x61ncelSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x31\n\rcancel_option\x18\x02 \x01(\x0e\x32\x1a.invoicing.v1.CancelOption\x12,\n\x11\x63\x61ncellation_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12\x12\n\nrequest_id\x18\x04 \x01(\t*\x9a\x01\n\x12SubscriptionStatus\x12#\n\x1fSUBSCRIPTION_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cSUBSCRIPTION_STATUS_UPCOMING\x10\x01\x12\x1e\n\x1aSUBSCRIPTION_STATUS_ACTIVE\x10\x02\x12\x1d\n\x19SUBSCRIPTION_STATUS_ENDED\x10\x03*\x98\x01\n\x0c\x43\x61ncelOption\x12\x1d\n\x19\x43\x41NCEL_OPTION_UNSPECIFIED\x10\x00\x12*\n&CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM\x10\x01\x12 \n\x1c\x43\x41NCEL_OPTION_REQUESTED_DATE\x10\x02\x12\x1b\n\x17\x43\x41NCEL_OPTION_IMMEDIATE\x10\x03\x32\x88\x03\n\x13SubscriptionService\x12Y\n\x12\x43reateSubscription\x12\'.invoicing.v1.CreateSubscriptionRequest\x1a\x1a.invoicing.v1.Subscription\x12S\n\x0fGetSubscription\x12$.invoicing.v1.GetSubscriptionRequest\x1a\x1a.invoicing.v1.Subscription\x12\x66\n\x11ListSubscriptions\x12&.invoicing.v1.ListSubscriptionsRequest\x1a\'.invoicing.v1.ListSubscriptionsResponse0\x01\x12Y\n\x12\x43\x61ncelSubscription\x12\'.invoicing.v1.CancelSubscriptionRequest\x1a\x1a.invoicing.v1.SubscriptionB\xaa\x01\n\x10\x63om.invoicing.v1B\x18SubscriptionServiceProtoP\x01ZFgithub.com/invoicing/invoicing-service/gen/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,26 +40,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIPTION_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_CREATESUBSCRIPTIONREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_CREATESUBSCRIPTIONREQUEST_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1738
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1892
-  _globals['_CANCELOPTION']._serialized_start=1895
-  _globals['_CANCELOPTION']._serialized_end=2047
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1784
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1938
+  _globals['_CANCELOPTION']._serialized_start=1941
+  _globals['_CANCELOPTION']._serialized_end=2093
   _globals['_SUBSCRIPTION']._serialized_start=175
-  _globals['_SUBSCRIPTION']._serialized_end=802
-  _globals['_SUBSCRIPTION_METADATAENTRY']._serialized_start=737
-  _globals['_SUBSCRIPTION_METADATAENTRY']._serialized_end=784
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=805
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1243
-  _globals['_CREATESUBSCRIPTIONREQUEST_METADATAENTRY']._serialized_start=737
-  _globals['_CREATESUBSCRIPTIONREQUEST_METADATAENTRY']._serialized_end=784
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1245
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1294
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1297
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1461
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1463
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1563
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=1566
-  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1735
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=2050
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=2442
+  _globals['_SUBSCRIPTION']._serialized_end=848
+  _globals['_SUBSCRIPTION_METADATAENTRY']._serialized_start=783
+  _globals['_SUBSCRIPTION_METADATAENTRY']._serialized_end=830
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=851
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1289
+  _globals['_CREATESUBSCRIPTIONREQUEST_METADATAENTRY']._serialized_start=783
+  _globals['_CREATESUBSCRIPTIONREQUEST_METADATAENTRY']._serialized_end=830
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1291
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1340
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1343
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1507
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1509
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1609
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_start=1612
+  _globals['_CANCELSUBSCRIPTIONREQUEST']._serialized_end=1781
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=2096
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=2488
 # @@protoc_insertion_point(module_scope)

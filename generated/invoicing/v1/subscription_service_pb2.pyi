@@ -36,7 +36,7 @@ CANCEL_OPTION_REQUESTED_DATE: CancelOption
 CANCEL_OPTION_IMMEDIATE: CancelOption
 
 class Subscription(_message.Message):
-    __slots__ = ("id", "customer", "plan", "start_date", "end_date", "status", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "current_billing_period_start_date", "current_billing_period_end_date", "metadata", "created_at")
+    __slots__ = ("id", "customer", "plan", "start_date", "end_date", "status", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "current_billing_period_start_date", "current_billing_period_end_date", "metadata", "created_at", "ended_at")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class Subscription(_message.Message):
     CURRENT_BILLING_PERIOD_END_DATE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     customer: _common_pb2.CustomerRef
     plan: _plan_service_pb2.Plan
@@ -70,7 +71,8 @@ class Subscription(_message.Message):
     current_billing_period_end_date: _date_pb2.Date
     metadata: _containers.ScalarMap[str, str]
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.CustomerRef, _Mapping]] = ..., plan: _Optional[_Union[_plan_service_pb2.Plan, _Mapping]] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., current_billing_period_start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., current_billing_period_end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    ended_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.CustomerRef, _Mapping]] = ..., plan: _Optional[_Union[_plan_service_pb2.Plan, _Mapping]] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., current_billing_period_start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., current_billing_period_end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateSubscriptionRequest(_message.Message):
     __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id")

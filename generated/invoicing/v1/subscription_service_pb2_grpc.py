@@ -85,7 +85,15 @@ class SubscriptionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelSubscription(self, request, context):
-        """Ends a subscription at the end of its term, on a date, or now.
+        """Ends a subscription at the end of its term, on a date, or now. In the same
+        transaction, every invoice already generated for the period cut short
+        (or a later one) is settled: a draft is re-priced to the shortened period;
+        for an issued, synced or paid invoice the unused part of its in-advance
+        fees (what was billed minus what the shortened period costs: the fee
+        prorated by days up to the end date, then its adjustments) is credited to
+        the customer balance as a `prorated_refund` transaction linked to the
+        invoice (issued and paid invoices alike, until credit notes exist). The
+        final invoice falls due when billing stops. Idempotent by `request_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

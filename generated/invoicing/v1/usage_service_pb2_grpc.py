@@ -56,6 +56,10 @@ class UsageServiceServicer:
     def IngestEvents(self, request, context):
         """Ingests a batch of up to 1000 events. Valid events are stored even when
         others in the batch are rejected; each rejection is reported by index.
+        An event in a billing period whose invoice is still a draft (the grace
+        period after the period ends) is accepted and the draft is re-priced at
+        once; an event in a period whose invoice is already issued, paid, synced
+        or void is refused with PERIOD_CLOSED (backfills do not exist yet).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,4 +1,4 @@
-"""Measure a usage price's quantity over [start, end) from rollups and raw events."""
+"""Metering: measure a usage price's quantity over [start, end) from rollups and raw events."""
 
 from __future__ import annotations
 

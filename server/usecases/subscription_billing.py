@@ -1,0 +1,178 @@
+"""Billing a subscription: the invoice of a period boundary, its refresh, its preview, and late usage.
+
+Every path prices through `server.domain.billing.boundary_lines` with usage
+measured by `server.usecases.metering.measure`; they differ only in how far
+the usage reaches (now, for the upcoming invoice; the period's end otherwise),
+so preview and bill agree for the same events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from server.db import customers as customers_repo
+from server.db import invoices as invoices_repo
+from server.db import subscriptions as repo
+from server.domain.billing import PeriodCheck, Usage, boundary_lines, check_periods, has_usage
+from server.domain.customers import Customer
+from server.domain.errors import FailedPrecondition
+from server.domain.invoices import InvoiceHeader, InvoiceSource, Line, Totals, totals
+from server.domain.periods import Period, instant
+from server.domain.pricing import Price, PricedLine, PriceType
+from server.domain.subscriptions import Subscription, SubscriptionRecord, invoice_lines, subscription_from
+from server.domain.usage import Event
+from server.usecases.metering import measure
+
+
+async def price_boundary(
+    conn: asyncpg.Connection, sub: Subscription, k: int, usage_until: dt.datetime | None = None
+) -> list[PricedLine]:
+    """The priced lines of boundary k, with usage measured up to usage_until (default: the period's end)."""
+    measured: dict[tuple[str, dt.date], Usage] = {}
+    if k >= 1:
+        period = sub.schedule.period(k - 1)
+        start = instant(period.start, sub.timezone)
+        end = sub.term.usage_end(period)
+        if usage_until is not None:
+            end = min(end, usage_until)
+        for price in sub.prices:
+            if price.price_type is PriceType.USAGE:
+                used = await measure(conn, sub.account_id, sub.customer_id, price, start, max(end, start))
+                measured[(price.id, period.start)] = used
+
+    def lookup(price: Price, billed: Period) -> Usage:
+        return measured[(price.id, billed.start)]
+
+    return boundary_lines(sub.prices, sub.schedule, k, sub.end_date, lookup)
+
+
+async def generate(conn: asyncpg.Connection, sub: Subscription, k: int, grace: dt.timedelta) -> str | None:
+    """Create the draft invoice of boundary k (None when it would bill nothing).
+
+    Raises asyncpg.UniqueViolationError if that boundary was already invoiced.
+    """
+    priced = await price_boundary(conn, sub, k)
+    if not priced:
+        return None
+    lines = invoice_lines(priced, sub)
+    customer = await customers_repo.get(conn, sub.account_id, customer_id=sub.customer_id)
+    boundary = sub.boundary_at(k)
+    return await invoices_repo.insert(
+        conn,
+        sub.account_id,
+        customer=customer,
+        source=InvoiceSource.SUBSCRIPTION,
+        currency=sub.currency,
+        invoice_date=sub.boundary_date(k),
+        due_date=None,
+        net_terms=sub.net_terms,
+        lines=lines,
+        totals=totals(lines, sub.currency),
+        memo="",
+        metadata={},
+        discounts=(),
+        auto_collection=customer.auto_collection,
+        will_auto_issue=sub.auto_issue,
+        subscription_id=sub.id,
+        billing_boundary=k,
+        # Usage invoices wait out a grace period so that late events still count.
+        eligible_to_issue_at=boundary + grace if has_usage(priced) else boundary,
+    )
+
+
+async def refresh(conn: asyncpg.Connection, account_id: str, invoice: InvoiceHeader) -> Totals | None:
+    """Re-price a subscription draft's generated lines with the usage stored now; return its new totals.
+
+    Called when the draft is issued and when late events reach it, so events that
+    arrived within the grace period are billed. None for invoices not from a subscription.
+    """
+    if invoice.subscription_id is None or invoice.billing_boundary is None:
+        return None
+    sub = subscription_from(await repo.get(conn, account_id, invoice.subscription_id), account_id)
+    generated = invoice_lines(await price_boundary(conn, sub, invoice.billing_boundary), sub)
+    await invoices_repo.replace_generated_lines(conn, account_id, invoice.id, generated, sub.currency)
+    return totals(await invoices_repo.lines(conn, account_id, invoice.id), sub.currency)
+
+
+async def check_usage_periods(
+    conn: asyncpg.Connection, account_id: str, events: Sequence[Event], now: dt.datetime
+) -> PeriodCheck:
+    """Which events fall in a period already invoiced (refused), and which drafts bill the others.
+
+    One query for the whole batch. When accepted events touch a draft, or a
+    boundary that has arrived but is not invoiced yet, those are locked in the
+    one lock order (subscriptions, then the batch's customers, key-shared as
+    storing their events would, then invoices) and the check is made again
+    under the locks, so that no draft is issued, and no invoice generated,
+    without the events this transaction stores.
+    """
+    if not events:
+        return PeriodCheck()
+    keys = [(e.customer_id, e.event_name, e.occurred_at) for e in events]
+    customers = sorted({e.customer_id for e in events})
+    names = sorted({e.event_name for e in events})
+    held: set[str] = set()
+    locked: set[str] = set()
+    while True:
+        check = check_periods(keys, await repo.billed_periods(conn, account_id, customers, names), now)
+        to_hold, to_lock = check.pending - held, set(check.drafts) - locked
+        if not to_hold and not to_lock:
+            return check
+        if to_hold:
+            await repo.hold(conn, account_id, sorted(to_hold))
+        if not held and not locked:
+            await customers_repo.share_keys(conn, account_id, customers)
+        if to_lock:
+            await invoices_repo.lock_many(conn, account_id, sorted(to_lock))
+        held |= to_hold
+        locked |= to_lock
+
+
+@dataclass(frozen=True)
+class UpcomingInvoice:
+    """GetUpcomingInvoice: the invoice the next boundary would generate with the usage so far. Never stored."""
+
+    subscription: SubscriptionRecord
+    customer: Customer
+    invoice_date: dt.date
+    lines: tuple[Line, ...]
+    totals: Totals
+    net_terms: int
+    will_auto_issue: bool
+    eligible_to_issue_at: dt.datetime
+
+
+async def upcoming_invoice(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, now: dt.datetime, grace: dt.timedelta
+) -> UpcomingInvoice:
+    """The live draft of a subscription's next boundary, priced with the usage up to `now`."""
+    record = await repo.get(conn, account_id, subscription_id)
+    sub = subscription_from(record, account_id)
+    k = sub.term.upcoming_boundary(now, record.next_boundary)
+    priced = [] if k is None else await price_boundary(conn, sub, k, usage_until=now)
+    if k == 0 and not priced:  # a subscription starting later whose first invoice bills nothing
+        k = 1
+        priced = await price_boundary(conn, sub, k, usage_until=now)
+    if k is None or (not priced and record.ended_at is not None and record.ended_at <= now):
+        raise FailedPrecondition(
+            "SUBSCRIPTION_NOT_ACTIVE",
+            "the subscription has ended and its final invoice has been generated: nothing is upcoming",
+            subject="subscription_id",
+        )
+    customer = await customers_repo.get(conn, account_id, customer_id=sub.customer_id)
+    lines = invoice_lines(priced, sub)
+    eligible = sub.boundary_at(k) + (grace if has_usage(priced) else dt.timedelta(0))
+    return UpcomingInvoice(
+        subscription=record,
+        customer=customer,
+        invoice_date=sub.boundary_date(k),
+        lines=tuple(lines),
+        totals=totals(lines, sub.currency),
+        net_terms=sub.net_terms,
+        will_auto_issue=sub.auto_issue,
+        eligible_to_issue_at=eligible,
+    )
