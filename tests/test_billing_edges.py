@@ -20,15 +20,13 @@ from invoicing.v1 import customer_pb2, invoice_pb2, price_pb2, subscription_serv
 from server.app import RunningServer
 from server.domain import money
 from server.domain.billing import Usage, billable_usage, boundary_lines
-from server.domain.invoices import AdjustmentKind
+from server.domain.invoices import AdjustmentKind, Discount, DiscountKind
 from server.domain.periods import Schedule
 from server.domain.pricing import (
     Aggregation,
     BillableMetric,
     BillingMode,
     Cadence,
-    Discount,
-    DiscountKind,
     MatrixCell,
     ModelType,
     Price,

@@ -18,8 +18,8 @@ from server.domain import money
 from server.domain.errors import FieldViolation, Violations
 from server.domain.invoices import (
     AdjustmentKind,
+    Discount,
     DiscountKind,
-    InvoiceDiscount,
     Line,
     LineInput,
     Totals,
@@ -295,7 +295,7 @@ def test_price_lines_without_discount_keeps_inputs_and_has_no_adjustments() -> N
 
 def test_amount_discount_is_spread_by_largest_remainder() -> None:
     """10.00 over three equal lines: 3.34 + 3.33 + 3.33, the extra cent to the first (ties by position)."""
-    discount = InvoiceDiscount(DiscountKind.AMOUNT, Decimal("10.00"), "loyalty")
+    discount = Discount(DiscountKind.AMOUNT, Decimal("10.00"), "loyalty")
     lines = price_lines(inputs(("1", "10"), ("1", "10"), ("1", "10")), "USD", discount)
     assert [str(discount_taken(li)) for li in lines] == ["3.34", "3.33", "3.33"]
     assert [str(li.amount) for li in lines] == ["6.66", "6.67", "6.67"]
@@ -310,14 +310,14 @@ def test_amount_discount_is_spread_by_largest_remainder() -> None:
 
 def test_amount_discount_gives_the_leftover_unit_to_the_largest_remainder() -> None:
     """1.00 over 1.00 and 2.00: exact shares 0.333… and 0.666…; the cent goes to the larger remainder."""
-    discount = InvoiceDiscount(DiscountKind.AMOUNT, Decimal("1.00"))
+    discount = Discount(DiscountKind.AMOUNT, Decimal("1.00"))
     lines = price_lines(inputs(("1", "1"), ("1", "2")), "USD", discount)
     assert [str(discount_taken(li)) for li in lines] == ["0.33", "0.67"]
 
 
 def test_amount_discount_in_jpy_spreads_whole_yen() -> None:
     """2 JPY over three 1 JPY lines: whole units, sum exactly 2."""
-    discount = InvoiceDiscount(DiscountKind.AMOUNT, Decimal("2"))
+    discount = Discount(DiscountKind.AMOUNT, Decimal("2"))
     lines = price_lines(inputs(("1", "1"), ("1", "1"), ("1", "1")), "JPY", discount)
     assert [str(li.amount) for li in lines] == ["0", "0", "1"]
     assert sum(discount_taken(li) for li in lines) == Decimal(2)
@@ -325,7 +325,7 @@ def test_amount_discount_in_jpy_spreads_whole_yen() -> None:
 
 def test_amount_discount_is_capped_at_the_invoice_subtotal() -> None:
     """A discount larger than the subtotal takes the whole subtotal and no more."""
-    discount = InvoiceDiscount(DiscountKind.AMOUNT, Decimal("100.00"))
+    discount = Discount(DiscountKind.AMOUNT, Decimal("100.00"))
     lines = price_lines(inputs(("1", "10"), ("2", "10")), "USD", discount)
     assert [str(discount_taken(li)) for li in lines] == ["10.00", "20.00"]
     assert [str(li.amount) for li in lines] == ["0.00", "0.00"]
@@ -335,7 +335,7 @@ def test_amount_discount_is_capped_at_the_invoice_subtotal() -> None:
 
 def test_amount_discount_skips_lines_with_nothing_to_discount() -> None:
     """A zero line takes no share and gets no adjustment."""
-    discount = InvoiceDiscount(DiscountKind.AMOUNT, Decimal("1.00"))
+    discount = Discount(DiscountKind.AMOUNT, Decimal("1.00"))
     lines = price_lines(inputs(("0", "10"), ("1", "5")), "USD", discount)
     assert lines[0].adjustments == ()
     assert str(lines[0].amount) == "0.00"
@@ -344,7 +344,7 @@ def test_amount_discount_skips_lines_with_nothing_to_discount() -> None:
 
 def test_amount_discount_on_a_zero_invoice_takes_nothing() -> None:
     """With a zero subtotal there is nothing to take."""
-    discount = InvoiceDiscount(DiscountKind.AMOUNT, Decimal("5.00"))
+    discount = Discount(DiscountKind.AMOUNT, Decimal("5.00"))
     lines = price_lines(inputs(("0", "10"), ("3", "0")), "USD", discount)
     assert [li.adjustments for li in lines] == [(), ()]
     assert str(totals(lines, "USD").total) == "0.00"
@@ -353,7 +353,7 @@ def test_amount_discount_on_a_zero_invoice_takes_nothing() -> None:
 def test_percentage_discount_rounds_the_discounted_amount_per_line() -> None:
     """The discounted amount is rounded, not the discount: 10.05 × 0.9 = 9.045 → 9.05 (so 1.00 off);
     0.05 × 0.9 = 0.045 → 0.05 (nothing off, and no adjustment shown)."""
-    discount = InvoiceDiscount(DiscountKind.PERCENTAGE, Decimal("0.1"), "promo")
+    discount = Discount(DiscountKind.PERCENTAGE, Decimal("0.1"), "promo")
     lines = price_lines(inputs(("1", "10.05"), ("1", "0.05")), "USD", discount)
     assert [str(discount_taken(li)) for li in lines] == ["1.00", "0"]
     assert [str(li.amount) for li in lines] == ["9.05", "0.05"]
@@ -369,7 +369,7 @@ def test_percentage_discount_rounds_the_discounted_amount_per_line() -> None:
 
 def test_a_full_percentage_discount_zeroes_every_line() -> None:
     """100% off leaves nothing to pay."""
-    discount = InvoiceDiscount(DiscountKind.PERCENTAGE, Decimal("1"))
+    discount = Discount(DiscountKind.PERCENTAGE, Decimal("1"))
     lines = price_lines(inputs(("3", "0.125"), ("1", "7")), "USD", discount)
     assert [str(li.amount) for li in lines] == ["0.00", "0.00"]
 
@@ -403,20 +403,20 @@ def wire_decimals(draw: st.DrawFn, max_places: int = 6) -> Decimal:
 
 
 @st.composite
-def priced_cases(draw: st.DrawFn) -> tuple[str, list[LineInput], InvoiceDiscount | None]:
+def priced_cases(draw: st.DrawFn) -> tuple[str, list[LineInput], Discount | None]:
     """A currency, 1 to 8 lines and an optional amount or percentage discount."""
     currency = draw(st.sampled_from(sorted(EXPONENTS)))
     count = draw(st.integers(1, 8))
     lines = [LineInput(f"line {i}", draw(wire_decimals()), draw(wire_decimals()), START, END) for i in range(count)]
     kind = draw(st.sampled_from(["none", "amount", "percentage"]))
-    discount: InvoiceDiscount | None = None
+    discount: Discount | None = None
     if kind == "amount":
         places = EXPONENTS[currency]
         minor_units = draw(st.integers(1, 10 ** (18 + places) - 1))
-        discount = InvoiceDiscount(DiscountKind.AMOUNT, Decimal(minor_units).scaleb(-places))
+        discount = Discount(DiscountKind.AMOUNT, Decimal(minor_units).scaleb(-places))
     elif kind == "percentage":
         ten_thousandths = draw(st.integers(1, 10_000))
-        discount = InvoiceDiscount(DiscountKind.PERCENTAGE, Decimal(ten_thousandths).scaleb(-4))
+        discount = Discount(DiscountKind.PERCENTAGE, Decimal(ten_thousandths).scaleb(-4))
     return currency, lines, discount
 
 
@@ -431,7 +431,7 @@ def _assert_all_decimal(values: Sequence[object]) -> None:
 @example(("USD", inputs(("1", "12345678901234567.124999999999")), None))
 @example(("KWD", inputs(("999999999999999999.999999", "999999999999999999.999999")), None))
 def test_priced_lines_are_exact_and_total_is_their_sum(
-    case: tuple[str, list[LineInput], InvoiceDiscount | None],
+    case: tuple[str, list[LineInput], Discount | None],
 ) -> None:
     """For any lines and discount: exact Decimals in the currency's scale, and total == Σ line amounts."""
     currency, items, discount = case
@@ -442,7 +442,7 @@ def test_priced_lines_are_exact_and_total_is_their_sum(
 
 
 def _check_priced(
-    exponent: int, items: Sequence[LineInput], discount: InvoiceDiscount | None, lines: Sequence[Line], result: Totals
+    exponent: int, items: Sequence[LineInput], discount: Discount | None, lines: Sequence[Line], result: Totals
 ) -> None:
     for item, line in zip(items, lines, strict=True):
         _assert_all_decimal(

@@ -16,13 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.domain import money
-from server.domain.invoices import AdjustmentKind
+from server.domain.invoices import AdjustmentKind, Discount, DiscountKind
 from server.domain.pricing import (
     BillingMode,
     BulkTier,
     Cadence,
-    Discount,
-    DiscountKind,
     MatrixCell,
     ModelType,
     Price,

@@ -20,7 +20,7 @@ from server.domain import money
 from server.domain.customers import Address, BalanceTransaction, Customer
 from server.domain.errors import InvalidArgument, Violations
 from server.domain.events import InvoiceEvent
-from server.domain.invoices import DiscountKind, Invoice, InvoiceDiscount, Line, LineAdjustment, Payment
+from server.domain.invoices import Discount, DiscountKind, Invoice, Line, LineAdjustment, Payment
 from server.domain.plans import Plan
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
@@ -250,7 +250,7 @@ def balance_transaction_pb(transaction: BalanceTransaction) -> customer_pb2.Bala
 # --- invoices ------------------------------------------------------------------
 
 
-def discount_pb(discount: InvoiceDiscount) -> price_pb2.Discount:
+def discount_pb(discount: Discount) -> price_pb2.Discount:
     """A Discount message for an invoice-level discount."""
     value = money.to_wire(discount.value)
     return price_pb2.Discount(

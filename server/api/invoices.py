@@ -19,8 +19,8 @@ from server.domain.errors import Violations
 from server.domain.events import InvoiceEventKind
 from server.domain.invoices import (
     DEFAULT_LIST_STATUSES,
+    Discount,
     DiscountKind,
-    InvoiceDiscount,
     InvoiceFilter,
     InvoiceStatus,
     LineInput,
@@ -56,17 +56,17 @@ def _line_inputs(request: invoice_service_pb2.CreateInvoiceRequest, v: Violation
     return lines
 
 
-def _discount(message: price_pb2.Discount, currency: str, v: Violations) -> InvoiceDiscount | None:
+def _discount(message: price_pb2.Discount, currency: str, v: Violations) -> Discount | None:
     kind = conv.DISCOUNT_TYPES.get(message.discount_type)
     if kind == DiscountKind.PERCENTAGE.value:
         value = money.parse_decimal(message.percentage_discount, "discount.percentage_discount", v, allow_zero=False)
         if value is not None and value > 1:
             v.add("discount.percentage_discount", 'must be a fraction between 0 and 1 ("0.1" is 10%)')
             return None
-        return None if value is None else InvoiceDiscount(DiscountKind.PERCENTAGE, value, message.reason)
+        return None if value is None else Discount(DiscountKind.PERCENTAGE, value, message.reason)
     if kind == DiscountKind.AMOUNT.value:
         amount = money.parse_amount(message.amount_discount, currency, "discount.amount_discount", v, allow_zero=False)
-        return None if amount is None else InvoiceDiscount(DiscountKind.AMOUNT, amount, message.reason)
+        return None if amount is None else Discount(DiscountKind.AMOUNT, amount, message.reason)
     if kind == "usage":
         v.add("discount.discount_type", "usage discounts apply to usage prices, not to one-off invoices")
     else:

@@ -27,9 +27,9 @@ from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
 from server.domain.invoices import (
     AdjustmentKind,
+    Discount,
     DiscountKind,
     Invoice,
-    InvoiceDiscount,
     InvoiceFilter,
     InvoiceHeader,
     InvoiceSource,
@@ -87,17 +87,17 @@ FROM invoices i JOIN customers c ON c.account_id = i.account_id AND c.id = i.cus
 """
 
 
-def discounts_from(data: Sequence[Mapping[str, str]]) -> tuple[InvoiceDiscount, ...]:
+def discounts_from(data: Sequence[Mapping[str, str]]) -> tuple[Discount, ...]:
     """The invoice-level discounts stored as JSON."""
     result = []
     for item in data:
         kind = DiscountKind(item["discount_type"])
         value_field = "percentage_discount" if kind is DiscountKind.PERCENTAGE else "amount_discount"
-        result.append(InvoiceDiscount(kind, Decimal(item[value_field]), item.get("reason", "")))
+        result.append(Discount(kind, Decimal(item[value_field]), item.get("reason", "")))
     return tuple(result)
 
 
-def discounts_json(discounts: Sequence[InvoiceDiscount]) -> list[dict[str, str]]:
+def discounts_json(discounts: Sequence[Discount]) -> list[dict[str, str]]:
     """The stored JSON form of invoice-level discounts."""
     result = []
     for discount in discounts:
@@ -210,21 +210,6 @@ def invoice_from(row: Mapping[str, Any]) -> Invoice:
     )
 
 
-def _price_json(line: Line, currency: str) -> dict[str, Any]:
-    """The one-off unit price of a one-off line."""
-    return {
-        "id": new_id("price"),
-        "name": line.name,
-        "model_type": "unit",
-        "price_type": "fixed_price",
-        "cadence": "one_time",
-        "billing_mode": "in_advance",
-        "currency": currency,
-        "fixed_price_quantity": money.to_wire(line.quantity),
-        "unit_config": {"unit_amount": money.to_wire(line.unit_amount)},
-    }
-
-
 def _adjustments_json(line: Line) -> list[dict[str, Any]]:
     return [
         {
@@ -253,7 +238,7 @@ async def insert(
     totals: Totals,
     memo: str,
     metadata: dict[str, str],
-    discounts: Sequence[InvoiceDiscount],
+    discounts: Sequence[Discount],
     auto_collection: bool,
     will_auto_issue: bool,
     subscription_id: str | None = None,
@@ -310,7 +295,9 @@ async def insert_lines(
     *,
     first_position: int,
 ) -> list[str]:
-    """Append lines to an invoice in one statement; return their ids."""
+    """Append lines to an invoice in one statement; return their ids. Every line carries its price."""
+    if any(li.price_data is None for li in lines):
+        raise ValueError("a stored line needs its price")
     ids = [new_id("ili") for _ in lines]
     await conn.execute(
         """
@@ -338,7 +325,7 @@ async def insert_lines(
         [json.dumps(_adjustments_json(li)) for li in lines],
         [li.adjusted_subtotal for li in lines],
         [li.amount for li in lines],
-        [json.dumps(li.price_data or _price_json(li, currency)) for li in lines],
+        [json.dumps(li.price_data) for li in lines],
         [li.is_one_off for li in lines],
         money.zero(currency),
         [json.dumps(list(li.sub_line_data)) for li in lines],

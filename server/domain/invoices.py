@@ -14,6 +14,7 @@ from typing import Any, Final
 from server.domain import money
 from server.domain.customers import Address, BalanceTransaction
 from server.domain.errors import FailedPrecondition, Violations
+from server.domain.ids import new_id
 from server.domain.tax_ids import TaxId
 from server.domain.validation import (
     MAX_LINE_ITEMS,
@@ -120,15 +121,19 @@ class AdjustmentKind(StrEnum):
 
 
 class DiscountKind(StrEnum):
-    """Invoice-level discounts a one-off invoice may carry."""
+    """Discounts, in the order Orb applies them to a line: units off the quantity, money off, a fraction off.
 
-    PERCENTAGE = "percentage"
+    A price may carry all three; an invoice-level discount of a one-off invoice is an amount or a percentage.
+    """
+
+    USAGE = "usage"
     AMOUNT = "amount"
+    PERCENTAGE = "percentage"
 
 
 @dataclass(frozen=True)
-class InvoiceDiscount:
-    """An invoice-level discount: a fraction (0 < value <= 1) or an amount of money."""
+class Discount:
+    """A discount: units (usage), money (amount) or a fraction 0 < value <= 1 (percentage)."""
 
     kind: DiscountKind
     value: Decimal
@@ -200,7 +205,22 @@ def line_subtotal(quantity: Decimal, unit_amount: Decimal, currency: str) -> Dec
 
 
 @money.exact
-def price_lines(inputs: Sequence[LineInput], currency: str, discount: InvoiceDiscount | None) -> list[Line]:
+def one_off_price(name: str, quantity: Decimal, unit_amount: Decimal, currency: str) -> dict[str, Any]:
+    """The price a one-off line shows: a one-time fixed unit price, in the stored (proto JSON) shape."""
+    return {
+        "id": new_id("price"),
+        "name": name,
+        "model_type": "unit",
+        "price_type": "fixed_price",
+        "cadence": "one_time",
+        "billing_mode": "in_advance",
+        "currency": currency,
+        "fixed_price_quantity": money.to_wire(quantity),
+        "unit_config": {"unit_amount": money.to_wire(unit_amount)},
+    }
+
+
+def price_lines(inputs: Sequence[LineInput], currency: str, discount: Discount | None) -> list[Line]:
     """Price one-off lines (quantity × unit amount) and spread an invoice-level discount over them."""
     lines = [
         Line(
@@ -213,6 +233,7 @@ def price_lines(inputs: Sequence[LineInput], currency: str, discount: InvoiceDis
             adjustments=(),
             adjusted_subtotal=subtotal,
             amount=subtotal,
+            price_data=one_off_price(item.name, item.quantity, item.unit_amount, currency),
         )
         for item in inputs
     ]
@@ -220,7 +241,7 @@ def price_lines(inputs: Sequence[LineInput], currency: str, discount: InvoiceDis
 
 
 @money.exact
-def apply_discount(lines: Sequence[Line], currency: str, discount: InvoiceDiscount | None) -> list[Line]:
+def apply_discount(lines: Sequence[Line], currency: str, discount: Discount | None) -> list[Line]:
     """Lines with an invoice-level discount (re)spread over their subtotals.
 
     An amount discount is split across lines in proportion to their subtotals,
@@ -247,7 +268,7 @@ def apply_discount(lines: Sequence[Line], currency: str, discount: InvoiceDiscou
     return result
 
 
-def _spread_discount(subtotals: Sequence[Decimal], currency: str, discount: InvoiceDiscount | None) -> list[Decimal]:
+def _spread_discount(subtotals: Sequence[Decimal], currency: str, discount: Discount | None) -> list[Decimal]:
     zero = money.zero(currency)
     if discount is None:
         return [zero for _ in subtotals]
@@ -285,7 +306,7 @@ class NewOneOffInvoice:
     due_date: dt.date | None
     memo: str
     metadata: dict[str, str]
-    discount: InvoiceDiscount | None
+    discount: Discount | None
     will_auto_issue: bool
     auto_collection: bool | None
 
@@ -409,7 +430,7 @@ class InvoiceHeader:
     amount_due: Decimal
     memo: str
     metadata: Mapping[str, str]
-    discounts: tuple[InvoiceDiscount, ...]
+    discounts: tuple[Discount, ...]
     minimum_amount: Decimal | None
     maximum_amount: Decimal | None
     auto_collection: bool
@@ -432,7 +453,7 @@ class InvoiceHeader:
     updated_at: dt.datetime
 
     @property
-    def discount(self) -> InvoiceDiscount | None:
+    def discount(self) -> Discount | None:
         """The invoice-level discount, if any (an invoice carries at most one)."""
         return self.discounts[0] if self.discounts else None
 

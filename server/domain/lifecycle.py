@@ -22,6 +22,7 @@ from server.domain.invoices import (
     InvoiceSource,
     InvoiceStatus,
     Line,
+    one_off_price,
     transition,
 )
 from server.domain.validation import (
@@ -149,16 +150,18 @@ class NewFixedLine:
     def priced(self, currency: str) -> Line:
         """The line as stored on an invoice in this currency; InvalidArgument if the amount is too precise."""
         amount = money.amount_in(self.amount, currency, "amount")
+        unit_amount = self.unit_amount()
         return Line(
             name=self.name,
             quantity=self.quantity,
-            unit_amount=self.unit_amount(),
+            unit_amount=unit_amount,
             start_date=self.start_date,
             end_date=self.end_date,
             subtotal=amount,
             adjustments=(),
             adjusted_subtotal=amount,
             amount=amount,
+            price_data=one_off_price(self.name, self.quantity, unit_amount, currency),
         )
 
 

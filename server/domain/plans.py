@@ -18,14 +18,13 @@ from server.domain import money
 from server.domain.customers import check_currency
 from server.domain.errors import Violations
 from server.domain.ids import new_id
+from server.domain.invoices import Discount, DiscountKind
 from server.domain.pricing import (
     Aggregation,
     BillableMetric,
     BillingMode,
     BulkTier,
     Cadence,
-    Discount,
-    DiscountKind,
     MatrixCell,
     ModelType,
     Price,

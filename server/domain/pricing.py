@@ -27,7 +27,7 @@ from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
 from server.domain import money
-from server.domain.invoices import AdjustmentKind, LineAdjustment
+from server.domain.invoices import AdjustmentKind, Discount, DiscountKind, LineAdjustment
 
 
 class ModelType(StrEnum):
@@ -78,14 +78,6 @@ class Aggregation(StrEnum):
     UNIQUE_COUNT = "unique_count"
 
 
-class DiscountKind(StrEnum):
-    """Per-price discounts, applied in this order."""
-
-    USAGE = "usage"
-    AMOUNT = "amount"
-    PERCENTAGE = "percentage"
-
-
 @dataclass(frozen=True)
 class Tier:
     """A graduated tier: units above first_unit up to and including last_unit (None: no end)."""
@@ -109,15 +101,6 @@ class MatrixCell:
 
     values: tuple[str, ...]
     unit_amount: Decimal
-
-
-@dataclass(frozen=True)
-class Discount:
-    """A per-price discount: units (usage), money (amount) or a fraction 0..1 (percentage)."""
-
-    kind: DiscountKind
-    value: Decimal
-    reason: str = ""
 
 
 @dataclass(frozen=True)
