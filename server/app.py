@@ -13,6 +13,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from invoicing.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
     customer_service_pb2,
     customer_service_pb2_grpc,
     invoice_service_pb2,
@@ -25,6 +27,7 @@ from invoicing.v1 import (
     usage_service_pb2_grpc,
 )
 
+from server.api.accounts import AccountServicer
 from server.api.converters import invoice_wire
 from server.api.customers import CustomerServicer
 from server.api.invoices import InvoiceServicer
@@ -43,6 +46,7 @@ from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
+from server.usecases.documents import Documents
 from server.usecases.invoices import Invoices
 from server.usecases.unit import Clock, Transactions, utc_now
 
@@ -54,6 +58,7 @@ SERVICE_NAMES = [
     plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
     usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
+    account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
 ]
 _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
@@ -66,6 +71,7 @@ class Services:
     transactions: Transactions
     invoices: Invoices
     runner: Runner
+    documents: Documents
 
 
 def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta | None = None) -> Services:
@@ -73,7 +79,7 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta | N
     transactions = Transactions(db, clock)
     invoices = Invoices(render=invoice_wire)
     runner = Runner(transactions, invoices) if grace is None else Runner(transactions, invoices, grace)
-    return Services(transactions, invoices, runner)
+    return Services(transactions, invoices, runner, Documents(db))
 
 
 @dataclass
@@ -154,7 +160,7 @@ async def start_server(
         services = build_services(db, clock, dt.timedelta(hours=settings.billing_grace_hours))
         transactions = services.transactions
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-            InvoiceServicer(transactions, services.invoices, lists, notifier), server
+            InvoiceServicer(transactions, services.invoices, lists, notifier, services.documents), server
         )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(transactions, lists), server)
         plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(transactions, lists), server)
@@ -162,6 +168,7 @@ async def start_server(
             SubscriptionServicer(transactions, lists), server
         )
         usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(transactions), server)
+        account_service_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(transactions), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
