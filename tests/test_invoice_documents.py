@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 import grpc
-from invoicing.v1 import common_pb2, customer_service_pb2, invoice_service_pb2
+from invoicing.v1 import common_pb2, customer_service_pb2, document_pb2, invoice_service_pb2, price_pb2
 
+from server.app import RunningServer
+from tests.billing_builders import create_plan, event, fixed_fee, ingest, invoices_of, metric, subscribe, usage_price
+from tests.billing_support import Clock
 from tests.client import Api, expect_error
 from tests.document_support import fetch_document, pages_text, set_profile, text_of
 from tests.factories import create_customer, create_invoice, date, line
@@ -260,14 +263,90 @@ async def test_unknown_foreign_and_malformed_requests_are_refused(api: Api, othe
     assert (unknown.code, unknown.reason) == (grpc.StatusCode.NOT_FOUND, "INVOICE_NOT_FOUND")
     foreign = await expect_error(fetch_document(other_api, invoice.id))
     assert (foreign.code, foreign.reason) == (grpc.StatusCode.NOT_FOUND, "INVOICE_NOT_FOUND")
-    unsupported = await expect_error(
-        api.invoices.GetInvoiceDocument(invoice_service_pb2.GetInvoiceDocumentRequest(invoice_id=invoice.id, format=7))
-    )
+    # A format number no DocumentFormat names (a newer client's, say): proto3 enums carry it on the wire.
+    request = invoice_service_pb2.GetInvoiceDocumentRequest(invoice_id=invoice.id)
+    request.MergeFromString(bytes([0x10, 7]))  # field 2 (format), varint 7
+    unsupported = await expect_error(api.invoices.GetInvoiceDocument(request))
     assert unsupported.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(unsupported.field_violations) == {"format"}
     missing = await expect_error(api.invoices.GetInvoiceDocument(invoice_service_pb2.GetInvoiceDocumentRequest()))
     assert missing.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(missing.field_violations) == {"invoice_id"}
     # DOCUMENT_FORMAT_PDF, named or not, is served.
-    named = await fetch_document(api, invoice.id, format=1)
+    named = await fetch_document(api, invoice.id, format=document_pb2.DOCUMENT_FORMAT_PDF)
     assert named.data == (await fetch_document(api, invoice.id)).data
+
+
+async def test_a_subscription_invoice_prints_its_tiers_matrix_cells_and_package_price(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+) -> None:
+    """A generated invoice: tiered, matrix and package prices with their breakdown rows, under the lines."""
+    clock.set(dt.datetime(2024, 3, 10, 12, tzinfo=dt.UTC))
+    customer = await create_customer(clocked_api, auto_issuance=False)
+    plan = await create_plan(
+        clocked_api,
+        fixed_fee("Platform", "49.00"),
+        usage_price(
+            "Tokens",
+            model_type=price_pb2.PRICE_MODEL_TYPE_TIERED,
+            unit_config=None,
+            billable_metric=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
+            tiered_config=price_pb2.TieredConfig(
+                tiers=[
+                    price_pb2.Tier(first_unit="0", last_unit="10000", unit_amount="0.001"),
+                    price_pb2.Tier(first_unit="10000", unit_amount="0.0005"),
+                ]
+            ),
+        ),
+        usage_price(
+            "Compute",
+            model_type=price_pb2.PRICE_MODEL_TYPE_MATRIX,
+            unit_config=None,
+            billable_metric=metric("compute", price_pb2.AGGREGATION_SUM, "hours"),
+            matrix_config=price_pb2.MatrixConfig(
+                dimensions=["region"],
+                matrix_values=[price_pb2.MatrixValue(dimension_values=["eu"], unit_amount="0.125")],
+                default_unit_amount="0.5",
+            ),
+        ),
+        usage_price(
+            "Active users",
+            model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
+            unit_config=None,
+            billable_metric=metric("login", price_pb2.AGGREGATION_UNIQUE_COUNT, "user"),
+            package_config=price_pb2.PackageConfig(package_amount="5.00", package_size=3),
+        ),
+    )
+    await subscribe(clocked_api, customer, plan, "2024-03-01")
+    march = dt.datetime(2024, 3, 5, tzinfo=dt.UTC)
+    response = await ingest(
+        clocked_api,
+        [
+            event(customer.id, march, name="llm", properties={"tokens": 25000}),
+            event(customer.id, march, name="compute", properties={"region": "eu", "hours": 8}),
+            event(customer.id, march, name="compute", properties={"region": "us", "hours": 3}),
+            *(event(customer.id, march, name="login", properties={"user": u}) for u in ("ann", "bob", "cy", "dee")),
+        ],
+    )
+    assert list(response.errors) == []
+    clock.set(dt.datetime(2024, 4, 2, tzinfo=dt.UTC))
+    await clocked_server.runner.run_once(clock.now)
+    [april] = [
+        i for i in await invoices_of(clocked_api, customer_id=customer.id) if i.invoice_date == date("2024-04-01")
+    ]
+
+    text = text_of((await fetch_document(clocked_api, april.id)).data)
+
+    march_period = "2024-03-01 – 2024-03-31"
+    for expected in (
+        "Platform 2024-04-01 – 2024-04-30 1 49.00 49.00",
+        f"Tokens {march_period} 25,000 17.50",
+        "Tier 0-10000 10,000 0.001 10.00",
+        "Tier 10000+ 15,000 0.0005 7.50",
+        f"Compute {march_period} 11 2.50",
+        "eu 8 0.125 1.00",
+        "Default 3 0.5 1.50",
+        f"Active users {march_period} 4 5.00 / 3 10.00",
+        "Total USD 79.00",
+    ):
+        assert expected in text, (expected, text)

@@ -536,7 +536,9 @@ def document_format_from(number: int, violations: Violations) -> DocumentFormat 
     return found
 
 
-def document_chunks(document: RenderedDocument) -> Iterator[document_pb2.DocumentChunk]:
+def document_chunks(
+    document: RenderedDocument, size: int = DOCUMENT_CHUNK_BYTES
+) -> Iterator[document_pb2.DocumentChunk]:
     """A document as a stream of chunks: the first says what it is, every one carries the next bytes."""
     data = document.data
     yield document_pb2.DocumentChunk(
@@ -545,10 +547,10 @@ def document_chunks(document: RenderedDocument) -> Iterator[document_pb2.Documen
         version=document.version,
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
-        data=data[:DOCUMENT_CHUNK_BYTES],
+        data=data[:size],
     )
-    for start in range(DOCUMENT_CHUNK_BYTES, len(data), DOCUMENT_CHUNK_BYTES):
-        yield document_pb2.DocumentChunk(data=data[start : start + DOCUMENT_CHUNK_BYTES])
+    for start in range(size, len(data), size):
+        yield document_pb2.DocumentChunk(data=data[start : start + size])
 
 
 def account_profile_pb(profile: AccountProfile) -> account_service_pb2.AccountProfile:
