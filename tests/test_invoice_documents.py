@@ -7,6 +7,7 @@ bytes; a new version renders differently; bad requests get the contract's codes.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import grpc
@@ -350,3 +351,17 @@ async def test_a_subscription_invoice_prints_its_tiers_matrix_cells_and_package_
         "Total USD 79.00",
     ):
         assert expected in text, (expected, text)
+
+
+async def test_concurrent_and_abandoned_calls_get_whole_identical_documents(api: Api) -> None:
+    """Many calls at once share the render pool; a call abandoned by its deadline leaves the others whole."""
+    customer = await create_customer(api, name="株式会社テスト")
+    invoice = await create_invoice(api, customer, line_items=[line(f"Item {n}", "1", "2.00") for n in range(200)])
+    request = invoice_service_pb2.GetInvoiceDocumentRequest(invoice_id=invoice.id)
+    abandoned = [api.invoices.GetInvoiceDocument(request, timeout=0.001) for _ in range(4)]
+    fetched = await asyncio.gather(*(fetch_document(api, invoice.id) for _ in range(6)))
+    for call in abandoned:
+        outcome = await expect_error(call)
+        assert outcome.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert len({f.data for f in fetched}) == 1
+    assert "Total USD 400.00" in text_of(fetched[0].data)

@@ -1,14 +1,16 @@
 """Document use cases: load what a document shows, render it off the event loop.
 
 Rendering is CPU work (tens of milliseconds, about 0.1 s for 500 lines) in Typst, which releases the
-GIL: it runs in worker threads, at most `max_concurrent` at a time, so that documents never stall
-the event loop nor pile up more work than the cores can do.
+GIL: it runs on a pool of `max_concurrent` worker threads (one per core by default), so that documents
+never stall the event loop nor run more renders at once than the cores can do. A call cancelled while
+its render waits in the pool's queue takes the render out of the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from server.db import documents as repo
 from server.db.pool import Database
@@ -39,12 +41,13 @@ class Documents:
 
     def __init__(self, db: Database, max_concurrent: int | None = None) -> None:
         self._db = db
-        self._renders = asyncio.Semaphore(max_concurrent or os.cpu_count() or 1)
+        workers = max_concurrent or os.cpu_count() or 1
+        self._renderers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="document-render")
 
     async def invoice_document(
         self, account_id: str, invoice_id: str, document_format: DocumentFormat
     ) -> RenderedDocument:
         """The current version of the invoice as a document."""
         document = await load_invoice_document(self._db, account_id, invoice_id)
-        async with self._renders:
-            return await asyncio.to_thread(render_invoice_document, document, document_format)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._renderers, render_invoice_document, document, document_format)
