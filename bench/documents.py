@@ -18,9 +18,9 @@ from invoicing.v1 import (
     invoice_service_pb2_grpc,
 )
 
-from server.documents.content import invoice_sheet
-from server.documents.pdf import render_pdf
-from server.documents.sample import sample_document
+from server.domain.documents.content import invoice_sheet
+from server.domain.documents.pdf import render_pdf
+from server.domain.documents.sample import sample_document
 
 LINES = 500
 

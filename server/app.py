@@ -46,7 +46,6 @@ from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
-from server.usecases.documents import Documents
 from server.usecases.invoices import Invoices
 from server.usecases.unit import Clock, Transactions, utc_now
 
@@ -71,7 +70,6 @@ class Services:
     transactions: Transactions
     invoices: Invoices
     runner: Runner
-    documents: Documents
 
 
 def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta | None = None) -> Services:
@@ -79,7 +77,7 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta | N
     transactions = Transactions(db, clock)
     invoices = Invoices(render=invoice_wire)
     runner = Runner(transactions, invoices) if grace is None else Runner(transactions, invoices, grace)
-    return Services(transactions, invoices, runner, Documents(db))
+    return Services(transactions, invoices, runner)
 
 
 @dataclass
@@ -160,15 +158,15 @@ async def start_server(
         services = build_services(db, clock, dt.timedelta(hours=settings.billing_grace_hours))
         transactions = services.transactions
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-            InvoiceServicer(transactions, services.invoices, lists, notifier, services.documents), server
+            InvoiceServicer(transactions, services.invoices, lists, notifier), server
         )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(transactions, lists), server)
+        account_service_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(transactions), server)
         plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(transactions, lists), server)
         subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
             SubscriptionServicer(transactions, lists), server
         )
         usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(transactions), server)
-        account_service_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(transactions), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]

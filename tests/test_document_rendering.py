@@ -1,6 +1,6 @@
 """The document renderer on its own: amounts by minor unit, identical bytes, embedded font subsets, chunks.
 
-These call the pure functions directly (no server): the sample invoice of `server.documents.sample`, built
+These call the pure functions directly (no server): the sample invoice of `server.domain.documents.sample`, built
 from domain records in memory, goes through the same `invoice_sheet` and `render_pdf` as GetInvoiceDocument.
 """
 
@@ -18,10 +18,16 @@ import pytest
 from pypdf import PdfReader
 
 from server.api.converters import document_chunks
-from server.documents.content import amount_text, invoice_sheet, money_text, signed_money_text
-from server.documents.pdf import render_pdf
-from server.documents.sample import sample_document
 from server.domain.documents import CreditNoteSummary, DocumentFormat
+from server.domain.documents.content import (
+    amount_text,
+    exact_amount_text,
+    invoice_sheet,
+    money_text,
+    signed_money_text,
+)
+from server.domain.documents.pdf import render_pdf
+from server.domain.documents.sample import sample_document
 from server.usecases.documents import render_invoice_document
 from tests.document_support import text_of
 
@@ -40,6 +46,15 @@ from tests.document_support import text_of
 )
 def test_amounts_are_printed_at_their_currency_minor_unit(amount: str, currency: str, text: str) -> None:
     assert amount_text(Decimal(amount), currency) == text
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [("0.015", "USD", "0.015"), ("460", "USD", "460.00"), ("1150.5", "JPY", "1,150.5"), ("2", "KWD", "2.000")],
+)
+def test_tier_and_matrix_amounts_keep_what_precision_they_have(amount: str, currency: str, text: str) -> None:
+    """A sub-line's exact share is shown as it is; the line's own amount is the one rounded."""
+    assert exact_amount_text(Decimal(amount), currency) == text
 
 
 def test_totals_carry_the_currency_code_and_an_explicit_sign() -> None:

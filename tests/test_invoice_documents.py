@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import asyncpg
 import grpc
 from invoicing.v1 import common_pb2, customer_service_pb2, document_pb2, invoice_service_pb2, price_pb2
 
 from server.app import RunningServer
+from server.db import accounts
 from tests.billing_builders import create_plan, event, fixed_fee, ingest, invoices_of, metric, subscribe, usage_price
 from tests.billing_support import Clock
 from tests.client import Api, expect_error
+from tests.conftest import Account
 from tests.document_support import fetch_document, pages_text, set_profile, text_of
 from tests.factories import create_customer, create_invoice, date, line
 from tests.lifecycle_support import adjust_balance, get_invoice, issue, mark_paid, metadata_request, today_utc, void
@@ -279,7 +282,7 @@ async def test_unknown_foreign_and_malformed_requests_are_refused(api: Api, othe
 
 
 async def test_a_subscription_invoice_prints_its_tiers_matrix_cells_and_package_price(
-    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock, account: Account, migrated_dsn: str
 ) -> None:
     """A generated invoice: tiered, matrix and package prices with their breakdown rows, under the lines."""
     clock.set(dt.datetime(2024, 3, 10, 12, tzinfo=dt.UTC))
@@ -331,7 +334,12 @@ async def test_a_subscription_invoice_prints_its_tiers_matrix_cells_and_package_
     )
     assert list(response.errors) == []
     clock.set(dt.datetime(2024, 4, 2, tzinfo=dt.UTC))
-    await clocked_server.runner.run_once(clock.now)
+    conn = await asyncpg.connect(migrated_dsn)
+    try:
+        account_id = await accounts.find_account_by_name(conn, account.name)
+    finally:
+        await conn.close()
+    await clocked_server.runner.run_once(clock.now, account_id)  # this account's periods only
     [april] = [
         i for i in await invoices_of(clocked_api, customer_id=customer.id) if i.invoice_date == date("2024-04-01")
     ]

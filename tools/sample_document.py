@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.documents.content import invoice_sheet  # noqa: E402
-from server.documents.pdf import render_pdf  # noqa: E402
-from server.documents.sample import sample_document  # noqa: E402
+from server.domain.documents.content import invoice_sheet  # noqa: E402
+from server.domain.documents.pdf import render_pdf  # noqa: E402
+from server.domain.documents.sample import sample_document  # noqa: E402
 
 DOCS = ROOT / "docs"
 PDF_NAME = "invoice-sample.pdf"

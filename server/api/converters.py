@@ -418,6 +418,18 @@ def payment_pb(payment: Payment) -> invoice_pb2.Payment:
     )
 
 
+_DOCUMENT_RPC = invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"].methods_by_name["GetInvoiceDocument"]
+
+
+def invoice_document_locator(invoice_id: str, version: int) -> str:
+    """Invoice.invoice_pdf: the call that fetches the invoice's document, and the version it shows.
+
+    It depends on the invoice alone (ids are URL-safe), as the invoice's stored wire form requires.
+    """
+    method = f"{_DOCUMENT_RPC.containing_service.full_name}/{_DOCUMENT_RPC.name}"
+    return f"grpc://{method}?invoice_id={invoice_id}&version={version}"
+
+
 def _optional_money(amount: Decimal | None) -> str:
     return "" if amount is None else money.to_wire(amount)
 
@@ -474,18 +486,6 @@ def invoice_pb(invoice: Invoice) -> invoice_pb2.Invoice:
     if h.maximum_amount is not None:
         message.maximum.maximum_amount = money.to_wire(h.maximum_amount)
     return message
-
-
-_DOCUMENT_RPC = invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"].methods_by_name["GetInvoiceDocument"]
-
-
-def invoice_document_locator(invoice_id: str, version: int) -> str:
-    """Invoice.invoice_pdf: the call that fetches the invoice's document, and the version it shows.
-
-    It depends on the invoice alone (ids are URL-safe), as the invoice's stored wire form requires.
-    """
-    method = f"{_DOCUMENT_RPC.containing_service.full_name}/{_DOCUMENT_RPC.name}"
-    return f"grpc://{method}?invoice_id={invoice_id}&version={version}"
 
 
 def invoice_wire(invoice: Invoice) -> bytes:

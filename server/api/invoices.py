@@ -7,16 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from invoicing.v1 import (
-    common_pb2,
-    document_pb2,
-    invoice_pb2,
-    invoice_service_pb2,
-    invoice_service_pb2_grpc,
-    price_pb2,
-)
+from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
 
 from server.api import converters as conv
+from server.api.documents import InvoiceDocuments
 from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_INVOICE_DATE, Lister
 from server.api.subscriptions import status_and_period
@@ -44,7 +38,6 @@ from server.domain.invoices import (
     totals,
 )
 from server.domain.validation import MAX_NAME_LENGTH, check_id, check_limit, check_request_id, check_text, today_in
-from server.usecases.documents import Documents
 from server.usecases.events import watch_invoice_events
 from server.usecases.invoices import CreateInvoice, Invoices, get_invoice, list_invoices
 from server.usecases.publish import ChangedInvoice
@@ -175,18 +168,15 @@ def _invoice_bytes(changed: ChangedInvoice) -> bytes:
     return changed.wire
 
 
-class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
+class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceServicer):
     """Implements InvoiceService: requests become commands, use cases run, domain objects become responses."""
 
-    def __init__(
-        self, transactions: Transactions, invoices: Invoices, lists: Lister, notifier: Notifier, documents: Documents
-    ) -> None:
+    def __init__(self, transactions: Transactions, invoices: Invoices, lists: Lister, notifier: Notifier) -> None:
         self._tx = transactions
         self._db = transactions.db
         self._invoices = invoices
         self._lists = lists
         self._notifier = notifier
-        self._documents = documents
 
     def _today(self) -> dt.date:
         return self._tx.clock().date()
@@ -235,18 +225,6 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         check_id(request.invoice_id, "invoice_id", v)
         v.raise_if_any()
         return conv.invoice_pb(await get_invoice(self._db, account_id(), request.invoice_id))
-
-    async def GetInvoiceDocument(
-        self, request: invoice_service_pb2.GetInvoiceDocumentRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[document_pb2.DocumentChunk]:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        document_format = conv.document_format_from(request.format, v)
-        v.raise_if_any()
-        assert document_format is not None
-        rendered = await self._documents.invoice_document(account_id(), request.invoice_id, document_format)
-        for chunk in conv.document_chunks(rendered):
-            yield chunk
 
     async def ListInvoices(
         self, request: invoice_service_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext

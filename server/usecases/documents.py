@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from server.db import documents as repo
 from server.db.pool import Database
-from server.documents.content import invoice_filename, invoice_sheet
-from server.documents.pdf import render_pdf
 from server.domain.documents import MEDIA_TYPES, DocumentFormat, InvoiceDocument, RenderedDocument
+from server.domain.documents.content import invoice_filename, invoice_sheet
+from server.domain.documents.pdf import render_pdf
 
 
 async def load_invoice_document(db: Database, account_id: str, invoice_id: str) -> InvoiceDocument:

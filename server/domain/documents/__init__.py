@@ -1,5 +1,9 @@
 """Documents: what an invoice document is made of, and the formats it comes in.
 
+`content` turns these records into a Sheet of printed text, `pdf` typesets a Sheet with the layout
+`sheet.typ`; both are pure (the same input gives the same bytes; they read only the layout and fonts
+that ship with the service). `sample` is the README's sample invoice.
+
 An invoice document prints the invoice and the parties copied onto it when it was created and when
 it was issued (migration 0005), never live customer or profile data: so the same invoice version
 always makes the same document, and a document can be cached or hashed by (invoice id, version).

@@ -3,7 +3,7 @@
 A Sheet is the same shape for every kind of document (an invoice now, a credit note next): a title and
 a status mark, the seller and the recipient, a few facts (number, dates), a table of lines with their
 detail rows, the totals, and sections (payments, credit notes, memo, payment instructions). The PDF
-layout (`server.documents.pdf`) knows only Sheets, so a new kind of document is a new function that
+layout (`server.domain.documents.pdf`) knows only Sheets, so a new kind of document is a new function that
 builds one.
 
 Every amount is printed at its currency's minor unit (JPY 12,000; USD 12.50; KWD 1.250) with grouped
@@ -132,6 +132,14 @@ def amount_text(amount: Decimal, currency: str) -> str:
     return f"{rounded:,.{money.exponent(currency)}f}"
 
 
+def exact_amount_text(amount: Decimal, currency: str) -> str:
+    """An amount that may be finer than the minor unit (a tier's share before the line is rounded): "0.015"."""
+    exponent = amount.as_tuple().exponent
+    own_places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    places = max(money.exponent(currency), own_places)
+    return f"{abs(amount) if amount == 0 else amount:,.{places}f}"
+
+
 def money_text(amount: Decimal, currency: str) -> str:
     """An amount with its currency code: "USD 1,234.50"."""
     return f"{currency} {amount_text(amount, currency)}"
@@ -254,7 +262,7 @@ def _sub_line_rows(line: Line, currency: str) -> Iterable[TableRow]:
             description=sub["name"],
             quantity=decimal_text(Decimal(sub["quantity"])),
             unit_amount=unit,
-            amount=amount_text(Decimal(sub["amount"]), currency),
+            amount=exact_amount_text(Decimal(sub["amount"]), currency),
         )
 
 

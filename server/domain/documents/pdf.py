@@ -21,7 +21,7 @@ import fontpkg_fira_sans
 import noto_cjk_sans_jp_regular
 import typst
 
-from server.documents.content import Sheet
+from server.domain.documents.content import Sheet
 
 _LAYOUT: Final = resources.files(__package__).joinpath("sheet.typ").read_bytes()
 # Typst may read files only under this folder (the layout reads none).
