@@ -337,9 +337,11 @@ async def test_a_subscription_invoice_prints_its_tiers_matrix_cells_and_package_
     conn = await asyncpg.connect(migrated_dsn)
     try:
         account_id = await accounts.find_account_by_name(conn, account.name)
+        await clocked_server.runner.run_once(clock.now, account_id)  # this account's periods only
+        # Off the runner's queue: the later periods are not this test's, and other tests' passes would meet them.
+        await conn.execute("UPDATE subscriptions SET next_boundary_at = NULL WHERE account_id = $1", account_id)
     finally:
         await conn.close()
-    await clocked_server.runner.run_once(clock.now, account_id)  # this account's periods only
     [april] = [
         i for i in await invoices_of(clocked_api, customer_id=customer.id) if i.invoice_date == date("2024-04-01")
     ]
