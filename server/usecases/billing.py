@@ -61,7 +61,7 @@ class Runner:
                 due = await repo.due_for_invoicing(conn, now, 1, account_id)
                 if not due:
                     return created
-                owner, record = due[0]  # not `account_id`: the next round must still look at every account asked for
+                owner, record = due[0]
                 sub = engine.subscription_from(record, owner)
                 k = record.next_boundary
                 async with conn.transaction():  # a savepoint: a boundary already invoiced is only skipped
