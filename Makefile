@@ -9,7 +9,8 @@ PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test install generate check-generated lint lint-proto breaking clients typecheck bench clean-data help
+.PHONY: run test install generate check-generated lint lint-proto breaking clients typecheck bench clean-data help \
+	debian-tools sample-document
 
 help:
 	@echo "make run              serve on 127.0.0.1:50051 with an embedded PostgreSQL and demo data"
@@ -20,6 +21,7 @@ help:
 	@echo "make lint-proto       buf lint on protos/"
 	@echo "make breaking         buf breaking: protos/ against the main branch"
 	@echo "make clients          generate TypeScript client types into clients/typescript/"
+	@echo "make sample-document  re-render docs/invoice-sample.pdf and .png (the README's sample invoice)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,14 @@ install: $(STAMP)
 $(NODE_STAMP): package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
+
+# Debian tools the tests use: pdftoppm (poppler-utils) renders document pages to images.
+debian-tools:
+	@command -v pdftoppm >/dev/null || (apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null)
+
+# Re-render the README's sample invoice (docs/invoice-sample.pdf and .png) after a layout change.
+sample-document: $(STAMP) debian-tools
+	$(PY) tools/sample_document.py
 
 run: $(STAMP)
 	$(PY) -m server serve --demo
@@ -62,7 +72,7 @@ clients: $(NODE_STAMP)
 		-I protos -I third_party/googleapis -O clients/typescript --grpcLib=@grpc/grpc-js \
 		$(patsubst protos/%,%,$(PROTOS))
 
-test: $(STAMP) $(NODE_STAMP) check-generated lint lint-proto typecheck
+test: $(STAMP) $(NODE_STAMP) debian-tools check-generated lint lint-proto typecheck
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -5,9 +5,10 @@ Each figure is printed beside its anchor measured in the same run on the same ma
   grpc.health.v1.Health/Check on the same server stack;
 - unary latency at 1 in flight with a Python client, against the same anchor;
 - ListInvoices records/s with a Python streaming client, against asyncpg reading the same invoice and
-  line rows with a cursor in one process; server RSS growth over the stream.
+  line rows with a cursor in one process; server RSS growth over the stream;
+- GetInvoiceDocument of a 500-line invoice, against GetInvoice of the same invoice.
 
-Medians of several runs. Usage: python -m bench [--invoices N] [--runs R] [--seconds S]
+Medians of several runs. Usage: python -m bench [--invoices N] [--runs R] [--seconds S] [--only documents]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc
 
-from bench import upcoming
+from bench import documents, upcoming
 from bench.seed import seed_invoices
 from server.db import embedded
 from server.db.migrate import migrate
@@ -166,8 +167,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["documents"], help="run one scenario alone (no seeding)")
     args = parser.parse_args()
-    h2load = _ensure_h2load()
+    h2load = "" if args.only else _ensure_h2load()
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         pg = embedded.start(Path(tmp) / "pg", ephemeral=True)
@@ -180,8 +182,10 @@ def main() -> int:
 def _run(args: argparse.Namespace, h2load: str, dsn: str, tmp: Path) -> int:
     asyncio.run(migrate(dsn))
     _, key = asyncio.run(create_key(dsn, "bench", invoice_prefix="BENCH"))
-    print(f"seeding {args.invoices} invoices x 5 lines...", flush=True)
-    invoice_id = asyncio.run(seed_invoices(dsn, "bench", args.invoices))
+    invoice_id = ""
+    if not args.only:
+        print(f"seeding {args.invoices} invoices x 5 lines...", flush=True)
+        invoice_id = asyncio.run(seed_invoices(dsn, "bench", args.invoices))
     port = _free_port()
     target = f"127.0.0.1:{port}"
     env = {
@@ -196,6 +200,9 @@ def _run(args: argparse.Namespace, h2load: str, dsn: str, tmp: Path) -> int:
     try:
         assert server.stdout is not None
         server.stdout.readline()  # "listening" line: the server is ready
+        if args.only == "documents":
+            _print_rows(_document_rows(target, key))
+            return 0
         return _scenarios(args, h2load, dsn, target, key, invoice_id, server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -267,6 +274,29 @@ def _scenarios(
             "<= 0.2x, p50 <= 20 ms",
         )
     )
+    rows += _document_rows(target, key)
+    _print_rows(rows)
+    print(
+        f"{'ListInvoices server RSS growth':<48} {growth_mb:>12.1f} {'MB':<11} {'(RSS before the stream)':<26}"
+        f" {rss_before / 1e6:>12.1f} {'':>7}  <= 50 MB"
+    )
+    print(f"\nmedians of {args.runs} runs; unary load by h2load (4 connections), latency and streams by Python clients")
+    return 0
+
+
+def _document_rows(target: str, key: str) -> list[Row]:
+    """GetInvoiceDocument of a 500-line invoice (the call, and the renderer alone) against GetInvoice of it."""
+    print("rendering 500-line invoice documents...", flush=True)
+    document_ms, get_ms, render_ms, size = documents.measure(target, key)
+    return [
+        Row(f"GetInvoiceDocument p50, 500 lines ({size // 1000} kB PDF)", document_ms, "ms",
+            "GetInvoice, same invoice", get_ms, "p50 <= 250 ms"),
+        Row("  of which the renderer alone (in process)", render_ms, "ms",
+            "GetInvoice, same invoice", get_ms, ""),
+    ]  # fmt: skip
+
+
+def _print_rows(rows: list[Row]) -> None:
     print()
     print(f"{'scenario':<48} {'value':>12} {'unit':<11} {'anchor':<26} {'anchor value':>12} {'ratio':>7}  target")
     for row in rows:
@@ -274,12 +304,6 @@ def _scenarios(
             f"{row.scenario:<48} {row.value:>12.2f} {row.unit:<11} {row.anchor_name:<26} {row.anchor:>12.2f}"
             f" {row.ratio():>7.2f}  {row.target}"
         )
-    print(
-        f"{'ListInvoices server RSS growth':<48} {growth_mb:>12.1f} {'MB':<11} {'(RSS before the stream)':<26}"
-        f" {rss_before / 1e6:>12.1f} {'':>7}  <= 50 MB"
-    )
-    print(f"\nmedians of {args.runs} runs; unary load by h2load (4 connections), latency and streams by Python clients")
-    return 0
 
 
 if __name__ == "__main__":

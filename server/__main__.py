@@ -106,6 +106,67 @@ async def _bill(settings: Settings, now: str | None) -> int:
     return 0
 
 
+async def _account_profile(settings: Settings, args: argparse.Namespace) -> int:
+    """Show the account's seller profile, after applying the changes the options name."""
+    from server.app import build_services
+    from server.db.accounts import find_account_by_name
+    from server.db.pool import Database
+    from server.domain.accounts import ProfileChanges
+    from server.domain.customers import Address
+    from server.domain.errors import InvalidArgument, Violations
+    from server.domain.tax_ids import TaxId
+    from server.usecases.accounts import get_account_profile, update_account_profile
+    from server.usecases.unit import Actor
+
+    address_parts = {
+        part: getattr(args, part) for part in ("line1", "line2", "city", "state", "postal_code", "country")
+    }
+    tax_parts = (args.tax_id_country, args.tax_id_type, args.tax_id)
+    changes = ProfileChanges(
+        name=args.name,
+        email=args.email,
+        address=None
+        if all(v is None for v in address_parts.values())
+        else Address(**{part: value or "" for part, value in address_parts.items()}),
+        tax_id=None if all(v is None for v in tax_parts) else TaxId(*(value or "" for value in tax_parts)),
+        payment_instructions=args.payment_instructions,
+    )
+    violations = Violations()
+    changes.validate(violations)
+    try:
+        violations.raise_if_any()
+    except InvalidArgument as error:
+        print(f"invalid profile: {error.message}", file=sys.stderr)
+        return 2
+    dsn, _pg = resolve_database(settings)
+    await migrate(dsn)
+    db = await Database.connect(dsn, settings.pool_settings())
+    try:
+        async with db.connection() as conn:
+            account_id = await find_account_by_name(conn, args.account)
+        if account_id is None:
+            print(f"no account named {args.account!r}", file=sys.stderr)
+            return 1
+        if changes != ProfileChanges():
+            actor = Actor(account_id=account_id, method="account-profile")
+            profile = await build_services(db).transactions.run(actor, lambda tx: update_account_profile(tx, changes))
+        else:
+            profile = await get_account_profile(db, account_id)
+    finally:
+        await db.close()
+    seller = profile.seller
+    print(f"account:  {profile.account_name}\nseller:   {seller.name}")
+    for label, value in (
+        ("email", seller.email),
+        ("address", ", ".join(v for v in vars(seller.address).values() if v) if seller.address else ""),
+        ("tax id", f"{seller.tax_id.country} {seller.tax_id.type} {seller.tax_id.value}" if seller.tax_id else ""),
+        ("payment", seller.payment_instructions),
+    ):
+        if value:
+            print(f"{label + ':':<9} {value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command."""
     parser = argparse.ArgumentParser(prog="python -m server", description="Invoice service operations.")
@@ -121,6 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("key_id")
     bill = commands.add_parser("bill", help="invoice elapsed billing periods and auto-issue due drafts, once")
     bill.add_argument("--now", help="the instant to bill as of (ISO 8601; default: now)")
+    profile = commands.add_parser(
+        "account-profile",
+        help="show an account's seller profile (printed on its invoice documents), changing the fields given",
+        description="Show an account's seller profile; options change those fields first (an empty value "
+        "removes a field; an empty --name goes back to the account's name).",
+    )
+    profile.add_argument("--account", required=True, help="account name")
+    profile.add_argument("--name", help="seller name as printed (legal name)")
+    profile.add_argument("--email", help="billing contact e-mail")
+    for part in ("line1", "line2", "city", "state", "postal-code", "country"):
+        profile.add_argument(f"--{part}", dest=part.replace("-", "_"), help=f"address: {part.replace('-', ' ')}")
+    profile.add_argument("--tax-id-country", help='tax id country, such as "DE"')
+    profile.add_argument("--tax-id-type", help='tax id type, such as "eu_vat"')
+    profile.add_argument("--tax-id", help="tax id value, such as DE123456789")
+    profile.add_argument("--payment-instructions", help="text printed on unpaid documents (bank details)")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -135,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
         "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),
         "bill": lambda: _bill(settings, args.now),
+        "account-profile": lambda: _account_profile(settings, args),
     }
     import uvloop
 

@@ -13,6 +13,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from invoicing.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
     customer_service_pb2,
     customer_service_pb2_grpc,
     invoice_service_pb2,
@@ -25,6 +27,7 @@ from invoicing.v1 import (
     usage_service_pb2_grpc,
 )
 
+from server.api.accounts import AccountServicer
 from server.api.converters import invoice_wire
 from server.api.customers import CustomerServicer
 from server.api.invoices import InvoiceServicer
@@ -58,6 +61,7 @@ SERVICE_NAMES = [
     plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
     usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
+    account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
 ]
 _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
@@ -171,6 +175,7 @@ async def start_server(
             server,
         )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(transactions, lists), server)
+        account_service_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(transactions), server)
         plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(transactions, lists), server)
         subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
             SubscriptionServicer(transactions, services.subscriptions, lists), server

@@ -15,6 +15,8 @@ import grpc
 from google.protobuf import timestamp_pb2
 from google.type import date_pb2
 from invoicing.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
     common_pb2,
     customer_pb2,
     customer_service_pb2,
@@ -72,6 +74,19 @@ async def seed(target: str, key: str) -> bool:
         async for batch in existing:
             if batch.customers:
                 return False
+        # The seller the demo invoices' documents print (GetInvoiceDocument).
+        await account_service_pb2_grpc.AccountServiceStub(channel).UpdateAccountProfile(
+            account_service_pb2.UpdateAccountProfileRequest(
+                name="Demo Analytics Inc.",
+                email="billing@demo.example",
+                address=common_pb2.Address(
+                    line1="500 Market Street", city="San Francisco", state="CA", postal_code="94105", country="US"
+                ),
+                payment_instructions="Wire to First Example Bank, account 000123456789, quoting the invoice number.",
+                request_id="demo-profile",
+            ),
+            metadata=metadata,
+        )
         today = dt.datetime.now(dt.UTC).date()
         people = [
             ("Acme Corp", "billing@acme.example", "acme", "USD", "America/New_York"),

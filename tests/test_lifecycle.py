@@ -45,10 +45,13 @@ NUMBER_FORMAT = re.compile(r"[A-Z0-9]{1,12}-\d{5}")
 
 
 def _without(invoice: invoice_pb2.Invoice, *fields: str) -> invoice_pb2.Invoice:
-    """A copy of the invoice without `fields` and without what every change moves (version, updated_at)."""
+    """A copy of the invoice without `fields` and without what every change moves.
+
+    That is the version, updated_at, and invoice_pdf (the document's locator names the version).
+    """
     copy = invoice_pb2.Invoice()
     copy.CopyFrom(invoice)
-    for name in (*fields, "version", "updated_at"):
+    for name in (*fields, "version", "updated_at", "invoice_pdf"):
         copy.ClearField(name)
     return copy
 

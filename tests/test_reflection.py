@@ -132,6 +132,7 @@ async def test_describe_service_lists_every_invoice_rpc(target: str) -> None:
         "MarkInvoicePaid",
         "VoidInvoice",
         "WatchInvoiceEvents",
+        "GetInvoiceDocument",
     ]
 
 

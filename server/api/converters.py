@@ -8,16 +8,28 @@ notation.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
 from google.type import date_pb2
-from invoicing.v1 import common_pb2, customer_pb2, invoice_pb2, plan_service_pb2, price_pb2
+from invoicing.v1 import (
+    account_service_pb2,
+    common_pb2,
+    customer_pb2,
+    document_pb2,
+    invoice_pb2,
+    invoice_service_pb2,
+    plan_service_pb2,
+    price_pb2,
+)
 
 from server.domain import money
+from server.domain.accounts import AccountProfile, ProfileChanges
 from server.domain.customers import Address, BalanceTransaction, Customer
+from server.domain.documents import DocumentFormat, RenderedDocument
 from server.domain.errors import InvalidArgument, Violations
 from server.domain.events import InvoiceEvent
 from server.domain.invoices import Discount, DiscountKind, Invoice, Line, LineAdjustment, Payment
@@ -407,6 +419,18 @@ def payment_pb(payment: Payment) -> invoice_pb2.Payment:
     )
 
 
+_DOCUMENT_RPC = invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"].methods_by_name["GetInvoiceDocument"]
+
+
+def invoice_document_locator(invoice_id: str, version: int) -> str:
+    """Invoice.invoice_pdf: the call that fetches the invoice's document, and the version it shows.
+
+    It depends on the invoice alone (ids are URL-safe), as the invoice's stored wire form requires.
+    """
+    method = f"{_DOCUMENT_RPC.containing_service.full_name}/{_DOCUMENT_RPC.name}"
+    return f"grpc://{method}?invoice_id={invoice_id}&version={version}"
+
+
 def _optional_money(amount: Decimal | None) -> str:
     return "" if amount is None else money.to_wire(amount)
 
@@ -454,7 +478,7 @@ def invoice_pb(invoice: Invoice) -> invoice_pb2.Invoice:
         payment_failed_at=timestamp(h.payment_failed_at),
         sync_failed_at=timestamp(h.sync_failed_at),
         hosted_invoice_url=h.hosted_invoice_url,
-        invoice_pdf=h.invoice_pdf,
+        invoice_pdf=invoice_document_locator(h.id, h.version),
         created_at=timestamp(h.created_at),
         updated_at=timestamp(h.updated_at),
     )
@@ -520,4 +544,65 @@ def plan_pb(plan: Plan) -> plan_service_pb2.Plan:
         external_plan_id=plan.external_plan_id,
         metadata=plan.metadata,
         created_at=timestamp(plan.created_at),
+    )
+
+
+# --- documents and the account profile ----------------------------------------------------------
+
+_DOCUMENT_FORMATS: dict[int, DocumentFormat] = {
+    document_pb2.DOCUMENT_FORMAT_UNSPECIFIED: DocumentFormat.PDF,
+    document_pb2.DOCUMENT_FORMAT_PDF: DocumentFormat.PDF,
+}
+DOCUMENT_CHUNK_BYTES = 64 * 1024
+
+
+def document_format_from(number: int, violations: Violations) -> DocumentFormat | None:
+    """The format a document request asks for; a violation for a number that names no format served."""
+    found = _DOCUMENT_FORMATS.get(number)
+    if found is None:
+        violations.add("format", f"is not a document format served: {number} (DOCUMENT_FORMAT_PDF is)")
+    return found
+
+
+def document_chunks(
+    document: RenderedDocument, size: int = DOCUMENT_CHUNK_BYTES
+) -> Iterator[document_pb2.DocumentChunk]:
+    """A document as a stream of chunks: the first says what it is, every one carries the next bytes."""
+    data = document.data
+    yield document_pb2.DocumentChunk(
+        content_type=document.media_type,
+        filename=document.filename,
+        version=document.version,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        data=data[:size],
+    )
+    for start in range(size, len(data), size):
+        yield document_pb2.DocumentChunk(data=data[start : start + size])
+
+
+def account_profile_pb(profile: AccountProfile) -> account_service_pb2.AccountProfile:
+    """An AccountProfile message."""
+    seller = profile.seller
+    return account_service_pb2.AccountProfile(
+        account_name=profile.account_name,
+        name=seller.name,
+        email=seller.email,
+        address=address_pb(seller.address),
+        tax_id=tax_id_pb(seller.tax_id),
+        payment_instructions=seller.payment_instructions,
+        updated_at=timestamp(profile.updated_at),
+    )
+
+
+def profile_changes_from(
+    request: account_service_pb2.UpdateAccountProfileRequest, violations: Violations
+) -> ProfileChanges:
+    """The changes an UpdateAccountProfile request names (presence decides)."""
+    return ProfileChanges(
+        name=request.name if request.HasField("name") else None,
+        email=request.email if request.HasField("email") else None,
+        address=address_from(request.address) if request.HasField("address") else None,
+        tax_id=tax_id_from(request.tax_id, "tax_id", violations) if request.HasField("tax_id") else None,
+        payment_instructions=request.payment_instructions if request.HasField("payment_instructions") else None,
     )

@@ -10,6 +10,7 @@ import grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc, price_pb2
 
 from server.api import converters as conv
+from server.api.documents import InvoiceDocuments
 from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_INVOICE_DATE, Lister
 from server.context import account_id
@@ -161,7 +162,7 @@ def _invoice_bytes(changed: ChangedInvoice) -> bytes:
     return changed.wire
 
 
-class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
+class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceServicer):
     """Implements InvoiceService: requests become commands, use cases run, domain objects become responses."""
 
     def __init__(

@@ -1,5 +1,6 @@
 from google.type import date_pb2 as _date_pb2
 from invoicing.v1 import common_pb2 as _common_pb2
+from invoicing.v1 import document_pb2 as _document_pb2
 from invoicing.v1 import invoice_pb2 as _invoice_pb2
 from invoicing.v1 import price_pb2 as _price_pb2
 from google.protobuf.internal import containers as _containers
@@ -66,6 +67,14 @@ class GetInvoiceRequest(_message.Message):
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     def __init__(self, invoice_id: _Optional[str] = ...) -> None: ...
+
+class GetInvoiceDocumentRequest(_message.Message):
+    __slots__ = ("invoice_id", "format")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    format: _document_pb2.DocumentFormat
+    def __init__(self, invoice_id: _Optional[str] = ..., format: _Optional[_Union[_document_pb2.DocumentFormat, str]] = ...) -> None: ...
 
 class GetUpcomingInvoiceRequest(_message.Message):
     __slots__ = ("subscription_id",)

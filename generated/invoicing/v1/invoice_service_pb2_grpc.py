@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from invoicing.v1 import document_pb2 as invoicing_dot_v1_dot_document__pb2
 from invoicing.v1 import invoice_pb2 as invoicing_dot_v1_dot_invoice__pb2
 from invoicing.v1 import invoice_service_pb2 as invoicing_dot_v1_dot_invoice__service__pb2
 
@@ -101,6 +102,11 @@ class InvoiceServiceStub:
                 '/invoicing.v1.InvoiceService/WatchInvoiceEvents',
                 request_serializer=invoicing_dot_v1_dot_invoice__service__pb2.WatchInvoiceEventsRequest.SerializeToString,
                 response_deserializer=invoicing_dot_v1_dot_invoice__pb2.InvoiceEvent.FromString,
+                _registered_method=True)
+        self.GetInvoiceDocument = channel.unary_stream(
+                '/invoicing.v1.InvoiceService/GetInvoiceDocument',
+                request_serializer=invoicing_dot_v1_dot_invoice__service__pb2.GetInvoiceDocumentRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_document__pb2.DocumentChunk.FromString,
                 _registered_method=True)
 
 
@@ -209,6 +215,18 @@ class InvoiceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetInvoiceDocument(self, request, context):
+        """Streams the invoice as a document (a PDF) in every status: seller,
+        customer, dates, lines, totals, balance applied, payments and memo, with a
+        DRAFT, PAID or VOID mark. The document shows the invoice's current version
+        (reported in the first chunk); the same version always gives the same
+        bytes. `Invoice.invoice_pdf` names this call. NOT_FOUND for an unknown id
+        or another account's invoice; INVALID_ARGUMENT for a format not served.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvoiceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -266,6 +284,11 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     servicer.WatchInvoiceEvents,
                     request_deserializer=invoicing_dot_v1_dot_invoice__service__pb2.WatchInvoiceEventsRequest.FromString,
                     response_serializer=invoicing_dot_v1_dot_invoice__pb2.InvoiceEvent.SerializeToString,
+            ),
+            'GetInvoiceDocument': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetInvoiceDocument,
+                    request_deserializer=invoicing_dot_v1_dot_invoice__service__pb2.GetInvoiceDocumentRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_document__pb2.DocumentChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -577,6 +600,33 @@ class InvoiceService:
             '/invoicing.v1.InvoiceService/WatchInvoiceEvents',
             invoicing_dot_v1_dot_invoice__service__pb2.WatchInvoiceEventsRequest.SerializeToString,
             invoicing_dot_v1_dot_invoice__pb2.InvoiceEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInvoiceDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/invoicing.v1.InvoiceService/GetInvoiceDocument',
+            invoicing_dot_v1_dot_invoice__service__pb2.GetInvoiceDocumentRequest.SerializeToString,
+            invoicing_dot_v1_dot_document__pb2.DocumentChunk.FromString,
             options,
             channel_credentials,
             insecure,

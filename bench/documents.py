@@ -1,0 +1,91 @@
+"""Scenario: GetInvoiceDocument of a 500-line invoice (the most lines an invoice has), against GetInvoice of it.
+
+The figure is the whole call as a client sees it: the invoice read from PostgreSQL, the PDF typeset in a
+worker thread and streamed back. The renderer alone (no database, no gRPC) is timed too.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import grpc
+from google.type import date_pb2
+from invoicing.v1 import (
+    customer_service_pb2,
+    customer_service_pb2_grpc,
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+)
+
+from server.domain.documents.content import invoice_sheet
+from server.domain.documents.pdf import render_pdf
+from server.domain.documents.sample import sample_document
+
+LINES = 500
+
+
+def create_invoice(target: str, key: str) -> str:
+    """A one-off USD invoice with 500 lines; its id."""
+    metadata = (("authorization", f"Bearer {key}"),)
+    period = {
+        "start_date": date_pb2.Date(year=2026, month=10, day=1),
+        "end_date": date_pb2.Date(year=2026, month=10, day=31),
+    }
+    with grpc.insecure_channel(target) as channel:
+        customer = customer_service_pb2_grpc.CustomerServiceStub(channel).CreateCustomer(
+            customer_service_pb2.CreateCustomerRequest(
+                name="株式会社テスト", email="keiri@test.example.jp", currency="USD"
+            ),
+            metadata=metadata,
+        )
+        invoice = invoice_service_pb2_grpc.InvoiceServiceStub(channel).CreateInvoice(
+            invoice_service_pb2.CreateInvoiceRequest(
+                customer_id=customer.id,
+                currency="USD",
+                invoice_date=date_pb2.Date(year=2026, month=11, day=1),
+                line_items=[
+                    invoice_service_pb2.NewInvoiceLineItem(
+                        name=f"Usage report {n:03d}", quantity="1", unit_amount=f"{n}.25", **period
+                    )
+                    for n in range(1, LINES + 1)
+                ],
+                memo="Five hundred lines",
+            ),
+            metadata=metadata,
+        )
+    return str(invoice.id)
+
+
+def _p50_ms(call: object, count: int) -> float:
+    assert callable(call)
+    call()  # warm: fonts indexed, statements prepared
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter_ns()
+        call()
+        samples.append(time.perf_counter_ns() - start)
+    return statistics.median(samples) / 1e6
+
+
+def measure(target: str, key: str, count: int = 20) -> tuple[float, float, float, int]:
+    """(GetInvoiceDocument p50 ms, GetInvoice p50 ms, renderer-only p50 ms, PDF bytes) for a 500-line invoice."""
+    invoice_id = create_invoice(target, key)
+    metadata = (("authorization", f"Bearer {key}"),)
+    size = 0
+    with grpc.insecure_channel(target) as channel:
+        stub = invoice_service_pb2_grpc.InvoiceServiceStub(channel)
+        document_request = invoice_service_pb2.GetInvoiceDocumentRequest(invoice_id=invoice_id)
+
+        def document() -> None:
+            nonlocal size
+            size = sum(len(chunk.data) for chunk in stub.GetInvoiceDocument(document_request, metadata=metadata))
+
+        def get() -> None:
+            stub.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id), metadata=metadata)
+
+        document_ms = _p50_ms(document, count)
+        get_ms = _p50_ms(get, count)
+    sheet = invoice_sheet(sample_document(LINES - 4))  # the sample's 4 lines and 496 more
+    render_ms = _p50_ms(lambda: render_pdf(sheet), count)
+    return document_ms, get_ms, render_ms, size

@@ -1,0 +1,69 @@
+"""Account seller profiles (SQL only).
+
+The seller a document prints comes from the SQL function `account_seller` (migration 0005), which
+falls back to the account's name; the profile is read through it so that both agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from server.db.customers import address_from, address_json, tax_id_from
+from server.domain.accounts import AccountProfile, ProfileChanges, Seller
+
+_PROFILE_SELECT = """
+SELECT a.name AS account_name, account_seller(a.id) AS seller, p.updated_at
+FROM accounts a LEFT JOIN account_profiles p ON p.account_id = a.id
+WHERE a.id = $1
+"""
+
+
+def seller_from(data: Mapping[str, Any]) -> Seller:
+    """The seller stored as JSON (account_seller's output)."""
+    return Seller(
+        name=data["name"],
+        email=data["email"],
+        address=address_from(data["address"]),
+        tax_id=tax_id_from(data["tax_id"]),
+        payment_instructions=data["payment_instructions"],
+    )
+
+
+async def get(conn: asyncpg.Connection, account_id: str) -> AccountProfile:
+    """The account's profile (its defaults until one is set)."""
+    row = await conn.fetchrow(_PROFILE_SELECT, account_id)
+    assert row is not None, "an authenticated account exists"
+    return AccountProfile(
+        account_name=row["account_name"], seller=seller_from(row["seller"]), updated_at=row["updated_at"]
+    )
+
+
+async def update(conn: asyncpg.Connection, account_id: str, changes: ProfileChanges) -> AccountProfile:
+    """Write the named changes, creating the profile row on first use, and return the profile."""
+    assignments = ["updated_at = now()"]
+    args: list[Any] = [account_id]
+    plain = {
+        "name": changes.name,
+        "email": changes.email,
+        "payment_instructions": changes.payment_instructions,
+    }
+    for column, value in plain.items():
+        if value is not None:
+            args.append(value)
+            assignments.append(f"{column} = ${len(args)}")
+    removable = {"address": changes.address, "tax_id": changes.tax_id}
+    for column, part in removable.items():
+        if part is not None:
+            args.append(address_json(part) if any(dataclasses.astuple(part)) else None)
+            assignments.append(f"{column} = ${len(args)}")
+    # The row is created on first use; the update then holds its lock until commit, so concurrent changes
+    # serialise on it.
+    await conn.execute(
+        "INSERT INTO account_profiles (account_id) VALUES ($1) ON CONFLICT (account_id) DO NOTHING", account_id
+    )
+    await conn.execute(f"UPDATE account_profiles SET {', '.join(assignments)} WHERE account_id = $1", *args)
+    return await get(conn, account_id)

@@ -1,0 +1,78 @@
+"""Documents: what an invoice document is made of, and the formats it comes in.
+
+`content` turns these records into a Sheet of printed text, `pdf` typesets a Sheet with the layout
+`sheet.typ`; both are pure (the same input gives the same bytes; they read only the layout and fonts
+that ship with the service). `sample` is the README's sample invoice.
+
+An invoice document prints the invoice and the parties copied onto it when it was created and when
+it was issued (migration 0005), never live customer or profile data: so the same invoice version
+always makes the same document, and a document can be cached or hashed by (invoice id, version).
+A credit note document will be made of a credit note, the invoice it credits and the same parties.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from server.domain.accounts import Seller
+from server.domain.invoices import Invoice
+
+
+class DocumentFormat(StrEnum):
+    """The formats a document is rendered in."""
+
+    PDF = "pdf"
+
+
+MEDIA_TYPES: dict[DocumentFormat, str] = {DocumentFormat.PDF: "application/pdf"}
+
+
+@dataclass(frozen=True)
+class BilledCustomer:
+    """The customer as its documents print it: name and e-mail, and the timezone its dates are in."""
+
+    name: str
+    email: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class DocumentParties:
+    """Who a document is from and to, as copied onto the invoice."""
+
+    seller: Seller
+    customer: BilledCustomer
+
+
+@dataclass(frozen=True)
+class CreditNoteSummary:
+    """A credit note as an invoice document lists it (credit notes fill this in once they exist)."""
+
+    number: str
+    issued_on: dt.date
+    reason: str
+    kind: str  # "adjustment" or "refund"
+    total: Decimal
+    voided: bool = False
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    """Everything an invoice document shows."""
+
+    invoice: Invoice
+    parties: DocumentParties
+    credit_notes: tuple[CreditNoteSummary, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """A rendered document: its bytes, what they are, and which version of its subject they show."""
+
+    data: bytes
+    media_type: str
+    filename: str
+    version: int
