@@ -9,7 +9,7 @@ PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test install generate check-generated lint lint-proto breaking clients typecheck bench clean-data help
+.PHONY: run test install generate check-generated lint lint-proto breaking clients typecheck bench clean-data help go-tools
 
 help:
 	@echo "make run              serve on 127.0.0.1:50051 with an embedded PostgreSQL and demo data"
@@ -30,9 +30,28 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Node tooling for the contract (buf) and the non-Python client test, pinned by package-lock.json.
+# `npm ci` installs exactly the lock file and never rewrites it.
 $(NODE_STAMP): package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
+
+# The Go client toolchain from Debian (Go, grpc-go and its dependencies under /usr/share/gocode, protoc and
+# the Go plugins), installed only when something is missing. Go builds in GOPATH mode against these
+# packages, so nothing is fetched from a module proxy. protoc-gen-go writes code for the v2 protobuf API,
+# so golang/protobuf 1.5 (built on it) is installed in place of grpc-go's default 1.3.
+GO_TOOLS := /usr/bin/go /usr/bin/protoc /usr/bin/protoc-gen-go /usr/bin/protoc-gen-go-grpc \
+	/usr/share/gocode/src/google.golang.org/grpc/go.mod /usr/share/gocode/src/google.golang.org/protobuf/go.mod \
+	/usr/share/gocode/src/github.com/golang/protobuf/proto/wrappers.go
+GO_PACKAGES := golang-go golang-google-grpc-dev golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev \
+	protoc-gen-go protoc-gen-go-grpc protobuf-compiler
+
+go-tools:
+	@for f in $(GO_TOOLS); do test -e $$f || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing the Go client toolchain (Debian: $(GO_PACKAGES))"; \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(GO_PACKAGES) >/dev/null; \
+	fi
 
 run: $(STAMP)
 	$(PY) -m server serve --demo

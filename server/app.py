@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from invoicing.v1 import (
     customer_service_pb2,
     customer_service_pb2_grpc,
@@ -26,6 +25,7 @@ from invoicing.v1 import (
     usage_service_pb2_grpc,
 )
 
+from server import reflection
 from server.api.customers import CustomerServicer
 from server.api.events import Notifier
 from server.api.invoices import InvoiceServicer
@@ -142,10 +142,8 @@ async def start_server(
         usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(db, clock), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-            CommentedReflectionServicer(reflection_names), server
-        )
+        reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, *reflection.SERVICE_NAMES]
+        reflection.add_reflection_to_server(CommentedReflectionServicer(reflection_names), server)
         credentials = _server_credentials(settings)
         if credentials is None:
             port = server.add_insecure_port(settings.listen)

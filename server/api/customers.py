@@ -24,14 +24,15 @@ from server.domain.customers import (
     NewCustomer,
     move_balance,
 )
-from server.domain.errors import InvalidArgument, Violations
+from server.domain.errors import FIELD_CONFLICT, FIELD_REQUIRED, InvalidArgument, Violations
 from server.domain.validation import MAX_DESCRIPTION_LENGTH, check_id, check_limit, check_request_id, check_text
 
 
 def customer_key(customer_id: str, external_customer_id: str, violations: Violations) -> None:
     """Exactly one of customer_id and external_customer_id must be set."""
     if bool(customer_id) == bool(external_customer_id):
-        violations.add("customer_id", "set exactly one of customer_id and external_customer_id")
+        reason = FIELD_CONFLICT if customer_id else FIELD_REQUIRED
+        violations.add("customer_id", "set exactly one of customer_id and external_customer_id", reason=reason)
     check_id(customer_id, "customer_id", violations, required=False)
     check_id(external_customer_id, "external_customer_id", violations, required=False)
 

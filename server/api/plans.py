@@ -16,7 +16,7 @@ from server.context import account_id
 from server.db import plans as repo
 from server.db.pool import Database
 from server.domain.customers import check_currency
-from server.domain.errors import Violations
+from server.domain.errors import FIELD_CONFLICT, FIELD_REQUIRED, Violations
 from server.domain.ids import new_id
 from server.domain.plans import MAX_PRICES_PER_PLAN, check_plan_prices, parse_price
 from server.domain.pricing import Price
@@ -95,7 +95,8 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
     ) -> plan_service_pb2.Plan:
         v = Violations()
         if bool(request.plan_id) == bool(request.external_plan_id):
-            v.add("plan_id", "set exactly one of plan_id and external_plan_id")
+            reason = FIELD_CONFLICT if request.plan_id else FIELD_REQUIRED
+            v.add("plan_id", "set exactly one of plan_id and external_plan_id", reason=reason)
         check_id(request.plan_id, "plan_id", v, required=False)
         check_id(request.external_plan_id, "external_plan_id", v, required=False)
         v.raise_if_any()

@@ -21,7 +21,7 @@ from server.db import customers as customers_repo
 from server.db import plans as plans_repo
 from server.db import subscriptions as repo
 from server.db.pool import Database
-from server.domain.errors import FailedPrecondition, Violations
+from server.domain.errors import FIELD_CONFLICT, FIELD_REQUIRED, FailedPrecondition, Violations
 from server.domain.invoices import add_months
 from server.domain.periods import Period, instant
 from server.domain.validation import check_id, check_limit, check_metadata, check_net_terms, check_request_id, today_in
@@ -100,7 +100,8 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         v = Violations()
         customer_key(request.customer_id, request.external_customer_id, v)
         if bool(request.plan_id) == bool(request.external_plan_id):
-            v.add("plan_id", "set exactly one of plan_id and external_plan_id")
+            reason = FIELD_CONFLICT if request.plan_id else FIELD_REQUIRED
+            v.add("plan_id", "set exactly one of plan_id and external_plan_id", reason=reason)
         check_id(request.plan_id, "plan_id", v, required=False)
         check_id(request.external_plan_id, "external_plan_id", v, required=False)
         check_request_id(request.request_id, v)
