@@ -116,11 +116,7 @@ async def start_server(
         async with db.connection() as conn:
             token_key = await accounts.server_secret(conn, _RESUME_TOKEN_SECRET, os.urandom(32))
         tokens = ResumeTokens(token_key)
-        options = [
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-        ]
+        options = settings.grpc_options()
         # Outermost first: every failure (authentication included) is mapped and counted by the first.
         interceptors = [
             ErrorsAndMetrics(),
