@@ -19,7 +19,7 @@ help:
 	@echo "make bench            run the benchmarks"
 	@echo "make lint-proto       buf lint on protos/"
 	@echo "make breaking         buf breaking: protos/ against the main branch"
-	@echo "make clients          generate TypeScript client types into clients/typescript/"
+	@echo "make clients          generate Go, Python and TypeScript clients into clients/"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,11 +75,16 @@ lint-proto: $(NODE_STAMP)
 breaking: $(NODE_STAMP)
 	node_modules/.bin/buf breaking --against '.git#branch=main'
 
-clients: $(NODE_STAMP)
+# Client code for other teams under clients/ (git-ignored): Go (module clients/go, at the go_package path)
+# and Python via buf generate (buf.gen.yaml, local plugins only), TypeScript types for @grpc/grpc-js with
+# the google.rpc error details.
+clients: $(STAMP) $(NODE_STAMP) go-tools
+	rm -rf clients/go/invoicing clients/python clients/typescript
+	node_modules/.bin/buf generate
 	mkdir -p clients/typescript
 	node_modules/.bin/proto-loader-gen-types --keepCase --longs=String --enums=String --defaults \
 		-I protos -I third_party/googleapis -O clients/typescript --grpcLib=@grpc/grpc-js \
-		$(patsubst protos/%,%,$(PROTOS))
+		$(patsubst protos/%,%,$(PROTOS)) google/rpc/status.proto google/rpc/error_details.proto
 
 test: $(STAMP) $(NODE_STAMP) check-generated lint lint-proto typecheck
 	$(PY) -m pytest -q

@@ -25,9 +25,13 @@ def go_environment(gopath: Path) -> dict[str, str]:
     return {"GOPATH": f"{gopath}:/usr/share/gocode", "GO111MODULE": "off", "GOFLAGS": "", "GOPROXY": "off"}
 
 
-def build_go_client(workdir: Path) -> Path:
-    """Install the toolchain if missing, generate the client code, build the smoke program; return its path."""
+def install_go_tools() -> None:
+    """`make go-tools`: installs the Debian packages only when something is missing."""
     subprocess.run(["make", "--no-print-directory", "-s", "go-tools"], cwd=ROOT, check=True)
+
+
+def build_go_client(workdir: Path) -> Path:
+    """Generate the client code and build the smoke program; return its path."""
     go, protoc = shutil.which("go"), shutil.which("protoc")
     assert go is not None, "make go-tools did not install go"
     assert protoc is not None, "make go-tools did not install protoc"
@@ -57,6 +61,12 @@ def build_go_client(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def go_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def go_tools() -> None:
+    """Go, grpc-go, protoc and the Go plugins are installed."""
+    install_go_tools()
+
+
+@pytest.fixture(scope="session")
+def go_client(go_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built Go smoke client, once per session."""
     return build_go_client(tmp_path_factory.mktemp("go"))
