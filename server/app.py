@@ -24,8 +24,9 @@ from invoicing.v1 import (
     usage_service_pb2,
     usage_service_pb2_grpc,
 )
+from opentelemetry.sdk.trace import TracerProvider
 
-from server import reflection
+from server import metrics, reflection, tracing
 from server.api.customers import CustomerServicer
 from server.api.events import Notifier
 from server.api.invoices import InvoiceServicer
@@ -42,6 +43,8 @@ from server.interceptors.auth import Authentication, KeyCache
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
+from server.interceptors.request_ids import RequestIds
+from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ class RunningServer:
     port: int
     settings: Settings
     notifier: Notifier
+    tracer_provider: TracerProvider | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def set_serving(self, serving: bool) -> None:
@@ -86,6 +90,9 @@ class RunningServer:
                 await task
         await self.notifier.stop()
         await self.db.close()
+        if self.tracer_provider is not None:
+            tracing.uninstrument_database()
+            self.tracer_provider.shutdown()
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -105,20 +112,35 @@ def utc_now() -> dt.datetime:
 
 
 async def start_server(
-    settings: Settings, dsn: str, clock: Callable[[], dt.datetime] = utc_now, *, run_billing: bool = True
+    settings: Settings,
+    dsn: str,
+    clock: Callable[[], dt.datetime] = utc_now,
+    *,
+    run_billing: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> RunningServer:
     """Connect to the database, start serving on settings.listen, and return the running server.
 
-    `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner.
+    `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner;
+    `tracer_provider` traces RPCs and statements (default: from the settings, None when tracing is off).
+    The server shuts the provider down when it stops.
     """
+    tracer_provider = tracer_provider or tracing.provider_from_settings(settings)
+    if tracer_provider is not None:
+        tracing.instrument_database(tracer_provider)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
         async with db.connection() as conn:
             token_key = await accounts.server_secret(conn, _RESUME_TOKEN_SECRET, os.urandom(32))
         tokens = ResumeTokens(token_key)
         options = settings.grpc_options()
-        # Outermost first: every failure (authentication included) is mapped and counted by the first.
-        interceptors = [
+        # Outermost first: the span (when tracing) covers the whole call; every failure (authentication
+        # included) is mapped and counted by ErrorsAndMetrics.
+        interceptors: list[grpc.aio.ServerInterceptor] = (
+            [] if tracer_provider is None else [CallTracing(tracer_provider)]
+        )
+        interceptors += [
+            RequestIds(),
             ErrorsAndMetrics(),
             DeadlinePropagation(),
             Authentication(KeyCache(db, settings.api_key_cache_seconds)),
@@ -148,10 +170,19 @@ async def start_server(
         await server.start()
     except BaseException:
         await db.close()
+        if tracer_provider is not None:
+            tracing.uninstrument_database()
         raise
     running = RunningServer(
-        server=server, db=db, health=health_servicer, port=port, settings=settings, notifier=notifier
+        server=server,
+        db=db,
+        health=health_servicer,
+        port=port,
+        settings=settings,
+        notifier=notifier,
+        tracer_provider=tracer_provider,
     )
+    metrics.watch_pools({"unary": db.pool, "stream": db.stream_pool})
     notifier.start()
     await running.set_serving(True)
     running.tasks.append(asyncio.create_task(_watch_database(running)))

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         default=None, description="host:port to serve Prometheus /metrics on (off when unset)."
     )
     log_level: str = Field(default="INFO")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/gRPC collector (http://host:4317) to export traces to; tracing is off when unset.",
+    )
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1, description="Share of new traces recorded.")
     # Keepalive and connection lifetime (grpc core channel arguments; see the README's configuration table).
     keepalive_time_ms: int = Field(
         default=30_000, ge=1_000, description="The server pings a connection after this long without activity."
