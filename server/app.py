@@ -56,6 +56,10 @@ SERVICE_NAMES = [
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
     usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
 ]
+# Health per dependency: the database, and the LISTEN connection that wakes change-stream watchers (while it
+# is down they poll, so the service as a whole stays SERVING).
+DATABASE_DEPENDENCY = "postgresql"
+NOTIFICATIONS_DEPENDENCY = "postgresql-notifications"
 _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
 
@@ -75,9 +79,8 @@ class RunningServer:
 
     async def set_serving(self, serving: bool) -> None:
         """Report SERVING or NOT_SERVING for the server and every service."""
-        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ["", *SERVICE_NAMES]:
-            await self.health.set(name, status)
+            await self.health.set(name, _status(serving))
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful stop: NOT_SERVING, refuse new calls, let in-flight calls finish, then close the pools."""
@@ -185,6 +188,8 @@ async def start_server(
     metrics.watch_pools({"unary": db.pool, "stream": db.stream_pool})
     notifier.start()
     await running.set_serving(True)
+    await running.health.set(DATABASE_DEPENDENCY, _status(True))
+    await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(False))  # until the listener is connected
     running.tasks.append(asyncio.create_task(_watch_database(running)))
     running.tasks.append(asyncio.create_task(_purge_expired(running)))
     if run_billing:
@@ -194,8 +199,11 @@ async def start_server(
 
 
 async def _watch_database(running: RunningServer) -> None:
-    """Flip health to NOT_SERVING while the database does not answer, and back when it does."""
+    """Flip health to NOT_SERVING while the database does not answer, and back when it does; report each
+    dependency under its own name (DEPENDENCIES)."""
     serving = True
+    listening: bool | None = None
+    losses = 0
     while True:
         await asyncio.sleep(running.settings.health_check_interval_s)
         try:
@@ -208,7 +216,20 @@ async def _watch_database(running: RunningServer) -> None:
         if healthy != serving:
             log.warning("database %s", "reachable again" if healthy else "unreachable: health NOT_SERVING")
             await running.set_serving(healthy)
+            await running.health.set(DATABASE_DEPENDENCY, _status(healthy))
             serving = healthy
+        # A loss since the last check is reported even if the listener is already back.
+        now_listening = running.notifier.listening and running.notifier.losses == losses
+        losses = running.notifier.losses
+        if now_listening != listening:
+            listening = now_listening
+            if not listening:
+                log.warning("invoice event listener down: watchers poll until it is back")
+            await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(listening))
+
+
+def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 async def _purge_expired(running: RunningServer) -> None:

@@ -30,16 +30,21 @@ class Completed:
 
     def json_stream(self) -> list[Any]:
         """stdout as a sequence of JSON documents (grpcurl prints one per streamed message)."""
-        decoder = json.JSONDecoder()
-        found: list[Any] = []
-        text, index = self.stdout, 0
-        while True:
-            while index < len(text) and text[index].isspace():
-                index += 1
-            if index >= len(text):
-                return found
-            value, index = decoder.raw_decode(text, index)
-            found.append(value)
+        return json_documents(self.stdout)
+
+
+def json_documents(text: str) -> list[Any]:
+    """The JSON documents printed one after the other in text."""
+    decoder = json.JSONDecoder()
+    found: list[Any] = []
+    index = 0
+    while True:
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index >= len(text):
+            return found
+        value, index = decoder.raw_decode(text, index)
+        found.append(value)
 
 
 async def run(
