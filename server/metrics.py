@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -30,6 +30,11 @@ POOL_WAITING = Gauge("invoicing_db_pool_waiting", "Calls waiting for a database 
 STREAMS = Gauge("invoicing_streams_active", "Server streams being served, by method.", ["method"])
 
 
+# The asyncpg pools of this process by name ("unary", "stream"); a server that stops closes its pools, and
+# closed pools drop out of the figures.
+_POOLS: dict[str, list[Any]] = {}
+
+
 def _waiting(pool: Any) -> int:
     """Acquirers blocked on an asyncpg pool: the getters waiting on its internal queue of connections."""
     return len(getattr(getattr(pool, "_queue", None), "_getters", ()))
@@ -39,12 +44,23 @@ def _in_use(pool: Any) -> int:
     return int(pool.get_size() - pool.get_idle_size())
 
 
+def _total(name: str, figure: Callable[[Any], int]) -> float:
+    pools = _POOLS.get(name, [])
+    pools[:] = [p for p in pools if not p.is_closing()]
+    return float(sum(figure(p) for p in pools))
+
+
 def watch_pools(pools: Mapping[str, Any]) -> None:
     """Report the connections in use, idle and waited for of these asyncpg pools, read at each scrape."""
     for name, pool in pools.items():
-        POOL_CONNECTIONS.labels(name, "in_use").set_function(functools.partial(_in_use, pool))
-        POOL_CONNECTIONS.labels(name, "idle").set_function(pool.get_idle_size)
-        POOL_WAITING.labels(name).set_function(functools.partial(_waiting, pool))
+        if name not in _POOLS:
+            _POOLS[name] = []
+            POOL_CONNECTIONS.labels(name, "in_use").set_function(functools.partial(_total, name, _in_use))
+            POOL_CONNECTIONS.labels(name, "idle").set_function(
+                functools.partial(_total, name, lambda p: int(p.get_idle_size()))
+            )
+            POOL_WAITING.labels(name).set_function(functools.partial(_total, name, _waiting))
+        _POOLS[name].append(pool)
 
 
 def stream_started(method: str) -> None:

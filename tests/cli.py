@@ -67,7 +67,7 @@ async def run(
         out, err = await asyncio.wait_for(
             process.communicate(stdin.encode() if stdin is not None else None), timeout=limit_s
         )
-    except TimeoutError:
+    except (TimeoutError, asyncio.CancelledError):
         process.kill()
         await process.wait()
         raise

@@ -21,7 +21,7 @@ def reasons_in_code(root: Path) -> set[str]:
     found: set[str] = set()
     for path in (root / "server").rglob("*.py"):
         found.update(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', path.read_text()))
-    found.update(c.reason for c in vars(errors).values() if isinstance(c, type) and vars(c).get("reason"))
+    found.update(str(vars(c)["reason"]) for c in vars(errors).values() if isinstance(c, type) and vars(c).get("reason"))
     return found - NOT_REASONS
 
 

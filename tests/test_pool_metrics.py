@@ -1,5 +1,6 @@
 """Pool and stream gauges in the Prometheus metrics: connections in use and idle, calls waiting for one,
-server streams being served."""
+server streams being served. Figures are per process (every server of the test process adds to them), so
+the tests compare before and after."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from prometheus_client import REGISTRY
 
 from server.app import RunningServer
 from tests.client import Api
-from tests.factories import create_customer, create_invoice
+from tests.factories import create_customer
 
-LIST = "/invoicing.v1.InvoiceService/ListInvoices"
+WATCH = "/invoicing.v1.InvoiceService/WatchInvoiceEvents"
 
 
 def sample(name: str, **labels: str) -> float:
@@ -20,50 +21,47 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_an_open_stream_is_counted_and_holds_a_stream_connection(api: Api, server: RunningServer) -> None:
-    customer = await create_customer(api)
-    for _ in range(3):
-        await create_invoice(api, customer)
-    streams_before = (
-        sample("invoicing_streams_active", method=LIST)
-        if REGISTRY.get_sample_value("invoicing_streams_active", {"method": LIST}) is not None
-        else 0.0
-    )
-    in_use_before = sample("invoicing_db_pool_connections", pool="stream", state="in_use")
-
-    call = api.invoices.ListInvoices(
-        invoice_service_pb2.ListInvoicesRequest(customer_id=customer.id, status=["INVOICE_STATUS_DRAFT"])
-    )
-    first = await call.read()
-    assert len(first.invoices) == 3
-    assert sample("invoicing_streams_active", method=LIST) == streams_before + 1
-    assert sample("invoicing_db_pool_connections", pool="stream", state="in_use") == in_use_before + 1
-    assert [m async for m in call] == []
-
-    for _ in range(100):  # the handler finishes just after the client sees the end
-        if sample("invoicing_streams_active", method=LIST) == streams_before:
+async def _until(name: str, value: float, **labels: str) -> float:
+    """The gauge once it shows value, or its last value after 5 s."""
+    for _ in range(500):
+        if sample(name, **labels) == value:
             break
         await asyncio.sleep(0.01)
-    assert sample("invoicing_streams_active", method=LIST) == streams_before
-    assert sample("invoicing_db_pool_connections", pool="stream", state="in_use") == in_use_before
+    return sample(name, **labels)
 
 
-async def test_calls_waiting_for_a_connection_are_counted(api: Api, server: RunningServer) -> None:
+async def test_open_streams_are_counted_by_method(api: Api) -> None:
+    before = sample("invoicing_streams_active", method=WATCH)
+    watches = [
+        api.invoices.WatchInvoiceEvents(invoice_service_pb2.WatchInvoiceEventsRequest(after_sequence=0))
+        for _ in range(2)
+    ]
+
+    assert await _until("invoicing_streams_active", before + 2, method=WATCH) == before + 2
+    for watch in watches:
+        watch.cancel()
+    assert await _until("invoicing_streams_active", before, method=WATCH) == before
+
+
+async def test_connections_in_use_and_waiting_are_reported(api: Api, server: RunningServer) -> None:
     customer = await create_customer(api)
-    pool = server.db.pool
-    held = [await pool.acquire() for _ in range(pool.get_max_size() - (pool.get_size() - pool.get_idle_size()))]
+    pool, stream_pool = server.db.pool, server.db.stream_pool
+    in_use = sample("invoicing_db_pool_connections", pool="unary", state="in_use")
+    streams_in_use = sample("invoicing_db_pool_connections", pool="stream", state="in_use")
+    waiting = sample("invoicing_db_pool_waiting", pool="unary")
+    free = pool.get_max_size() - (pool.get_size() - pool.get_idle_size())
+    held = [await pool.acquire() for _ in range(free)]
+    held_stream = await stream_pool.acquire()
     try:
-        assert sample("invoicing_db_pool_connections", pool="unary", state="idle") == 0
+        assert sample("invoicing_db_pool_connections", pool="unary", state="in_use") == in_use + free
+        assert sample("invoicing_db_pool_connections", pool="stream", state="in_use") == streams_in_use + 1
         request = customer_service_pb2.GetCustomerRequest(customer_id=customer.id)
-        waiting = asyncio.ensure_future(api.customers.GetCustomer(request, timeout=10))
-        for _ in range(500):
-            if sample("invoicing_db_pool_waiting", pool="unary") >= 1:
-                break
-            await asyncio.sleep(0.01)
-        assert sample("invoicing_db_pool_waiting", pool="unary") >= 1
-        assert sample("invoicing_db_pool_connections", pool="unary", state="in_use") == pool.get_max_size()
+        blocked = asyncio.ensure_future(api.customers.GetCustomer(request, timeout=10))
+        assert await _until("invoicing_db_pool_waiting", waiting + 1, pool="unary") == waiting + 1
     finally:
         for conn in held:
             await pool.release(conn)
-    assert (await waiting).id == customer.id
-    assert sample("invoicing_db_pool_waiting", pool="unary") == 0
+        await stream_pool.release(held_stream)
+    assert (await blocked).id == customer.id
+    assert await _until("invoicing_db_pool_waiting", waiting, pool="unary") == waiting
+    assert await _until("invoicing_db_pool_connections", in_use, pool="unary", state="in_use") == in_use
