@@ -49,8 +49,11 @@ go-tools:
 	@for f in $(GO_TOOLS); do test -e $$f || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing the Go client toolchain (Debian: $(GO_PACKAGES))"; \
-		apt-get update -qq >/dev/null && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(GO_PACKAGES) >/dev/null; \
+		log=$$(mktemp); \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(GO_PACKAGES); } >$$log 2>&1 \
+			|| { cat $$log; rm -f $$log; exit 1; }; \
+		rm -f $$log; \
 	fi
 
 run: $(STAMP)
