@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import grpc
@@ -146,6 +147,15 @@ def json_logs() -> Iterator[io.StringIO]:
     logger.setLevel(previous)
 
 
+async def _log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    """The JSON log lines written so far, once there is one (the server logs a call just after answering)."""
+    for _ in range(500):
+        if stream.getvalue():
+            break
+        await asyncio.sleep(0.01)
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
 async def test_logs_carry_the_request_id_and_the_trace_id(
     traced: Traced, account: Account, json_logs: io.StringIO
 ) -> None:
@@ -156,8 +166,7 @@ async def test_logs_carry_the_request_id_and_the_trace_id(
             stub.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id="inv_x"), metadata=metadata)
         )
 
-    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
-    (line,) = [entry for entry in lines if entry.get("request_id") == "req-42"]
+    (line,) = [entry for entry in await _log_lines(json_logs) if entry.get("request_id") == "req-42"]
     (span,) = rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
     assert span.context is not None
     assert line["trace_id"] == format(span.context.trace_id, "032x")
@@ -169,7 +178,7 @@ async def test_logs_carry_the_request_id_and_the_trace_id(
 async def test_without_tracing_logs_have_a_request_id_and_no_trace(api: Api, json_logs: io.StringIO) -> None:
     await expect_error(api.invoices.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id="inv_x")))
 
-    (line,) = [json.loads(x) for x in json_logs.getvalue().splitlines()]
+    (line,) = await _log_lines(json_logs)
     assert len(line["request_id"]) == 32  # made up for the call
     assert "trace_id" not in line
 
