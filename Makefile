@@ -20,6 +20,7 @@ help:
 	@echo "make lint-proto       buf lint on protos/"
 	@echo "make breaking         buf breaking: protos/ against the main branch"
 	@echo "make clients          generate Go, Python and TypeScript clients into clients/"
+	@echo "make go-tools         install the Go client toolchain from Debian when missing"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
