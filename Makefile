@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 NODE_STAMP := node_modules/.installed
 
 .PHONY: run test install generate check-generated lint lint-proto breaking clients typecheck bench clean-data help \
-	debian-tools sample-document
+	debian-tools sample-document go-tools
 
 help:
 	@echo "make run              serve on 127.0.0.1:50051 with an embedded PostgreSQL and demo data"
@@ -20,8 +20,9 @@ help:
 	@echo "make bench            run the benchmarks"
 	@echo "make lint-proto       buf lint on protos/"
 	@echo "make breaking         buf breaking: protos/ against the main branch"
-	@echo "make clients          generate TypeScript client types into clients/typescript/"
 	@echo "make sample-document  re-render docs/invoice-sample.pdf and .png (the README's sample invoice)"
+	@echo "make clients          generate Go, Python and TypeScript clients into clients/"
+	@echo "make go-tools         install the Go client toolchain from Debian when missing"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +33,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Node tooling for the contract (buf) and the non-Python client test, pinned by package-lock.json.
+# `npm ci` installs exactly the lock file and never rewrites it.
 $(NODE_STAMP): package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 # Debian tools the tests use: pdftoppm (poppler-utils) renders document pages to images.
@@ -43,6 +45,27 @@ debian-tools:
 # Re-render the README's sample invoice (docs/invoice-sample.pdf and .png) after a layout change.
 sample-document: $(STAMP) debian-tools
 	$(PY) tools/sample_document.py
+
+# The Go client toolchain from Debian (Go, grpc-go and its dependencies under /usr/share/gocode, protoc and
+# the Go plugins), installed only when something is missing. Go builds in GOPATH mode against these
+# packages, so nothing is fetched from a module proxy. protoc-gen-go writes code for the v2 protobuf API,
+# so golang/protobuf 1.5 (built on it) is installed in place of grpc-go's default 1.3.
+GO_TOOLS := /usr/bin/go /usr/bin/protoc /usr/bin/protoc-gen-go /usr/bin/protoc-gen-go-grpc \
+	/usr/share/gocode/src/google.golang.org/grpc/go.mod /usr/share/gocode/src/google.golang.org/protobuf/go.mod \
+	/usr/share/gocode/src/github.com/golang/protobuf/proto/wrappers.go
+GO_PACKAGES := golang-go golang-google-grpc-dev golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev \
+	protoc-gen-go protoc-gen-go-grpc protobuf-compiler
+
+go-tools:
+	@for f in $(GO_TOOLS); do test -e $$f || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing the Go client toolchain (Debian: $(GO_PACKAGES))"; \
+		log=$$(mktemp); \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(GO_PACKAGES); } >$$log 2>&1 \
+			|| { cat $$log; rm -f $$log; exit 1; }; \
+		rm -f $$log; \
+	fi
 
 run: $(STAMP)
 	$(PY) -m server serve --demo
@@ -66,11 +89,16 @@ lint-proto: $(NODE_STAMP)
 breaking: $(NODE_STAMP)
 	node_modules/.bin/buf breaking --against '.git#branch=main'
 
-clients: $(NODE_STAMP)
+# Client code for other teams under clients/ (git-ignored): Go (module clients/go, at the go_package path)
+# and Python via buf generate (buf.gen.yaml, local plugins only), TypeScript types for @grpc/grpc-js with
+# the google.rpc error details.
+clients: $(STAMP) $(NODE_STAMP) go-tools
+	rm -rf clients/go/invoicing clients/python clients/typescript
+	node_modules/.bin/buf generate
 	mkdir -p clients/typescript
 	node_modules/.bin/proto-loader-gen-types --keepCase --longs=String --enums=String --defaults \
 		-I protos -I third_party/googleapis -O clients/typescript --grpcLib=@grpc/grpc-js \
-		$(patsubst protos/%,%,$(PROTOS))
+		$(patsubst protos/%,%,$(PROTOS)) google/rpc/status.proto google/rpc/error_details.proto
 
 test: $(STAMP) $(NODE_STAMP) debian-tools check-generated lint lint-proto typecheck
 	$(PY) -m pytest -q

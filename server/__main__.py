@@ -200,11 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
-    )
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    from server import logs
+
+    logs.configure(settings.log_level)
     runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "serve": lambda: _serve(settings, args.demo),
         "migrate": lambda: _migrate(settings),

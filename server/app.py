@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from invoicing.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
@@ -26,7 +25,9 @@ from invoicing.v1 import (
     usage_service_pb2,
     usage_service_pb2_grpc,
 )
+from opentelemetry.sdk.trace import TracerProvider
 
+from server import metrics, reflection, tracing
 from server.api.accounts import AccountServicer
 from server.api.converters import invoice_wire
 from server.api.customers import CustomerServicer
@@ -45,6 +46,8 @@ from server.interceptors.auth import Authentication, KeyCache
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
+from server.interceptors.request_ids import RequestIds
+from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
 from server.usecases.events import InvoiceEvents
@@ -63,6 +66,10 @@ SERVICE_NAMES = [
     usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
     account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
 ]
+# Health per dependency: the database, and the LISTEN connection that wakes change-stream watchers (while it
+# is down they poll, so the service as a whole stays SERVING).
+DATABASE_DEPENDENCY = "postgresql"
+NOTIFICATIONS_DEPENDENCY = "postgresql-notifications"
 _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
 
@@ -102,6 +109,7 @@ class RunningServer:
     port: int
     settings: Settings
     notifier: Notifier
+    tracer_provider: TracerProvider | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -111,9 +119,8 @@ class RunningServer:
 
     async def set_serving(self, serving: bool) -> None:
         """Report SERVING or NOT_SERVING for the server and every service."""
-        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ["", *SERVICE_NAMES]:
-            await self.health.set(name, status)
+            await self.health.set(name, _status(serving))
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful stop: NOT_SERVING, refuse new calls, let in-flight calls finish, then close the pools."""
@@ -126,6 +133,9 @@ class RunningServer:
                 await task
         await self.notifier.stop()
         await self.db.close()
+        if self.tracer_provider is not None:
+            tracing.uninstrument_database()
+            self.tracer_provider.shutdown()
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -140,24 +150,35 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 async def start_server(
-    settings: Settings, dsn: str, clock: Clock = utc_now, *, run_billing: bool = True
+    settings: Settings,
+    dsn: str,
+    clock: Clock = utc_now,
+    *,
+    run_billing: bool = True,
+    tracer_provider: TracerProvider | None = None,
 ) -> RunningServer:
     """Connect to the database, start serving on settings.listen, and return the running server.
 
-    `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner.
+    `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner;
+    `tracer_provider` traces RPCs and statements (default: from the settings, None when tracing is off).
+    The server shuts the provider down when it stops.
     """
+    tracer_provider = tracer_provider or tracing.provider_from_settings(settings)
+    if tracer_provider is not None:
+        tracing.instrument_database(tracer_provider)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
         async with db.connection() as conn:
             token_key = await accounts.server_secret(conn, _RESUME_TOKEN_SECRET, os.urandom(32))
         tokens = ResumeTokens(token_key)
-        options = [
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-        ]
-        # Outermost first: every failure (authentication included) is mapped and counted by the first.
-        interceptors = [
+        options = settings.grpc_options()
+        # Outermost first: the span (when tracing) covers the whole call; every failure (authentication
+        # included) is mapped and counted by ErrorsAndMetrics.
+        interceptors: list[grpc.aio.ServerInterceptor] = (
+            [] if tracer_provider is None else [CallTracing(tracer_provider)]
+        )
+        interceptors += [
+            RequestIds(),
             ErrorsAndMetrics(),
             DeadlinePropagation(),
             Authentication(KeyCache(db, settings.api_key_cache_seconds)),
@@ -183,10 +204,8 @@ async def start_server(
         usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(transactions, services.usage), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-        reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME]
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-            CommentedReflectionServicer(reflection_names), server
-        )
+        reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, *reflection.SERVICE_NAMES]
+        reflection.add_reflection_to_server(CommentedReflectionServicer(reflection_names), server)
         credentials = _server_credentials(settings)
         if credentials is None:
             port = server.add_insecure_port(settings.listen)
@@ -195,6 +214,8 @@ async def start_server(
         await server.start()
     except BaseException:
         await db.close()
+        if tracer_provider is not None:
+            tracing.uninstrument_database()
         raise
     running = RunningServer(
         server=server,
@@ -204,9 +225,13 @@ async def start_server(
         port=port,
         settings=settings,
         notifier=notifier,
+        tracer_provider=tracer_provider,
     )
+    metrics.watch_pools({"unary": db.pool, "stream": db.stream_pool})
     notifier.start()
     await running.set_serving(True)
+    await running.health.set(DATABASE_DEPENDENCY, _status(True))
+    await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(False))  # until the listener is connected
     running.tasks.append(asyncio.create_task(_watch_database(running)))
     running.tasks.append(asyncio.create_task(_purge_expired(running)))
     if run_billing:
@@ -215,8 +240,11 @@ async def start_server(
 
 
 async def _watch_database(running: RunningServer) -> None:
-    """Flip health to NOT_SERVING while the database does not answer, and back when it does."""
+    """Flip health to NOT_SERVING while the database does not answer, and back when it does; report each
+    dependency under its own name (DEPENDENCIES)."""
     serving = True
+    listening: bool | None = None
+    losses = 0
     while True:
         await asyncio.sleep(running.settings.health_check_interval_s)
         try:
@@ -229,7 +257,20 @@ async def _watch_database(running: RunningServer) -> None:
         if healthy != serving:
             log.warning("database %s", "reachable again" if healthy else "unreachable: health NOT_SERVING")
             await running.set_serving(healthy)
+            await running.health.set(DATABASE_DEPENDENCY, _status(healthy))
             serving = healthy
+        # A loss since the last check is reported even if the listener is already back.
+        now_listening = running.notifier.listening and running.notifier.losses == losses
+        losses = running.notifier.losses
+        if now_listening != listening:
+            listening = now_listening
+            if not listening:
+                log.warning("invoice event listener down: watchers poll until it is back")
+            await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(listening))
+
+
+def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 async def _purge_expired(running: RunningServer) -> None:

@@ -52,6 +52,40 @@ class Settings(BaseSettings):
         default=None, description="host:port to serve Prometheus /metrics on (off when unset)."
     )
     log_level: str = Field(default="INFO")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/gRPC collector (http://host:4317) to export traces to; tracing is off when unset.",
+    )
+    trace_sample_ratio: float = Field(default=1.0, ge=0, le=1, description="Share of new traces recorded.")
+    # Keepalive and connection lifetime (grpc core channel arguments; see the README's configuration table).
+    keepalive_time_ms: int = Field(
+        default=30_000, ge=1_000, description="The server pings a connection after this long without activity."
+    )
+    keepalive_timeout_ms: int = Field(
+        default=10_000, ge=1_000, description="A ping unanswered for this long closes the connection."
+    )
+    keepalive_permit_without_calls: bool = Field(
+        default=True, description="Accept client pings (and ping) on connections with no call in flight."
+    )
+    min_ping_interval_ms: int = Field(
+        default=5_000,
+        ge=0,
+        description="Client pings closer together than this count as strikes (clients pinging every 10 s are fine).",
+    )
+    max_ping_strikes: int = Field(
+        default=2, ge=0, description="Pings too close together tolerated before GOAWAY too_many_pings (0: no limit)."
+    )
+    max_connection_age_ms: int = Field(
+        default=1_800_000,
+        ge=0,
+        description="Connections get GOAWAY after this long (±10% jitter), so clients rebalance (0: never).",
+    )
+    max_connection_age_grace_ms: int = Field(
+        default=300_000, ge=0, description="Time calls in flight get to finish after that GOAWAY."
+    )
+    max_connection_idle_ms: int = Field(
+        default=0, ge=0, description="Connections without a call for this long are closed (0: never)."
+    )
 
     def pool_settings(self) -> PoolSettings:
         """The pool part of the settings."""
@@ -63,6 +97,28 @@ class Settings(BaseSettings):
             lock_timeout_ms=self.db_lock_timeout_ms,
             statement_cache_size=self.db_statement_cache_size,
         )
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        """grpc core channel arguments of the server: message limits, keepalive and connection age."""
+        options = [
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.max_send_message_length", self.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+            ("grpc.keepalive_time_ms", self.keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
+            ("grpc.keepalive_permit_without_calls", int(self.keepalive_permit_without_calls)),
+            # The server keeps pinging idle connections (by default it stops after two pings without data).
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.http2.min_ping_interval_without_data_ms", self.min_ping_interval_ms),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", self.min_ping_interval_ms),
+            ("grpc.http2.max_ping_strikes", self.max_ping_strikes),
+        ]
+        if self.max_connection_age_ms:
+            options.append(("grpc.max_connection_age_ms", self.max_connection_age_ms))
+            options.append(("grpc.max_connection_age_grace_ms", self.max_connection_age_grace_ms))
+        if self.max_connection_idle_ms:
+            options.append(("grpc.max_connection_idle_ms", self.max_connection_idle_ms))
+        return options
 
     def stream_settings(self) -> StreamSettings:
         """The streaming part of the settings."""

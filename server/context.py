@@ -22,6 +22,8 @@ class Caller:
 
 _caller: ContextVar[Caller] = ContextVar("caller")
 _method: ContextVar[str] = ContextVar("method", default="")
+# The call's request id: the client's `x-request-id`, or one made up for the call (log correlation).
+_request_id: ContextVar[str] = ContextVar("request_id", default="")
 # The monotonic time (time.monotonic()) by which the current call must finish, if the client set a deadline.
 _deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
 
@@ -49,6 +51,16 @@ def set_method(method: str) -> None:
 def method() -> str:
     """The full gRPC method name of the current call ("" outside a call)."""
     return _method.get()
+
+
+def set_request_id(request_id: str) -> None:
+    """Record the request id of the current call."""
+    _request_id.set(request_id)
+
+
+def request_id() -> str:
+    """The request id of the current call ("" outside a call)."""
+    return _request_id.get()
 
 
 def set_deadline(seconds_left: float | None) -> None:

@@ -79,7 +79,9 @@ def to_status(error: e.DomainError) -> grpc.Status:
         details.append(
             error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description, reason=v.reason
+                    )
                     for v in error.violations
                 ]
             )

@@ -64,6 +64,10 @@ async def open_api(target: str, key: str) -> AsyncIterator[Api]:
         )
 
 
+# The reasons of INVALID_ARGUMENT, per field violation and in ErrorInfo (the README's error table).
+FIELD_REASONS = {"FIELD_REQUIRED", "FIELD_TOO_LONG", "FIELD_OUT_OF_RANGE", "FIELD_CONFLICT", "FIELD_INVALID"}
+
+
 @dataclass
 class StatusDetails:
     """The rich details of a failed call."""
@@ -73,6 +77,7 @@ class StatusDetails:
     reason: str
     domain: str
     field_violations: dict[str, str]
+    violation_reasons: dict[str, str]
     precondition_types: list[str]
     retry_delay_ms: int | None
     metadata: dict[str, str]
@@ -88,6 +93,7 @@ def details_of(error: grpc.aio.AioRpcError) -> StatusDetails:
     reason = domain = ""
     metadata: dict[str, str] = {}
     violations: dict[str, str] = {}
+    violation_reasons: dict[str, str] = {}
     pre_types: list[str] = []
     retry_ms = None
     for detail in status.details if status is not None else ():
@@ -97,6 +103,7 @@ def details_of(error: grpc.aio.AioRpcError) -> StatusDetails:
         elif detail.Is(bad.DESCRIPTOR):
             detail.Unpack(bad)
             violations = {v.field: v.description for v in bad.field_violations}
+            violation_reasons = {v.field: v.reason for v in bad.field_violations}
         elif detail.Is(pre.DESCRIPTOR):
             detail.Unpack(pre)
             pre_types = [v.type for v in pre.violations]
@@ -109,6 +116,7 @@ def details_of(error: grpc.aio.AioRpcError) -> StatusDetails:
         reason=reason,
         domain=domain,
         field_violations=violations,
+        violation_reasons=violation_reasons,
         precondition_types=pre_types,
         retry_delay_ms=retry_ms,
         metadata=metadata,
@@ -126,3 +134,11 @@ async def expect_error(call: Any) -> StatusDetails:
     except grpc.aio.AioRpcError as error:
         return details_of(error)
     raise AssertionError("the call succeeded but was expected to fail")
+
+
+def assert_field_reasons(error: StatusDetails) -> None:
+    """Every field violation has a documented reason, and ErrorInfo's is theirs when they agree."""
+    reasons = set(error.violation_reasons.values())
+    assert error.violation_reasons, error
+    assert reasons <= FIELD_REASONS, error.violation_reasons
+    assert error.reason == (reasons.pop() if len(reasons) == 1 else "FIELD_INVALID"), error

@@ -26,7 +26,7 @@ from server.db.migrate import migrate
 from server.keys import create_key
 from tests.client import Api, open_api
 
-pytest_plugins = ["tests.billing_support"]
+pytest_plugins = ["tests.billing_support", "tests.go_client", "tests.keepalive_support"]
 
 
 @pytest.fixture(scope="session")

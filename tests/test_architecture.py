@@ -26,6 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "usecases": {"db", "domain", "context"},
     "errors": {"domain", "context"},
     "metrics": set(),
+    "logs": {"context"},
+    "tracing": {"config"},
     "reflection": set(),
     "interceptors": {"context", "domain", "errors", "metrics", "usecases", "db", "keys"},
     "keys": {"db", "domain"},

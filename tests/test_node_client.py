@@ -1,4 +1,5 @@
-"""A client in another language (Node, @grpc/grpc-js + @grpc/proto-loader) works from protos/ alone."""
+"""A client in another language (Node, @grpc/grpc-js + @grpc/proto-loader) works from protos/ and third_party/ alone,
+error details included."""
 
 from __future__ import annotations
 
@@ -30,4 +31,10 @@ async def test_node_client_creates_reads_and_lists(target: str, account: Account
     assert result["total"] == "59.97"
     assert result["lines"] == [["Seats", "59.97"]]
     assert result["listed"] == [result["invoice"]]
-    assert result["notFound"] == "NOT_FOUND"
+    assert result["notFound"] == {"code": "NOT_FOUND", "reason": "INVOICE_NOT_FOUND"}
+    assert result["invalid"] == {
+        "code": "INVALID_ARGUMENT",
+        "reason": "FIELD_INVALID",
+        "domain": "invoicing.v1",
+        "violations": [["line_items[0].name", "FIELD_REQUIRED"], ["line_items[1].unit_amount", "FIELD_INVALID"]],
+    }

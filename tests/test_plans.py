@@ -11,7 +11,7 @@ from google.protobuf import timestamp_pb2
 from invoicing.v1 import plan_service_pb2, price_pb2
 
 from tests.billing_builders import create_plan, fixed_fee, metric, plan_request, stubs, usage_price
-from tests.client import Api, expect_error
+from tests.client import Api, assert_field_reasons, expect_error
 
 BATCH = 50  # records per stream message on the test server
 
@@ -181,13 +181,14 @@ async def test_get_plan_by_id_and_by_external_id(api: Api, other_api: Api) -> No
 
 
 @pytest.mark.parametrize(
-    "request_fields",
-    [{}, {"plan_id": "plan_x", "external_plan_id": "x"}],
+    ("request_fields", "reason"),
+    [({}, "FIELD_REQUIRED"), ({"plan_id": "plan_x", "external_plan_id": "x"}, "FIELD_CONFLICT")],
     ids=["neither", "both"],
 )
-async def test_get_plan_needs_exactly_one_id(api: Api, request_fields: dict[str, str]) -> None:
+async def test_get_plan_needs_exactly_one_id(api: Api, request_fields: dict[str, str], reason: str) -> None:
     error = await expect_error(stubs(api).plans.GetPlan(plan_service_pb2.GetPlanRequest(**request_fields)))
-    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
+    assert error.violation_reasons == {"plan_id": reason}
     assert set(error.field_violations) == {"plan_id"}
 
 
@@ -411,7 +412,8 @@ INVALID_PRICES: list[tuple[str, Mutate, set[str]]] = [
 )
 async def test_invalid_prices_name_the_field(api: Api, prices: Mutate, fields: set[str]) -> None:
     error = await expect_error(stubs(api).plans.CreatePlan(plan_request(*prices())))
-    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert_field_reasons(error)
     assert set(error.field_violations) == fields, error.field_violations
     listed = [p async for batch in stubs(api).plans.ListPlans(plan_service_pb2.ListPlansRequest()) for p in batch.plans]
     assert listed == []  # nothing was created

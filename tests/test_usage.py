@@ -174,13 +174,13 @@ async def test_a_property_that_is_no_finite_number_rejects_only_that_event(api: 
 async def test_batch_sizes(api: Api) -> None:
     customer = await create_customer(api)
     empty = await expect_error(stubs(api).usage.IngestEvents(usage_service_pb2.IngestEventsRequest()))
-    assert (empty.code, empty.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert (empty.code, empty.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "FIELD_TOO_LONG")
     assert set(empty.field_violations) == {"events"}
 
     when = recent_bucket()
     too_many = [event(customer.id, when) for _ in range(1001)]
     error = await expect_error(stubs(api).usage.IngestEvents(usage_service_pb2.IngestEventsRequest(events=too_many)))
-    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "FIELD_TOO_LONG")
     assert set(error.field_violations) == {"events"}
 
     full = await ingest(api, too_many[:1000])

@@ -1,8 +1,11 @@
-// A client in another language, built from protos/ alone: creates a customer and an invoice, reads the
-// invoice back and streams a filtered list, then prints what it got as one JSON line.
+// A client in another language, built from protos/ and the vendored google/rpc protos alone: creates a
+// customer and an invoice, reads the invoice back, streams a filtered list and decodes the rich error
+// details (google.rpc.Status in `grpc-status-details-bin`: ErrorInfo, BadRequest), then prints what it got
+// as one JSON line.
 // Usage: node clients/node/smoke.mjs <host:port> <api key>
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
+import protobuf from "protobufjs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,6 +23,25 @@ const definition = protoLoader.loadSync(
   },
 );
 const invoicing = grpc.loadPackageDefinition(definition).invoicing.v1;
+
+// google.rpc.Status and its details, from third_party/googleapis.
+const rpcRoot = new protobuf.Root();
+rpcRoot.resolvePath = (_origin, target) =>
+  target.startsWith("google/protobuf/") ? target : path.join(root, "third_party", "googleapis", target);
+rpcRoot.loadSync(["google/rpc/status.proto", "google/rpc/error_details.proto"], { keepCase: true });
+const Status = rpcRoot.lookupType("google.rpc.Status");
+
+/** The details of a failed call, by type: {ErrorInfo: {...}, BadRequest: {...}}. */
+const detailsOf = (error) => {
+  const [raw] = error.metadata.get("grpc-status-details-bin");
+  const details = {};
+  for (const any of Status.decode(raw).details) {
+    const typeName = any.type_url.slice(any.type_url.lastIndexOf("/") + 1);
+    const type = rpcRoot.lookupType(typeName);
+    details[typeName.split(".").pop()] = type.toObject(type.decode(any.value));
+  }
+  return details;
+};
 const credentials = grpc.credentials.createInsecure();
 const invoices = new invoicing.InvoiceService(target, credentials);
 const customers = new invoicing.CustomerService(target, credentials);
@@ -66,7 +88,27 @@ try {
   try {
     await call(invoices, "GetInvoice", { invoice_id: "inv_missing" });
   } catch (error) {
-    notFound = grpc.status[error.code];
+    notFound = { code: grpc.status[error.code], reason: detailsOf(error).ErrorInfo.reason };
+  }
+  let invalid = null;
+  try {
+    await call(invoices, "CreateInvoice", {
+      customer_id: customer.id,
+      currency: "EUR",
+      invoice_date: day(2024, 5, 1),
+      line_items: [
+        { name: "", quantity: "1", unit_amount: "1", start_date: day(2024, 4, 1), end_date: day(2024, 4, 30) },
+        { name: "Seats", quantity: "1", unit_amount: "x", start_date: day(2024, 4, 1), end_date: day(2024, 4, 30) },
+      ],
+    });
+  } catch (error) {
+    const details = detailsOf(error);
+    invalid = {
+      code: grpc.status[error.code],
+      reason: details.ErrorInfo.reason,
+      domain: details.ErrorInfo.domain,
+      violations: details.BadRequest.field_violations.map((v) => [v.field, v.reason]),
+    };
   }
   console.log(
     JSON.stringify({
@@ -77,6 +119,7 @@ try {
       lines: fetched.line_items.map((line) => [line.name, line.amount]),
       listed,
       notFound,
+      invalid,
     }),
   );
 } catch (error) {

@@ -29,6 +29,9 @@ class Notifier:
         self._dsn = dsn
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        # True while the LISTEN connection is up, and how many times it was lost (health reports both).
+        self.listening = False
+        self.losses = 0
 
     def start(self) -> None:
         """Keep a LISTEN connection open in the background (reconnecting after failures)."""
@@ -65,12 +68,16 @@ class Notifier:
                 await conn.add_listener(repo.CHANNEL, self._notified)
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, gone=closed: gone.set())
+                self.listening = True
                 await closed.wait()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.debug("invoice event listener down; watchers poll until it is back", exc_info=True)
             finally:
+                if self.listening:
+                    self.losses += 1
+                self.listening = False
                 if conn is not None and not conn.is_closed():
                     await conn.close()
             await asyncio.sleep(POLL_INTERVAL_S)

@@ -6,15 +6,57 @@ turns them into statuses with rich details. Nothing here knows gRPC.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# The reasons of field violations (BadRequest.FieldViolation.reason and, when every violation of an
+# error agrees, ErrorInfo.reason), told apart by how the description starts. The README's error table
+# lists them; anything not matched is FIELD_INVALID.
+FIELD_REQUIRED = "FIELD_REQUIRED"
+FIELD_TOO_LONG = "FIELD_TOO_LONG"
+FIELD_OUT_OF_RANGE = "FIELD_OUT_OF_RANGE"
+FIELD_CONFLICT = "FIELD_CONFLICT"
+FIELD_INVALID = "FIELD_INVALID"
+_FIELD_REASONS = [
+    (FIELD_REQUIRED, re.compile(r"^is required\b|^must have at least one\b")),
+    (
+        FIELD_TOO_LONG,
+        re.compile(
+            r"\bat most \d+ (printable )?characters\b|^must have at most \d+|^is too long\b|^has too many\b"
+            r"|^would leave more than \d+|^keys must be 1 to \d+ characters|^a batch has 1 to \d+"
+        ),
+    ),
+    (
+        FIELD_OUT_OF_RANGE,
+        re.compile(
+            r"^must be between\b|^must not be negative\b|^must be greater than zero\b|^must not be (before|below)\b"
+            r"|^must be at most one year in the future\b|^must be within\b|^must not be in the future\b"
+            r"|^has more (than \d+|decimal places)\b|^is beyond\b"
+        ),
+    ),
+    (FIELD_CONFLICT, re.compile(r"^set (exactly|at most) one of\b|\bnot both\b|\bare also in set\b")),
+]
+
+
+def field_reason(description: str) -> str:
+    """The stable reason of a field violation, from its description (FIELD_INVALID when nothing more precise)."""
+    for reason, pattern in _FIELD_REASONS:
+        if pattern.search(description):
+            return reason
+    return FIELD_INVALID
 
 
 @dataclass(frozen=True)
 class FieldViolation:
-    """One bad field of a request: its path (`line_items[2].quantity`) and why."""
+    """One bad field of a request: its path (`line_items[2].quantity`), why, and a stable reason."""
 
     field: str
     description: str
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            object.__setattr__(self, "reason", field_reason(self.description))
 
 
 class DomainError(Exception):
@@ -31,13 +73,17 @@ class DomainError(Exception):
 
 
 class InvalidArgument(DomainError):
-    """Malformed or missing input; carries one violation per bad field."""
+    """Malformed or missing input; carries one violation per bad field.
 
-    reason = "INVALID_ARGUMENT"
+    Its reason is the one given, else the violations' reason when they all share one, else FIELD_INVALID.
+    """
+
+    reason = FIELD_INVALID
 
     def __init__(self, violations: list[FieldViolation], *, reason: str | None = None) -> None:
         message = "; ".join(f"{v.field}: {v.description}" for v in violations)
-        super().__init__(message, reason=reason)
+        shared = {v.reason for v in violations}
+        super().__init__(message, reason=reason or (shared.pop() if len(shared) == 1 else None))
         self.violations = violations
 
     @classmethod
@@ -123,9 +169,9 @@ class Violations:
 
     items: list[FieldViolation] = field(default_factory=list)
 
-    def add(self, field_path: str, description: str) -> None:
-        """Record one bad field."""
-        self.items.append(FieldViolation(field_path, description))
+    def add(self, field_path: str, description: str, *, reason: str = "") -> None:
+        """Record one bad field (its reason follows from the description unless given)."""
+        self.items.append(FieldViolation(field_path, description, reason))
 
     def raise_if_any(self) -> None:
         """Raise InvalidArgument if anything was recorded."""

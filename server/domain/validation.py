@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from server.domain.errors import InvalidArgument, Violations
+from server.domain.errors import FIELD_CONFLICT, FIELD_REQUIRED, InvalidArgument, Violations
 
 MAX_REQUEST_ID_LENGTH: Final = 64
 MAX_ID_LENGTH: Final = 64
@@ -65,7 +65,8 @@ def check_one_id(
 ) -> None:
     """Exactly one of an id and an external id names the object, and each is a valid id."""
     if bool(id_value) == bool(external_value):
-        violations.add(id_field, f"set exactly one of {id_field} and {external_field}")
+        reason = FIELD_CONFLICT if id_value else FIELD_REQUIRED  # both given, or neither
+        violations.add(id_field, f"set exactly one of {id_field} and {external_field}", reason=reason)
     check_id(id_value, id_field, violations, required=False)
     check_id(external_value, external_field, violations, required=False)
 

@@ -46,6 +46,7 @@ class ErrorsAndMetrics(MethodInterceptor):
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
             code = "OK"
+            metrics.stream_started(method)
             try:
                 async for message in behavior(request, context):
                     yield message
@@ -59,6 +60,7 @@ class ErrorsAndMetrics(MethodInterceptor):
                 code = status.code.name
                 await _abort(context, status)
             finally:
+                metrics.stream_finished(method)
                 metrics.observe(method, code, time.perf_counter() - started)
 
         return call

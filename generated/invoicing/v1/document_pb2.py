@@ -24,14 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1binvoicing/v1/document.proto\x12\x0cinvoicing.v1\"z\n\rDocumentChunk\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t*J\n\x0e\x44ocumentFormat\x12\x1f\n\x1b\x44OCUMENT_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44OCUMENT_FORMAT_PDF\x10\x01\x42\x9f\x01\n\x10\x63om.invoicing.v1B\rDocumentProtoP\x01ZFgithub.com/invoicing/invoicing-service/gen/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1binvoicing/v1/document.proto\x12\x0cinvoicing.v1\"z\n\rDocumentChunk\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t*J\n\x0e\x44ocumentFormat\x12\x1f\n\x1b\x44OCUMENT_FORMAT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44OCUMENT_FORMAT_PDF\x10\x01\x42\xa3\x01\n\x10\x63om.invoicing.v1B\rDocumentProtoP\x01ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'invoicing.v1.document_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
-  _globals['DESCRIPTOR']._serialized_options = b'\n\020com.invoicing.v1B\rDocumentProtoP\001ZFgithub.com/invoicing/invoicing-service/gen/go/invoicing/v1;invoicingv1\242\002\003IXX\252\002\014Invoicing.V1\312\002\014Invoicing\\V1\352\002\rInvoicing::V1'
+  _globals['DESCRIPTOR']._serialized_options = b'\n\020com.invoicing.v1B\rDocumentProtoP\001ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\242\002\003IXX\252\002\014Invoicing.V1\312\002\014Invoicing\\V1\352\002\rInvoicing::V1'
   _globals['_DOCUMENTFORMAT']._serialized_start=169
   _globals['_DOCUMENTFORMAT']._serialized_end=243
   _globals['_DOCUMENTCHUNK']._serialized_start=45

@@ -1,0 +1,3 @@
+module github.com/invoicing/invoicing-service/clients/go
+
+go 1.19
