@@ -1,4 +1,4 @@
-"""Builds and runs the grpc.aio server: interceptor, servicers, reflection, health, shutdown."""
+"""Builds and runs the grpc.aio server: interceptors, servicers, reflection, health, shutdown."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from invoicing.v1 import (
     usage_service_pb2_grpc,
 )
 
+from server import metrics
 from server.api.customers import CustomerServicer
 from server.api.events import Notifier
 from server.api.invoices import InvoiceServicer
@@ -38,10 +39,13 @@ from server.config import Settings
 from server.db import accounts, idempotency
 from server.db import events as events_repo
 from server.db.pool import Database
+from server.db.probe import DatabaseProbe
+from server.interceptors.admission import Admission, Limits
 from server.interceptors.auth import Authentication, KeyCache
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
+from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.reflection import CommentedReflectionServicer
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,11 @@ SERVICE_NAMES = [
 ]
 _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
+# Calls grpc core holds before the application takes them. Past its default (1,000, with random early drops
+# up to 3,000) grpc cancels new calls with no details; raised so that admission control (which refuses at
+# once, with details) always binds first. grpc.aio's own maximum_concurrent_rpcs is left unset on purpose:
+# it does not refuse, it stops taking calls, so calls (health checks included) would queue in core instead.
+_GRPC_PENDING_CALLS = 100_000
 
 
 @dataclass
@@ -67,6 +76,8 @@ class RunningServer:
     port: int
     settings: Settings
     notifier: Notifier
+    dsn: str
+    streams: OpenStreams
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def set_serving(self, serving: bool) -> None:
@@ -105,11 +116,17 @@ def utc_now() -> dt.datetime:
 
 
 async def start_server(
-    settings: Settings, dsn: str, clock: Callable[[], dt.datetime] = utc_now, *, run_billing: bool = True
+    settings: Settings,
+    dsn: str,
+    clock: Callable[[], dt.datetime] = utc_now,
+    *,
+    run_billing: bool = True,
+    direct_dsn: str | None = None,
 ) -> RunningServer:
     """Connect to the database, start serving on settings.listen, and return the running server.
 
-    `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner.
+    `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner;
+    `direct_dsn` reaches PostgreSQL without PgBouncer, for the LISTEN connection (default: dsn).
     """
     db = await Database.connect(dsn, settings.pool_settings())
     try:
@@ -120,17 +137,22 @@ async def start_server(
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            ("grpc.server.max_pending_requests", _GRPC_PENDING_CALLS),
+            ("grpc.server.max_pending_requests_hard_limit", _GRPC_PENDING_CALLS),
         ]
-        # Outermost first: every failure (authentication included) is mapped and counted by the first.
+        streams = OpenStreams()
+        # Outermost first: every failure (authentication and admission included) is mapped and counted by the
+        # first; admission comes after authentication, which names the account.
         interceptors = [
             ErrorsAndMetrics(),
             DeadlinePropagation(),
-            Authentication(KeyCache(db, settings.api_key_cache_seconds)),
+            Authentication(KeyCache(db, settings.api_key_cache_seconds), streams),
+            Admission(Limits(server=settings.max_concurrent_calls, account=settings.max_concurrent_calls_per_account)),
             RequestDecoding(),
         ]
         server = grpc.aio.server(interceptors=interceptors, options=options)
         lists = Lister(db, tokens, settings.stream_settings())
-        notifier = Notifier(dsn)
+        notifier = Notifier(direct_dsn or dsn)
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
             InvoiceServicer(db, lists, notifier, clock), server
         )
@@ -156,12 +178,21 @@ async def start_server(
         await db.close()
         raise
     running = RunningServer(
-        server=server, db=db, health=health_servicer, port=port, settings=settings, notifier=notifier
+        server=server,
+        db=db,
+        health=health_servicer,
+        port=port,
+        settings=settings,
+        notifier=notifier,
+        dsn=dsn,
+        streams=streams,
     )
     notifier.start()
     await running.set_serving(True)
     running.tasks.append(asyncio.create_task(_watch_database(running)))
     running.tasks.append(asyncio.create_task(_purge_expired(running)))
+    revocation_interval = max(1.0, settings.api_key_cache_seconds)
+    running.tasks.append(asyncio.create_task(watch_revocations(streams, db, revocation_interval)))
     if run_billing:
         grace = dt.timedelta(hours=settings.billing_grace_hours)
         running.tasks.append(asyncio.create_task(runner.run_forever(db, clock, settings.billing_interval_s, grace)))
@@ -169,21 +200,34 @@ async def start_server(
 
 
 async def _watch_database(running: RunningServer) -> None:
-    """Flip health to NOT_SERVING while the database does not answer, and back when it does."""
+    """Flip health to NOT_SERVING while the database does not answer, and back when it does.
+
+    The probe has its own connection (busy pools are saturation, shown in the pool gauges, not an outage),
+    and it takes `health_failure_threshold` failed probes in a row to flip; one success flips back.
+    """
+    settings = running.settings
+    probe = DatabaseProbe(running.dsn, settings.health_check_timeout_s)
     serving = True
-    while True:
-        await asyncio.sleep(running.settings.health_check_interval_s)
-        try:
-            async with asyncio.timeout(running.settings.health_check_interval_s):
-                async with running.db.connection() as conn:
-                    await conn.fetchval("SELECT 1")
-            healthy = True
-        except Exception:
-            healthy = False
-        if healthy != serving:
-            log.warning("database %s", "reachable again" if healthy else "unreachable: health NOT_SERVING")
-            await running.set_serving(healthy)
-            serving = healthy
+    failures = 0
+    metrics.DATABASE_UP.set(1)
+    try:
+        while True:
+            await asyncio.sleep(settings.health_check_interval_s)
+            answered = await probe.check()
+            metrics.DATABASE_UP.set(1 if answered else 0)
+            if answered:
+                failures = 0
+            else:
+                failures += 1
+                metrics.PROBE_FAILURES.inc()
+            healthy = answered or (serving and failures < settings.health_failure_threshold)
+            if healthy != serving:
+                log.warning("database %s", "reachable again" if healthy else "unreachable: health NOT_SERVING")
+                running.db.reachable = healthy
+                await running.set_serving(healthy)
+                serving = healthy
+    finally:
+        probe.close()
 
 
 async def _purge_expired(running: RunningServer) -> None:

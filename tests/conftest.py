@@ -72,7 +72,12 @@ async def migrated_dsn(database_dsn: str) -> str:
 
 @pytest.fixture(scope="session")
 def settings(migrated_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Server settings for tests: a free port, no key cache, small batches so streams have many messages."""
+    """Server settings for tests: a free port, no key cache, small batches so streams have many messages.
+
+    The admission limits are raised above the defaults: the race tests send a thousand concurrent calls of
+    one account to prove the locking, not the refusals (tests/test_overload.py proves those on servers of
+    their own, with the default shape of limits).
+    """
     return Settings(
         database_url=migrated_dsn,
         data_dir=tmp_path_factory.mktemp("data"),
@@ -81,6 +86,8 @@ def settings(migrated_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         stream_batch_records=50,
         health_check_interval_s=0.5,
         shutdown_grace_s=1,
+        max_concurrent_calls=4096,
+        max_concurrent_calls_per_account=4096,
     )
 
 

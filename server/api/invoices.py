@@ -429,7 +429,7 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         v.raise_if_any()
         account = account_id()
         now = self._clock()
-        async with self._db.snapshot() as conn:
+        async with self._db.read_snapshot() as conn:  # unary: never the stream pool
             row = await subscriptions_repo.get(conn, account, request.subscription_id)
             sub = engine.subscription_from(row, account)
             today = today_in(sub.timezone, now)

@@ -2,9 +2,17 @@
 
 A stream runs in one read-only repeatable-read transaction on the stream pool
 and reads through a server-side cursor one batch at a time, so rows committed
-while it runs are not seen, memory stays bounded by one batch whatever the
-client's speed, and cancellation or a passed deadline releases the cursor,
-transaction and connection at once (the generator is closed).
+while it runs are not seen, memory stays bounded by two batches (one being
+written, one read ahead) whatever the client's speed, and cancellation or a
+passed deadline releases the cursor, transaction and connection at once.
+
+A client that stops reading cannot keep its connection: the database side of
+the stream (a task of its own) waits for the client to take each batch, and
+once it has waited `stall_timeout_s` (or `stall_timeout_busy_s` while another
+stream waits for a connection it could use) it releases the snapshot and the
+connection. The stream then ends ABORTED, reason STREAM_STALLED, with the
+resume token of the last batch sent in the error's metadata: a new call with
+that token continues exactly after it.
 
 Every message carries a resume token: the keyset position of its last record,
 sealed with AES-GCM under a server secret and bound (as associated data) to the
@@ -14,24 +22,30 @@ with other filters, fails to open and is rejected as INVALID_ARGUMENT.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
 
+from server import context, metrics
 from server.api import converters as conv
 from server.db.pool import Database
-from server.domain.errors import InvalidArgument
+from server.domain.errors import InvalidArgument, StreamStalled
+
+log = logging.getLogger(__name__)
 
 Response = TypeVar("Response", bound=Message)
 Item = TypeVar("Item", bound=Message)
@@ -39,14 +53,21 @@ Position = TypeVar("Position", covariant=True)
 
 _NONCE_BYTES = 12
 _MAX_TOKEN_LENGTH = 512
+# How often a stream waiting for its client looks at the clock and at the other streams.
+_STALL_CHECK_S = 0.25
+_STALLED_RETRY_MS = 100
 
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """Batch bounds: at most this many records and roughly this many bytes per message."""
+    """Batch bounds (at most this many records and roughly this many bytes per message), and how long a
+    stream keeps its database connection while its client does not read: `stall_timeout_s` in any case,
+    `stall_timeout_busy_s` while another stream waits for a connection it could use."""
 
     batch_records: int = 250
     batch_bytes: int = 1_000_000
+    stall_timeout_s: float = 30.0
+    stall_timeout_busy_s: float = 2.0
 
 
 class ResumeTokens:
@@ -90,6 +111,38 @@ class ResumeTokens:
         return position
 
 
+class _Stalled:
+    """Put in the hand-off by the database side when it gave up its connection because nobody took a batch."""
+
+
+class _StalledExit(Exception):
+    """Leaves the snapshot (rolling it back) when the client stalled."""
+
+
+_DONE = object()
+
+
+class _HandOff:
+    """One batch at a time from the database side (a task) to the gRPC side (the stream's generator)."""
+
+    def __init__(self) -> None:
+        self.item: object = None
+        self.filled = asyncio.Event()
+        self.ready = asyncio.Event()  # the gRPC side sent the previous batch and wants the next
+        self.ready.set()
+
+    def put(self, item: object) -> None:
+        self.item = item
+        self.ready.clear()
+        self.filled.set()
+
+    async def take(self) -> object:
+        await self.filled.wait()
+        self.filled.clear()
+        item, self.item = self.item, None
+        return item
+
+
 async def stream_batches(
     db: Database,
     query: tuple[str, list[Any]],
@@ -102,31 +155,114 @@ async def stream_batches(
     limit: int,
     settings: StreamSettings,
 ) -> AsyncIterator[Response]:
-    """Run query in a snapshot and yield responses of built records, each with its resume token."""
+    """Run query in a snapshot and yield responses of built records, each with its resume token.
+
+    Raises StreamStalled (with the token of the last response yielded) when the client stopped taking
+    responses for longer than the settings allow.
+    """
+    hand_off = _HandOff()
+    reader = asyncio.create_task(
+        _read_batches(db, query, build, position, respond, tokens, scope, limit, settings, hand_off)
+    )
+    last_token = ""
+    try:
+        while True:
+            item = await hand_off.take()
+            if item is _DONE:
+                return
+            if isinstance(item, _Stalled):
+                raise StreamStalled(
+                    "the client did not read the stream for too long, so its database snapshot was released;"
+                    " call again with the resume_token in this error's metadata to continue after the last"
+                    " record sent",
+                    resume_token=last_token,
+                    retry_after_ms=_STALLED_RETRY_MS,
+                )
+            if isinstance(item, BaseException):
+                raise item
+            response, last_token = cast(tuple[Response, str], item)
+            yield response
+            hand_off.ready.set()
+    finally:
+        if not reader.done():
+            reader.cancel()
+        # Wait for the transaction to end and the connection to go back before the call completes.
+        await asyncio.gather(reader, return_exceptions=True)
+
+
+async def _read_batches(
+    db: Database,
+    query: tuple[str, list[Any]],
+    build: Callable[[asyncpg.Record], Item],
+    position: Callable[[asyncpg.Record], Sequence[Any]],
+    respond: Callable[[list[Item], str], Response],
+    tokens: ResumeTokens,
+    scope: bytes,
+    limit: int,
+    settings: StreamSettings,
+    hand_off: _HandOff,
+) -> None:
+    """The database side of a stream: read, build and hand over batches until done, failed or stalled."""
+    caller = context.current_caller()
+    account = None if caller is None else caller.account_id
+
+    async def hand_over(response: Response, token: str) -> bool:
+        """Give the batch to the gRPC side once it took the previous one; False if the client stalled."""
+        waiting_since = time.monotonic()
+        while not hand_off.ready.is_set():
+            try:
+                await asyncio.wait_for(hand_off.ready.wait(), timeout=_STALL_CHECK_S)
+            except TimeoutError:
+                waited = time.monotonic() - waiting_since
+                if waited >= settings.stall_timeout_s or (
+                    waited >= settings.stall_timeout_busy_s and db.streams.contended(account)
+                ):
+                    return False
+        hand_off.put((response, token))
+        return True
+
     sql, args = query
     remaining = limit if limit > 0 else None
-    async with db.snapshot() as conn:
-        cursor = await conn.cursor(sql, *args)
-        while remaining is None or remaining > 0:
-            want = settings.batch_records if remaining is None else min(settings.batch_records, remaining)
-            rows = await cursor.fetch(want)
-            if not rows:
-                return
-            items: list[Item] = []
-            size = 0
-            for index, row in enumerate(rows):
-                item = build(row)
-                items.append(item)
-                size += item.ByteSize()
-                if size >= settings.batch_bytes and index < len(rows) - 1:
-                    yield respond(items, tokens.seal(scope, position(row)))
-                    items, size = [], 0
-            if items:
-                yield respond(items, tokens.seal(scope, position(rows[-1])))
-            if remaining is not None:
-                remaining -= len(rows)
-            if len(rows) < want:
-                return
+    try:
+        async with db.snapshot() as conn:
+            cursor = await conn.cursor(sql, *args)
+            while remaining is None or remaining > 0:
+                want = settings.batch_records if remaining is None else min(settings.batch_records, remaining)
+                rows = await cursor.fetch(want)
+                if not rows:
+                    break
+                items: list[Item] = []
+                size = 0
+                for index, row in enumerate(rows):
+                    item = build(row)
+                    items.append(item)
+                    size += item.ByteSize()
+                    if size >= settings.batch_bytes and index < len(rows) - 1:
+                        token = tokens.seal(scope, position(row))
+                        if not await hand_over(respond(items, token), token):
+                            raise _StalledExit
+                        items, size = [], 0
+                if items:
+                    token = tokens.seal(scope, position(rows[-1]))
+                    if not await hand_over(respond(items, token), token):
+                        raise _StalledExit
+                if remaining is not None:
+                    remaining -= len(rows)
+                if len(rows) < want:
+                    break
+    except _StalledExit:
+        method = context.method()
+        metrics.STREAMS_STALLED.labels(method).inc()
+        log.info("%s: the client stopped reading; released its snapshot and connection", method)
+        hand_off.item = _Stalled()
+        hand_off.filled.set()
+        return
+    except Exception as exc:  # handed to the gRPC side, which raises it in the call
+        await hand_off.ready.wait()  # (the connection is back already: no stall bound needed here)
+        hand_off.put(exc)
+        return
+    await hand_off.ready.wait()
+    hand_off.put(_DONE)
 
 
 @dataclass(frozen=True)
