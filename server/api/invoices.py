@@ -47,7 +47,15 @@ from server.domain.invoices import (
     price_lines,
     totals,
 )
-from server.domain.validation import MAX_NAME_LENGTH, check_id, check_limit, check_request_id, check_text, today_in
+from server.domain.validation import (
+    MAX_LINE_ITEMS,
+    MAX_NAME_LENGTH,
+    check_id,
+    check_limit,
+    check_request_id,
+    check_text,
+    today_in,
+)
 
 
 def _line_inputs(request: invoice_service_pb2.CreateInvoiceRequest, v: Violations) -> list[LineInput]:
@@ -212,6 +220,8 @@ class InvoiceServicer(invoice_service_pb2_grpc.InvoiceServiceServicer):
         check_currency(request.currency, "currency", v)
         invoice_date = conv.date_from(request.invoice_date, "invoice_date", v, required=True)
         check_line_count(len(request.line_items), v)
+        if len(request.line_items) > MAX_LINE_ITEMS:
+            v.raise_if_any()  # size limits before per-line work: an oversized request is refused for nothing
         lines = _line_inputs(request, v)
         discount = _discount(request.discount, request.currency, v) if request.HasField("discount") else None
         due_date = conv.optional_date(request, "due_date", v)

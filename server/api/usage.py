@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +87,11 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         self._db = db
         self._clock = clock
 
-    async def _ingest(self, account: str, events: list[usage_service_pb2.Event], offset: int, outcome: Outcome) -> None:
-        """Validate a batch, then store its valid events and their rollups in one transaction."""
+    async def _ingest(
+        self, account: str, events: Sequence[usage_service_pb2.Event], offset: int, outcome: Outcome
+    ) -> None:
+        """Validate a batch (its size first, before any per-event work), then store its valid events and their
+        rollups in one transaction."""
         if not events or len(events) > MAX_EVENTS_PER_BATCH:
             raise InvalidArgument.one("events", f"a batch has 1 to {MAX_EVENTS_PER_BATCH} events")
         now = self._clock()
@@ -145,7 +148,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         self, request: usage_service_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> usage_service_pb2.IngestEventsResponse:
         outcome = Outcome()
-        await self._ingest(account_id(), list(request.events), 0, outcome)
+        await self._ingest(account_id(), request.events, 0, outcome)
         return outcome.response()
 
     async def IngestEventStream(
@@ -157,6 +160,6 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         account = account_id()
         offset = 0
         async for request in request_iterator:
-            await self._ingest(account, list(request.events), offset, outcome)
+            await self._ingest(account, request.events, offset, outcome)
             offset += len(request.events)
         return outcome.response()
