@@ -21,9 +21,15 @@ NOT_SERVING: int = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 @asynccontextmanager
-async def own_server(settings: Settings, dsn: str, **overrides: Any) -> AsyncIterator[RunningServer]:
-    """A server of its own on the session database, with the session settings changed by overrides."""
-    running = await start_server(settings.model_copy(update=overrides), dsn, run_billing=False)
+async def own_server(
+    settings: Settings, dsn: str, *, direct_dsn: str | None = None, **overrides: Any
+) -> AsyncIterator[RunningServer]:
+    """A server of its own on dsn, with the session settings changed by overrides.
+
+    A dsn that reaches the database directly turns transaction pooling off, unless overrides say otherwise.
+    """
+    overrides.setdefault("db_transaction_pooling", direct_dsn is not None)
+    running = await start_server(settings.model_copy(update=overrides), dsn, run_billing=False, direct_dsn=direct_dsn)
     try:
         yield running
     finally:

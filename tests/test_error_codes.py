@@ -184,13 +184,14 @@ async def test_a_connection_lost_during_commit_is_commit_unknown_and_the_retry_i
 
 
 async def _backend_in_commit(dsn: str) -> int:
-    """The pid of the service's backend that is running COMMIT (inside the deferred trigger's sleep)."""
+    """The pid of the service's backend that is running COMMIT now (inside the deferred trigger's sleep)."""
     conn = await asyncpg.connect(dsn)
     try:
         for _ in range(400):
             pid: int | None = await conn.fetchval(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                " AND application_name = 'invoice-service' AND query IN ('COMMIT', 'COMMIT;') LIMIT 1"
+                " AND application_name = 'invoice-service' AND state = 'active' AND query IN ('COMMIT', 'COMMIT;')"
+                " LIMIT 1"
             )
             if pid is not None:
                 return pid
