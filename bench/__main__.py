@@ -5,7 +5,9 @@ Each figure is printed beside its anchor measured in the same run on the same ma
   grpc.health.v1.Health/Check on the same server stack;
 - unary latency at 1 in flight with a Python client, against the same anchor;
 - ListInvoices records/s with a Python streaming client, against asyncpg reading the same invoice and
-  line rows with a cursor in one process; server RSS growth over the stream.
+  line rows with a cursor in one process; server RSS growth over the stream;
+- another account's GetInvoice p99 while one account runs far past its concurrency limit on a hot
+  customer, against the same p99 alone (`bench/fairness.py`).
 
 Medians of several runs. Usage: python -m bench [--invoices N] [--runs R] [--seconds S]
 """
@@ -35,7 +37,7 @@ import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc
 
-from bench import upcoming
+from bench import fairness, upcoming
 from bench.seed import seed_invoices
 from server.db import embedded
 from server.db.migrate import migrate
@@ -180,6 +182,7 @@ def main() -> int:
 def _run(args: argparse.Namespace, h2load: str, dsn: str, tmp: Path) -> int:
     asyncio.run(migrate(dsn))
     _, key = asyncio.run(create_key(dsn, "bench", invoice_prefix="BENCH"))
+    _, hot_key = asyncio.run(create_key(dsn, "bench-hot", invoice_prefix="HOT"))
     print(f"seeding {args.invoices} invoices x 5 lines...", flush=True)
     invoice_id = asyncio.run(seed_invoices(dsn, "bench", args.invoices))
     port = _free_port()
@@ -196,15 +199,16 @@ def _run(args: argparse.Namespace, h2load: str, dsn: str, tmp: Path) -> int:
     try:
         assert server.stdout is not None
         server.stdout.readline()  # "listening" line: the server is ready
-        return _scenarios(args, h2load, dsn, target, key, invoice_id, server.pid)
+        return _scenarios(args, h2load, dsn, target, (key, hot_key), invoice_id, server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
 
 
 def _scenarios(
-    args: argparse.Namespace, h2load: str, dsn: str, target: str, key: str, invoice_id: str, pid: int
+    args: argparse.Namespace, h2load: str, dsn: str, target: str, keys: tuple[str, str], invoice_id: str, pid: int
 ) -> int:
+    key, hot_key = keys
     url = f"http://{target}"
     health_body = health_pb2.HealthCheckRequest().SerializeToString()
     get_body = invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id).SerializeToString()
@@ -267,6 +271,19 @@ def _scenarios(
             "<= 0.2x, p50 <= 20 ms",
         )
     )
+    print("one account past its limit on a hot customer...", flush=True)
+    alone_p99, loaded_p99 = fairness.measure(target, key, hot_key, invoice_id, args.runs, args.seconds)
+    for callers, target_text in [(fairness.AT_LIMIT, "<= 2x"), (fairness.PAST_LIMIT, "(report)")]:
+        rows.append(
+            Row(
+                f"GetInvoice p99, other account, {callers} hot callers",
+                loaded_p99[callers],
+                "ms",
+                "same p99, alone",
+                alone_p99,
+                target_text,
+            )
+        )
     print()
     print(f"{'scenario':<48} {'value':>12} {'unit':<11} {'anchor':<26} {'anchor value':>12} {'ratio':>7}  target")
     for row in rows:

@@ -22,7 +22,8 @@ from server import context, metrics
 from server.domain.errors import ResourceExhausted
 from server.interceptors.base import MethodInterceptor, ServerStream, Unary
 
-_RETRY_AFTER_MS = 100
+# A refused caller that came back sooner than a call of its account can finish would only add load.
+_RETRY_AFTER_MS = 1000
 
 
 @dataclass(frozen=True)
