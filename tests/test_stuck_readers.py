@@ -59,6 +59,12 @@ async def read_ids(api: Api, request: invoice_service_pb2.ListInvoicesRequest) -
     return [invoice.id async for batch in api.invoices.ListInvoices(request, timeout=60) for invoice in batch.invoices]
 
 
+async def first_five(api: Api) -> list[str]:
+    """The ids of a ListInvoices stream limited to 5 invoices, under a 5 s deadline."""
+    request = invoice_service_pb2.ListInvoicesRequest(limit=5)
+    return [invoice.id async for batch in api.invoices.ListInvoices(request, timeout=5) for invoice in batch.invoices]
+
+
 async def read_until_error(call: Any) -> tuple[list[invoice_service_pb2.ListInvoicesResponse], grpc.aio.AioRpcError]:
     """The messages of a stream that must end in an error, and the error."""
     messages = []
@@ -151,27 +157,13 @@ async def test_eight_unread_streams_leave_lists_and_upcoming_invoices_to_the_oth
 
                 await eventually(pool_full, 30, "the unread streams did not take the stream pool")
 
-                listed = [
-                    invoice.id
-                    async for batch in api.invoices.ListInvoices(
-                        invoice_service_pb2.ListInvoicesRequest(limit=5), timeout=5
-                    )
-                    for invoice in batch.invoices
-                ]
-                assert len(listed) == 5
+                assert len(await first_five(api)) == 5
                 preview = await api.invoices.GetUpcomingInvoice(
                     invoice_service_pb2.GetUpcomingInvoiceRequest(subscription_id=subscription.id), timeout=5
                 )
                 assert preview.invoice.total == "100.00"
                 async with open_api(target, crowded_accounts[0].key) as stuck_api:
-                    own = [
-                        invoice.id
-                        async for batch in stuck_api.invoices.ListInvoices(
-                            invoice_service_pb2.ListInvoicesRequest(limit=5), timeout=5
-                        )
-                        for invoice in batch.invoices
-                    ]
-                assert len(own) == 5
+                    assert len(await first_five(stuck_api)) == 5
 
                 _messages, error = await read_until_error(calls[0])
                 assert details_of(error).code == grpc.StatusCode.ABORTED

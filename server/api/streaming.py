@@ -143,6 +143,21 @@ class _HandOff:
         return item
 
 
+@dataclass(frozen=True)
+class _Source(Generic[Item, Response]):
+    """What one stream reads and how it turns rows into messages."""
+
+    db: Database
+    query: tuple[str, list[Any]]
+    build: Callable[[asyncpg.Record], Item]
+    position: Callable[[asyncpg.Record], Sequence[Any]]
+    respond: Callable[[list[Item], str], Response]
+    tokens: ResumeTokens
+    scope: bytes
+    limit: int
+    settings: StreamSettings
+
+
 async def stream_batches(
     db: Database,
     query: tuple[str, list[Any]],
@@ -160,10 +175,9 @@ async def stream_batches(
     Raises StreamStalled (with the token of the last response yielded) when the client stopped taking
     responses for longer than the settings allow.
     """
+    source = _Source(db, query, build, position, respond, tokens, scope, limit, settings)
     hand_off = _HandOff()
-    reader = asyncio.create_task(
-        _read_batches(db, query, build, position, respond, tokens, scope, limit, settings, hand_off)
-    )
+    reader = asyncio.create_task(_read_batches(source, hand_off))
     last_token = ""
     try:
         while True:
@@ -190,23 +204,14 @@ async def stream_batches(
         await asyncio.gather(reader, return_exceptions=True)
 
 
-async def _read_batches(
-    db: Database,
-    query: tuple[str, list[Any]],
-    build: Callable[[asyncpg.Record], Item],
-    position: Callable[[asyncpg.Record], Sequence[Any]],
-    respond: Callable[[list[Item], str], Response],
-    tokens: ResumeTokens,
-    scope: bytes,
-    limit: int,
-    settings: StreamSettings,
-    hand_off: _HandOff,
-) -> None:
+async def _read_batches(source: _Source[Any, Any], hand_off: _HandOff) -> None:
     """The database side of a stream: read, build and hand over batches until done, failed or stalled."""
+    db, settings, tokens, scope = source.db, source.settings, source.tokens, source.scope
+    build, position, respond = source.build, source.position, source.respond
     caller = context.current_caller()
     account = None if caller is None else caller.account_id
 
-    async def hand_over(response: Response, token: str) -> bool:
+    async def hand_over(response: Any, token: str) -> bool:
         """Give the batch to the gRPC side once it took the previous one; False if the client stalled."""
         waiting_since = time.monotonic()
         while not hand_off.ready.is_set():
@@ -221,8 +226,8 @@ async def _read_batches(
         hand_off.put((response, token))
         return True
 
-    sql, args = query
-    remaining = limit if limit > 0 else None
+    sql, args = source.query
+    remaining = source.limit if source.limit > 0 else None
     try:
         async with db.snapshot() as conn:
             cursor = await conn.cursor(sql, *args)
@@ -231,7 +236,7 @@ async def _read_batches(
                 rows = await cursor.fetch(want)
                 if not rows:
                     break
-                items: list[Item] = []
+                items: list[Any] = []
                 size = 0
                 for index, row in enumerate(rows):
                     item = build(row)

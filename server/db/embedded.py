@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ class EmbeddedPostgres:
     data_dir: Path
     dsn: str
     _server: Any
+    # Restart and stop run in worker threads; pgserver's inter-process lock does not exclude threads of one
+    # process, so they also take this one.
+    _threads: threading.Lock = field(default_factory=threading.Lock)
 
     def postmaster_pid(self) -> int | None:
         """The pid of the postmaster serving data_dir now, or None if none runs."""
@@ -52,23 +56,24 @@ class EmbeddedPostgres:
 
     def restart(self) -> None:
         """Start PostgreSQL again on the same data directory (adopting one that already runs there)."""
-        with self._server._lock:  # pgserver's inter-process lock: one starter at a time per machine
+        with self._threads, self._server._lock:  # pgserver's inter-process lock: one starter per machine
             self._server.ensure_postgres_running()
 
     def stop(self) -> None:
         """Stop the server now, unless another live process still uses it (pgserver's handle list)."""
         from pgserver.utils import PostmasterInfo, process_is_running
 
-        with self._server._lock:
-            # Stop whichever postmaster serves the data directory now, not only the one we started.
-            current = PostmasterInfo.read_from_pgdata(self.data_dir)
-            if current is not None and current.is_running():
-                self._server._postmaster_info = current
-            # Forget handles of processes that died without cleaning up (a kill -9): they use nothing.
-            handles = self._server.global_process_id_list
-            alive = [pid for pid in handles.get() if pid == os.getpid() or process_is_running(pid)]
-            handles.put(alive)
-        self._server.cleanup()
+        with self._threads:
+            with self._server._lock:
+                # Stop whichever postmaster serves the data directory now, not only the one we started.
+                current = PostmasterInfo.read_from_pgdata(self.data_dir)
+                if current is not None and current.is_running():
+                    self._server._postmaster_info = current
+                # Forget handles of processes that died without cleaning up (a kill -9): they use nothing.
+                handles = self._server.global_process_id_list
+                alive = [pid for pid in handles.get() if pid == os.getpid() or process_is_running(pid)]
+                handles.put(alive)
+            self._server.cleanup()
 
 
 def start(data_dir: Path, *, ephemeral: bool = False) -> EmbeddedPostgres:
@@ -86,14 +91,22 @@ def start(data_dir: Path, *, ephemeral: bool = False) -> EmbeddedPostgres:
 
 
 async def supervise(pg: EmbeddedPostgres, interval_s: float = SUPERVISE_INTERVAL_S) -> None:
-    """Restart the embedded PostgreSQL whenever its postmaster is gone, until cancelled."""
+    """Restart the embedded PostgreSQL whenever its postmaster is gone, until cancelled.
+
+    Cancelled during a restart, it waits for the restart to finish (a thread cannot be interrupted), so that
+    a stop that follows finds PostgreSQL started, not half started.
+    """
     while True:
         await asyncio.sleep(interval_s)
         if await asyncio.to_thread(pg.is_running):
             continue
         log.warning("embedded PostgreSQL is not running; restarting it on %s", pg.data_dir)
+        restart = asyncio.ensure_future(asyncio.to_thread(pg.restart))
         try:
-            await asyncio.to_thread(pg.restart)
+            await asyncio.shield(restart)
+        except asyncio.CancelledError:
+            await asyncio.gather(restart, return_exceptions=True)
+            raise
         except Exception:  # the old processes may still be exiting: try again at the next tick
             log.warning("restarting the embedded PostgreSQL failed; retrying", exc_info=True)
         else:
