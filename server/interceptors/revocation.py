@@ -104,9 +104,9 @@ async def stream_until_revoked(stream: AsyncIterator[T], revoked: asyncio.Event)
             yield message
     finally:
         revocation.cancel()
-        if following is not None and not following.done():
-            following.cancel()
-            await asyncio.gather(following, return_exceptions=True)
+        if following is not None:
+            following.cancel()  # (no effect when it is done)
+            await asyncio.gather(following, return_exceptions=True)  # its outcome is retrieved either way
         closer = getattr(stream, "aclose", None)
         if closer is not None:
             await closer()
@@ -123,6 +123,5 @@ async def call_until_revoked(call: Awaitable[T], revoked: asyncio.Event) -> T:
         return work.result()
     finally:
         revocation.cancel()
-        if not work.done():
-            work.cancel()
-            await asyncio.gather(work, return_exceptions=True)
+        work.cancel()  # (no effect when it is done)
+        await asyncio.gather(work, return_exceptions=True)  # its outcome is retrieved either way
