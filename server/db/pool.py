@@ -86,6 +86,7 @@ class TrackedPool:
         self.pool = pool
         self.shares = Shares(pool.get_max_size(), account_share)
         self.acquire_timeout_s = acquire_timeout_s
+        self.observe_wait = metrics.acquire_wait(name)
         self.in_use = 0
         self.waiting = 0  # calls waiting for a connection, for their account's share or for the pool
         self.pool_waiting = 0  # of which: within their share, waiting for the pool itself
@@ -158,29 +159,27 @@ class Database:
         left = context.remaining_seconds()
         bound = tracked.acquire_timeout_s if left is None else max(0.001, min(left, tracked.acquire_timeout_s))
         started = time.perf_counter()
-        shared = False
+        share: str | None = None  # the account whose share slot this call holds
         tracked.waiting += 1
         try:
             async with asyncio.timeout(bound):
                 if account is not None:
                     await tracked.shares.acquire(account)
-                    shared = True
+                    share = account
                 tracked.pool_waiting += 1
                 try:
                     conn = await tracked.pool.acquire()
                 finally:
                     tracked.pool_waiting -= 1
-        except TimeoutError:
-            if shared:
-                tracked.shares.release(account)  # type: ignore[arg-type]
-            raise self._wait_failed(tracked, bound) from None
-        except BaseException:
-            if shared:
-                tracked.shares.release(account)  # type: ignore[arg-type]
+        except BaseException as exc:
+            if share is not None:
+                tracked.shares.release(share)
+            if isinstance(exc, TimeoutError):
+                raise self._wait_failed(tracked, bound) from None
             raise
         finally:
             tracked.waiting -= 1
-            metrics.observe_acquire(tracked.name, time.perf_counter() - started)
+            tracked.observe_wait(time.perf_counter() - started)
         tracked.in_use += 1
         try:
             yield conn
@@ -189,8 +188,8 @@ class Database:
             try:
                 await tracked.pool.release(conn)
             finally:
-                if shared:
-                    tracked.shares.release(account)  # type: ignore[arg-type]
+                if share is not None:
+                    tracked.shares.release(share)
 
     def _wait_failed(self, tracked: TrackedPool, bound: float) -> Exception:
         left = context.remaining_seconds()
