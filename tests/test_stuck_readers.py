@@ -131,10 +131,11 @@ async def test_eight_unread_streams_leave_lists_and_upcoming_invoices_to_the_oth
 
     The server runs with the default stream settings (4 stream connections, 30 s stall timeout, 2 s while
     contended, 250 invoices a batch). Another account's ListInvoices (limit 5) and GetUpcomingInvoice, and a
-    stuck account's own ListInvoices, each complete within a 5 s deadline; the stuck streams end
-    STREAM_STALLED.
+    stuck account's own ListInvoices, each complete within a 5 s deadline, because the server ended stuck
+    streams (STREAM_STALLED) to give their connections to them.
     """
     other = await new_account(migrated_dsn)
+    stalled_before = counter("invoicing_streams_stalled_total", method=LIST_INVOICES)
     async with own_server(settings, migrated_dsn, stream_batch_records=250) as running:
         target = target_of(running)
         pool_max: int = running.db.stream_pool.get_max_size()
@@ -146,11 +147,9 @@ async def test_eight_unread_streams_leave_lists_and_upcoming_invoices_to_the_oth
             subscription = await subscribe(api, customer, plan, _today().replace(day=1).isoformat())
 
             async with contextlib.AsyncExitStack() as stack:
-                calls = [
-                    await stack.enter_async_context(unread_stream(target, stuck.key, list_all()))
-                    for stuck in crowded_accounts
-                    for _ in range(STUCK_PER_ACCOUNT)
-                ]
+                for stuck in crowded_accounts:  # 8 streams nobody reads, open until the block ends
+                    for _ in range(STUCK_PER_ACCOUNT):
+                        await stack.enter_async_context(unread_stream(target, stuck.key, list_all()))
 
                 async def pool_full() -> bool:
                     return running.db.streams.in_use == pool_max
@@ -165,9 +164,9 @@ async def test_eight_unread_streams_leave_lists_and_upcoming_invoices_to_the_oth
                 async with open_api(target, crowded_accounts[0].key) as stuck_api:
                     assert len(await first_five(stuck_api)) == 5
 
-                _messages, error = await read_until_error(calls[0])
-                assert details_of(error).code == grpc.StatusCode.ABORTED
-                assert details_of(error).reason == "STREAM_STALLED"
+                # The capacity came from stuck streams the server ended, not from a bigger pool.
+                stalled = counter("invoicing_streams_stalled_total", method=LIST_INVOICES) - stalled_before
+                assert stalled >= pool_max
 
 
 @pytest.mark.reliability
