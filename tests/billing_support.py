@@ -41,9 +41,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture(scope="session")
-async def clocked_server(settings: Settings, migrated_dsn: str, clock: Clock) -> AsyncIterator[RunningServer]:
+async def clocked_server(
+    settings: Settings, service_dsn: str, migrated_dsn: str, clock: Clock
+) -> AsyncIterator[RunningServer]:
     """A server on its own port that reads `clock`; its period-end runner is driven by the tests."""
-    running = await start_server(settings, migrated_dsn, clock, run_billing=False)
+    running = await start_server(settings, service_dsn, clock, run_billing=False, direct_dsn=migrated_dsn)
     yield running
     await running.stop(grace=1)
 

@@ -624,7 +624,8 @@ async def test_cancelled_streams_release_transactions_and_connections(
     """20 streams cancelled mid-way (more than the stream pool holds) leave no open transaction or busy connection."""
     customer = await create_customer(api)
     created = await create_dated(api, customer, spread_days(300))
-    pool_size = server.db.settings.stream_max_size
+    # One account holds at most its share of the stream pool at once.
+    pool_size = server.db.streams.shares.limit
     assert pool_size < 20
 
     async with slow_reader(target, account.key) as open_stream:
