@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from server.domain.usage import NUMBER_PATTERN, Event, PropertyValue, Rollup, RollupKey
-
-
-def _json_value(value: PropertyValue) -> Any:
-    # Numbers are stored as JSON strings so that they stay exact, in plain notation ("0.0000001", not "1E-7")
-    # so that reading the raw events back finds the same numbers the rollups counted.
-    return format(value, "f") if isinstance(value, Decimal) else value
+from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event
 
 
 async def customer_ids(
@@ -42,29 +36,72 @@ async def customer_ids(
     return known, by_external
 
 
-async def insert_events(conn: asyncpg.Connection, account_id: str, events: Sequence[Event]) -> set[str]:
-    """Insert events, skipping keys already stored; return the keys inserted now.
+# Rows go in key order (events by idempotency key, rollups by their key in code point order, as Python sorts),
+# so concurrent batches with overlapping keys wait on each other in one order and cannot deadlock. The
+# rollups are computed from the rows the insert returns, so they count exactly the events stored now.
+_STORE_EVENTS = """
+WITH inserted AS (
+    INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties)
+    SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+        AS u(key, customer_id, event_name, occurred_at, properties)
+    ON CONFLICT (account_id, idempotency_key) DO NOTHING
+    RETURNING idempotency_key, customer_id, event_name, occurred_at, properties
+), rolled_up AS (
+    INSERT INTO usage_rollups AS r (account_id, customer_id, event_name, property, bucket, events, total, maximum)
+    SELECT $1, i.customer_id, i.event_name, v.property, date_bin('15 minutes', i.occurred_at, 'epoch'),
+        count(*), sum(v.value), max(v.value)
+    FROM inserted i
+    CROSS JOIN LATERAL (
+        SELECT $7::text AS property, 1::numeric AS value
+        UNION ALL
+        SELECT p.key, p.value::numeric FROM jsonb_each_text(i.properties) p
+        WHERE p.value ~ $8 AND length(p.value) <= 40
+    ) v
+    GROUP BY i.customer_id, i.event_name, v.property, date_bin('15 minutes', i.occurred_at, 'epoch')
+    ORDER BY i.customer_id COLLATE "C", i.event_name COLLATE "C", v.property COLLATE "C", 5
+    ON CONFLICT (account_id, customer_id, event_name, property, bucket) DO UPDATE SET
+        events = r.events + EXCLUDED.events,
+        total = r.total + EXCLUDED.total,
+        maximum = greatest(r.maximum, EXCLUDED.maximum)
+)
+SELECT idempotency_key FROM inserted
+"""
 
-    Rows go in key order, so concurrent batches with overlapping keys wait on each other in one order.
+
+def _stored_form(value: object) -> str:
+    # Numbers are stored as JSON strings so that they stay exact, in plain notation ("0.0000001", not "1E-7")
+    # so that reading the raw events back finds the same numbers the rollups counted.
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"not a property value: {value!r}")
+
+
+# One encoder for every event (json.dumps with options builds a new one per call).
+_PROPERTIES_JSON = json.JSONEncoder(default=_stored_form)
+
+
+async def store_events(conn: asyncpg.Connection, account_id: str, events: Sequence[Event]) -> set[str]:
+    """Insert the events whose keys are not stored yet and add them to the 15-minute rollups, in one statement;
+    return the keys inserted now.
+
+    A rollup row per (customer, event, bucket) counts the events (property COUNT_PROPERTY), and one per
+    numeric property (NUMBER_PATTERN, at most 40 characters: server.domain.usage.numeric) holds their
+    count, exact sum and maximum. Duplicates (keys already stored, by this or a concurrent batch) add nothing.
     """
     if not events:
         return set()
     events = sorted(events, key=lambda e: e.idempotency_key)
     rows = await conn.fetch(
-        """
-        INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties)
-        SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-            AS u(key, customer_id, event_name, occurred_at, properties)
-        ON CONFLICT (account_id, idempotency_key) DO NOTHING
-        RETURNING idempotency_key
-        """,
+        _STORE_EVENTS,
         account_id,
         [e.idempotency_key for e in events],
         [e.customer_id for e in events],
         [e.event_name for e in events],
         [e.occurred_at for e in events],
-        [json.dumps({k: _json_value(v) for k, v in e.properties.items()}) for e in events],
+        [_PROPERTIES_JSON.encode(e.properties) for e in events],
+        COUNT_PROPERTY,
+        NUMBER_PATTERN,
     )
     return {r["idempotency_key"] for r in rows}
 
@@ -77,33 +114,6 @@ async def stored_keys(conn: asyncpg.Connection, account_id: str, keys: Sequence[
         list(keys),
     )
     return {r["idempotency_key"] for r in rows}
-
-
-async def add_rollups(conn: asyncpg.Connection, account_id: str, rollups: Mapping[RollupKey, Rollup]) -> None:
-    """Add the rollups of newly inserted events to the stored ones (in key order)."""
-    if not rollups:
-        return
-    keys = sorted(rollups)
-    await conn.execute(
-        """
-        INSERT INTO usage_rollups AS r (account_id, customer_id, event_name, property, bucket, events, total, maximum)
-        SELECT $1, u.customer_id, u.event_name, u.property, u.bucket, u.events, u.total, u.maximum
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::numeric[], $8::numeric[])
-            AS u(customer_id, event_name, property, bucket, events, total, maximum)
-        ON CONFLICT (account_id, customer_id, event_name, property, bucket) DO UPDATE SET
-            events = r.events + EXCLUDED.events,
-            total = r.total + EXCLUDED.total,
-            maximum = greatest(r.maximum, EXCLUDED.maximum)
-        """,
-        account_id,
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [k[2] for k in keys],
-        [k[3] for k in keys],
-        [rollups[k].events for k in keys],
-        [rollups[k].total for k in keys],
-        [rollups[k].maximum for k in keys],
-    )
 
 
 async def rolled_up(

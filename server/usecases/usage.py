@@ -22,7 +22,6 @@ from server.domain.usage import (
     IngestOutcome,
     negative_numbers,
     negative_quantity,
-    rollups,
 )
 from server.usecases.invoices import Invoices
 from server.usecases.subscription_billing import check_usage_periods
@@ -79,8 +78,7 @@ class Usage:
             valid.append(Event(item.idempotency_key, customer, item.event_name, item.occurred_at, item.properties))
             positions.append(item.index)
         valid, positions, late = await self._billable(tx, valid, positions, outcome)
-        inserted = await repo.insert_events(tx.conn, tx.account_id, valid)
-        await repo.add_rollups(tx.conn, tx.account_id, rollups(e for e in valid if e.idempotency_key in inserted))
+        inserted = await repo.store_events(tx.conn, tx.account_id, valid)
         await self._invoices.refresh_drafts(tx, late.drafts_of(inserted))
         outcome.ingested += len(inserted)
         outcome.duplicates += len(valid) - len(inserted) + late.duplicates
