@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -35,6 +34,11 @@ async def _serve(settings: Settings, demo: bool) -> int:
     dsn, pg = resolve_database(settings)
     supervisor = None if pg is None else asyncio.create_task(embedded.supervise(pg))
     try:
+        await migrate(direct_dsn(settings, dsn))
+        if settings.workers > 1:
+            from server import workers
+
+            return await workers.serve(settings, dsn, lambda port: _announce(settings, dsn, port, demo))
         return await _serve_on(settings, demo, dsn)
     finally:
         if supervisor is not None:
@@ -46,34 +50,38 @@ async def _serve(settings: Settings, demo: bool) -> int:
 
 
 async def _serve_on(settings: Settings, demo: bool, dsn: str) -> int:
-    from server import demo as demo_data
     from server.app import start_server
+    from server.workers import StopSignal
 
-    await migrate(direct_dsn(settings, dsn))
+    stop = StopSignal()
     running = await start_server(settings, dsn, direct_dsn=direct_dsn(settings, dsn))
     if settings.metrics_listen:
         from server import metrics
 
         metrics.serve(settings.metrics_listen)
         print(f"metrics on http://{settings.metrics_listen}/metrics", flush=True)
-    print(f"invoice service listening on {settings.listen} (port {running.port})", flush=True)
+    await _announce(settings, dsn, running.port, demo)
+    await stop.wait()
+    log.info("shutting down: refusing new calls, finishing in-flight ones")
+    await running.stop()
+    return 0
+
+
+async def _announce(settings: Settings, dsn: str, port: int, demo: bool) -> None:
+    """Say where the service listens; with demo, make sure the demo data exists (seeded once) and print its key."""
+    from server import demo as demo_data
+
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"invoice service listening on {settings.listen} (port {port}{workers})", flush=True)
     if demo:
         key = await demo_data.ensure_demo_key(direct_dsn(settings, dsn), settings.data_dir)
-        if await demo_data.seed(f"127.0.0.1:{running.port}", key):
+        if await demo_data.seed(f"127.0.0.1:{port}", key):
             print("seeded demo customers and invoices", flush=True)
         print(f"demo API key: {key}", flush=True)
         print(
             f"try: grpcurl -plaintext -H 'authorization: Bearer {key}' {settings.listen} list",
             flush=True,
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("shutting down: refusing new calls, finishing in-flight ones")
-    await running.stop()
-    return 0
 
 
 async def _migrate(settings: Settings) -> int:
@@ -186,12 +194,32 @@ async def _account_profile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _serve_worker(settings: Settings, index: int) -> int:
+    from server.workers import serve_worker
+
+    return await serve_worker(settings, index)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command."""
     parser = argparse.ArgumentParser(prog="python -m server", description="Invoice service operations.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve gRPC (migrates first)")
     serve.add_argument("--demo", action="store_true", help="create the demo account and data, print its API key")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="server processes sharing the port, each with its own event loop and pools (default: INVOICING_WORKERS,"
+        " else 1)",
+    )
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # one of the processes --workers starts
     commands.add_parser("migrate", help="apply database migrations")
     create = commands.add_parser("create-api-key", help="create an API key (and the account if new)")
     create.add_argument("--account", required=True, help="account name")
@@ -219,11 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
+    worker: int | None = getattr(args, "worker", None)
+    if getattr(args, "workers", None):
+        settings = settings.model_copy(update={"workers": args.workers})
     from server import logs
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, worker)
     runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
-        "serve": lambda: _serve(settings, args.demo),
+        "serve": lambda: _serve(settings, args.demo) if worker is None else _serve_worker(settings, worker),
         "migrate": lambda: _migrate(settings),
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
         "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),

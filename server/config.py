@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".data"), description="Local state: embedded PostgreSQL data, demo key.")
     listen: str = Field(default="127.0.0.1:50051", description="host:port to serve gRPC on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Server processes sharing the port (SO_REUSEPORT), each with its own event loop and pools;"
+        " serve --workers overrides it.",
+    )
+    reuse_port: bool = Field(
+        default=False,
+        description="Bind the port with SO_REUSEPORT so other processes can serve on it too (the workers of"
+        " serve --workers set it; off, a second server on a taken port fails to start).",
+    )
     tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate chain; enables TLS with tls_key_file."
     )
@@ -142,7 +153,7 @@ class Settings(BaseSettings):
         options = [
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.max_send_message_length", self.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(self.reuse_port)),
             ("grpc.keepalive_time_ms", self.keepalive_time_ms),
             ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
             ("grpc.keepalive_permit_without_calls", int(self.keepalive_permit_without_calls)),
