@@ -9,7 +9,7 @@ PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test test-reliability test-pgbouncer pgbouncer install generate check-generated lint lint-proto \
+.PHONY: run test test-reliability test-pgbouncer test-partitioned pgbouncer install generate check-generated lint lint-proto \
 	breaking clients typecheck bench clean-data help debian-tools sample-document go-tools
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make test             lint, type-check, check generated code, run the whole test suite"
 	@echo "make test-reliability the slower failure and overload drills (kill -9, the wheel, stuck readers...)"
 	@echo "make test-pgbouncer   the test suite again, through a real PgBouncer in transaction pooling mode"
+	@echo "make test-partitioned the test suite again, on the schema hash-partitioned by account (as Citus would)"
 	@echo "make generate         regenerate generated/ from protos/"
 	@echo "make check-generated  fail if generated/ is stale"
 	@echo "make bench            run the benchmarks"
@@ -117,6 +118,11 @@ test-reliability: $(STAMP) $(NODE_STAMP) pgbouncer
 # The default suite with the session server behind a real PgBouncer (transaction pooling); CI runs it.
 test-pgbouncer: $(STAMP) $(NODE_STAMP) pgbouncer
 	INVOICING_TEST_PGBOUNCER=1 $(PY) -m pytest -q
+
+# The default suite on the schema with every account-scoped table hash-partitioned by account_id (the rule a
+# distributed database sets: every key includes account_id); CI runs it.
+test-partitioned: $(STAMP) $(NODE_STAMP) pgbouncer debian-tools
+	INVOICING_TEST_PARTITIONS=8 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -34,7 +34,7 @@ async def _serve(settings: Settings, demo: bool) -> int:
     dsn, pg = resolve_database(settings)
     supervisor = None if pg is None else asyncio.create_task(embedded.supervise(pg))
     try:
-        await migrate(direct_dsn(settings, dsn))
+        await migrate(direct_dsn(settings, dsn), settings.db_partitions)
         if settings.workers > 1:
             from server import workers
 
@@ -86,8 +86,23 @@ async def _announce(settings: Settings, dsn: str, port: int, demo: bool) -> None
 
 async def _migrate(settings: Settings) -> int:
     dsn, _pg = resolve_database(settings)
-    applied = await migrate(direct_dsn(settings, dsn))
+    applied = await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+async def _citus_sql(settings: Settings) -> int:
+    import asyncpg
+
+    from server.db import partitioning
+
+    dsn, _pg = resolve_database(settings)
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
+    conn = await asyncpg.connect(direct_dsn(settings, dsn))
+    try:
+        print("\n".join(await partitioning.citus_statements(conn)))
+    finally:
+        await conn.close()
     return 0
 
 
@@ -95,7 +110,7 @@ async def _create_api_key(settings: Settings, account: str, prefix: str | None, 
     from server.keys import create_key
 
     dsn, _pg = resolve_database(settings)
-    await migrate(direct_dsn(settings, dsn))
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     key_id, key = await create_key(direct_dsn(settings, dsn), account, invoice_prefix=prefix, description=description)
     print(f"account: {account}\nkey id:  {key_id}\napi key: {key}\n(store the key now: only its hash is kept)")
     return 0
@@ -119,7 +134,7 @@ async def _bill(settings: Settings, now: str | None) -> int:
     from server.db.pool import Database
 
     dsn, _pg = resolve_database(settings)
-    await migrate(direct_dsn(settings, dsn))
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     moment = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
@@ -166,7 +181,7 @@ async def _account_profile(settings: Settings, args: argparse.Namespace) -> int:
         print(f"invalid profile: {error.message}", file=sys.stderr)
         return 2
     dsn, _pg = resolve_database(settings)
-    await migrate(dsn)
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
         async with db.connection() as conn:
@@ -221,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # one of the processes --workers starts
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "citus-sql",
+        help="print the Citus calls that distribute this database's schema by account (run them on the coordinator)",
+    )
     create = commands.add_parser("create-api-key", help="create an API key (and the account if new)")
     create.add_argument("--account", required=True, help="account name")
     create.add_argument("--invoice-prefix", help="invoice number prefix for a new account (A-Z, 0-9)")
@@ -256,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
         "serve": lambda: _serve(settings, args.demo) if worker is None else _serve_worker(settings, worker),
         "migrate": lambda: _migrate(settings),
+        "citus-sql": lambda: _citus_sql(settings),
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
         "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),
         "bill": lambda: _bill(settings, args.now),

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     tls_client_ca_file: Path | None = Field(
         default=None, description="PEM CA bundle; when set, clients need a certificate (mTLS)."
     )
+    db_partitions: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="A new schema's account-scoped tables hash-partitioned by account_id into this many partitions"
+        " (0: plain tables). An existing schema keeps the layout it was created with.",
+    )
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     db_stream_pool_max: int = Field(default=4, ge=1, description="Connections List streams may use at once.")

@@ -64,10 +64,16 @@ def _fresh_database(server_dsn: str) -> Iterator[str]:
     asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
+def partitions_under_test() -> int:
+    """INVOICING_TEST_PARTITIONS: the session schema's account-scoped tables hash-partitioned into this many
+    partitions (0 or unset: plain tables); `make test-partitioned` runs the suite so."""
+    return int(os.environ.get("INVOICING_TEST_PARTITIONS") or 0)
+
+
 @pytest.fixture(scope="session")
 async def migrated_dsn(database_dsn: str) -> str:
-    """The session database with the schema applied."""
-    await migrate(database_dsn)
+    """The session database with the schema applied (partitioned by account when INVOICING_TEST_PARTITIONS)."""
+    await migrate(database_dsn, partitions_under_test())
     return database_dsn
 
 
