@@ -109,7 +109,7 @@ async def open_list_transactions(dsn: str) -> int:
             """
             SELECT count(*) FROM pg_stat_activity
              WHERE datname = current_database() AND application_name = 'invoice-service' AND xact_start IS NOT NULL
-               AND query LIKE '%i.id, i.customer_id, i.subscription_id%json_agg%'
+               AND query LIKE '%i.wire_version = i.version%'
             """
         )
     finally:
