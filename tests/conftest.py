@@ -8,12 +8,14 @@ so its own tenant), which keeps tests independent without truncating tables.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
@@ -43,24 +45,24 @@ def database_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pg.stop()
 
 
+async def _execute(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _on_same_server(dsn: str, database: str) -> str:
+    """The DSN of another database on the server that dsn names."""
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
 def _fresh_database(server_dsn: str) -> Iterator[str]:
-    import asyncio
-
     name = f"invoicing_test_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(server_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(server_dsn)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    asyncio.run(_execute(server_dsn, f'CREATE DATABASE "{name}"'))
+    yield _on_same_server(server_dsn, name)
+    asyncio.run(_execute(server_dsn, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +70,17 @@ async def migrated_dsn(database_dsn: str) -> str:
     """The session database with the schema applied."""
     await migrate(database_dsn)
     return database_dsn
+
+
+@pytest.fixture
+async def empty_dsn(migrated_dsn: str) -> AsyncIterator[str]:
+    """DSN of a brand-new, empty database on the test PostgreSQL server, dropped afterwards."""
+    name = f"invoicing_empty_{uuid.uuid4().hex[:12]}"
+    await _execute(migrated_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield _on_same_server(migrated_dsn, name)
+    finally:
+        await _execute(migrated_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -21,17 +18,6 @@ async def _execute(dsn: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
-
-
-@pytest.fixture
-async def empty_dsn(migrated_dsn: str) -> AsyncIterator[str]:
-    """DSN of a brand-new, empty database on the test PostgreSQL server, dropped afterwards."""
-    name = f"invoicing_migrate_{uuid.uuid4().hex[:12]}"
-    await _execute(migrated_dsn, f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(migrated_dsn)._replace(path=f"/{name}"))
-    finally:
-        await _execute(migrated_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

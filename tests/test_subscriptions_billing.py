@@ -25,7 +25,9 @@ from invoicing.v1 import (
     subscription_service_pb2,
 )
 
-from server.app import RunningServer, build_services
+from server.app import RunningServer, build_services, start_server
+from server.config import Settings
+from server.db.migrate import migrate
 from server.db.pool import Database
 from server.domain.periods import instant
 from tests.billing_builders import (
@@ -41,7 +43,8 @@ from tests.billing_builders import (
     usage_price,
 )
 from tests.billing_support import Clock
-from tests.client import Api, expect_error
+from tests.client import Api, expect_error, open_api
+from tests.conftest import new_account
 from tests.factories import create_customer, date
 
 UTC = dt.UTC
@@ -684,6 +687,34 @@ async def test_runners_in_two_processes_invoice_each_period_once(
     finally:
         await second_db.close()
     await _assert_one_invoice_per_boundary(clocked_api, ids, ["2024-05-01", "2024-06-01", "2024-07-01", "2024-08-01"])
+
+
+async def test_a_pass_without_an_account_serves_every_account(settings: Settings, empty_dsn: str) -> None:
+    """The background runner's pass (no account named) invoices every account's due periods, not only the first's.
+
+    On a database of its own, so that the pass meets no other test's subscriptions.
+    """
+    await migrate(empty_dsn)
+    clock = Clock(at("2024-05-10T12:00"))
+    server = await start_server(settings, empty_dsn, clock, run_billing=False)
+    try:
+        target = f"127.0.0.1:{server.port}"
+        keys, subscription_ids = [], []
+        for _ in range(3):
+            account = await new_account(empty_dsn)
+            async with open_api(target, account.key) as api:
+                ids = await _subscriptions_for_runner(api, 2, "2024-05-01")
+            keys.append(account.key)
+            subscription_ids.append(ids)
+        now = at("2024-06-01T00:10")
+        clock.set(now)
+        result = await server.runner.run_once(now)
+        assert result.generated == 3 * 2 * 2
+        for key, ids in zip(keys, subscription_ids, strict=True):
+            async with open_api(target, key) as api:
+                await _assert_one_invoice_per_boundary(api, ids, ["2024-05-01", "2024-06-01"])
+    finally:
+        await server.stop(grace=1)
 
 
 async def test_eligible_to_issue_at_waits_a_grace_period_for_usage_only(

@@ -61,14 +61,15 @@ class Runner:
                 due = await repo.due_for_invoicing(conn, now, 1, account_id)
                 if not due:
                     return created
-                account_id, record = due[0]
-                sub = engine.subscription_from(record, account_id)
+                # Not `account_id`: that parameter must keep filtering (or not) every later query.
+                owner, record = due[0]
+                sub = engine.subscription_from(record, owner)
                 k = record.next_boundary
                 async with conn.transaction():  # a savepoint: a boundary already invoiced is only skipped
                     try:
                         invoice_id = await engine.generate(conn, sub, k, self._grace)
                         if invoice_id is not None:
-                            tx = Tx(conn, Actor(account_id, method=RUNNER), now)
+                            tx = Tx(conn, Actor(owner, method=RUNNER), now)
                             await invoice_changed(tx, self._invoices.render, invoice_id, [InvoiceEventKind.CREATED])
                             created += 1
                     except asyncpg.UniqueViolationError:
