@@ -20,8 +20,8 @@ from server.config import Settings
 from server.db import embedded
 from server.db.migrate import migrate
 from server.keys import create_key
-from tests.client import Api, expect_error, open_api
-from tests.factories import create_customer, create_invoice, customer_request
+from tests.support.builders import create_customer, create_invoice, customer_request
+from tests.support.client import Api, expect_error, open_api
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.client import Api, expect_error
+from tests.support.client import Api, expect_error
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 

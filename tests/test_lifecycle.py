@@ -14,32 +14,28 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2
 
+from server.app import RunningServer
 from server.domain.invoices import InvoiceStatus
-from tests.client import Api, expect_error
-from tests.factories import create_customer, create_invoice, date, line
-from tests.lifecycle_support import (
+from tests.support.builders import (
     add_line_request,
-    adjust_balance,
-    assert_balance_matches_ledger,
-    assert_totals_are_sum_of_lines,
-    get_invoice,
-    invoice_in_status,
-    issue,
-    ledger,
-    mark_paid,
+    create_customer,
+    create_invoice,
+    date,
+    line,
     mark_paid_request,
     metadata_request,
-    sequence_of,
-    status_of,
     today_utc,
-    void,
 )
+from tests.support.calls import adjust_balance, get_invoice, issue, ledger, mark_paid, void
+from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines, sequence_of
+from tests.support.client import Api, expect_error
+from tests.support.clock import Clock
+from tests.support.states import invoice_in_status, status_of, subscription_draft
 
 NUMBER_FORMAT = re.compile(r"[A-Z0-9]{1,12}-\d{5}")
 
@@ -419,18 +415,13 @@ async def test_metadata_with_terms_on_an_issued_invoice_is_refused_as_a_whole(ap
     )
 
 
-async def test_invoice_date_of_a_subscription_draft_cannot_change(api: Api, migrated_dsn: str) -> None:
+async def test_invoice_date_of_a_subscription_draft_cannot_change(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+) -> None:
     """invoice_date is for one-off drafts only: FAILED_PRECONDITION INVOICE_NOT_ONE_OFF."""
+    api = clocked_api
     customer = await create_customer(api)
-    draft = await create_invoice(api, customer)
-    # The billing engine does not create subscription invoices through the API yet; relabel this draft.
-    conn = await asyncpg.connect(migrated_dsn)
-    try:
-        await conn.execute(
-            "UPDATE invoices SET invoice_source = 'subscription', version = version + 1 WHERE id = $1", draft.id
-        )
-    finally:
-        await conn.close()
+    _, draft = await subscription_draft(api, clocked_server, clock, customer)
     await _refused_unchanged(
         api,
         draft.id,

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.client import Api
-from tests.factories import create_customer, create_invoice, date
+from tests.support.builders import create_customer, create_invoice, date
+from tests.support.client import Api
 
 
 async def test_add_line_issue_then_mark_paid(api: Api) -> None:

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import Account
+from tests.support.accounts import Account
 
 
 async def test_node_client_creates_reads_and_lists(target: str, account: Account, project_root: Path) -> None:

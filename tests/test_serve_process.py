@@ -26,8 +26,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.client import Api, expect_error, open_api
-from tests.factories import create_customer
+from tests.support.builders import create_customer
+from tests.support.client import Api, expect_error, open_api
 
 # Generous bounds: a first start runs initdb, and the machine may be busy. Nothing here measures time.
 STARTUP_BOUND_S = 180.0

@@ -1,7 +1,8 @@
 """Subscriptions and the billing engine on the clocked server: periods, cancellation, the upcoming invoice and
 the period-end runner (exactly once, grace period, auto-issue).
 
-The runner serves every account, so each test asserts on its own subscriptions' invoices only.
+Each test moves a clock of its own and runs the period-end runner over its own account only
+(tests.support.clock), so no test sees another's periods being invoiced.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import grpc
 import pytest
 from google.type import date_pb2
 from invoicing.v1 import (
-    customer_pb2,
     invoice_pb2,
-    plan_service_pb2,
     price_pb2,
     subscription_service_pb2,
 )
@@ -30,22 +29,24 @@ from server.config import Settings
 from server.db.migrate import migrate
 from server.db.pool import Database
 from server.domain.periods import instant
-from tests.billing_builders import (
+from tests.support.accounts import new_account
+from tests.support.builders import (
+    at,
+    create_customer,
     create_plan,
+    date,
+    day_of,
     event,
     fixed_fee,
-    get_subscription,
-    ingest,
-    invoices_of,
     metric,
-    stubs,
-    upcoming,
+    moment_of,
+    subscribe,
+    tokens_price,
     usage_price,
 )
-from tests.billing_support import Clock
-from tests.client import Api, expect_error, open_api
-from tests.conftest import new_account
-from tests.factories import create_customer, date
+from tests.support.calls import cancel, get_subscription, ingest, invoices_of, list_subscriptions, upcoming
+from tests.support.client import Api, expect_error, open_api
+from tests.support.clock import Clock, run_billing
 
 UTC = dt.UTC
 DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
@@ -57,28 +58,6 @@ END_OF_TERM = subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM
 REQUESTED_DATE = subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE
 IMMEDIATE = subscription_service_pb2.CANCEL_OPTION_IMMEDIATE
 GRACE = dt.timedelta(hours=12)
-
-
-def at(text: str) -> dt.datetime:
-    """An aware UTC instant from "YYYY-MM-DDTHH:MM"."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def day_of(value: date_pb2.Date) -> dt.date:
-    """A date from a google.type.Date."""
-    return dt.date(value.year, value.month, value.day)
-
-
-def moment_of(value: Any) -> dt.datetime:
-    """An aware datetime from a Timestamp."""
-    result: dt.datetime = value.ToDatetime(tzinfo=UTC)
-    return result
-
-
-async def run_billing(server: RunningServer, clock: Clock, when: dt.datetime) -> None:
-    """Move the clock and run one pass of the period-end runner."""
-    clock.set(when)
-    await server.runner.run_once(when)
 
 
 def lines_by_name(invoice: invoice_pb2.Invoice) -> dict[str, tuple[str, str, dt.date, dt.date]]:
@@ -108,35 +87,6 @@ async def ingest_ok(api: Api, events: Sequence[Any]) -> None:
     assert list(response.errors) == []
 
 
-async def cancel(
-    api: Api, subscription_id: str, option: subscription_service_pb2.CancelOption, on: str | None = None
-) -> subscription_service_pb2.Subscription:
-    """CancelSubscription."""
-    request = subscription_service_pb2.CancelSubscriptionRequest(subscription_id=subscription_id, cancel_option=option)
-    if on is not None:
-        request.cancellation_date.CopyFrom(date(on))
-    result: subscription_service_pb2.Subscription = await stubs(api).subscriptions.CancelSubscription(request)
-    return result
-
-
-async def subscribe(
-    api: Api, customer: customer_pb2.Customer, plan: plan_service_pb2.Plan, start: str, **fields: Any
-) -> subscription_service_pb2.Subscription:
-    """CreateSubscription for the customer and plan from `start`."""
-    result: subscription_service_pb2.Subscription = await stubs(api).subscriptions.CreateSubscription(
-        subscription_service_pb2.CreateSubscriptionRequest(
-            customer_id=customer.id, plan_id=plan.id, start_date=date(start), **fields
-        )
-    )
-    return result
-
-
-async def list_subscriptions(api: Api, **fields: Any) -> list[subscription_service_pb2.Subscription]:
-    """Every subscription a ListSubscriptions stream delivers."""
-    request = subscription_service_pb2.ListSubscriptionsRequest(**fields)
-    return [s async for batch in stubs(api).subscriptions.ListSubscriptions(request) for s in batch.subscriptions]
-
-
 # --- CreateSubscription ---------------------------------------------------------------------------------
 
 
@@ -155,7 +105,7 @@ async def test_create_subscription_by_id_and_by_external_ids(clocked_api: Api, c
     assert not by_id.HasField("auto_issuance")  # the customer's setting applies
     assert dict(by_id.metadata) == {"deal": "q1"}
 
-    by_external = await stubs(clocked_api).subscriptions.CreateSubscription(
+    by_external = await clocked_api.subscriptions.CreateSubscription(
         subscription_service_pb2.CreateSubscriptionRequest(
             external_customer_id=customer.external_customer_id,
             external_plan_id=plan.external_plan_id,
@@ -175,7 +125,7 @@ async def test_create_subscription_errors(clocked_api: Api, other_api: Api, cloc
     eur_customer = await create_customer(clocked_api, currency="EUR")
     plan = await create_plan(clocked_api, fixed_fee())
     foreign_plan = await create_plan(other_api, fixed_fee())
-    create = stubs(clocked_api).subscriptions.CreateSubscription
+    create = clocked_api.subscriptions.CreateSubscription
     request = subscription_service_pb2.CreateSubscriptionRequest
 
     mismatch = await expect_error(
@@ -326,12 +276,12 @@ async def test_get_subscription_errors(clocked_api: Api, other_api: Api, clock: 
     customer = await create_customer(clocked_api)
     sub = await subscribe(clocked_api, customer, await create_plan(clocked_api, fixed_fee()), "2024-01-01")
     empty = await expect_error(
-        stubs(clocked_api).subscriptions.GetSubscription(subscription_service_pb2.GetSubscriptionRequest())
+        clocked_api.subscriptions.GetSubscription(subscription_service_pb2.GetSubscriptionRequest())
     )
     assert (empty.code, set(empty.field_violations)) == (grpc.StatusCode.INVALID_ARGUMENT, {"subscription_id"})
     for api in (clocked_api, other_api):
         missing = await expect_error(
-            stubs(api).subscriptions.GetSubscription(
+            api.subscriptions.GetSubscription(
                 subscription_service_pb2.GetSubscriptionRequest(
                     subscription_id="sub_unknown" if api is clocked_api else sub.id
                 )
@@ -372,7 +322,7 @@ async def test_list_subscriptions_by_status_follows_the_clock(clocked_api: Api, 
     assert await ids(UPCOMING, customer_id=customer.id) == []
 
     bad = await expect_error(
-        stubs(clocked_api).subscriptions.ListSubscriptions(
+        clocked_api.subscriptions.ListSubscriptions(
             subscription_service_pb2.ListSubscriptionsRequest(status=[ACTIVE, 9])  # type: ignore[list-item]
         )
     )
@@ -525,23 +475,6 @@ async def test_start_date_within_five_years_of_today(clocked_api: Api, clock: Cl
 # --- GetUpcomingInvoice ----------------------------------------------------------------------------------------
 
 
-def tokens_price() -> price_pb2.Price:
-    """Orb's graduated example over the sum of `tokens` of `llm` events."""
-    return usage_price(
-        "Tokens",
-        model_type=price_pb2.PRICE_MODEL_TYPE_TIERED,
-        unit_config=None,
-        billable_metric=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
-        tiered_config=price_pb2.TieredConfig(
-            tiers=[
-                price_pb2.Tier(first_unit="0", last_unit="10000", unit_amount="0.001"),
-                price_pb2.Tier(first_unit="10000", last_unit="100000", unit_amount="0.0008"),
-                price_pb2.Tier(first_unit="100000", unit_amount="0.0005"),
-            ]
-        ),
-    )
-
-
 async def test_upcoming_invoice_previews_the_period_and_is_never_stored(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
@@ -663,8 +596,8 @@ async def test_concurrent_runners_invoice_each_period_once(
     ids = await _subscriptions_for_runner(clocked_api, 12, "2024-05-01")
     now = at("2024-07-01T00:10")
     clock.set(now)
-    await asyncio.gather(*(clocked_server.runner.run_once(now) for _ in range(4)))
-    await asyncio.gather(*(clocked_server.runner.run_once(now) for _ in range(3)))
+    await asyncio.gather(*(clocked_server.runner.run_once(now, clock.account_id) for _ in range(4)))
+    await asyncio.gather(*(clocked_server.runner.run_once(now, clock.account_id) for _ in range(3)))
     await _assert_one_invoice_per_boundary(clocked_api, ids, ["2024-05-01", "2024-06-01", "2024-07-01"])
 
 
@@ -679,10 +612,10 @@ async def test_runners_in_two_processes_invoice_each_period_once(
         for now in (at("2024-06-01T00:10"), at("2024-08-01T00:10")):
             clock.set(now)
             await asyncio.gather(
-                clocked_server.runner.run_once(now),
-                second_process.run_once(now),
-                clocked_server.runner.run_once(now),
-                second_process.run_once(now),
+                clocked_server.runner.run_once(now, clock.account_id),
+                second_process.run_once(now, clock.account_id),
+                clocked_server.runner.run_once(now, clock.account_id),
+                second_process.run_once(now, clock.account_id),
             )
     finally:
         await second_db.close()
@@ -695,8 +628,7 @@ async def test_a_pass_without_an_account_serves_every_account(settings: Settings
     On a database of its own, so that the pass meets no other test's subscriptions.
     """
     await migrate(empty_dsn)
-    clock = Clock(at("2024-05-10T12:00"))
-    server = await start_server(settings, empty_dsn, clock, run_billing=False)
+    server = await start_server(settings, empty_dsn, lambda: at("2024-05-10T12:00"), run_billing=False)
     try:
         target = f"127.0.0.1:{server.port}"
         keys, subscription_ids = [], []
@@ -706,9 +638,7 @@ async def test_a_pass_without_an_account_serves_every_account(settings: Settings
                 ids = await _subscriptions_for_runner(api, 2, "2024-05-01")
             keys.append(account.key)
             subscription_ids.append(ids)
-        now = at("2024-06-01T00:10")
-        clock.set(now)
-        result = await server.runner.run_once(now)
+        result = await server.runner.run_once(at("2024-06-01T00:10"))
         assert result.generated == 3 * 2 * 2
         for key, ids in zip(keys, subscription_ids, strict=True):
             async with open_api(target, key) as api:
@@ -731,7 +661,7 @@ async def test_eligible_to_issue_at_waits_a_grace_period_for_usage_only(
     midnight = at("2024-07-01T04:00")  # July 1 in New York (EDT, -4)
     assert instant(dt.date(2024, 7, 1), "America/New_York") == midnight
     clock.set(midnight + dt.timedelta(minutes=5))
-    await clocked_server.runner.run_once(clock.now)  # the default grace: 12 hours
+    await clocked_server.runner.run_once(clock.now, clock.account_id)  # the default grace: 12 hours
     eligible = {}
     for sub in (metered, flat):
         invoices = await invoices_of(clocked_api, subscription_id=sub.id)
@@ -754,7 +684,7 @@ async def test_runner_grace_parameter(clocked_api: Api, clocked_server: RunningS
     sub = await subscribe(clocked_api, customer, plan, "2024-06-01")
     now = at("2024-07-01T00:01")
     clock.set(now)
-    await build_services(clocked_server.db, clock, dt.timedelta(hours=2)).runner.run_once(now)
+    await build_services(clocked_server.db, clock, dt.timedelta(hours=2)).runner.run_once(now, clock.account_id)
     invoices = await invoices_of(clocked_api, subscription_id=sub.id)
     assert [moment_of(i.eligible_to_issue_at) for i in invoices] == [at("2024-07-01T02:00")]  # usage-only plan
 
