@@ -91,6 +91,8 @@ async def test_bytes_that_are_no_request_message_are_invalid_argument(
     assert anonymous.code == grpc.StatusCode.UNAUTHENTICATED, anonymous
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 60 generated examples, each call bounded by CALL_TIMEOUT_S
 @pytest.mark.parametrize("method", METHODS, ids=lambda method: method.full_name.removeprefix("invoicing.v1."))
 async def test_generated_requests_get_only_contract_codes_and_change_nothing_they_should_not(
     method: MethodDescriptor,

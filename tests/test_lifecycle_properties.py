@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
@@ -256,6 +257,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert await balance_of(self.api, customer) == total == self.balances[customer]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # up to 15 sequences of 25 steps, each step checked through the API
 async def test_random_lifecycle_sequences_keep_the_invariants(target: str, migrated_dsn: str) -> None:
     """Up to 15 random sequences of 25 actions each, checked after every step."""
     loop = asyncio.get_running_loop()

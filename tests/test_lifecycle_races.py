@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+import pytest
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
 from server.domain.invoices import InvoiceStatus
@@ -275,6 +276,8 @@ async def _in_chunks(stub: Callable[..., Awaitable[Any]], requests: list[Any], s
     return results
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)  # 1,000 calls, each with DEADLINE_S
 async def test_1000_concurrent_issues_get_gapless_unique_numbers(api: Api) -> None:
     """1,000 drafts over 8 customers, issued concurrently: numbers are exactly 1..1000."""
     customers = [await create_customer(api) for _ in range(8)]

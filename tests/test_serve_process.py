@@ -30,6 +30,9 @@ from tests.support.builders import create_customer
 from tests.support.client import Api, expect_error, open_api
 
 # Generous bounds: a first start runs initdb, and the machine may be busy. Nothing here measures time.
+# Real processes, each with an embedded PostgreSQL of its own: a test may start two, within the bounds below.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
 STARTUP_BOUND_S = 180.0
 EXIT_BOUND_S = 90.0
 DEMO_EXTERNAL_IDS = {"acme", "globex", "umbrella"}

@@ -46,7 +46,7 @@ from tests.support.builders import (
 )
 from tests.support.calls import cancel, get_subscription, ingest, invoices_of, list_subscriptions, upcoming
 from tests.support.client import Api, expect_error, open_api
-from tests.support.clock import Clock, run_billing
+from tests.support.clock import START, Clock, Clocks, run_billing
 
 UTC = dt.UTC
 DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
@@ -85,6 +85,38 @@ async def ingest_ok(api: Api, events: Sequence[Any]) -> None:
     """Ingest events that must all be accepted."""
     response = await ingest(api, events)
     assert list(response.errors) == []
+
+
+# --- the clocked server's time ----------------------------------------------------------------------------
+
+
+async def test_each_account_reads_its_own_clock(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock, clocks: Clocks, migrated_dsn: str
+) -> None:
+    """The clocked server answers each account with that account's clock, and START for one without a clock."""
+
+    async def current_period(api: Api, subscription_id: str) -> tuple[dt.date, dt.date]:
+        sub = await get_subscription(api, subscription_id)
+        return day_of(sub.current_billing_period_start_date), day_of(sub.current_billing_period_end_date)
+
+    clock.set(at("2024-01-10T12:00"))
+    mine = await subscribe(
+        clocked_api, await create_customer(clocked_api), await create_plan(clocked_api, fixed_fee()), "2024-01-01"
+    )
+    other = await new_account(migrated_dsn)
+    async with open_api(f"127.0.0.1:{clocked_server.port}", other.key) as other_api:
+        with clocks.bound(Clock(other.id, at("2024-03-10T12:00"))) as other_clock:
+            theirs = await subscribe(
+                other_api, await create_customer(other_api), await create_plan(other_api, fixed_fee()), "2024-01-01"
+            )
+            assert await current_period(other_api, theirs.id) == (dt.date(2024, 3, 1), dt.date(2024, 4, 1))
+            other_clock.set(at("2024-05-10T12:00"))
+            assert await current_period(other_api, theirs.id) == (dt.date(2024, 5, 1), dt.date(2024, 6, 1))
+            assert await current_period(clocked_api, mine.id) == (dt.date(2024, 1, 1), dt.date(2024, 2, 1))
+        assert START.date() == dt.date(2024, 1, 15)
+        assert await current_period(other_api, theirs.id) == (dt.date(2024, 1, 1), dt.date(2024, 2, 1))
+    clock.set(at("2024-02-10T12:00"))
+    assert await current_period(clocked_api, mine.id) == (dt.date(2024, 2, 1), dt.date(2024, 3, 1))
 
 
 # --- CreateSubscription ---------------------------------------------------------------------------------
@@ -846,6 +878,7 @@ def _random_events(rng: random.Random, customer_id: str, start: dt.datetime, end
     return events
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 async def test_upcoming_invoice_just_before_the_end_equals_the_generated_invoice(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock, seed: int
