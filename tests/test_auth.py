@@ -19,8 +19,9 @@ from invoicing.v1 import (
 
 from server.keys import create_key, revoke_key
 from tests.support.accounts import Account
-from tests.support.builders import create_customer, create_invoice, date, invoice_request
+from tests.support.builders import add_line_request, create_customer, create_invoice, date, invoice_request
 from tests.support.calls import ALL_STATUSES
+from tests.support.checks import assert_customer_not_found
 from tests.support.client import Api, StatusDetails, expect_error, open_api
 from tests.support.database import connection
 
@@ -248,13 +249,7 @@ async def test_other_accounts_customer_and_invoice_are_not_found(api: Api, other
     )
     assert (unknown.code, unknown.reason) == (error.code, error.reason)
 
-    for request in (
-        customer_service_pb2.GetCustomerRequest(customer_id=customer.id),
-        customer_service_pb2.GetCustomerRequest(external_customer_id="tenant-a-1"),
-    ):
-        error = await expect_error(other_api.customers.GetCustomer(request))
-        assert error.code == grpc.StatusCode.NOT_FOUND
-        assert error.reason == "CUSTOMER_NOT_FOUND"
+    await assert_customer_not_found(other_api, customer)
 
 
 async def test_other_account_cannot_invoice_or_credit_my_customer(api: Api, other_api: Api) -> None:
@@ -286,16 +281,7 @@ async def test_other_account_cannot_change_my_invoice(api: Api, other_api: Api) 
     line_id = invoice.line_items[0].id
     calls = [
         other_api.invoices.UpdateInvoice(invoice_service_pb2.UpdateInvoiceRequest(invoice_id=invoice.id, net_terms=5)),
-        other_api.invoices.CreateInvoiceLineItem(
-            invoice_service_pb2.CreateInvoiceLineItemRequest(
-                invoice_id=invoice.id,
-                amount="5.00",
-                quantity="1",
-                name="Injected",
-                start_date=date("2024-01-01"),
-                end_date=date("2024-01-31"),
-            )
-        ),
+        other_api.invoices.CreateInvoiceLineItem(add_line_request(invoice.id, "5.00", name="Injected")),
         other_api.invoices.DeleteInvoiceLineItem(
             invoice_service_pb2.DeleteInvoiceLineItemRequest(invoice_id=invoice.id, line_item_id=line_id)
         ),

@@ -14,7 +14,7 @@ from invoicing.v1 import common_pb2, customer_pb2, customer_service_pb2
 
 from tests.support.builders import create_customer, create_invoice, customer_request
 from tests.support.calls import get_customer, ledger
-from tests.support.checks import assert_ledger_chains, signed
+from tests.support.checks import assert_customer_not_found, assert_ledger_chains, signed
 from tests.support.client import Api, expect_error
 
 INCREMENT = customer_pb2.BALANCE_TRANSACTION_TYPE_INCREMENT
@@ -376,13 +376,7 @@ async def test_get_unknown_customer_is_not_found(api: Api, field: str) -> None:
 async def test_get_other_accounts_customer_is_not_found(api: Api, other_api: Api) -> None:
     """Another account's customer is invisible, by id and by external id."""
     theirs = await create_customer(other_api, external_customer_id="theirs-1")
-    for request in (
-        customer_service_pb2.GetCustomerRequest(customer_id=theirs.id),
-        customer_service_pb2.GetCustomerRequest(external_customer_id="theirs-1"),
-    ):
-        error = await expect_error(api.customers.GetCustomer(request))
-        assert error.code == grpc.StatusCode.NOT_FOUND
-        assert error.reason == "CUSTOMER_NOT_FOUND"
+    await assert_customer_not_found(api, theirs)
 
 
 # --- UpdateCustomer ------------------------------------------------------------

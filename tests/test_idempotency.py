@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
 from tests.support.accounts import Account, new_account
-from tests.support.builders import create_customer, customer_request, date, invoice_request, line
+from tests.support.builders import add_line_request, create_customer, customer_request, invoice_request, line
 from tests.support.client import Api, StatusDetails, expect_error, open_api
 from tests.support.database import connection
 
@@ -344,15 +344,7 @@ async def test_concurrent_identical_line_item_adds_make_one_line(api: Api, accou
     """One key, 20 CreateInvoiceLineItem calls at once: one new line, totals recomputed once."""
     customer = await create_customer(api)
     draft = await create_invoice_call(api, invoice_request(customer))
-    request = invoice_service_pb2.CreateInvoiceLineItemRequest(
-        invoice_id=draft.id,
-        amount="5.00",
-        quantity="1",
-        name="Setup fee",
-        start_date=date("2024-01-01"),
-        end_date=date("2024-01-31"),
-        request_id=new_key(),
-    )
+    request = add_line_request(draft.id, "5.00", name="Setup fee", request_id=new_key())
 
     async def call() -> invoice_pb2.InvoiceLineItem:
         result: invoice_pb2.InvoiceLineItem = await api.invoices.CreateInvoiceLineItem(request)

@@ -9,7 +9,7 @@ import grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
 from tests.support.accounts import Account
-from tests.support.builders import create_customer, create_invoice, date
+from tests.support.builders import add_line_request, create_customer, create_invoice, date
 from tests.support.client import Api, expect_error
 from tests.support.database import execute
 
@@ -43,16 +43,7 @@ async def _lifecycle(api: Api) -> str:
     """Create, add a line, update, issue and pay one invoice; return its id."""
     customer = await create_customer(api)
     invoice = await create_invoice(api, customer)
-    await api.invoices.CreateInvoiceLineItem(
-        invoice_service_pb2.CreateInvoiceLineItemRequest(
-            invoice_id=invoice.id,
-            amount="5.00",
-            quantity="1",
-            name="Setup",
-            start_date=date("2024-01-01"),
-            end_date=date("2024-01-01"),
-        )
-    )
+    await api.invoices.CreateInvoiceLineItem(add_line_request(invoice.id, "5.00", name="Setup"))
     await api.invoices.UpdateInvoice(invoice_service_pb2.UpdateInvoiceRequest(invoice_id=invoice.id, net_terms=15))
     await api.invoices.IssueInvoice(invoice_service_pb2.IssueInvoiceRequest(invoice_id=invoice.id))
     await api.invoices.MarkInvoicePaid(

@@ -20,10 +20,8 @@ def bulk_price() -> price_pb2.Price:
     """Orb's volume example: up to 10 units @ 0.50, more @ 0.40, over the max of `seats`."""
     return usage_price(
         "Seats",
-        model_type=price_pb2.PRICE_MODEL_TYPE_BULK,
-        unit_config=None,
-        billable_metric=metric("seat_count", price_pb2.AGGREGATION_MAX, "seats"),
-        bulk_config=price_pb2.BulkConfig(
+        billable=metric("seat_count", price_pb2.AGGREGATION_MAX, "seats"),
+        config=price_pb2.BulkConfig(
             tiers=[price_pb2.BulkTier(maximum_units="10", unit_amount="0.50"), price_pb2.BulkTier(unit_amount="0.40")]
         ),
     )
@@ -33,10 +31,8 @@ def package_price() -> price_pb2.Price:
     """5.00 per package of 10 events."""
     return usage_price(
         "Messages",
-        model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
-        unit_config=None,
-        billable_metric=metric("message"),
-        package_config=price_pb2.PackageConfig(package_amount="5.00", package_size=10),
+        billable=metric("message"),
+        config=price_pb2.PackageConfig(package_amount="5.00", package_size=10),
     )
 
 
@@ -46,10 +42,8 @@ def matrix_price(dimensions: int = 2) -> price_pb2.Price:
     values = [["us", "gpu"], ["eu", "gpu"], ["us", "cpu"]]
     return usage_price(
         "Compute",
-        model_type=price_pb2.PRICE_MODEL_TYPE_MATRIX,
-        unit_config=None,
-        billable_metric=metric("compute", price_pb2.AGGREGATION_UNIQUE_COUNT, "host"),
-        matrix_config=price_pb2.MatrixConfig(
+        billable=metric("compute", price_pb2.AGGREGATION_UNIQUE_COUNT, "host"),
+        config=price_pb2.MatrixConfig(
             dimensions=names,
             matrix_values=[
                 price_pb2.MatrixValue(dimension_values=v[:dimensions], unit_amount=amount)
@@ -364,9 +358,7 @@ INVALID_PRICES: list[tuple[str, Mutate, set[str]]] = [
         "package size zero",
         lambda: [
             usage_price(
-                model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
-                unit_config=None,
-                package_config=price_pb2.PackageConfig(package_amount="5.00"),
+                config=price_pb2.PackageConfig(package_amount="5.00"),
             )
         ],
         {"prices[0].package_config.package_size"},

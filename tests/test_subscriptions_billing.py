@@ -811,10 +811,8 @@ def _plan_prices() -> list[price_pb2.Price]:
         tokens_price(),
         usage_price(
             "Peak storage",
-            model_type=price_pb2.PRICE_MODEL_TYPE_BULK,
-            unit_config=None,
-            billable_metric=metric("storage", price_pb2.AGGREGATION_MAX, "gb"),
-            bulk_config=price_pb2.BulkConfig(
+            billable=metric("storage", price_pb2.AGGREGATION_MAX, "gb"),
+            config=price_pb2.BulkConfig(
                 tiers=[
                     price_pb2.BulkTier(maximum_units="10", unit_amount="0.50"),
                     price_pb2.BulkTier(unit_amount="0.40"),
@@ -824,17 +822,13 @@ def _plan_prices() -> list[price_pb2.Price]:
         ),
         usage_price(
             "Active users",
-            model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
-            unit_config=None,
-            billable_metric=metric("login", price_pb2.AGGREGATION_UNIQUE_COUNT, "user"),
-            package_config=price_pb2.PackageConfig(package_amount="5.00", package_size=3),
+            billable=metric("login", price_pb2.AGGREGATION_UNIQUE_COUNT, "user"),
+            config=price_pb2.PackageConfig(package_amount="5.00", package_size=3),
         ),
         usage_price(
             "Compute",
-            model_type=price_pb2.PRICE_MODEL_TYPE_MATRIX,
-            unit_config=None,
-            billable_metric=metric("compute", price_pb2.AGGREGATION_SUM, "hours"),
-            matrix_config=price_pb2.MatrixConfig(
+            billable=metric("compute", price_pb2.AGGREGATION_SUM, "hours"),
+            config=price_pb2.MatrixConfig(
                 dimensions=["region", "kind"],
                 matrix_values=[
                     price_pb2.MatrixValue(dimension_values=["us", "gpu"], unit_amount="2.25"),

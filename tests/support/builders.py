@@ -184,14 +184,26 @@ def metric(
     return price_pb2.BillableMetric(event_name=event_name, aggregation=aggregation, property=prop)
 
 
+# The model a price config belongs to, and the Price field that holds it.
+ModelConfig = price_pb2.TieredConfig | price_pb2.BulkConfig | price_pb2.PackageConfig | price_pb2.MatrixConfig
+_MODELS: dict[type[ModelConfig], tuple[price_pb2.PriceModelType, str]] = {
+    price_pb2.TieredConfig: (price_pb2.PRICE_MODEL_TYPE_TIERED, "tiered_config"),
+    price_pb2.BulkConfig: (price_pb2.PRICE_MODEL_TYPE_BULK, "bulk_config"),
+    price_pb2.PackageConfig: (price_pb2.PRICE_MODEL_TYPE_PACKAGE, "package_config"),
+    price_pb2.MatrixConfig: (price_pb2.PRICE_MODEL_TYPE_MATRIX, "matrix_config"),
+}
+
+
 def usage_price(
     name: str = "API calls",
     unit_amount: str = "0.10",
     *,
     billable: price_pb2.BillableMetric | None = None,
+    config: ModelConfig | None = None,
     **overrides: Any,
 ) -> price_pb2.Price:
-    """A monthly usage price (unit model, counting `api_call` events unless overridden)."""
+    """A monthly usage price counting `api_call` events unless overridden: the unit model at unit_amount, or the
+    model of `config` (a tiered, bulk, package or matrix config)."""
     fields: dict[str, Any] = {
         "name": name,
         "model_type": price_pb2.PRICE_MODEL_TYPE_UNIT,
@@ -200,6 +212,9 @@ def usage_price(
         "billable_metric": billable or metric(),
         "unit_config": price_pb2.UnitConfig(unit_amount=unit_amount),
     }
+    if config is not None:
+        model, field = _MODELS[type(config)]
+        fields.update({"model_type": model, "unit_config": None, field: config})
     fields.update(overrides)
     return price_pb2.Price(**fields)
 
@@ -208,10 +223,8 @@ def tokens_price() -> price_pb2.Price:
     """Orb's graduated example, over the sum of `llm` events' tokens: 0-10k @ 0.001, 10k-100k @ 0.0008, then 0.0005."""
     return usage_price(
         "Tokens",
-        model_type=price_pb2.PRICE_MODEL_TYPE_TIERED,
-        unit_config=None,
-        billable_metric=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
-        tiered_config=price_pb2.TieredConfig(
+        billable=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
+        config=price_pb2.TieredConfig(
             tiers=[
                 price_pb2.Tier(first_unit="0", last_unit="10000", unit_amount="0.001"),
                 price_pb2.Tier(first_unit="10000", last_unit="100000", unit_amount="0.0008"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from invoicing.v1 import customer_pb2, invoice_pb2
+import grpc
+from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2
 
 from tests.support.calls import balance_of, ledger
-from tests.support.client import Api
+from tests.support.client import Api, expect_error
 
 
 def signed(row: customer_pb2.BalanceTransaction) -> Decimal:
@@ -52,3 +53,13 @@ def sequence_of(number: str) -> int:
     assert prefix, number
     assert sequence.isdigit(), number
     return int(sequence)
+
+
+async def assert_customer_not_found(api: Api, customer: customer_pb2.Customer) -> None:
+    """GetCustomer by the customer's id and by its external id both fail NOT_FOUND CUSTOMER_NOT_FOUND for api."""
+    for request in (
+        customer_service_pb2.GetCustomerRequest(customer_id=customer.id),
+        customer_service_pb2.GetCustomerRequest(external_customer_id=customer.external_customer_id),
+    ):
+        error = await expect_error(api.customers.GetCustomer(request))
+        assert (error.code, error.reason) == (grpc.StatusCode.NOT_FOUND, "CUSTOMER_NOT_FOUND"), request

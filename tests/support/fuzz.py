@@ -40,6 +40,7 @@ from invoicing.v1 import (
 )
 
 from tests.support.builders import (
+    add_line_request,
     create_customer,
     create_invoice,
     create_plan,
@@ -422,16 +423,12 @@ def _prices() -> list[price_pb2.Price]:
         usage_price(
             "Bytes",
             billable=metric("bytes_sent", price_pb2.AGGREGATION_SUM, "bytes"),
-            model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
-            unit_config=None,
-            package_config=price_pb2.PackageConfig(package_amount="5.00", package_size=100),
+            config=price_pb2.PackageConfig(package_amount="5.00", package_size=100),
         ),
         usage_price(
             "Tiered",
             billable=metric("bytes_sent", price_pb2.AGGREGATION_MAX, "bytes"),
-            model_type=price_pb2.PRICE_MODEL_TYPE_TIERED,
-            unit_config=None,
-            tiered_config=price_pb2.TieredConfig(
+            config=price_pb2.TieredConfig(
                 tiers=[
                     price_pb2.Tier(first_unit="0", last_unit="100", unit_amount="0.10"),
                     price_pb2.Tier(first_unit="100", unit_amount="0.05"),
@@ -441,9 +438,7 @@ def _prices() -> list[price_pb2.Price]:
         usage_price(
             "Bulk",
             billable=metric("region_call", price_pb2.AGGREGATION_UNIQUE_COUNT, "region"),
-            model_type=price_pb2.PRICE_MODEL_TYPE_BULK,
-            unit_config=None,
-            bulk_config=price_pb2.BulkConfig(
+            config=price_pb2.BulkConfig(
                 tiers=[
                     price_pb2.BulkTier(maximum_units="100", unit_amount="0.10"),
                     price_pb2.BulkTier(unit_amount="0.05"),
@@ -453,9 +448,7 @@ def _prices() -> list[price_pb2.Price]:
         usage_price(
             "Matrix",
             billable=metric("region_call"),
-            model_type=price_pb2.PRICE_MODEL_TYPE_MATRIX,
-            unit_config=None,
-            matrix_config=price_pb2.MatrixConfig(
+            config=price_pb2.MatrixConfig(
                 dimensions=["region"],
                 matrix_values=[price_pb2.MatrixValue(dimension_values=["eu"], unit_amount="0.20")],
                 default_unit_amount="0.10",
@@ -739,12 +732,10 @@ async def _update_invoice(home: Home, choice: int) -> list[Message]:
 async def _add_line(home: Home, choice: int) -> list[Message]:
     draft = await home.draft(choice)
     return [
-        invoice_service_pb2.CreateInvoiceLineItemRequest(
-            invoice_id=draft.id,
-            amount="5",
+        add_line_request(
+            draft.id,
+            "5",
             quantity="2",
-            name="Extra",
-            start_date=date("2024-01-05"),
             end_date=date("2024-01-06"),
             expected_version=draft.version,
             request_id=_request_id(),
