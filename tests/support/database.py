@@ -1,7 +1,7 @@
 """The tests' own connection to the session database, for reading what the API cannot show.
 
-Tests read stored rows here (counts, hashes, fingerprints). They write only where no RPC can reach
-the state, and each such write says why where it is made.
+Tests read stored rows here (counts, hashes, fingerprints), and fixtures create the databases some
+tests need. Tests write rows only where no RPC can reach the state, and each such write says why.
 """
 
 from __future__ import annotations
@@ -28,12 +28,6 @@ async def execute(dsn: str, sql: str, *args: object) -> str:
     async with connection(dsn) as conn:
         status: str = await conn.execute(sql, *args)
         return status
-
-
-async def fetchval(dsn: str, sql: str, *args: object) -> object:
-    """The first column of the first row of one query."""
-    async with connection(dsn) as conn:
-        return await conn.fetchval(sql, *args)
 
 
 def on_same_server(dsn: str, database: str) -> str:

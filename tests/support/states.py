@@ -27,7 +27,6 @@ STATUS_NAMES: dict[invoice_pb2.InvoiceStatus, InvoiceStatus] = {
     invoice_pb2.INVOICE_STATUS_SYNCED: InvoiceStatus.SYNCED,
     invoice_pb2.INVOICE_STATUS_VOID: InvoiceStatus.VOID,
 }
-STATUS_NUMBERS: dict[InvoiceStatus, invoice_pb2.InvoiceStatus] = {name: number for number, name in STATUS_NAMES.items()}
 
 
 def status_of(invoice: invoice_pb2.Invoice) -> InvoiceStatus:
