@@ -10,8 +10,8 @@ from invoicing.v1 import customer_service_pb2, invoice_service_pb2
 from prometheus_client import REGISTRY
 
 from server.app import RunningServer
-from tests.client import Api
-from tests.factories import create_customer
+from tests.support.builders import create_customer
+from tests.support.client import Api
 
 WATCH = "/invoicing.v1.InvoiceService/WatchInvoiceEvents"
 
