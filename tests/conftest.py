@@ -28,6 +28,7 @@ from tests.support.accounts import Account, new_account
 from tests.support.client import Api, open_api
 from tests.support.clock import Clock, Clocks
 from tests.support.database import execute, on_same_server
+from tests.support.serve import Launcher
 
 pytest_plugins = ["tests.support.go_client", "tests.support.keepalive"]
 
@@ -157,3 +158,13 @@ async def anonymous_channel(target: str) -> AsyncIterator[grpc.aio.Channel]:
 def project_root() -> Path:
     """The repository's top folder."""
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def launcher(project_root: Path, tmp_path: Path) -> AsyncIterator[Launcher]:
+    """Serve processes for one test, all stopped at the end."""
+    running = Launcher(project_root, tmp_path)
+    try:
+        yield running
+    finally:
+        await running.close()

@@ -39,6 +39,7 @@ from tests.support.builders import create_customer, create_plan, day_of, event, 
 from tests.support.calls import ingest_ok, upcoming
 from tests.support.client import Api
 from tests.support.clock import Clock
+from tests.support.money import EXPONENTS
 
 T = TypeVar("T")
 D = Decimal
@@ -95,7 +96,7 @@ def bulk_lists(draw: st.DrawFn) -> tuple[tuple[Decimal | None, Decimal], ...]:
 @st.composite
 def price_specs(draw: st.DrawFn, index: int, currency: str, cadence: str) -> ref.PriceSpec:
     """One valid price of the plan: any model, type, mode, adjustments."""
-    exponent = ref.EXPONENTS[currency]
+    exponent = EXPONENTS[currency]
     kind = draw(st.sampled_from(["fixed", "usage"]))
     models = ["unit", "package", "tiered", "bulk"] + (["matrix"] if kind == "usage" else [])
     model = draw(st.sampled_from(models))
@@ -145,7 +146,7 @@ def price_specs(draw: st.DrawFn, index: int, currency: str, cadence: str) -> ref
 @st.composite
 def plans(draw: st.DrawFn) -> tuple[str, list[ref.PriceSpec], int]:
     """A currency, 2 to 5 prices sharing one recurring cadence, and its months."""
-    currency = draw(st.sampled_from(sorted(ref.EXPONENTS)))
+    currency = draw(st.sampled_from(sorted(EXPONENTS)))
     cadence = draw(st.sampled_from(sorted(ref.MONTHS)))
     count = draw(st.integers(2, 5))
     return currency, [draw(price_specs(i, currency, cadence)) for i in range(count)], ref.MONTHS[cadence]

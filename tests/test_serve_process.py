@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -26,16 +25,6 @@ from tests.support.serve import DEMO_EXTERNAL_IDS, EXIT_BOUND_S, KEY_LINE, LISTE
 # Real processes, each with an embedded PostgreSQL of its own: a test may start two, within the bounds of
 # tests.support.serve.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture
-async def launcher(project_root: Path, tmp_path: Path) -> AsyncIterator[Launcher]:
-    """Serve processes for one test, all stopped at the end."""
-    running = Launcher(project_root, tmp_path)
-    try:
-        yield running
-    finally:
-        await running.close()
 
 
 async def _customers(api: Api) -> list[customer_pb2.Customer]:
