@@ -9,12 +9,14 @@ PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test install generate check-generated lint lint-proto breaking clients typecheck bench clean-data help \
-	debian-tools sample-document go-tools
+.PHONY: run test test-reliability test-pgbouncer pgbouncer install generate check-generated lint lint-proto \
+	breaking clients typecheck bench clean-data help debian-tools sample-document go-tools
 
 help:
 	@echo "make run              serve on 127.0.0.1:50051 with an embedded PostgreSQL and demo data"
 	@echo "make test             lint, type-check, check generated code, run the whole test suite"
+	@echo "make test-reliability the slower failure and overload drills (kill -9, the wheel, stuck readers...)"
+	@echo "make test-pgbouncer   the test suite again, through a real PgBouncer in transaction pooling mode"
 	@echo "make generate         regenerate generated/ from protos/"
 	@echo "make check-generated  fail if generated/ is stale"
 	@echo "make bench            run the benchmarks"
@@ -100,8 +102,21 @@ clients: $(STAMP) $(NODE_STAMP) go-tools
 		-I protos -I third_party/googleapis -O clients/typescript --grpcLib=@grpc/grpc-js \
 		$(patsubst protos/%,%,$(PROTOS)) google/rpc/status.proto google/rpc/error_details.proto
 
-test: $(STAMP) $(NODE_STAMP) debian-tools check-generated lint lint-proto typecheck
+# PgBouncer (Debian package) for the transaction pooling tests; installed when missing.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
+
+test: $(STAMP) $(NODE_STAMP) pgbouncer debian-tools check-generated lint lint-proto typecheck
 	$(PY) -m pytest -q
+
+# The drills marked `reliability` (make test leaves them out: they take minutes); CI runs them.
+test-reliability: $(STAMP) $(NODE_STAMP) pgbouncer
+	$(PY) -m pytest -q -m reliability
+
+# The default suite with the session server behind a real PgBouncer (transaction pooling); CI runs it.
+test-pgbouncer: $(STAMP) $(NODE_STAMP) pgbouncer
+	INVOICING_TEST_PGBOUNCER=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -7,6 +7,8 @@ Each figure is printed beside its anchor measured in the same run on the same ma
 - ListInvoices records/s with a Python streaming client, against asyncpg reading the same invoice and
   line rows with a cursor in one process; server RSS growth over the stream;
 - GetInvoiceDocument of a 500-line invoice, against GetInvoice of the same invoice.
+- another account's GetInvoice p99 while one account runs far past its concurrency limit on a hot
+  customer, against the same p99 alone (`bench/fairness.py`).
 
 Medians of several runs. Usage: python -m bench [--invoices N] [--runs R] [--seconds S] [--only documents]
 """
@@ -36,7 +38,7 @@ import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc
 
-from bench import documents, upcoming
+from bench import documents, fairness, upcoming
 from bench.seed import seed_invoices
 from server.db import embedded
 from server.db.migrate import migrate
@@ -182,6 +184,7 @@ def main() -> int:
 def _run(args: argparse.Namespace, h2load: str, dsn: str, tmp: Path) -> int:
     asyncio.run(migrate(dsn))
     _, key = asyncio.run(create_key(dsn, "bench", invoice_prefix="BENCH"))
+    _, hot_key = asyncio.run(create_key(dsn, "bench-hot", invoice_prefix="HOT"))
     invoice_id = ""
     if not args.only:
         print(f"seeding {args.invoices} invoices x 5 lines...", flush=True)
@@ -203,15 +206,16 @@ def _run(args: argparse.Namespace, h2load: str, dsn: str, tmp: Path) -> int:
         if args.only == "documents":
             _print_rows(_document_rows(target, key))
             return 0
-        return _scenarios(args, h2load, dsn, target, key, invoice_id, server.pid)
+        return _scenarios(args, h2load, dsn, target, (key, hot_key), invoice_id, server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
 
 
 def _scenarios(
-    args: argparse.Namespace, h2load: str, dsn: str, target: str, key: str, invoice_id: str, pid: int
+    args: argparse.Namespace, h2load: str, dsn: str, target: str, keys: tuple[str, str], invoice_id: str, pid: int
 ) -> int:
+    key, hot_key = keys
     url = f"http://{target}"
     health_body = health_pb2.HealthCheckRequest().SerializeToString()
     get_body = invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id).SerializeToString()
@@ -274,6 +278,19 @@ def _scenarios(
             "<= 0.2x, p50 <= 20 ms",
         )
     )
+    print("one account past its limit on a hot customer...", flush=True)
+    alone_p99, loaded_p99 = fairness.measure(target, key, hot_key, invoice_id, args.runs, args.seconds)
+    for callers, target_text in [(fairness.AT_LIMIT, "<= 2x"), (fairness.PAST_LIMIT, "(report)")]:
+        rows.append(
+            Row(
+                f"GetInvoice p99, other account, {callers} hot callers",
+                loaded_p99[callers],
+                "ms",
+                "same p99, alone",
+                alone_p99,
+                target_text,
+            )
+        )
     rows += _document_rows(target, key)
     _print_rows(rows)
     print(

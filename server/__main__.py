@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -25,13 +26,31 @@ def resolve_database(settings: Settings) -> tuple[str, embedded.EmbeddedPostgres
     return pg.dsn, pg
 
 
+def direct_dsn(settings: Settings, dsn: str) -> str:
+    """The DSN that bypasses PgBouncer (migrations, LISTEN): INVOICING_DIRECT_DATABASE_URL, else dsn."""
+    return settings.direct_database_url or dsn
+
+
 async def _serve(settings: Settings, demo: bool) -> int:
+    dsn, pg = resolve_database(settings)
+    supervisor = None if pg is None else asyncio.create_task(embedded.supervise(pg))
+    try:
+        return await _serve_on(settings, demo, dsn)
+    finally:
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        if pg is not None:
+            await asyncio.to_thread(pg.stop)
+
+
+async def _serve_on(settings: Settings, demo: bool, dsn: str) -> int:
     from server import demo as demo_data
     from server.app import start_server
 
-    dsn, _pg = resolve_database(settings)
-    await migrate(dsn)
-    running = await start_server(settings, dsn)
+    await migrate(direct_dsn(settings, dsn))
+    running = await start_server(settings, dsn, direct_dsn=direct_dsn(settings, dsn))
     if settings.metrics_listen:
         from server import metrics
 
@@ -39,7 +58,7 @@ async def _serve(settings: Settings, demo: bool) -> int:
         print(f"metrics on http://{settings.metrics_listen}/metrics", flush=True)
     print(f"invoice service listening on {settings.listen} (port {running.port})", flush=True)
     if demo:
-        key = await demo_data.ensure_demo_key(dsn, settings.data_dir)
+        key = await demo_data.ensure_demo_key(direct_dsn(settings, dsn), settings.data_dir)
         if await demo_data.seed(f"127.0.0.1:{running.port}", key):
             print("seeded demo customers and invoices", flush=True)
         print(f"demo API key: {key}", flush=True)
@@ -59,7 +78,7 @@ async def _serve(settings: Settings, demo: bool) -> int:
 
 async def _migrate(settings: Settings) -> int:
     dsn, _pg = resolve_database(settings)
-    applied = await migrate(dsn)
+    applied = await migrate(direct_dsn(settings, dsn))
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
@@ -68,8 +87,8 @@ async def _create_api_key(settings: Settings, account: str, prefix: str | None, 
     from server.keys import create_key
 
     dsn, _pg = resolve_database(settings)
-    await migrate(dsn)
-    key_id, key = await create_key(dsn, account, invoice_prefix=prefix, description=description)
+    await migrate(direct_dsn(settings, dsn))
+    key_id, key = await create_key(direct_dsn(settings, dsn), account, invoice_prefix=prefix, description=description)
     print(f"account: {account}\nkey id:  {key_id}\napi key: {key}\n(store the key now: only its hash is kept)")
     return 0
 
@@ -78,7 +97,7 @@ async def _revoke_api_key(settings: Settings, key_id: str) -> int:
     from server.keys import revoke_key
 
     dsn, _pg = resolve_database(settings)
-    if await revoke_key(dsn, key_id):
+    if await revoke_key(direct_dsn(settings, dsn), key_id):
         print(f"revoked {key_id}")
         return 0
     print(f"no active key {key_id}", file=sys.stderr)
@@ -92,7 +111,7 @@ async def _bill(settings: Settings, now: str | None) -> int:
     from server.db.pool import Database
 
     dsn, _pg = resolve_database(settings)
-    await migrate(dsn)
+    await migrate(direct_dsn(settings, dsn))
     moment = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)

@@ -41,12 +41,15 @@ from server.db import accounts, idempotency
 from server.db import events as events_repo
 from server.db.listen import Notifier
 from server.db.pool import Database
+from server.db.probe import DatabaseProbe
 from server.domain.subscriptions import DEFAULT_GRACE
+from server.interceptors.admission import Admission, Limits
 from server.interceptors.auth import Authentication, KeyCache
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
 from server.interceptors.request_ids import RequestIds
+from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
@@ -72,6 +75,11 @@ DATABASE_DEPENDENCY = "postgresql"
 NOTIFICATIONS_DEPENDENCY = "postgresql-notifications"
 _RESUME_TOKEN_SECRET = "resume_token_key"
 _PURGE_EVERY_S = 3600.0
+# Calls grpc core holds before the application takes them. Past its default (1,000, with random early drops
+# up to 3,000) grpc cancels new calls with no details; raised so that admission control (which refuses at
+# once, with details) always binds first. grpc.aio's own maximum_concurrent_rpcs is left unset on purpose:
+# it does not refuse, it stops taking calls, so calls (health checks included) would queue in core instead.
+_GRPC_PENDING_CALLS = 100_000
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,8 @@ class RunningServer:
     port: int
     settings: Settings
     notifier: Notifier
+    dsn: str
+    streams: OpenStreams
     tracer_provider: TracerProvider | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -156,12 +166,14 @@ async def start_server(
     *,
     run_billing: bool = True,
     tracer_provider: TracerProvider | None = None,
+    direct_dsn: str | None = None,
 ) -> RunningServer:
     """Connect to the database, start serving on settings.listen, and return the running server.
 
     `clock` is the time every rule uses (tests move it); `run_billing` starts the period-end runner;
-    `tracer_provider` traces RPCs and statements (default: from the settings, None when tracing is off).
-    The server shuts the provider down when it stops.
+    `tracer_provider` traces RPCs and statements (default: from the settings, None when tracing is off;
+    the server shuts it down when it stops); `direct_dsn` reaches PostgreSQL without PgBouncer, for the
+    LISTEN connection (default: dsn).
     """
     tracer_provider = tracer_provider or tracing.provider_from_settings(settings)
     if tracer_provider is not None:
@@ -171,9 +183,16 @@ async def start_server(
         async with db.connection() as conn:
             token_key = await accounts.server_secret(conn, _RESUME_TOKEN_SECRET, os.urandom(32))
         tokens = ResumeTokens(token_key)
-        options = settings.grpc_options()
-        # Outermost first: the span (when tracing) covers the whole call; every failure (authentication
-        # included) is mapped and counted by ErrorsAndMetrics.
+        options = [
+            *settings.grpc_options(),
+            ("grpc.server.max_pending_requests", _GRPC_PENDING_CALLS),
+            ("grpc.server.max_pending_requests_hard_limit", _GRPC_PENDING_CALLS),
+        ]
+        streams = OpenStreams()
+        limits = Limits(server=settings.max_concurrent_calls, account=settings.max_concurrent_calls_per_account)
+        # Outermost first: the span (when tracing) covers the whole call; every failure (authentication and
+        # admission included) is mapped and counted by ErrorsAndMetrics; admission comes after
+        # authentication, which names the account.
         interceptors: list[grpc.aio.ServerInterceptor] = (
             [] if tracer_provider is None else [CallTracing(tracer_provider)]
         )
@@ -181,12 +200,13 @@ async def start_server(
             RequestIds(),
             ErrorsAndMetrics(),
             DeadlinePropagation(),
-            Authentication(KeyCache(db, settings.api_key_cache_seconds)),
+            Authentication(KeyCache(db, settings.api_key_cache_seconds), streams),
+            Admission(limits),
             RequestDecoding(),
         ]
         server = grpc.aio.server(interceptors=interceptors, options=options)
-        lists = Lister(tokens, settings.stream_settings())
-        notifier = Notifier(dsn)
+        lists = Lister(tokens, settings.stream_settings(), db.streams)
+        notifier = Notifier(direct_dsn or dsn)
         services = build_services(db, clock, dt.timedelta(hours=settings.billing_grace_hours))
         transactions = services.transactions
         invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
@@ -225,15 +245,18 @@ async def start_server(
         port=port,
         settings=settings,
         notifier=notifier,
+        dsn=dsn,
+        streams=streams,
         tracer_provider=tracer_provider,
     )
-    metrics.watch_pools({"unary": db.pool, "stream": db.stream_pool})
     notifier.start()
     await running.set_serving(True)
     await running.health.set(DATABASE_DEPENDENCY, _status(True))
     await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(False))  # until the listener is connected
     running.tasks.append(asyncio.create_task(_watch_database(running)))
     running.tasks.append(asyncio.create_task(_purge_expired(running)))
+    revocation_interval = max(1.0, settings.api_key_cache_seconds)
+    running.tasks.append(asyncio.create_task(watch_revocations(streams, db, revocation_interval)))
     if run_billing:
         running.tasks.append(asyncio.create_task(services.runner.run_forever(settings.billing_interval_s)))
     return running
@@ -241,32 +264,46 @@ async def start_server(
 
 async def _watch_database(running: RunningServer) -> None:
     """Flip health to NOT_SERVING while the database does not answer, and back when it does; report each
-    dependency under its own name (DEPENDENCIES)."""
+    dependency under its own name.
+
+    The probe has its own connection (busy pools are saturation, shown in the pool gauges, not an outage),
+    and it takes `health_failure_threshold` failed probes in a row to flip; one success flips back. The
+    LISTEN connection that wakes change-stream watchers is reported apart: while it is down, watchers poll.
+    """
+    settings = running.settings
+    probe = DatabaseProbe(running.dsn, settings.health_check_timeout_s)
     serving = True
+    failures = 0
     listening: bool | None = None
     losses = 0
-    while True:
-        await asyncio.sleep(running.settings.health_check_interval_s)
-        try:
-            async with asyncio.timeout(running.settings.health_check_interval_s):
-                async with running.db.connection() as conn:
-                    await conn.fetchval("SELECT 1")
-            healthy = True
-        except Exception:
-            healthy = False
-        if healthy != serving:
-            log.warning("database %s", "reachable again" if healthy else "unreachable: health NOT_SERVING")
-            await running.set_serving(healthy)
-            await running.health.set(DATABASE_DEPENDENCY, _status(healthy))
-            serving = healthy
-        # A loss since the last check is reported even if the listener is already back.
-        now_listening = running.notifier.listening and running.notifier.losses == losses
-        losses = running.notifier.losses
-        if now_listening != listening:
-            listening = now_listening
-            if not listening:
-                log.warning("invoice event listener down: watchers poll until it is back")
-            await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(listening))
+    metrics.DATABASE_UP.set(1)
+    try:
+        while True:
+            await asyncio.sleep(settings.health_check_interval_s)
+            answered = await probe.check()
+            metrics.DATABASE_UP.set(1 if answered else 0)
+            if answered:
+                failures = 0
+            else:
+                failures += 1
+                metrics.PROBE_FAILURES.inc()
+            healthy = answered or (serving and failures < settings.health_failure_threshold)
+            if healthy != serving:
+                log.warning("database %s", "reachable again" if healthy else "unreachable: health NOT_SERVING")
+                running.db.reachable = healthy
+                await running.set_serving(healthy)
+                await running.health.set(DATABASE_DEPENDENCY, _status(healthy))
+                serving = healthy
+            # A loss since the last check is reported even if the listener is already back.
+            now_listening = running.notifier.listening and running.notifier.losses == losses
+            losses = running.notifier.losses
+            if now_listening != listening:
+                listening = now_listening
+                if not listening:
+                    log.warning("invoice event listener down: watchers poll until it is back")
+                await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(listening))
+    finally:
+        probe.close()
 
 
 def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:

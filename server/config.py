@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "INVOICING_DATABASE_URL"),
         description="PostgreSQL DSN; unset means an embedded server with its data under data_dir.",
     )
+    direct_database_url: str | None = Field(
+        default=None,
+        description="DSN that reaches PostgreSQL directly when DATABASE_URL goes through PgBouncer in transaction"
+        " pooling mode: migrations and the LISTEN connection use it (unset: DATABASE_URL).",
+    )
     data_dir: Path = Field(default=Path(".data"), description="Local state: embedded PostgreSQL data, demo key.")
     listen: str = Field(default="127.0.0.1:50051", description="host:port to serve gRPC on.")
     tls_cert_file: Path | None = Field(
@@ -33,16 +38,46 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
     db_stream_pool_max: int = Field(default=4, ge=1, description="Connections List streams may use at once.")
+    db_acquire_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest wait for a unary connection (then RESOURCE_EXHAUSTED POOL_EXHAUSTED)."
+    )
+    db_stream_acquire_timeout_s: float = Field(
+        default=60.0, gt=0, description="Longest wait of a List stream for a connection (it holds nothing meanwhile)."
+    )
+    db_pool_account_share: float = Field(
+        default=0.5, gt=0, le=1, description="Fraction of each pool's connections one account may hold at once."
+    )
     db_statement_timeout_ms: int = Field(default=30_000, ge=100, description="Cap on a statement without a deadline.")
     db_lock_timeout_ms: int = Field(default=5_000, ge=10, description="Cap on waiting for a row lock.")
-    db_statement_cache_size: int = Field(default=256, ge=0, description="0 behind PgBouncer in transaction mode.")
+    db_statement_cache_size: int = Field(default=256, ge=0, description="asyncpg's prepared statement cache.")
+    db_transaction_pooling: bool = Field(
+        default=False,
+        description="DATABASE_URL goes through PgBouncer in transaction pooling mode: no statement cache, no"
+        " session state; set INVOICING_DIRECT_DATABASE_URL for migrations and LISTEN.",
+    )
     api_key_cache_seconds: float = Field(default=5.0, ge=0, description="How long a checked API key is trusted.")
     stream_batch_records: int = Field(default=250, ge=1, le=10_000)
     stream_batch_bytes: int = Field(default=1_000_000, ge=10_000, le=3_000_000)
+    stream_stall_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long a List stream keeps its connection while its client does not read."
+    )
+    stream_stall_timeout_busy_s: float = Field(
+        default=2.0, gt=0, description="The same while another stream waits for a connection it could use."
+    )
+    max_concurrent_calls: int = Field(
+        default=512, ge=1, description="Calls in flight per server process; more are refused RESOURCE_EXHAUSTED."
+    )
+    max_concurrent_calls_per_account: int = Field(
+        default=64, ge=1, description="Calls in flight per account and process; more are refused RESOURCE_EXHAUSTED."
+    )
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     idempotency_retention_days: int = Field(default=7, ge=1)
     event_retention_days: int = Field(default=30, ge=1, description="How long invoice change events are kept.")
-    health_check_interval_s: float = Field(default=2.0, gt=0)
+    health_check_interval_s: float = Field(default=2.0, gt=0, description="How often the database is probed.")
+    health_check_timeout_s: float = Field(default=2.0, gt=0, description="How long one probe waits for an answer.")
+    health_failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failed probes before health reports NOT_SERVING."
+    )
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     billing_interval_s: float = Field(default=30.0, gt=0, description="How often the period-end runner looks for work.")
     billing_grace_hours: float = Field(
@@ -95,7 +130,11 @@ class Settings(BaseSettings):
             stream_max_size=self.db_stream_pool_max,
             statement_timeout_ms=self.db_statement_timeout_ms,
             lock_timeout_ms=self.db_lock_timeout_ms,
+            acquire_timeout_s=self.db_acquire_timeout_s,
+            stream_acquire_timeout_s=self.db_stream_acquire_timeout_s,
+            account_share=self.db_pool_account_share,
             statement_cache_size=self.db_statement_cache_size,
+            transaction_pooling=self.db_transaction_pooling,
         )
 
     def grpc_options(self) -> list[tuple[str, int]]:
@@ -122,4 +161,9 @@ class Settings(BaseSettings):
 
     def stream_settings(self) -> StreamSettings:
         """The streaming part of the settings."""
-        return StreamSettings(batch_records=self.stream_batch_records, batch_bytes=self.stream_batch_bytes)
+        return StreamSettings(
+            batch_records=self.stream_batch_records,
+            batch_bytes=self.stream_batch_bytes,
+            stall_timeout_s=self.stream_stall_timeout_s,
+            stall_timeout_busy_s=self.stream_stall_timeout_busy_s,
+        )

@@ -38,6 +38,11 @@ def caller() -> Caller:
     return _caller.get()
 
 
+def current_caller() -> Caller | None:
+    """The authenticated caller of the current call, or None (before authentication, background work)."""
+    return _caller.get(None)
+
+
 def account_id() -> str:
     """The account of the current call."""
     return _caller.get().account_id

@@ -2,8 +2,11 @@
 
 Domain errors become their status with an ErrorInfo (stable reason, our
 domain) plus BadRequest, PreconditionFailure or RetryInfo as they call for.
-Database failures become UNAVAILABLE, DEADLINE_EXCEEDED or ABORTED. Anything
-else is a bug: it is logged with its traceback and reported as INTERNAL.
+Database failures become UNAVAILABLE, DEADLINE_EXCEEDED or ABORTED: running out
+of time is always DEADLINE_EXCEEDED (checked before connection errors, since
+TimeoutError is an OSError), and only a database that does not answer is
+UNAVAILABLE. Anything else is a bug: it is logged with its traceback and
+reported as INTERNAL.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from server.context import remaining_seconds
+from server.db.pool import is_connection_loss
 from server.domain import errors as e
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ _CODES: list[tuple[type[e.DomainError], int]] = [
     (e.Unauthenticated, code_pb2.UNAUTHENTICATED),
     (e.OutOfRange, code_pb2.OUT_OF_RANGE),
     (e.Unavailable, code_pb2.UNAVAILABLE),
+    (e.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (e.DeadlineExceeded, code_pb2.DEADLINE_EXCEEDED),
     (e.Unimplemented, code_pb2.UNIMPLEMENTED),
 ]
@@ -40,6 +45,7 @@ _CODES: list[tuple[type[e.DomainError], int]] = [
 # PostgreSQL conditions that mean "try again": lock_timeout, serialization, deadlock.
 _RETRYABLE_SQLSTATES = {"55P03": "LOCK_TIMEOUT", "40001": "SERIALIZATION_FAILURE", "40P01": "DEADLOCK_DETECTED"}
 _RETRY_AFTER_MS = 50
+_UNAVAILABLE_RETRY_AFTER_MS = 500
 
 
 def to_domain_error(exc: BaseException) -> e.DomainError | None:
@@ -56,16 +62,18 @@ def to_domain_error(exc: BaseException) -> e.DomainError | None:
             return e.InvalidArgument.one("request", "contains characters that cannot be stored (such as NUL)")
         if state == "57014":  # query_canceled: statement_timeout from the call's deadline
             return e.DeadlineExceeded("the deadline passed while the database was working")
-        if state.startswith("08") or state in {"57P01", "57P02", "57P03", "53300"}:
+        if is_connection_loss(exc) or state == "53300":  # 53300: the database refuses more connections
             return e.Unavailable("the database is unavailable; retry")
         return None
-    if isinstance(exc, (asyncpg.InterfaceError, OSError)):
-        return e.Unavailable("the database is unavailable; retry")
+    # TimeoutError before OSError: since Python 3.11 asyncio's TimeoutError is the builtin one, an OSError.
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         left = remaining_seconds()
-        if left is not None and left <= 0.01:  # the wait was cut short by the caller's own deadline
+        if left is not None and left <= 0.05:  # cut short by the caller's own deadline
             return e.DeadlineExceeded("the deadline passed while waiting for the database")
-        return e.Unavailable("no database connection became free in time; retry")
+        # Not the caller's deadline: a statement got no answer within the server's command timeout.
+        return e.Unavailable("the database did not answer in time; retry")
+    if is_connection_loss(exc):
+        return e.Unavailable("the database is unavailable; retry")
     return None
 
 
@@ -96,8 +104,10 @@ def to_status(error: e.DomainError) -> grpc.Status:
                 ]
             )
         )
-    elif isinstance(error, (e.Aborted, e.Unavailable)):
-        retry_ms = getattr(error, "retry_after_ms", None) or (_RETRY_AFTER_MS if isinstance(error, e.Aborted) else 500)
+    elif isinstance(error, (e.Aborted, e.Unavailable, e.ResourceExhausted)):
+        retry_ms = error.retry_after_ms or (
+            _RETRY_AFTER_MS if isinstance(error, e.Aborted) else _UNAVAILABLE_RETRY_AFTER_MS
+        )
         details.append(
             error_details_pb2.RetryInfo(
                 retry_delay=duration_pb2.Duration(seconds=retry_ms // 1000, nanos=(retry_ms % 1000) * 1_000_000)
@@ -120,5 +130,5 @@ def status_for_exception(exc: BaseException, method: str) -> grpc.Status:
             status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; it has been logged")
         )
     if isinstance(domain_error, e.Unavailable):
-        log.warning("database unavailable in %s: %s", method, exc)
+        log.warning("database unavailable in %s (%s): %r", method, domain_error.reason, exc)
     return to_status(domain_error)

@@ -1,12 +1,21 @@
-"""Prometheus metrics: calls, latency and status by RPC, pools and streams, served over HTTP when configured."""
+"""Prometheus metrics, served over HTTP when configured.
+
+Calls, latency and status by RPC; saturation apart from health: connections of
+each pool in use, idle and waited for, and how long the waits take; open
+streams by RPC; calls in flight and calls refused by admission control; the
+database probe behind the health service.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 RPCS = Counter("invoicing_rpc_total", "RPCs served, by method and status code.", ["method", "code"])
 LATENCY = Histogram(
@@ -15,6 +24,79 @@ LATENCY = Histogram(
     ["method"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+OPEN_STREAMS = Gauge("invoicing_streams_open", "Streaming RPCs in progress, by method.", ["method"])
+IN_FLIGHT = Gauge("invoicing_calls_in_flight", "Calls admitted and not finished (health and reflection aside).")
+REFUSED = Counter(
+    "invoicing_calls_refused_total", "Calls refused by admission control, by reason (the limit reached).", ["reason"]
+)
+ACQUIRE_WAIT = Histogram(
+    "invoicing_db_pool_acquire_seconds",
+    "Time a call waited for a database connection (its account's share, then the pool), by pool.",
+    ["pool"],
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+DATABASE_UP = Gauge("invoicing_database_up", "1 while the health probe's own connection gets answers, else 0.")
+PROBE_FAILURES = Counter("invoicing_database_probe_failures_total", "Health probes of the database that failed.")
+STREAMS_STALLED = Counter(
+    "invoicing_streams_stalled_total", "List streams ended because their client stopped reading.", ["method"]
+)
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A pool's connections at one moment."""
+
+    in_use: int
+    idle: int
+    size: int
+    max_size: int
+    waiting: int
+
+
+class Pool(Protocol):
+    """What the pool gauges read from a pool."""
+
+    name: str
+
+    def stats(self) -> PoolStats:
+        """The pool's figures now."""
+        ...
+
+
+class _PoolCollector(Collector):
+    """Reads the live pools at scrape time (several servers in one process add up by pool name)."""
+
+    def __init__(self) -> None:
+        self.pools: weakref.WeakSet[Pool] = weakref.WeakSet()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        totals: dict[str, dict[str, int]] = {}
+        for pool in list(self.pools):
+            stats = pool.stats()
+            row = totals.setdefault(pool.name, dict.fromkeys(("in_use", "idle", "size", "max_size", "waiting"), 0))
+            for key in row:
+                row[key] += getattr(stats, key)
+        for key, text in [
+            ("in_use", "Database connections in use, by pool."),
+            ("idle", "Open database connections not in use, by pool."),
+            ("size", "Open database connections, by pool."),
+            ("max_size", "Most database connections the pool may open."),
+            ("waiting", "Calls waiting for a database connection, by pool."),
+        ]:
+            family = GaugeMetricFamily(f"invoicing_db_pool_{key}", text, labels=["pool"])
+            for name, row in totals.items():
+                family.add_metric([name], row[key])
+            yield family
+
+
+_POOLS = _PoolCollector()
+REGISTRY.register(_POOLS)
+
+
+def watch_pools(pools: Iterable[Pool]) -> None:
+    """Report these pools in the pool gauges for as long as they exist."""
+    for pool in pools:
+        _POOLS.pools.add(pool)
 
 
 def observe(method: str, code: str, seconds: float) -> None:
@@ -23,54 +105,9 @@ def observe(method: str, code: str, seconds: float) -> None:
     LATENCY.labels(method).observe(seconds)
 
 
-POOL_CONNECTIONS = Gauge(
-    "invoicing_db_pool_connections", "Database connections by pool and state (in_use, idle).", ["pool", "state"]
-)
-POOL_WAITING = Gauge("invoicing_db_pool_waiting", "Calls waiting for a database connection, by pool.", ["pool"])
-STREAMS = Gauge("invoicing_streams_active", "Server streams being served, by method.", ["method"])
-
-
-# The asyncpg pools of this process by name ("unary", "stream"); a server that stops closes its pools, and
-# closed pools drop out of the figures.
-_POOLS: dict[str, list[Any]] = {}
-
-
-def _waiting(pool: Any) -> int:
-    """Acquirers blocked on an asyncpg pool: the getters waiting on its internal queue of connections."""
-    return len(getattr(getattr(pool, "_queue", None), "_getters", ()))
-
-
-def _in_use(pool: Any) -> int:
-    return int(pool.get_size() - pool.get_idle_size())
-
-
-def _total(name: str, figure: Callable[[Any], int]) -> float:
-    pools = _POOLS.get(name, [])
-    pools[:] = [p for p in pools if not p.is_closing()]
-    return float(sum(figure(p) for p in pools))
-
-
-def watch_pools(pools: Mapping[str, Any]) -> None:
-    """Report the connections in use, idle and waited for of these asyncpg pools, read at each scrape."""
-    for name, pool in pools.items():
-        if name not in _POOLS:
-            _POOLS[name] = []
-            POOL_CONNECTIONS.labels(name, "in_use").set_function(functools.partial(_total, name, _in_use))
-            POOL_CONNECTIONS.labels(name, "idle").set_function(
-                functools.partial(_total, name, lambda p: int(p.get_idle_size()))
-            )
-            POOL_WAITING.labels(name).set_function(functools.partial(_total, name, _waiting))
-        _POOLS[name].append(pool)
-
-
-def stream_started(method: str) -> None:
-    """Count a server stream as active."""
-    STREAMS.labels(method).inc()
-
-
-def stream_finished(method: str) -> None:
-    """Count a server stream as no longer active."""
-    STREAMS.labels(method).dec()
+def acquire_wait(pool: str) -> Callable[[float], None]:
+    """How to record the time a call waited for a connection of pool (bound once: the hot path is per call)."""
+    return ACQUIRE_WAIT.labels(pool).observe
 
 
 def serve(listen: str) -> None:

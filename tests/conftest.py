@@ -24,6 +24,7 @@ from server.app import RunningServer, start_server
 from server.config import Settings
 from server.db import embedded
 from server.db.migrate import migrate
+from tests.support import pgbouncer
 from tests.support.accounts import Account, new_account
 from tests.support.client import Api, open_api
 from tests.support.clock import Clock, Clocks
@@ -69,25 +70,45 @@ async def empty_dsn(migrated_dsn: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(migrated_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Server settings for tests: a free port, no key cache, small batches so streams have many messages."""
+def service_dsn(migrated_dsn: str) -> Iterator[str]:
+    """The DSN the session's servers use: the database itself, or a real PgBouncer in transaction pooling mode
+    in front of it when INVOICING_TEST_PGBOUNCER=1 (migrations, LISTEN and fixtures stay direct)."""
+    if not pgbouncer.wanted():
+        yield migrated_dsn
+        return
+    with pgbouncer.running(migrated_dsn) as bouncer:
+        yield bouncer.dsn
+
+
+@pytest.fixture(scope="session")
+def settings(migrated_dsn: str, service_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Server settings for tests: a free port, no key cache, small batches so streams have many messages.
+
+    The admission limits are raised above the defaults: the race tests send a thousand concurrent calls of
+    one account to prove the locking, not the refusals (tests/test_overload.py proves those on servers of
+    their own, with the default shape of limits).
+    """
     return Settings(
-        database_url=migrated_dsn,
+        database_url=service_dsn,
+        direct_database_url=migrated_dsn,
+        db_transaction_pooling=service_dsn != migrated_dsn,
         data_dir=tmp_path_factory.mktemp("data"),
         listen="127.0.0.1:0",
         api_key_cache_seconds=0,
         stream_batch_records=50,
         health_check_interval_s=0.5,
         shutdown_grace_s=1,
+        max_concurrent_calls=4096,
+        max_concurrent_calls_per_account=4096,
     )
 
 
 @pytest.fixture(scope="session")
-async def server(settings: Settings, migrated_dsn: str) -> AsyncIterator[RunningServer]:
+async def server(settings: Settings, service_dsn: str, migrated_dsn: str) -> AsyncIterator[RunningServer]:
     """The gRPC server under test."""
     # The period-end runner is driven by the billing tests themselves (on the clocked server), never by
     # the wall clock in the background.
-    running = await start_server(settings, migrated_dsn, run_billing=False)
+    running = await start_server(settings, service_dsn, run_billing=False, direct_dsn=migrated_dsn)
     yield running
     await running.stop(grace=1)
 
@@ -126,9 +147,11 @@ def clocks() -> Clocks:
 
 
 @pytest.fixture(scope="session")
-async def clocked_server(settings: Settings, migrated_dsn: str, clocks: Clocks) -> AsyncIterator[RunningServer]:
+async def clocked_server(
+    settings: Settings, service_dsn: str, migrated_dsn: str, clocks: Clocks
+) -> AsyncIterator[RunningServer]:
     """A server on its own port whose time is the calling test's clock; the tests drive its period-end runner."""
-    running = await start_server(settings, migrated_dsn, clocks, run_billing=False)
+    running = await start_server(settings, service_dsn, clocks, run_billing=False, direct_dsn=migrated_dsn)
     yield running
     await running.stop(grace=1)
 

@@ -22,16 +22,17 @@ SERVER = Path(__file__).resolve().parent.parent / "server"
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "context": set(),
-    "db": {"domain", "context"},
+    "db": {"domain", "context", "metrics"},
     "usecases": {"db", "domain", "context"},
-    "errors": {"domain", "context"},
+    # The one mapping to statuses also tells database failures apart (a lost connection, a timeout).
+    "errors": {"domain", "context", "db"},
     "metrics": set(),
     "logs": {"context"},
     "tracing": {"config"},
     "reflection": set(),
     "interceptors": {"context", "domain", "errors", "metrics", "usecases", "db", "keys"},
     "keys": {"db", "domain"},
-    "api": {"usecases", "domain", "context"},
+    "api": {"usecases", "domain", "context", "metrics"},
     "config": {"api", "db"},
     "demo": {"keys", "config", "domain"},
     # The composition roots wire everything.

@@ -21,7 +21,7 @@ from tests.support.builders import create_customer, create_invoice, date, day_of
 from tests.support.calls import issue
 from tests.support.client import Api, assert_field_reasons, expect_error
 from tests.support.clock import Clock
-from tests.support.database import connection
+from tests.support.database import connection, idle_in_transaction
 from tests.support.states import bring_to, subscription_draft
 
 DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
@@ -81,19 +81,6 @@ async def create_dated(
 def spread_days(count: int, distinct: int = 7) -> list[dt.date]:
     """`count` invoice dates over `distinct` days, so that many invoices share a date."""
     return [BASE_DAY + dt.timedelta(days=index % distinct) for index in range(count)]
-
-
-async def idle_in_transaction(dsn: str) -> int:
-    """How many of the service's connections sit idle inside an open transaction."""
-    async with connection(dsn) as conn:
-        count: int = await conn.fetchval(
-            """
-            SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'invoice-service'
-               AND state LIKE 'idle in transaction%'
-            """
-        )
-    return count
 
 
 async def open_list_transactions(dsn: str) -> int:
@@ -623,7 +610,8 @@ async def test_cancelled_streams_release_transactions_and_connections(
     """20 streams cancelled mid-way (more than the stream pool holds) leave no open transaction or busy connection."""
     customer = await create_customer(api)
     created = await create_dated(api, customer, spread_days(300))
-    pool_size = server.db.settings.stream_max_size
+    # One account holds at most its share of the stream pool at once.
+    pool_size = server.db.streams.shares.limit
     assert pool_size < 20
 
     async with slow_reader(target, account.key) as open_stream:

@@ -30,7 +30,14 @@ from server.domain.invoices import (
     check_line_count,
     parse_due_date_window,
 )
-from server.domain.validation import MAX_NAME_LENGTH, check_id, check_limit, check_request_id, check_text
+from server.domain.validation import (
+    MAX_LINE_ITEMS,
+    MAX_NAME_LENGTH,
+    check_id,
+    check_limit,
+    check_request_id,
+    check_text,
+)
 from server.usecases.events import InvoiceEvents
 from server.usecases.invoices import CreateInvoice, Invoices, get_invoice, list_invoices
 from server.usecases.publish import ChangedInvoice
@@ -197,6 +204,8 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         check_currency(request.currency, "currency", v)
         invoice_date = conv.date_from(request.invoice_date, "invoice_date", v, required=True)
         check_line_count(len(request.line_items), v)
+        if len(request.line_items) > MAX_LINE_ITEMS:
+            v.raise_if_any()  # size limits before per-line work: an oversized request is refused for nothing
         lines = _line_inputs(request, v)
         discount = _discount(request.discount, request.currency, v) if request.HasField("discount") else None
         due_date = conv.optional_date(request, "due_date", v)

@@ -1,8 +1,20 @@
 """Server-streaming List RPCs: batches of records as messages, resumable with opaque tokens.
 
-The records come from one snapshot a batch at a time (`server.db.snapshots`);
-here each batch becomes one or more response messages, bounded by count and
-bytes.
+The records come from one snapshot a batch at a time (`server.db.snapshots`: a
+read-only repeatable-read transaction on the stream pool, read through a
+server-side cursor), so rows committed while a stream runs are not seen, and
+cancellation or a passed deadline releases the cursor, transaction and
+connection at once. Here each batch becomes one or more response messages,
+bounded by count and bytes; memory stays bounded by two batches (one being
+written, one read ahead) whatever the client's speed.
+
+A client that stops reading cannot keep its connection: the database side of
+the stream (a task of its own) waits for the client to take each message, and
+once it has waited `stall_timeout_s` (or `stall_timeout_busy_s` while another
+stream waits for a connection it could use) it closes its batches, which
+releases the snapshot and the connection. The stream then ends ABORTED, reason
+STREAM_STALLED, with the resume token of the last message sent in the error's
+metadata: a new call with that token continues exactly after it.
 
 Every message carries a resume token: the keyset position of its last record,
 sealed with AES-GCM under a server secret and bound (as associated data) to the
@@ -12,23 +24,30 @@ with other filters, fails to open and is rejected as INVALID_ARGUMENT.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
 
+from server import context, metrics
 from server.api import converters as conv
-from server.domain.errors import InvalidArgument
+from server.domain.errors import InvalidArgument, StreamStalled
 from server.domain.invoices import Invoice
+
+log = logging.getLogger(__name__)
 
 Response = TypeVar("Response", bound=Message)
 Item = TypeVar("Item", bound=Message)
@@ -38,14 +57,29 @@ Position = TypeVar("Position", covariant=True)
 
 _NONCE_BYTES = 12
 _MAX_TOKEN_LENGTH = 512
+# How often a stream waiting for its client looks at the clock and at the other streams.
+_STALL_CHECK_S = 0.25
+_STALLED_RETRY_MS = 100
 
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """Batch bounds: at most this many records and roughly this many bytes per message."""
+    """Batch bounds (at most this many records and roughly this many bytes per message), and how long a
+    stream keeps its database connection while its client does not read: `stall_timeout_s` in any case,
+    `stall_timeout_busy_s` while another stream waits for a connection it could use."""
 
     batch_records: int = 250
     batch_bytes: int = 1_000_000
+    stall_timeout_s: float = 30.0
+    stall_timeout_busy_s: float = 2.0
+
+
+class StreamPool(Protocol):
+    """What a stream asks of the connection pool it reads from."""
+
+    def contended(self, account: str | None) -> bool:
+        """True while another stream (that the account's share allows) waits for a connection."""
+        ...
 
 
 class ResumeTokens:
@@ -124,12 +158,41 @@ BY_INVOICE_DATE: Keyset[Invoice, tuple[dt.date, str]] = Keyset(
 )
 
 
-class Lister:
-    """What every List RPC shares: resume tokens in, batches and tokens out."""
+class _Stalled:
+    """Put in the hand-off by the database side when it gave up its connection because nobody took a message."""
 
-    def __init__(self, tokens: ResumeTokens, settings: StreamSettings) -> None:
+
+_DONE = object()
+
+
+class _HandOff:
+    """One message at a time from the database side (a task) to the gRPC side (the stream's generator)."""
+
+    def __init__(self) -> None:
+        self.item: object = None
+        self.filled = asyncio.Event()
+        self.ready = asyncio.Event()  # the gRPC side sent the previous message and wants the next
+        self.ready.set()
+
+    def put(self, item: object) -> None:
+        self.item = item
+        self.ready.clear()
+        self.filled.set()
+
+    async def take(self) -> object:
+        await self.filled.wait()
+        self.filled.clear()
+        item, self.item = self.item, None
+        return item
+
+
+class Lister:
+    """What every List RPC shares: resume tokens in; messages of batches, with tokens, out."""
+
+    def __init__(self, tokens: ResumeTokens, settings: StreamSettings, pool: StreamPool) -> None:
         self._tokens = tokens
         self._settings = settings
+        self._pool = pool
 
     def resume(
         self, account_id: str, method: str, request: Message, keyset: Keyset[Any, Position]
@@ -152,23 +215,108 @@ class Lister:
     async def stream(
         self,
         scope: bytes,
-        batches: AsyncIterator[list[Record]],
+        batches: AsyncGenerator[list[Record], None],
         *,
         keyset: Keyset[Record, Any],
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
     ) -> AsyncIterator[Response]:
-        """Messages of built records, each with the token that resumes right after its last record."""
+        """Messages of built records, each with the token that resumes right after its last record.
+
+        Raises StreamStalled (with the token of the last message yielded) when the client stopped taking
+        messages for longer than the settings allow.
+        """
+        hand_off = _HandOff()
+        messages = self._messages(scope, batches, keyset, build, respond)
+        reader = asyncio.create_task(self._read(messages, hand_off))
+        last_token = ""
+        try:
+            while True:
+                item = await hand_off.take()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Stalled):
+                    raise StreamStalled(
+                        "the client did not read the stream for too long, so its database snapshot was released;"
+                        " call again with the resume_token in this error's metadata to continue after the last"
+                        " record sent",
+                        resume_token=last_token,
+                        retry_after_ms=_STALLED_RETRY_MS,
+                    )
+                if isinstance(item, BaseException):
+                    raise item
+                response, last_token = cast(tuple[Response, str], item)
+                yield response
+                hand_off.ready.set()
+        finally:
+            if not reader.done():
+                reader.cancel()
+            # Wait for the transaction to end and the connection to go back before the call completes.
+            await asyncio.gather(reader, return_exceptions=True)
+
+    async def _messages(
+        self,
+        scope: bytes,
+        batches: AsyncGenerator[list[Record], None],
+        keyset: Keyset[Record, Any],
+        build: Callable[[Record], Item],
+        respond: Callable[[list[Item], str], Response],
+    ) -> AsyncGenerator[tuple[Response, str], None]:
+        """(message, its token) for each batch, split where a message would pass the byte bound."""
         limit_bytes = self._settings.batch_bytes
-        async for records in batches:
-            items: list[Item] = []
-            size = 0
-            for index, record in enumerate(records):
-                item = build(record)
-                items.append(item)
-                size += item.ByteSize()
-                if size >= limit_bytes and index < len(records) - 1:
-                    yield respond(items, self._tokens.seal(scope, keyset.position(record)))
-                    items, size = [], 0
-            if items:
-                yield respond(items, self._tokens.seal(scope, keyset.position(records[-1])))
+        # Closing these messages closes the batches at once (and so the snapshot and its connection).
+        async with contextlib.aclosing(batches):
+            async for records in batches:
+                items: list[Item] = []
+                size = 0
+                for index, record in enumerate(records):
+                    item = build(record)
+                    items.append(item)
+                    size += item.ByteSize()
+                    if size >= limit_bytes and index < len(records) - 1:
+                        token = self._tokens.seal(scope, keyset.position(record))
+                        yield respond(items, token), token
+                        items, size = [], 0
+                if items:
+                    token = self._tokens.seal(scope, keyset.position(records[-1]))
+                    yield respond(items, token), token
+
+    async def _read(self, messages: AsyncGenerator[tuple[Any, str], None], hand_off: _HandOff) -> None:
+        """The database side of a stream: hand over messages until done, failed or stalled."""
+        settings = self._settings
+        caller = context.current_caller()
+        account = None if caller is None else caller.account_id
+
+        async def client_took_the_last() -> bool:
+            """Wait until the gRPC side took the previous message; False if the client stalled."""
+            waiting_since = time.monotonic()
+            while not hand_off.ready.is_set():
+                try:
+                    await asyncio.wait_for(hand_off.ready.wait(), timeout=_STALL_CHECK_S)
+                except TimeoutError:
+                    waited = time.monotonic() - waiting_since
+                    if waited >= settings.stall_timeout_s or (
+                        waited >= settings.stall_timeout_busy_s and self._pool.contended(account)
+                    ):
+                        return False
+            return True
+
+        try:
+            async with contextlib.aclosing(messages):  # closing them ends the snapshot: the connection goes back
+                async for message in messages:
+                    if not await client_took_the_last():
+                        break
+                    hand_off.put(message)
+                else:
+                    await hand_off.ready.wait()
+                    hand_off.put(_DONE)
+                    return
+        except Exception as exc:  # handed to the gRPC side, which raises it in the call
+            await hand_off.ready.wait()  # (the connection is back already: no stall bound needed here)
+            hand_off.put(exc)
+            return
+        method = context.method()
+        metrics.STREAMS_STALLED.labels(method).inc()
+        log.info("%s: the client stopped reading; released its snapshot and connection", method)
+        hand_off.item = _Stalled()
+        hand_off.filled.set()

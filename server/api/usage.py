@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -76,9 +76,10 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         self._usage = usage
 
     async def _ingest(
-        self, request: Any, events: list[usage_service_pb2.Event], offset: int, outcome: IngestOutcome
+        self, request: Any, events: Sequence[usage_service_pb2.Event], offset: int, outcome: IngestOutcome
     ) -> None:
-        """Check a batch's events one by one, then store the valid ones and their rollups in one transaction."""
+        """Check a batch (its size first, before any per-event work), then each of its events; store the valid
+        ones and their rollups in one transaction."""
         if not events or len(events) > MAX_EVENTS_PER_BATCH:
             raise InvalidArgument.one("events", f"a batch has 1 to {MAX_EVENTS_PER_BATCH} events")
         now = self._tx.clock()
@@ -111,7 +112,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         self, request: usage_service_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> usage_service_pb2.IngestEventsResponse:
         outcome = IngestOutcome()
-        await self._ingest(request, list(request.events), 0, outcome)
+        await self._ingest(request, request.events, 0, outcome)
         return response_of(outcome)
 
     async def IngestEventStream(
@@ -122,6 +123,6 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         outcome = IngestOutcome()
         offset = 0
         async for request in request_iterator:
-            await self._ingest(request, list(request.events), offset, outcome)
+            await self._ingest(request, request.events, offset, outcome)
             offset += len(request.events)
         return response_of(outcome)

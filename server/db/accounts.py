@@ -68,3 +68,13 @@ async def server_secret(conn: asyncpg.Connection, name: str, candidate: bytes) -
     )
     value: bytes = await conn.fetchval("SELECT value FROM server_secrets WHERE name = $1", name)
     return value
+
+
+async def revoked_key_ids(conn: asyncpg.Connection, key_ids: list[str]) -> set[str]:
+    """Those of key_ids that are revoked or no longer exist."""
+    rows = await conn.fetch(
+        "SELECT wanted.id FROM unnest($1::text[]) AS wanted(id)"
+        " LEFT JOIN api_keys k ON k.id = wanted.id WHERE k.id IS NULL OR k.revoked_at IS NOT NULL",
+        key_ids,
+    )
+    return {row["id"] for row in rows}

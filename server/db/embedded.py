@@ -1,19 +1,31 @@
-"""An embedded PostgreSQL server, started from the `pgserver` wheel.
+"""An embedded PostgreSQL server, started from the `pgserver` wheel, and its supervision.
 
 Used when DATABASE_URL is unset: `serve` keeps its data under the project's
 data directory so a restart keeps it; tests start a throwaway one. The server
 listens on a Unix socket only, and pgserver runs it as an unprivileged user
 when we are root.
+
+`serve` supervises it: when the postmaster process is gone (a crash, a kill -9),
+`supervise` starts PostgreSQL again on the same data directory (crash recovery
+replays the WAL, so every committed write is there) at the same socket, so the
+pools reconnect by themselves. On exit, `stop` stops whichever postmaster runs
+on the data directory, including one started after ours died.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+import os
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+SUPERVISE_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -23,10 +35,45 @@ class EmbeddedPostgres:
     data_dir: Path
     dsn: str
     _server: Any
+    # Restart and stop run in worker threads; pgserver's inter-process lock does not exclude threads of one
+    # process, so they also take this one.
+    _threads: threading.Lock = field(default_factory=threading.Lock)
+
+    def postmaster_pid(self) -> int | None:
+        """The pid of the postmaster serving data_dir now, or None if none runs."""
+        from pgserver.utils import PostmasterInfo
+
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            info = PostmasterInfo.read_from_pgdata(self.data_dir)
+            if info is not None and info.is_running():
+                return info.pid
+        return None
+
+    def is_running(self) -> bool:
+        """True while the postmaster we started (or adopted) is alive."""
+        info = self._server.get_postmaster_info()
+        return bool(info.is_running())
+
+    def restart(self) -> None:
+        """Start PostgreSQL again on the same data directory (adopting one that already runs there)."""
+        with self._threads, self._server._lock:  # pgserver's inter-process lock: one starter per machine
+            self._server.ensure_postgres_running()
 
     def stop(self) -> None:
-        """Stop the server now (it also stops when the last process using it exits)."""
-        self._server.cleanup()
+        """Stop the server now, unless another live process still uses it (pgserver's handle list)."""
+        from pgserver.utils import PostmasterInfo, process_is_running
+
+        with self._threads:
+            with self._server._lock:
+                # Stop whichever postmaster serves the data directory now, not only the one we started.
+                current = PostmasterInfo.read_from_pgdata(self.data_dir)
+                if current is not None and current.is_running():
+                    self._server._postmaster_info = current
+                # Forget handles of processes that died without cleaning up (a kill -9): they use nothing.
+                handles = self._server.global_process_id_list
+                alive = [pid for pid in handles.get() if pid == os.getpid() or process_is_running(pid)]
+                handles.put(alive)
+            self._server.cleanup()
 
 
 def start(data_dir: Path, *, ephemeral: bool = False) -> EmbeddedPostgres:
@@ -41,3 +88,26 @@ def start(data_dir: Path, *, ephemeral: bool = False) -> EmbeddedPostgres:
     server = pgserver.get_server(data_dir, cleanup_mode="delete" if ephemeral else "stop")  # type: ignore[attr-defined]
     log.info("embedded PostgreSQL ready in %s", data_dir)
     return EmbeddedPostgres(data_dir=data_dir, dsn=server.get_uri(), _server=server)
+
+
+async def supervise(pg: EmbeddedPostgres, interval_s: float = SUPERVISE_INTERVAL_S) -> None:
+    """Restart the embedded PostgreSQL whenever its postmaster is gone, until cancelled.
+
+    Cancelled during a restart, it waits for the restart to finish (a thread cannot be interrupted), so that
+    a stop that follows finds PostgreSQL started, not half started.
+    """
+    while True:
+        await asyncio.sleep(interval_s)
+        if await asyncio.to_thread(pg.is_running):
+            continue
+        log.warning("embedded PostgreSQL is not running; restarting it on %s", pg.data_dir)
+        restart = asyncio.ensure_future(asyncio.to_thread(pg.restart))
+        try:
+            await asyncio.shield(restart)
+        except asyncio.CancelledError:
+            await asyncio.gather(restart, return_exceptions=True)
+            raise
+        except Exception:  # the old processes may still be exiting: try again at the next tick
+            log.warning("restarting the embedded PostgreSQL failed; retrying", exc_info=True)
+        else:
+            log.warning("embedded PostgreSQL restarted (pid %s)", pg.postmaster_pid())

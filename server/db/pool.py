@@ -1,13 +1,28 @@
 """Connection pools and transactions, bounded by the caller's deadline.
 
-Two pools: one for short unary work, one for List streams, so that slow or
-numerous streams can never take the connections unary RPCs need.
+Two pools: one for unary work, one for List streams, so that slow or numerous
+streams can never take the connections unary RPCs need (and unary RPCs never
+use the stream pool). In each, an account holds at most its share of the
+connections at once (`server.db.shares`), so one busy account cannot make the
+others wait. A wait for a connection is bounded by the caller's deadline
+(DEADLINE_EXCEEDED) and by the server's own bound (RESOURCE_EXHAUSTED, reason
+POOL_EXHAUSTED); a commit whose connection is lost is UNAVAILABLE, reason
+COMMIT_UNKNOWN. Gauges of both pools are in `server.metrics`.
+
+Behind PgBouncer in transaction pooling mode (`transaction_pooling`), a
+session carries nothing from one transaction to the next: no statement cache,
+no session settings (the timeouts are set per transaction), and every
+statement runs inside a transaction, so that asyncpg's unnamed prepare and
+execute reach the same server connection. Migrations (advisory lock) and
+LISTEN use a direct connection instead (`INVOICING_DIRECT_DATABASE_URL`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,9 +30,13 @@ from typing import Any
 
 import asyncpg
 
-from server.context import remaining_seconds
+from server import context, metrics
+from server.db.shares import Shares
+from server.domain.errors import DeadlineExceeded, ResourceExhausted, Unavailable
 
 Connection = asyncpg.Connection
+
+_POOL_EXHAUSTED_RETRY_MS = 200
 
 
 @dataclass(frozen=True)
@@ -30,13 +49,26 @@ class PoolSettings:
     statement_timeout_ms: int = 30_000
     lock_timeout_ms: int = 5_000
     acquire_timeout_s: float = 5.0
+    # A waiting stream holds nothing, so it may wait longer for a connection than a unary call.
+    stream_acquire_timeout_s: float = 60.0
+    account_share: float = 0.5
     statement_cache_size: int = 256
+    transaction_pooling: bool = False
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _set_codecs(conn: asyncpg.Connection) -> None:
     # jsonb in and out as Python objects; numbers stay exact (money is never a JSON number).
     for kind in ("jsonb", "json"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await _set_codecs(conn)
+
+
+async def _init_pooled_connection(conn: asyncpg.Connection) -> None:
+    async with conn.transaction():  # the type lookups behind the codecs must reach one server connection
+        await _set_codecs(conn)
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
@@ -46,6 +78,38 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """
 
 
+class TrackedPool:
+    """An asyncpg pool with per-account shares and the figures its gauges report."""
+
+    def __init__(self, name: str, pool: asyncpg.Pool, account_share: float, acquire_timeout_s: float) -> None:
+        self.name = name
+        self.pool = pool
+        self.shares = Shares(pool.get_max_size(), account_share)
+        self.acquire_timeout_s = acquire_timeout_s
+        self.observe_wait = metrics.acquire_wait(name)
+        self.in_use = 0
+        self.waiting = 0  # calls waiting for a connection, for their account's share or for the pool
+        self.pool_waiting = 0  # of which: within their share, waiting for the pool itself
+
+    def stats(self) -> metrics.PoolStats:
+        """What the pool gauges show now."""
+        return metrics.PoolStats(
+            in_use=self.in_use,
+            idle=self.pool.get_idle_size(),
+            size=self.pool.get_size(),
+            max_size=self.pool.get_max_size(),
+            waiting=self.waiting,
+        )
+
+    def contended(self, account: str | None) -> bool:
+        """True when a call waits for a connection that a holder of account's could give back.
+
+        That is a call waiting for the pool itself (the pool is full), or a call of the same account waiting
+        for the account's share; calls of other accounts waiting for their own shares do not count.
+        """
+        return self.pool_waiting > 0 or (account is not None and self.shares.has_waiters(account))
+
+
 class Database:
     """The pools of one server process."""
 
@@ -53,21 +117,26 @@ class Database:
         self.pool = pool
         self.stream_pool = stream_pool
         self.settings = settings
+        self.unary = TrackedPool("unary", pool, settings.account_share, settings.acquire_timeout_s)
+        self.streams = TrackedPool("stream", stream_pool, settings.account_share, settings.stream_acquire_timeout_s)
+        # Set by the health probe: whether the database answered its last checks. A connection wait that
+        # runs out while the database is down is UNAVAILABLE, not an exhausted pool.
+        self.reachable = True
+        metrics.watch_pools([self.unary, self.streams])
 
     @classmethod
     async def connect(cls, dsn: str, settings: PoolSettings | None = None) -> Database:
         """Open both pools."""
         settings = settings or PoolSettings()
-        server_settings = {
-            "statement_timeout": str(settings.statement_timeout_ms),
-            "lock_timeout": str(settings.lock_timeout_ms),
-            "application_name": "invoice-service",
-        }
+        server_settings = {"application_name": "invoice-service"}
+        if not settings.transaction_pooling:  # behind PgBouncer these are set per transaction instead
+            server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+            server_settings["lock_timeout"] = str(settings.lock_timeout_ms)
         common: dict[str, Any] = {
-            "init": _init_connection,
+            "init": _init_pooled_connection if settings.transaction_pooling else _init_connection,
             "reset": _no_reset,
             "server_settings": server_settings,
-            "statement_cache_size": settings.statement_cache_size,
+            "statement_cache_size": 0 if settings.transaction_pooling else settings.statement_cache_size,
             "command_timeout": settings.statement_timeout_ms / 1000 + 5,
         }
         pool = await asyncpg.create_pool(dsn, min_size=settings.min_size, max_size=settings.max_size, **common)
@@ -82,17 +151,66 @@ class Database:
         """Close both pools, waiting for connections in use to come back."""
         await asyncio.gather(self.pool.close(), self.stream_pool.close())
 
-    def _acquire_timeout(self) -> float:
-        left = remaining_seconds()
-        if left is None:
-            return self.settings.acquire_timeout_s
-        return max(0.001, min(left, self.settings.acquire_timeout_s))
+    @asynccontextmanager
+    async def _acquire(self, tracked: TrackedPool) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of tracked, within the caller's share, bounded by deadline and the pool's own bound."""
+        caller = context.current_caller()
+        account = None if caller is None else caller.account_id
+        left = context.remaining_seconds()
+        bound = tracked.acquire_timeout_s if left is None else max(0.001, min(left, tracked.acquire_timeout_s))
+        started = time.perf_counter()
+        share: str | None = None  # the account whose share slot this call holds
+        tracked.waiting += 1
+        try:
+            async with asyncio.timeout(bound):
+                if account is not None:
+                    await tracked.shares.acquire(account)
+                    share = account
+                tracked.pool_waiting += 1
+                try:
+                    conn = await tracked.pool.acquire()
+                finally:
+                    tracked.pool_waiting -= 1
+        except BaseException as exc:
+            if share is not None:
+                tracked.shares.release(share)
+            if isinstance(exc, TimeoutError):
+                raise self._wait_failed(tracked, bound) from None
+            raise
+        finally:
+            tracked.waiting -= 1
+            tracked.observe_wait(time.perf_counter() - started)
+        tracked.in_use += 1
+        try:
+            yield conn
+        finally:
+            tracked.in_use -= 1
+            try:
+                await tracked.pool.release(conn)
+            finally:
+                if share is not None:
+                    tracked.shares.release(share)
+
+    def _wait_failed(self, tracked: TrackedPool, bound: float) -> Exception:
+        left = context.remaining_seconds()
+        if left is not None and left <= 0.05:
+            return DeadlineExceeded("the deadline passed while waiting for a database connection")
+        if not self.reachable:
+            return Unavailable("the database is unavailable; retry")
+        return ResourceExhausted(
+            "POOL_EXHAUSTED",
+            f"no {tracked.name} database connection became free within {bound:g} s; retry",
+            retry_after_ms=_POOL_EXHAUSTED_RETRY_MS,
+            metadata={"pool": tracked.name},
+        )
 
     async def _bound_to_deadline(self, conn: asyncpg.Connection) -> None:
         """Make the statements of this transaction stop when the caller's deadline passes."""
-        left = remaining_seconds()
+        left = context.remaining_seconds()
         if left is None:
-            return
+            if not self.settings.transaction_pooling:
+                return  # the session's own timeouts apply
+            left = self.settings.statement_timeout_ms / 1000
         ms = str(max(1, int(left * 1000)))
         lock_ms = str(max(1, min(int(left * 1000), self.settings.lock_timeout_ms)))
         await conn.execute(
@@ -100,24 +218,67 @@ class Database:
         )
 
     @asynccontextmanager
+    async def _transaction(self, tracked: TrackedPool, **options: Any) -> AsyncIterator[asyncpg.Connection]:
+        async with self._acquire(tracked) as conn:
+            transaction = conn.transaction(**options)
+            await transaction.start()
+            try:
+                await self._bound_to_deadline(conn)
+                yield conn
+            except BaseException:
+                if not conn.is_closed():
+                    # A failed rollback leaves the transaction open; the pool rolls it back on release.
+                    with contextlib.suppress(Exception):
+                        await transaction.rollback()
+                raise
+            try:
+                await transaction.commit()
+            except Exception as exc:
+                if is_connection_loss(exc):
+                    raise Unavailable(
+                        "the connection to the database was lost while committing: the change may or may not be"
+                        " saved; retry with the same request_id",
+                        reason="COMMIT_UNKNOWN",
+                        retry_after_ms=_POOL_EXHAUSTED_RETRY_MS,
+                    ) from exc
+                raise
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """A read-committed read-write transaction on the unary pool."""
-        async with self.pool.acquire(timeout=self._acquire_timeout()) as conn, conn.transaction():
-            await self._bound_to_deadline(conn)
+        async with self._transaction(self.unary) as conn:
             yield conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection for single-statement reads (each statement is its own snapshot)."""
-        async with self.pool.acquire(timeout=self._acquire_timeout()) as conn:
+        """A connection of the unary pool for single-statement reads (each statement is its own snapshot)."""
+        async with self._acquire(self.unary) as conn:
+            if not self.settings.transaction_pooling:
+                yield conn
+                return
+            async with conn.transaction():  # one server connection for the statement's prepare and execute
+                await self._bound_to_deadline(conn)
+                yield conn
+
+    @asynccontextmanager
+    async def read_snapshot(self) -> AsyncIterator[asyncpg.Connection]:
+        """A read-only repeatable-read transaction on the unary pool: several reads of one unary call agree."""
+        async with self._transaction(self.unary, isolation="repeatable_read", readonly=True) as conn:
             yield conn
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
         """A read-only repeatable-read transaction on the stream pool: one snapshot for a whole stream."""
-        async with (
-            self.stream_pool.acquire(timeout=self._acquire_timeout()) as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            await self._bound_to_deadline(conn)
+        async with self._transaction(self.streams, isolation="repeatable_read", readonly=True) as conn:
             yield conn
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """True when exc means the connection to the database was lost or refused (a timeout is not)."""
+    if isinstance(exc, TimeoutError):  # an OSError since Python 3.11, but running out of time is not a lost link
+        return False
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", "") or ""
+        # 08: connection exceptions; 57P01-57P03: the server shut down or cannot accept connections yet.
+        return state.startswith("08") or state in {"57P01", "57P02", "57P03"}
+    return isinstance(exc, (asyncpg.InterfaceError, OSError))

@@ -9,7 +9,7 @@ the cursor, transaction and connection at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,7 +29,7 @@ class ListQuery(Generic[R]):
     row: Callable[[asyncpg.Record], R]
 
 
-async def batches(db: Database, query: ListQuery[R], *, size: int, limit: int) -> AsyncIterator[list[R]]:
+async def batches(db: Database, query: ListQuery[R], *, size: int, limit: int) -> AsyncGenerator[list[R], None]:
     """The query's records in batches of at most `size`, at most `limit` in all (0: no limit)."""
     remaining = limit if limit > 0 else None
     async with db.snapshot() as conn:

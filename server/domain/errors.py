@@ -146,9 +146,45 @@ class Unauthenticated(DomainError):
 
 
 class Unavailable(DomainError):
-    """A dependency (the database) cannot be reached; retryable."""
+    """A dependency (the database) cannot be reached, or a commit's outcome is unknown; retryable.
+
+    Reason `COMMIT_UNKNOWN`: the connection was lost while the transaction committed, so the change may or
+    may not have been made; retrying with the same `request_id` is safe (it replays or redoes the change).
+    """
 
     reason = "DATABASE_UNAVAILABLE"
+
+    def __init__(self, message: str, *, reason: str | None = None, retry_after_ms: int | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after_ms = retry_after_ms
+
+
+class ResourceExhausted(DomainError):
+    """The server or the caller's account is at a capacity limit; retry after the delay given.
+
+    Reasons: `SERVER_CONCURRENCY_LIMIT`, `ACCOUNT_CONCURRENCY_LIMIT` (calls in flight), `POOL_EXHAUSTED`
+    (no database connection became free within the server's own bound).
+    """
+
+    def __init__(
+        self, reason: str, message: str, *, retry_after_ms: int, metadata: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after_ms = retry_after_ms
+
+
+class StreamStalled(Aborted):
+    """A List stream whose client stopped reading was ended to free its database connection.
+
+    `resume_token` (also in the error's metadata) continues right after the last record the stream sent;
+    empty when it sent none (start again without a token).
+    """
+
+    def __init__(self, message: str, *, resume_token: str, retry_after_ms: int) -> None:
+        super().__init__(
+            "STREAM_STALLED", message, retry_after_ms=retry_after_ms, metadata={"resume_token": resume_token}
+        )
+        self.resume_token = resume_token
 
 
 class DeadlineExceeded(DomainError):

@@ -1,11 +1,15 @@
 """Authentication: `authorization: Bearer <api key>` on every RPC except health and reflection.
 
-A checked key is trusted for a few seconds (the key cache), so revocation takes effect within that time.
+A checked key is trusted for a few seconds (the key cache), so revocation takes effect within that time
+for new calls; streams already open end UNAUTHENTICATED within about the same time
+(`server.interceptors.revocation`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -14,7 +18,8 @@ from server.context import Caller
 from server.db import accounts
 from server.db.pool import Database
 from server.domain.errors import Unauthenticated
-from server.interceptors.base import BeforeCall
+from server.interceptors.base import BeforeCall, ServerStream, Unary
+from server.interceptors.revocation import OpenStreams, call_until_revoked, stream_until_revoked
 from server.keys import KEY_PREFIX, hash_key
 
 _MAX_CACHED_KEYS = 10_000
@@ -67,11 +72,37 @@ def bearer_key(metadata: Metadata) -> str:
 
 
 class Authentication(BeforeCall):
-    """Puts the caller of every non-public RPC in `server.context`, or ends the call UNAUTHENTICATED."""
+    """Puts the caller of every non-public RPC in `server.context`, or ends the call UNAUTHENTICATED.
 
-    def __init__(self, keys: KeyCache) -> None:
+    Streams (server and client streaming) are registered in `streams` under their key for as long as they
+    run, and end UNAUTHENTICATED when the key is revoked.
+    """
+
+    def __init__(self, keys: KeyCache, streams: OpenStreams) -> None:
         super().__init__()
         self._keys = keys
+        self._streams = streams
 
     async def before(self, call: grpc.aio.ServicerContext, method: str) -> None:
         context.set_caller(await self._keys.caller_for(call.invocation_metadata()))
+
+    def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
+        before, streams = self.before, self._streams
+
+        async def call(request: Any, call_context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await before(call_context, method)
+            with streams.track(context.caller().key_id) as revoked:
+                async for message in stream_until_revoked(behavior(request, call_context), revoked):
+                    yield message
+
+        return call
+
+    def client_stream(self, behavior: Unary, method: str) -> Unary:
+        before, streams = self.before, self._streams
+
+        async def call(requests: Any, call_context: grpc.aio.ServicerContext) -> Any:
+            await before(call_context, method)
+            with streams.track(context.caller().key_id) as revoked:
+                return await call_until_revoked(behavior(requests, call_context), revoked)
+
+        return call

@@ -8,6 +8,8 @@ what it needs from the call's context.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -24,6 +26,21 @@ Deserializer = Callable[[bytes], Any] | None
 def is_public(method: str) -> bool:
     """True for the methods that need no credentials (health, reflection)."""
     return method.startswith(PUBLIC_PREFIXES)
+
+
+async def serve_stream(behavior: ServerStream, request: Any, context: grpc.aio.ServicerContext) -> None:
+    """Serve a server-streaming behaviour from an interceptor that wraps ErrorsAndMetrics (outside it).
+
+    ErrorsAndMetrics writes its messages itself (`context.write`), so what it returns is awaited; an
+    async generator (a handler with no ErrorsAndMetrics inside) has its messages written here.
+    """
+    result: Any = behavior(request, context)
+    if inspect.isawaitable(result):
+        await result
+        return
+    async with contextlib.aclosing(result) as messages:
+        async for message in messages:
+            await context.write(message)
 
 
 class MethodInterceptor(grpc.aio.ServerInterceptor):

@@ -2,21 +2,26 @@
 
 Whatever a handler (or an inner interceptor) raises becomes a gRPC status via
 `server.errors`; each finished call is observed by method and code in the
-Prometheus metrics.
+Prometheus metrics, and streams are counted while they are open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
 import grpc
+from grpc._cython import cygrpc
 
 from server import metrics
 from server.errors import status_for_exception
 from server.interceptors.base import MethodInterceptor, ServerStream, Unary
+
+# What grpc raises when a message cannot be sent because the call is over on the client's side.
+_SEND_FAILED = cygrpc.ExecuteBatchError
 
 
 class ErrorsAndMetrics(MethodInterceptor):
@@ -42,14 +47,39 @@ class ErrorsAndMetrics(MethodInterceptor):
 
         return call
 
+    def client_stream(self, behavior: Unary, method: str) -> Unary:
+        unary = self.unary(behavior, method)
+        open_streams = metrics.OPEN_STREAMS.labels(method)
+
+        async def call(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            open_streams.inc()
+            try:
+                return await unary(requests, context)
+            finally:
+                open_streams.dec()
+
+        return call
+
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        """Writes the stream's messages itself (context.write) rather than handing grpc a generator.
+
+        So a write that fails because the client went away (cancelled, reset, past its deadline) ends the
+        call as a cancellation, quietly, instead of surfacing in grpc as an error with a traceback.
+        """
+        open_streams = metrics.OPEN_STREAMS.labels(method)
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> None:
             started = time.perf_counter()
             code = "OK"
-            metrics.stream_started(method)
+            open_streams.inc()
             try:
-                async for message in behavior(request, context):
-                    yield message
+                stream = cast(AsyncGenerator[Any, None], behavior(request, context))
+                async with contextlib.aclosing(stream) as messages:
+                    async for message in messages:
+                        try:
+                            await context.write(message)
+                        except _SEND_FAILED as exc:
+                            raise asyncio.CancelledError("the client went away") from exc
             except grpc.aio.AbortError:
                 raise
             except (asyncio.CancelledError, GeneratorExit):
@@ -60,10 +90,10 @@ class ErrorsAndMetrics(MethodInterceptor):
                 code = status.code.name
                 await _abort(context, status)
             finally:
-                metrics.stream_finished(method)
+                open_streams.dec()
                 metrics.observe(method, code, time.perf_counter() - started)
 
-        return call
+        return cast(ServerStream, call)
 
 
 async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
 from server import context
-from server.interceptors.base import MethodInterceptor, ServerStream, Unary
+from server.interceptors.base import MethodInterceptor, ServerStream, Unary, serve_stream
 
 log = logging.getLogger("server.rpc")
 
@@ -55,13 +54,12 @@ class RequestIds(MethodInterceptor):
         return call
 
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
-        async def call(request: Any, servicer_context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def call(request: Any, servicer_context: grpc.aio.ServicerContext) -> None:
             started = time.perf_counter()
             context.set_request_id(request_id_of(servicer_context.invocation_metadata()))
             try:
-                async for message in behavior(request, servicer_context):
-                    yield message
+                await serve_stream(behavior, request, servicer_context)
             finally:
                 _finished(servicer_context, started)
 
-        return call
+        return cast(ServerStream, call)

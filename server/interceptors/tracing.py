@@ -7,16 +7,16 @@ makes the span part of the client's trace.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from opentelemetry import trace
 from opentelemetry.propagate import extract
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from server.interceptors.base import MethodInterceptor, ServerStream, Unary
+from server.interceptors.base import MethodInterceptor, ServerStream, Unary, serve_stream
 
 # Server-side codes that mean the server failed (OpenTelemetry's RPC conventions); the others are the
 # client's doing and leave the span's status unset.
@@ -68,9 +68,8 @@ class CallTracing(MethodInterceptor):
         return call
 
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> None:
             with self._span(context, method):
-                async for message in behavior(request, context):
-                    yield message
+                await serve_stream(behavior, request, context)
 
-        return call
+        return cast(ServerStream, call)

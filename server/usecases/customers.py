@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -84,7 +84,7 @@ async def _lock(tx: Tx, ref: CustomerRef) -> Customer:
 
 def list_customers(
     db: Database, account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
-) -> AsyncIterator[list[Customer]]:
+) -> AsyncGenerator[list[Customer], None]:
     """ListCustomers: newest first, from one snapshot, in batches."""
     return snapshots.batches(db, repo.list_query(account_id, created, after), size=batch, limit=limit)
 
@@ -98,7 +98,7 @@ async def list_balance_transactions(
     *,
     batch: int,
     limit: int,
-) -> AsyncIterator[list[BalanceTransaction]]:
+) -> AsyncGenerator[list[BalanceTransaction], None]:
     """ListBalanceTransactions: a customer's ledger, newest first, from one snapshot, in batches."""
     customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
     query = repo.transactions_query(account_id, customer.id, created, after)

@@ -9,7 +9,7 @@ rules of `server.domain.invoices` and `server.domain.lifecycle`, and ends with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, replace
 
 from server.db import customers as customers_repo
@@ -256,6 +256,6 @@ async def _reprice(tx: Tx, invoice: InvoiceHeader, lines: list[Line]) -> None:
 
 def list_invoices(
     db: Database, account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None, *, batch: int, limit: int
-) -> AsyncIterator[list[Invoice]]:
+) -> AsyncGenerator[list[Invoice], None]:
     """ListInvoices: the matching invoices from one snapshot, most recent invoice date first, in batches."""
     return snapshots.batches(db, repo.list_query(account_id, filters, after), size=batch, limit=limit)

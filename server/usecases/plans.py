@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from server.db import plans as repo
 from server.db import snapshots
@@ -25,6 +25,6 @@ async def get_plan(db: Database, account_id: str, ref: PlanRef) -> Plan:
 
 def list_plans(
     db: Database, account_id: str, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
-) -> AsyncIterator[list[Plan]]:
+) -> AsyncGenerator[list[Plan], None]:
     """ListPlans: newest first, from one snapshot, in batches."""
     return snapshots.batches(db, repo.list_query(account_id, after), size=batch, limit=limit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 
 from server.db import customers as customers_repo
@@ -134,8 +134,8 @@ class Subscriptions:
             await self._invoices.touch(tx, invoice_id)  # a new version: the invoice shows the transaction
 
     async def upcoming(self, db: Database, account_id: str, subscription_id: str, now: dt.datetime) -> UpcomingInvoice:
-        """GetUpcomingInvoice: computed from one snapshot, never stored."""
-        async with db.snapshot() as conn:
+        """GetUpcomingInvoice: computed from one snapshot (of the unary pool: a unary RPC), never stored."""
+        async with db.read_snapshot() as conn:
             return await subscription_billing.upcoming_invoice(conn, account_id, subscription_id, now, self._grace)
 
 
@@ -156,7 +156,7 @@ def list_subscriptions(
     *,
     batch: int,
     limit: int,
-) -> AsyncIterator[list[SubscriptionRecord]]:
+) -> AsyncGenerator[list[SubscriptionRecord], None]:
     """ListSubscriptions: newest first, filtered by status at `now`, from one snapshot, in batches."""
     query = repo.list_query(account_id, customer_id, external_customer_id, [s.value for s in statuses], now, after)
     return snapshots.batches(db, query, size=batch, limit=limit)

@@ -17,4 +17,7 @@
   built against Debian's grpc-go (fixtures); `keepalive`: idle watches held while the suite runs (fixtures);
   `watch_client`: the Python watching process they start.
 - `serve`: `python -m server` run as processes, as an operator runs it.
+- `resilience`: servers with settings of their own, health, Prometheus samples and unread streams, for the
+  overload and failure tests; `pgbouncer`: a real PgBouncer in transaction pooling mode in front of the test
+  database (`make test-pgbouncer`).
 """

@@ -33,3 +33,16 @@ async def execute(dsn: str, sql: str, *args: object) -> str:
 def on_same_server(dsn: str, database: str) -> str:
     """The DSN of another database on the PostgreSQL server that dsn names."""
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
+async def idle_in_transaction(dsn: str) -> int:
+    """How many of the service's connections sit idle inside an open transaction."""
+    async with connection(dsn) as conn:
+        count: int = await conn.fetchval(
+            """
+            SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'invoice-service'
+               AND state LIKE 'idle in transaction%'
+            """
+        )
+    return count

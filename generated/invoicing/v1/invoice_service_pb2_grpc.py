@@ -40,6 +40,16 @@ class InvoiceServiceStub:
     ListInvoices is a server stream of batches over one consistent snapshot,
     resumable with a token. This departs on purpose from AIP-158 (unary
     paginated lists): see the README.
+
+    Every RPC of every service may fail RESOURCE_EXHAUSTED when the server, or
+    the calling account, has as many calls in flight as it allows (ErrorInfo
+    reason SERVER_CONCURRENCY_LIMIT or ACCOUNT_CONCURRENCY_LIMIT, with the
+    limit in its metadata), or when no database connection became free in time
+    (reason POOL_EXHAUSTED); retry after the RetryInfo delay. UNAVAILABLE means
+    the database does not answer (retry), or, with reason COMMIT_UNKNOWN, that
+    the connection was lost while a change committed: retry with the same
+    `request_id`, which is safe. Open streams of an API key that gets revoked
+    end UNAUTHENTICATED (reason API_KEY_REVOKED).
     """
 
     def __init__(self, channel):
@@ -123,6 +133,16 @@ class InvoiceServiceServicer:
     ListInvoices is a server stream of batches over one consistent snapshot,
     resumable with a token. This departs on purpose from AIP-158 (unary
     paginated lists): see the README.
+
+    Every RPC of every service may fail RESOURCE_EXHAUSTED when the server, or
+    the calling account, has as many calls in flight as it allows (ErrorInfo
+    reason SERVER_CONCURRENCY_LIMIT or ACCOUNT_CONCURRENCY_LIMIT, with the
+    limit in its metadata), or when no database connection became free in time
+    (reason POOL_EXHAUSTED); retry after the RetryInfo delay. UNAVAILABLE means
+    the database does not answer (retry), or, with reason COMMIT_UNKNOWN, that
+    the connection was lost while a change committed: retry with the same
+    `request_id`, which is safe. Open streams of an API key that gets revoked
+    end UNAUTHENTICATED (reason API_KEY_REVOKED).
     """
 
     def CreateInvoice(self, request, context):
@@ -155,6 +175,10 @@ class InvoiceServiceServicer:
     def ListInvoices(self, request, context):
         """Streams the invoices that match the filters, most recent invoice date
         first (ties by id), in batches.
+        A client that stops reading keeps the stream's snapshot for a bounded
+        time only; the stream then fails ABORTED, reason STREAM_STALLED, with
+        the resume token of the last message sent in the ErrorInfo metadata
+        (`resume_token`): call again with it to continue exactly there.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -311,6 +335,16 @@ class InvoiceService:
     ListInvoices is a server stream of batches over one consistent snapshot,
     resumable with a token. This departs on purpose from AIP-158 (unary
     paginated lists): see the README.
+
+    Every RPC of every service may fail RESOURCE_EXHAUSTED when the server, or
+    the calling account, has as many calls in flight as it allows (ErrorInfo
+    reason SERVER_CONCURRENCY_LIMIT or ACCOUNT_CONCURRENCY_LIMIT, with the
+    limit in its metadata), or when no database connection became free in time
+    (reason POOL_EXHAUSTED); retry after the RetryInfo delay. UNAVAILABLE means
+    the database does not answer (retry), or, with reason COMMIT_UNKNOWN, that
+    the connection was lost while a change committed: retry with the same
+    `request_id`, which is safe. Open streams of an API key that gets revoked
+    end UNAUTHENTICATED (reason API_KEY_REVOKED).
     """
 
     @staticmethod

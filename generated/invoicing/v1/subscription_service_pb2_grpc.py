@@ -79,6 +79,10 @@ class SubscriptionServiceServicer:
 
     def ListSubscriptions(self, request, context):
         """Streams subscriptions, newest first, in batches.
+        A client that stops reading keeps the stream's snapshot for a bounded
+        time only; the stream then fails ABORTED, reason STREAM_STALLED, with
+        the resume token of the last message sent in the ErrorInfo metadata
+        (`resume_token`): call again with it to continue exactly there.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,152 @@
+"""Fairness under overload: one account at (and past) its concurrency limit against another account's p99.
+
+The hot account runs 64 callers (the default per-account limit), then 256 (4x
+the limit), in a process of its own, all issuing invoices of ONE customer
+(every call takes that customer's row lock: the hot-customer shape); refused
+calls are retried after the server's RetryInfo delay (with jitter), as a
+well-behaved client does. The quiet account meanwhile reads an invoice at 1 in
+flight; its p99 is compared with its p99 alone, measured in the same run.
+
+`python -m bench.fairness hot TARGET KEY CALLERS SECONDS` is the hot account's process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+from google.rpc import error_details_pb2
+from google.type import date_pb2
+from grpc_status import rpc_status
+from invoicing.v1 import (
+    customer_service_pb2,
+    customer_service_pb2_grpc,
+    invoice_service_pb2,
+    invoice_service_pb2_grpc,
+)
+
+AT_LIMIT = 64
+PAST_LIMIT = 256
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def p99_latency_ms(target: str, key: str, invoice_id: str, count: int) -> float:
+    """The 99th percentile latency of `count` sequential GetInvoice calls (1 in flight)."""
+    request = invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id)
+    metadata = (("authorization", f"Bearer {key}"),)
+    with grpc.insecure_channel(target) as channel:
+        stub = invoice_service_pb2_grpc.InvoiceServiceStub(channel)
+        for _ in range(50):
+            stub.GetInvoice(request, metadata=metadata)
+        samples = []
+        for _ in range(count):
+            start = time.perf_counter_ns()
+            stub.GetInvoice(request, metadata=metadata, timeout=30)
+            samples.append(time.perf_counter_ns() - start)
+    return statistics.quantiles(samples, n=100)[98] / 1e6
+
+
+def measure(
+    target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, seconds: int
+) -> tuple[float, dict[int, float]]:
+    """The quiet account's p99 alone, and with the hot account's callers (at, then past, its limit)."""
+    count = max(500, seconds * 250)
+    alone = statistics.median(p99_latency_ms(target, quiet_key, invoice_id, count) for _ in range(runs))
+    loaded = {
+        callers: _p99_beside_hot(target, quiet_key, hot_key, invoice_id, runs, count, callers)
+        for callers in (AT_LIMIT, PAST_LIMIT)
+    }
+    return alone, loaded
+
+
+def _p99_beside_hot(
+    target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, count: int, callers: int
+) -> float:
+    hot = subprocess.Popen(
+        [sys.executable, "-m", "bench.fairness", "hot", target, hot_key, str(callers), "600"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert hot.stdout is not None
+        hot.stdout.readline()  # "hot": its callers are running
+        time.sleep(2)  # let them reach the limit
+        loaded = statistics.median(p99_latency_ms(target, quiet_key, invoice_id, count) for _ in range(runs))
+    finally:
+        hot.send_signal(signal.SIGTERM)
+        out, _ = hot.communicate(timeout=60)
+    print(f"hot account, {callers} callers: {out.strip()}", flush=True)
+    return loaded
+
+
+async def _hot(target: str, key: str, callers: int, seconds: float) -> None:
+    metadata = (("authorization", f"Bearer {key}"),)
+    counts = {"issued": 0, "refused": 0, "other": 0}
+    async with grpc.aio.insecure_channel(target) as channel:
+        customers = customer_service_pb2_grpc.CustomerServiceStub(channel)
+        invoices = invoice_service_pb2_grpc.InvoiceServiceStub(channel)
+        customer = await customers.CreateCustomer(
+            customer_service_pb2.CreateCustomerRequest(
+                name="Hot", email="hot@bench.example", external_customer_id=f"hot-{uuid.uuid4().hex[:8]}",
+                currency="USD", timezone="UTC",
+            ),
+            metadata=metadata,
+        )  # fmt: skip
+        request = invoice_service_pb2.CreateInvoiceRequest(
+            customer_id=customer.id,
+            currency="USD",
+            invoice_date=date_pb2.Date(year=2024, month=2, day=1),
+            line_items=[
+                invoice_service_pb2.NewInvoiceLineItem(
+                    name="Seats", quantity="1", unit_amount="10.00",
+                    start_date=date_pb2.Date(year=2024, month=1, day=1),
+                    end_date=date_pb2.Date(year=2024, month=1, day=31),
+                )
+            ],
+            will_auto_issue=True,
+        )  # fmt: skip
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+
+        async def caller() -> None:
+            while not stop.is_set():
+                try:
+                    await invoices.CreateInvoice(request, metadata=metadata, timeout=30)
+                    counts["issued"] += 1
+                except grpc.aio.AioRpcError as error:
+                    delay = _retry_delay_s(error)
+                    counts["refused" if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED else "other"] += 1
+                    await asyncio.sleep(delay * random.uniform(1, 2))
+
+        print("hot", flush=True)
+        tasks = [asyncio.create_task(caller()) for _ in range(callers)]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    print(f"{counts['issued']} invoices issued, {counts['refused']} calls refused, {counts['other']} other errors")
+
+
+def _retry_delay_s(error: grpc.aio.AioRpcError) -> float:
+    status = rpc_status.from_call(error)
+    for detail in status.details if status is not None else ():
+        retry = error_details_pb2.RetryInfo()
+        if detail.Unpack(retry):
+            return float(retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9)
+    return 0.5
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["hot"]:
+    import uvloop
+
+    uvloop.run(_hot(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])))

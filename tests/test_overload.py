@@ -1,0 +1,283 @@
+"""Overload (SPEC 12): bounded calls in flight, the excess refused at once with details, fair shares of the pool.
+
+Servers of their own with small limits, so that a handful of open streams or
+calls blocked on a row lock reach them. Nothing here measures time: a call
+that must not wait behind another account is given a deadline it would miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
+
+from server.config import Settings
+from tests.support.accounts import new_account
+from tests.support.builders import create_customer, customer_request, invoice_request
+from tests.support.client import Api, details_of, expect_error, open_api
+from tests.support.resilience import SERVING, counter, eventually, health, own_server, target_of
+
+WATCH = "/invoicing.v1.InvoiceService/WatchInvoiceEvents"
+
+
+@contextlib.asynccontextmanager
+async def watching(api: Api, count: int) -> AsyncIterator[None]:
+    """`count` WatchInvoiceEvents streams held open (each a call in flight) for the block."""
+    before = counter("invoicing_streams_open", method=WATCH)
+    calls = [api.invoices.WatchInvoiceEvents(invoice_service_pb2.WatchInvoiceEventsRequest()) for _ in range(count)]
+
+    async def all_open() -> bool:
+        return counter("invoicing_streams_open", method=WATCH) >= before + count
+
+    try:
+        await eventually(all_open, 20, f"{count} watch streams did not open")
+        yield
+    finally:
+        for call in calls:
+            call.cancel()
+
+        async def all_closed() -> bool:
+            return counter("invoicing_streams_open", method=WATCH) <= before
+
+        await eventually(all_closed, 20, "the watch streams did not close")
+
+
+def get_customer(api: Api, customer: customer_pb2.Customer, deadline_s: float | None = 10) -> Any:
+    """A GetCustomer call of customer (to await)."""
+    request = customer_service_pb2.GetCustomerRequest(customer_id=customer.id)
+    return api.customers.GetCustomer(request, timeout=deadline_s)
+
+
+def queue_issues(api: Api, customer: customer_pb2.Customer, count: int) -> list[asyncio.Future[Any]]:
+    """`count` auto-issuing CreateInvoice calls of customer, started now (each waits for the customer's lock)."""
+    return [asyncio.ensure_future(api.invoices.CreateInvoice(issue_now(customer), timeout=60)) for _ in range(count)]
+
+
+@contextlib.asynccontextmanager
+async def locked_customer(dsn: str, customer_id: str) -> AsyncIterator[None]:
+    """The customer's row locked FOR UPDATE by another session for the block (calls that need it wait)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", customer_id)
+            yield
+    finally:
+        await conn.close()
+
+
+def issue_now(customer: customer_pb2.Customer) -> invoice_service_pb2.CreateInvoiceRequest:
+    """A CreateInvoice that issues at once, so it locks the customer's row (to move its balance)."""
+    return invoice_request(customer, will_auto_issue=True)
+
+
+async def test_calls_over_the_account_limit_are_refused_at_once_and_other_accounts_go_on(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """3 calls in flight per account, 5 per server: the excess is RESOURCE_EXHAUSTED with ErrorInfo and RetryInfo.
+
+    Health and reflection stay open whatever the load; when the streams end, the account is served again.
+    """
+    first, second, third = [await new_account(migrated_dsn) for _ in range(3)]
+    refused_before = counter("invoicing_calls_refused_total", reason="ACCOUNT_CONCURRENCY_LIMIT")
+    async with own_server(
+        settings, migrated_dsn, max_concurrent_calls=5, max_concurrent_calls_per_account=3
+    ) as running:
+        target = target_of(running)
+        async with (
+            open_api(target, first.key) as a,
+            open_api(target, second.key) as b,
+            open_api(target, third.key) as c,
+        ):
+            customer_a, customer_b = await create_customer(a), await create_customer(b)
+            async with watching(a, 3):
+                refused = await expect_error(get_customer(a, customer_a))
+                assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert refused.reason == "ACCOUNT_CONCURRENCY_LIMIT"
+                assert refused.domain == "invoicing.v1"
+                assert refused.metadata == {"limit": "3"}
+                assert refused.retry_delay_ms
+                stream = await expect_error(a.invoices.ListInvoices(invoice_service_pb2.ListInvoicesRequest()))
+                assert stream.reason == "ACCOUNT_CONCURRENCY_LIMIT"
+                assert await get_customer(b, customer_b) == customer_b
+
+                async with watching(b, 2):
+                    at_server_limit = await expect_error(c.customers.CreateCustomer(customer_request(), timeout=10))
+                    assert at_server_limit.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    assert at_server_limit.reason == "SERVER_CONCURRENCY_LIMIT"
+                    assert at_server_limit.metadata == {"limit": "5"}
+                    assert at_server_limit.retry_delay_ms is not None
+                    assert await health(c.channel) == SERVING
+                    assert await _reflection_lists_services(c.channel)
+            assert await get_customer(a, customer_a) == customer_a
+    refused_after = counter("invoicing_calls_refused_total", reason="ACCOUNT_CONCURRENCY_LIMIT")
+    assert refused_after == refused_before + 2
+
+
+@pytest.mark.slow
+async def test_a_burst_above_a_thousand_calls_is_answered_never_silently_cancelled(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """1,500 calls at once on one account (limit 64): each is answered OK or refused with its reason.
+
+    grpc's own queue of unaccepted calls (1,000 by default) would cancel the excess with no details.
+    """
+    account = await new_account(migrated_dsn)
+    async with (
+        own_server(settings, migrated_dsn, max_concurrent_calls=512, max_concurrent_calls_per_account=64) as running,
+        open_api(target_of(running), account.key) as api,
+    ):
+        customer = await create_customer(api)
+        outcomes: collections.Counter[str] = collections.Counter()
+
+        async def one() -> None:
+            try:
+                await get_customer(api, customer, deadline_s=60)
+                outcomes["OK"] += 1
+            except grpc.aio.AioRpcError as error:
+                failure = details_of(error)
+                assert failure.code == grpc.StatusCode.RESOURCE_EXHAUSTED, failure
+                assert failure.reason == "ACCOUNT_CONCURRENCY_LIMIT", failure
+                assert failure.retry_delay_ms is not None, failure
+                outcomes[failure.reason] += 1
+
+        await asyncio.gather(*(one() for _ in range(1500)))
+    assert sum(outcomes.values()) == 1500
+    assert outcomes["OK"] > 0
+
+
+async def test_an_account_holding_its_share_of_the_pool_leaves_the_rest_to_others(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """A hot customer's calls wait on its row lock holding connections: only the account's share of them.
+
+    With a pool of 4 (a share of 2 per account), 6 auto-issuing invoices of one customer queue behind a
+    lock; another account's reads complete within a 3 s deadline meanwhile, and the pool gauges show the
+    saturation. When the lock goes, every queued invoice is created.
+    """
+    hot, calm = await new_account(migrated_dsn), await new_account(migrated_dsn)
+    async with own_server(settings, migrated_dsn, db_pool_max=4, db_pool_account_share=0.5) as running:
+        target = target_of(running)
+        async with open_api(target, hot.key) as h, open_api(target, calm.key) as c:
+            busy, quiet = await create_customer(h), await create_customer(c)
+            async with locked_customer(migrated_dsn, busy.id):
+                queued = queue_issues(h, busy, 6)
+
+                async def saturated() -> bool:
+                    return running.db.unary.in_use == 2 and running.db.unary.waiting == 4
+
+                await eventually(saturated, 20, "the hot account did not take its share")
+                assert counter("invoicing_db_pool_in_use", pool="unary") >= 2
+                assert counter("invoicing_db_pool_waiting", pool="unary") >= 4
+                for _ in range(5):
+                    assert await get_customer(c, quiet, deadline_s=3) == quiet
+                assert not any(call.done() for call in queued)
+            created = await asyncio.gather(*queued)
+    assert all(invoice.status == invoice_pb2.INVOICE_STATUS_ISSUED for invoice in created)
+
+
+async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an_outage(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """Every connection held (calls on a row lock): a call without a deadline gets RESOURCE_EXHAUSTED / POOL_EXHAUSTED.
+
+    With a deadline shorter than the server's bound, the same wait is DEADLINE_EXCEEDED (the server ends it at
+    the deadline, or grpc cancels it just then); neither is ever UNAVAILABLE, which means the database is down.
+    """
+    account = await new_account(migrated_dsn)
+    method = "/invoicing.v1.CustomerService/GetCustomer"
+    unavailable_before = counter("invoicing_rpc_total", method=method, code="UNAVAILABLE")
+    deadline_before = counter("invoicing_rpc_total", method=method, code="DEADLINE_EXCEEDED") + counter(
+        "invoicing_rpc_total", method=method, code="CANCELLED"
+    )
+    overrides: dict[str, Any] = {
+        "db_pool_min": 1,
+        "db_pool_max": 2,
+        "db_pool_account_share": 1.0,
+        "db_acquire_timeout_s": 0.5,
+    }
+    async with (
+        own_server(settings, migrated_dsn, **overrides) as running,
+        open_api(target_of(running), account.key) as api,
+    ):
+        customer = await create_customer(api)
+        async with locked_customer(migrated_dsn, customer.id):
+            held = queue_issues(api, customer, 2)
+
+            async def full() -> bool:
+                return running.db.unary.in_use == 2
+
+            await eventually(full, 20, "the calls did not take both connections")
+            exhausted = await expect_error(get_customer(api, customer, deadline_s=None))
+            assert exhausted.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert exhausted.reason == "POOL_EXHAUSTED"
+            assert exhausted.retry_delay_ms is not None
+            out_of_time = await expect_error(get_customer(api, customer, deadline_s=0.3))
+            assert out_of_time.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+            async def counted() -> bool:  # the server's wait ends at the deadline, or grpc cancels it just then
+                out = counter("invoicing_rpc_total", method=method, code="DEADLINE_EXCEEDED")
+                return out + counter("invoicing_rpc_total", method=method, code="CANCELLED") > deadline_before
+
+            await eventually(counted, 10, "the server did not end the call at its deadline")
+        await asyncio.gather(*held)
+    assert counter("invoicing_rpc_total", method=method, code="UNAVAILABLE") == unavailable_before
+
+
+@pytest.mark.reliability
+@pytest.mark.slow
+async def test_health_stays_serving_while_a_hot_customer_saturates_the_pool(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """Dozens of auto-issued invoices of one customer hold every pooled connection: health stays SERVING.
+
+    Health probes the database on a connection of its own, so a saturated pool (shown in the pool gauges)
+    is not an outage. Every poll during the queue is SERVING, and every queued invoice is issued.
+    """
+    account = await new_account(migrated_dsn)
+    overrides: dict[str, Any] = {
+        "db_pool_account_share": 1.0,
+        "health_check_interval_s": 0.2,
+        "health_check_timeout_s": 0.5,
+    }
+    async with (
+        own_server(settings, migrated_dsn, **overrides) as running,
+        open_api(target_of(running), account.key) as api,
+    ):
+        customer = await create_customer(api)
+        statuses: list[int] = []
+        async with locked_customer(migrated_dsn, customer.id):
+            queued = queue_issues(api, customer, 40)
+
+            async def saturated() -> bool:
+                return running.db.unary.in_use == running.db.pool.get_max_size() and running.db.unary.waiting > 0
+
+            await eventually(saturated, 20, "the hot customer did not saturate the pool")
+            async with grpc.aio.insecure_channel(target_of(running)) as anonymous:
+                for _ in range(20):  # 3 s of polls: about 15 probes of the database
+                    statuses.append(await health(anonymous))
+                    await asyncio.sleep(0.15)
+            assert running.db.unary.waiting > 0  # still saturated at the last poll
+        created = await asyncio.gather(*queued)
+    assert statuses == [SERVING] * 20
+    assert {invoice.status for invoice in created} == {invoice_pb2.INVOICE_STATUS_ISSUED}
+    numbers = sorted(invoice.invoice_number for invoice in created)
+    assert len(set(numbers)) == 40
+
+
+async def _reflection_lists_services(channel: grpc.aio.Channel) -> bool:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    call = stub.ServerReflectionInfo(timeout=10)
+    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+    response = await call.read()
+    await call.done_writing()
+    names = {service.name for service in response.list_services_response.service}
+    return health_pb2.DESCRIPTOR.services_by_name["Health"].full_name in names
