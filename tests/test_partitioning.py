@@ -17,8 +17,7 @@ import pytest
 from server.db import partitioning
 from server.db.migrate import LayoutMismatch, migrate
 from server.db.partitioning import DISTRIBUTION_COLUMN, GLOBAL_TABLES
-from tests.test_migrations import empty_dsn  # noqa: F401 (the fixture)
-from tests.test_serve_process import _run_cli
+from tests.support.serve import run_server_command
 
 PARTITIONS = 4
 
@@ -121,7 +120,7 @@ async def test_every_foreign_key_between_account_scoped_tables_carries_account_i
 
 
 async def test_the_migrations_build_every_account_scoped_table_hash_partitioned_by_account(
-    empty_dsn: str,  # noqa: F811 (the fixture of test_migrations)
+    empty_dsn: str,
     migrated_dsn: str,
 ) -> None:
     applied = await migrate(empty_dsn, PARTITIONS)
@@ -212,7 +211,7 @@ async def test_citus_statements_distribute_every_table_after_what_it_references(
     project_root: Path, migrated_dsn: str
 ) -> None:
     """`python -m server citus-sql` prints one call per table but schema_migrations, in an order Citus accepts."""
-    code, out, err = await _run_cli(project_root, "citus-sql", DATABASE_URL=migrated_dsn)
+    code, out, err = await run_server_command(project_root, "citus-sql", DATABASE_URL=migrated_dsn)
     assert code == 0, err
     calls = [re.fullmatch(r"SELECT (create_\w+)\('(\w+)'(.*)\);", line) for line in out.splitlines()]
     assert all(calls), out

@@ -24,18 +24,15 @@ from invoicing.v1 import customer_service_pb2, customer_service_pb2_grpc
 
 from server.db import jobs
 from server.workers import MAX_RESTARTS
-from tests.client import open_api
-from tests.test_serve_process import (  # noqa: F401 (launcher is a fixture)
+from tests.support.serve import (
     DEMO_EXTERNAL_IDS,
     EXIT_BOUND_S,
     KEY_LINE,
     LISTEN_LINE,
     Launcher,
     ServeProcess,
-    _customers,
-    _run_cli,
     free_port,
-    launcher,
+    run_server_command,
 )
 
 WORKER_LINE = re.compile(r"worker (\d+) \(pid (\d+)\) serving on ")
@@ -118,7 +115,7 @@ async def kill_workers(pids: list[int]) -> None:
 
 
 async def test_workers_share_the_port_seed_once_and_drain_on_sigterm(
-    launcher: Launcher,  # noqa: F811 (the fixture of test_serve_process)
+    launcher: Launcher,
 ) -> None:
     data_dir = launcher.fresh_data_dir()
     metrics_port = two_free_ports()
@@ -139,8 +136,6 @@ async def test_workers_share_the_port_seed_once_and_drain_on_sigterm(
         assert any(line.startswith(LISTEN_LINE) and "2 workers" in line for line in started.lines)
         # The demo data is seeded once, by the parent, whichever worker answered.
         assert sum("seeded demo" in line for line in started.lines) == 1
-        async with open_api(started.target, started.demo_key) as api:
-            assert {c.external_customer_id for c in await _customers(api)} == DEMO_EXTERNAL_IDS
 
         # Calls over fresh connections land on both workers: each counts its own.
         method = "/invoicing.v1.CustomerService/ListCustomers"
@@ -152,7 +147,7 @@ async def test_workers_share_the_port_seed_once_and_drain_on_sigterm(
                 batches = [
                     b async for b in stub.ListCustomers(customer_service_pb2.ListCustomersRequest(), metadata=metadata)
                 ]
-                assert sum(len(b.customers) for b in batches) == len(DEMO_EXTERNAL_IDS)
+                assert {c.external_customer_id for b in batches for c in b.customers} == DEMO_EXTERNAL_IDS
         after = [await asyncio.to_thread(served, metrics_port + k, method) for k in (0, 1)]
         per_worker = [a - b for a, b in zip(after, before, strict=True)]
         assert sum(per_worker) == CALLS
@@ -198,7 +193,7 @@ async def test_workers_share_the_port_seed_once_and_drain_on_sigterm(
 
 
 async def test_a_killed_worker_is_started_again_and_workers_that_keep_dying_stop_the_server(
-    launcher: Launcher,  # noqa: F811 (the fixture of test_serve_process)
+    launcher: Launcher,
 ) -> None:
     data_dir = launcher.fresh_data_dir()
     # The number of workers comes from the configuration when the command line does not say.
@@ -247,7 +242,7 @@ async def test_workers_that_cannot_bind_the_port_stop_the_server(project_root: P
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        code, out, err = await _run_cli(
+        code, out, err = await run_server_command(
             project_root, "serve", "--workers", "2", DATABASE_URL=migrated_dsn, INVOICING_LISTEN=f"127.0.0.1:{port}"
         )
     assert code == 1, (out, err)
