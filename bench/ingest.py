@@ -7,8 +7,8 @@ transaction per batch), the anchor as a client that has its rows ready and COPYs
 dedupe and no rollups. Requests and rows are built before the clock starts, so neither side pays for
 making its input.
 
-Alone: `python -m bench.ingest [--batches N] [--runs R] [--in-flight K]` starts an embedded PostgreSQL and a
-server and prints both figures. `measure()` is what `make bench` calls on its own server.
+Alone: `python -m bench.ingest [--batches N] [--runs R] [--in-flight K ...] [--workers W]` starts an embedded
+PostgreSQL and a server and prints both figures. `measure()` is what `make bench` calls on its own server.
 """
 
 from __future__ import annotations
@@ -180,6 +180,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=20, help="batches of 1000 events per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     args = parser.parse_args()
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
@@ -197,11 +198,18 @@ def main() -> int:
                 "INVOICING_API_KEY_CACHE_SECONDS": "60",
             }
             server = subprocess.Popen(
-                [sys.executable, "-m", "server", "serve"], cwd=root, env=env, stdout=subprocess.PIPE
+                [sys.executable, "-m", "server", "serve", "--workers", str(args.workers)],
+                cwd=root,
+                env=env,
+                stdout=subprocess.PIPE,
             )
             try:
                 assert server.stdout is not None
-                server.stdout.readline()  # the "listening" line
+                for line in server.stdout:
+                    if line.startswith(b"invoice service listening"):
+                        break
+                else:
+                    raise SystemExit("the server exited before serving")
                 print(f"{'in flight':>9} {'IngestEvents ev/s':>18} {'COPY ev/s':>12} {'ratio':>7}")
                 for in_flight in args.in_flight:
                     rate, anchor = measure(target, pg.dsn, key, "bench-ingest", args.batches, args.runs, in_flight)

@@ -152,7 +152,8 @@ async def citus_statements(conn: asyncpg.Connection) -> list[str]:
         """
         SELECT c.relname AS name,
             array(SELECT DISTINCT r.relname::text FROM pg_constraint f JOIN pg_class r ON r.oid = f.confrelid
-                  WHERE f.conrelid = c.oid AND f.contype = 'f' AND r.oid <> c.oid) AS referenced
+                  WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.conparentid = 0 AND r.oid <> c.oid)
+                AS referenced
         FROM pg_class c
         WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         """
