@@ -73,19 +73,22 @@ class InvoiceReads:
             rendered = {i.header.id: self._render(i) for i in await repo.get_many(conn, account_id, stale)}
             return [item if item.wire is not None else replace(item, wire=rendered[item.id]) for item in listed]
 
-        query = repo.list_query(account_id, filters, after, self._render.schema)
+        query = repo.list_query(account_id, filters, after, self._render.schema, limit)
         return snapshots.batches(self._db, query, size=batch, limit=limit, complete=complete)
 
 
-async def refresh_stale_forms(db: Database, render: InvoiceRenderer, batch: int = 500) -> int:
-    """Render and store every wire form that is missing or stale, a batch at a time; return how many.
+async def refresh_stale_forms(
+    db: Database, render: InvoiceRenderer, batch: int = 500, account_id: str | None = None
+) -> int:
+    """Render and store every wire form that is missing or stale (of every account, or of one), a batch at a
+    time; return how many.
 
     Safe in several processes at once: each form is stored only for the version it was rendered from.
     """
     refreshed = 0
     while True:
         async with db.connection() as conn:
-            stale = await repo.stale_wires(conn, render.schema, batch)
+            stale = await repo.stale_wires(conn, render.schema, batch, account_id)
         if not stale:
             return refreshed
         for item in stale:
