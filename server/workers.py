@@ -145,7 +145,6 @@ class Workers:
     env: dict[str, str]
     running: dict[int, _Worker] = field(default_factory=dict)
     exits: list[float] = field(default_factory=list)
-    stopping: bool = False
 
     async def start(self, index: int) -> _Worker:
         """Start worker `index`; return once it serves (WorkerFailed if it exits first)."""
@@ -224,7 +223,6 @@ class Workers:
 
     async def stop(self) -> bool:
         """SIGTERM every worker and wait for all (killing one that overstays); True when all exited 0."""
-        self.stopping = True
         for worker in self.running.values():
             with contextlib.suppress(ProcessLookupError):
                 worker.process.send_signal(signal.SIGTERM)
