@@ -74,10 +74,13 @@ HEADER_COLUMNS = """
     i.payment_started_at, i.payment_failed_at, i.sync_failed_at, i.created_at, i.updated_at
 """
 
-INVOICE_SELECT = f"""
-SELECT {HEADER_COLUMNS}, c.external_customer_id,
+_LINES_OF = f"""
     (SELECT coalesce(json_agg({_LINE_JSON} ORDER BY li.position), '[]'::json)
-       FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id) AS line_items,
+       FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id)
+"""
+
+INVOICE_SELECT = f"""
+SELECT {HEADER_COLUMNS}, c.external_customer_id, {_LINES_OF} AS line_items,
     (SELECT coalesce(json_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
        FROM customer_balance_transactions t
       WHERE t.account_id = i.account_id AND t.invoice_id = i.id) AS balance_transactions,
@@ -257,7 +260,7 @@ async def insert(
             net_terms, subtotal, total, amount_due, memo, metadata, discounts, auto_collection, will_auto_issue,
             billing_address, shipping_address, customer_tax_id, subscription_id, billing_boundary,
             eligible_to_issue_at, scheduled_issue_at)
-        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $22, $11, $12, $13, $14, $15, $16, $17, $18,
             $19, $20, $21::timestamptz, CASE WHEN $15 THEN $21::timestamptz END)
         """,
         account_id,
@@ -281,6 +284,7 @@ async def insert(
         subscription_id,
         billing_boundary,
         eligible_to_issue_at,
+        totals.amount_due,
     )
     await insert_lines(conn, account_id, invoice_id, lines, currency, first_position=0)
     return invoice_id
@@ -629,6 +633,7 @@ async def boundary_invoices(
         """
         SELECT id, billing_boundary FROM invoices
         WHERE account_id = $1 AND subscription_id = $2 AND billing_boundary >= $3 AND status <> 'void'
+          AND invoice_source = 'subscription'
         ORDER BY id
         """,
         account_id,
@@ -638,17 +643,30 @@ async def boundary_invoices(
     return [r["id"] for r in rows]
 
 
-async def generated_amounts(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> dict[str, Decimal]:
-    """The amount of each line the subscription generated on the invoice, by the id of its plan price."""
-    rows = await conn.fetch(
-        """
-        SELECT price ->> 'id' AS price_id, amount FROM invoice_line_items
-        WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off
+async def priced_lines(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> list[Line]:
+    """The invoice's lines, in order, each with its price and amounts."""
+    value = await conn.fetchval(
+        f"SELECT {_LINES_OF} FROM invoices i WHERE i.account_id = $1 AND i.id = $2", account_id, invoice_id
+    )
+    return [line_from(item) for item in value or []]
+
+
+async def boundary_invoice_lines(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, boundary: int
+) -> list[Line] | None:
+    """The lines (with their prices) of the subscription's invoice of a boundary; None when it has none that is
+    not void."""
+    value = await conn.fetchval(
+        f"""
+        SELECT {_LINES_OF} FROM invoices i
+        WHERE i.account_id = $1 AND i.subscription_id = $2 AND i.billing_boundary = $3
+          AND i.invoice_source = 'subscription' AND i.status <> 'void'
         """,
         account_id,
-        invoice_id,
+        subscription_id,
+        boundary,
     )
-    return {r["price_id"]: r["amount"] for r in rows}
+    return None if value is None else [line_from(item) for item in value]
 
 
 async def prorated_refunds(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Decimal:

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
+from typing import Any
 
 from server.domain import money
 from server.domain.invoices import AdjustmentKind, Discount, DiscountKind, LineAdjustment
@@ -174,6 +175,8 @@ class PricedLine:
     adjusted_subtotal: Decimal
     amount: Decimal
     proration: Decimal = Decimal(1)
+    # The price as stored (the proto's JSON shape), with the quantity billed, when the caller knows it.
+    document: Mapping[str, Any] | None = None
 
 
 def _tier_amounts(price: Price, quantity: Decimal) -> list[SubLine]:

@@ -17,7 +17,14 @@ from server.db import invoices as repo
 from server.db import snapshots
 from server.db.pool import Database
 from server.domain import lifecycle
-from server.domain.customers import BalanceAction, Customer, CustomerRef, check_same_currency
+from server.domain.customers import (
+    BalanceAction,
+    BalanceDirection,
+    Customer,
+    CustomerRef,
+    check_same_currency,
+    move_balance,
+)
 from server.domain.errors import NotFound
 from server.domain.events import InvoiceEventKind
 from server.domain.events import InvoiceEventKind as E
@@ -163,6 +170,16 @@ class Invoices:
             eligible_at=invoice.eligible_to_issue_at,
             now=tx.now,
         )
+        if outcome.credit_move is not None:
+            await customers_repo.insert_balance_transaction(
+                tx.conn,
+                tx.account_id,
+                customer.id,
+                BalanceAction.PRORATED_REFUND,
+                outcome.credit_move,
+                description="proration credits beyond the invoice's charges",
+                invoice_id=invoice.id,
+            )
         if outcome.balance_move is not None:
             await customers_repo.insert_balance_transaction(
                 tx.conn,
@@ -218,9 +235,25 @@ class Invoices:
         customer, invoice = await _lock_with_customer(tx, invoice_id, expected)
         status = lifecycle.void(invoice.status)
         applied = await repo.applied_balance(tx.conn, tx.account_id, invoice_id)
-        for move in lifecycle.void_reversals(applied, customer.balance):
+        balance = customer.balance
+        for move in lifecycle.void_reversals(applied, balance):
             await customers_repo.insert_balance_transaction(
                 tx.conn, tx.account_id, customer.id, BalanceAction.RETURN_FROM_VOIDING, move, invoice_id=invoice_id
+            )
+            balance = move.ending_balance
+        # Prorated refunds credited for the invoice (its negative total, or a cancellation) are taken back.
+        refunded = await repo.prorated_refunds(tx.conn, tx.account_id, invoice_id)
+        if refunded != 0:
+            direction = BalanceDirection.DECREMENT if refunded > 0 else BalanceDirection.INCREMENT
+            action = BalanceAction.REVERT_PRORATED_REFUND if refunded > 0 else BalanceAction.PRORATED_REFUND
+            await customers_repo.insert_balance_transaction(
+                tx.conn,
+                tx.account_id,
+                customer.id,
+                action,
+                move_balance(balance, direction, abs(refunded)),
+                description="the invoice was voided",
+                invoice_id=invoice_id,
             )
         await repo.save(tx.conn, tx.account_id, invoice_id, {"status": status.value, "voided_at": tx.now})
         return await self._publish(tx, invoice_id, [E.VOIDED])

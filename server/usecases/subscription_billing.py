@@ -17,12 +17,20 @@ import asyncpg
 from server.db import customers as customers_repo
 from server.db import invoices as invoices_repo
 from server.db import subscriptions as repo
-from server.domain.billing import PeriodCheck, Usage, boundary_lines, check_periods, has_usage
+from server.domain.billing import (
+    PeriodCheck,
+    Usage,
+    billed_in_advance,
+    boundary_lines,
+    check_periods,
+    has_usage,
+    usage_segments,
+)
 from server.domain.customers import Customer
 from server.domain.errors import FailedPrecondition
 from server.domain.invoices import InvoiceHeader, InvoiceSource, Line, Totals, totals
 from server.domain.periods import Period, instant
-from server.domain.pricing import Price, PricedLine, PriceType
+from server.domain.pricing import Price, PricedLine
 from server.domain.subscriptions import Subscription, SubscriptionRecord, invoice_lines, subscription_from
 from server.domain.usage import Event
 from server.usecases.metering import measure
@@ -31,23 +39,26 @@ from server.usecases.metering import measure
 async def price_boundary(
     conn: asyncpg.Connection, sub: Subscription, k: int, usage_until: dt.datetime | None = None
 ) -> list[PricedLine]:
-    """The priced lines of boundary k, with usage measured up to usage_until (default: the period's end)."""
+    """The priced lines of boundary k, with usage measured up to usage_until (default: each segment's end), and
+    the proration lines of what the invoice of boundary k-1 billed in advance."""
     measured: dict[tuple[str, dt.date], Usage] = {}
-    if k >= 1:
-        period = sub.schedule.period(k - 1)
-        start = instant(period.start, sub.timezone)
-        end = sub.term.usage_end(period)
+    for segment in usage_segments(sub.timeline, sub.schedule, k, sub.end_date):
+        start = instant(segment.days.start, sub.timezone)
+        end = sub.term.usage_end(segment.days)
         if usage_until is not None:
             end = min(end, usage_until)
-        for price in sub.prices:
-            if price.price_type is PriceType.USAGE:
-                used = await measure(conn, sub.account_id, sub.customer_id, price, start, max(end, start))
-                measured[(price.id, period.start)] = used
+        used = await measure(conn, sub.account_id, sub.customer_id, segment.price, start, max(end, start))
+        measured[(segment.price.id, segment.days.start)] = used
 
     def lookup(price: Price, billed: Period) -> Usage:
         return measured[(price.id, billed.start)]
 
-    return boundary_lines(sub.prices, sub.schedule, k, sub.end_date, lookup)
+    billed = None
+    if k >= 1:
+        lines = await invoices_repo.boundary_invoice_lines(conn, sub.account_id, sub.id, k - 1)
+        if lines is not None:
+            billed = billed_in_advance(lines, sub.schedule.period(k - 1), sub.currency)
+    return boundary_lines(sub.timeline, sub.schedule, k, sub.end_date, lookup, billed)
 
 
 async def generate(conn: asyncpg.Connection, sub: Subscription, k: int, grace: dt.timedelta) -> str | None:
@@ -96,6 +107,17 @@ async def refresh(conn: asyncpg.Connection, account_id: str, invoice: InvoiceHea
     generated = invoice_lines(await price_boundary(conn, sub, invoice.billing_boundary), sub)
     await invoices_repo.replace_generated_lines(conn, account_id, invoice.id, generated, sub.currency)
     return totals(await invoices_repo.lines(conn, account_id, invoice.id), sub.currency)
+
+
+def _shown(line: Line) -> tuple[object, ...]:
+    price_id = None if line.price_data is None else line.price_data.get("id")
+    return (price_id, line.name, line.quantity, line.start_date, line.end_date, line.subtotal, line.amount)
+
+
+async def reprices(conn: asyncpg.Connection, sub: Subscription, k: int, stored: Sequence[Line]) -> bool:
+    """True when the draft of boundary k would bill other lines than the ones it has (its subscription changed)."""
+    generated = invoice_lines(await price_boundary(conn, sub, k), sub)
+    return [_shown(li) for li in generated] != [_shown(li) for li in stored if not li.is_one_off]
 
 
 async def check_usage_periods(
