@@ -607,6 +607,14 @@ class Home:
         await api.usage.IngestEvents(
             usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])
         )
+        await api.subscriptions.UpdateFixedFeeQuantity(
+            subscription_service_pb2.UpdateFixedFeeQuantityRequest(
+                subscription_id=subscriptions[0].id,
+                price_id=plans[0].prices[0].id,
+                quantity="3",
+                change_option=subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM,
+            )
+        )
         home = cls(api, [usd, jpy], drafts, issued, plans, subscriptions)
         home.tokens = {
             "ListInvoices": await _first_token(api.invoices.ListInvoices(home.list_invoices_filters(limit=1))),
@@ -621,6 +629,13 @@ class Home:
             "ListPlans": await _first_token(api.plans.ListPlans(plan_service_pb2.ListPlansRequest(limit=1))),
             "ListSubscriptions": await _first_token(
                 api.subscriptions.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest(limit=1))
+            ),
+            "ListSubscriptionChanges": await _first_token(
+                api.subscriptions.ListSubscriptionChanges(
+                    subscription_service_pb2.ListSubscriptionChangesRequest(
+                        subscription_id=subscriptions[0].id, limit=1
+                    )
+                )
             ),
         }
         return home
@@ -987,6 +1002,54 @@ async def _cancel(home: Home, choice: int) -> list[Message]:
     return [request]
 
 
+_CHANGE_OPTIONS: Final = [
+    subscription_service_pb2.CHANGE_OPTION_IMMEDIATE,
+    subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM,
+    subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE,
+]
+
+
+def _change_date(request: Any, choice: int) -> None:
+    request.change_option = pick(_CHANGE_OPTIONS, choice)
+    if request.change_option == subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE:
+        request.change_date.CopyFrom(date(today_utc() + dt.timedelta(days=10)))
+
+
+async def _change_plan(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.ChangeSubscriptionPlanRequest(
+        subscription_id=subscription.id, plan_id=subscription.plan.id, request_id=_request_id()
+    )
+    _change_date(request, choice)
+    return [request]
+
+
+async def _change_quantity(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.UpdateFixedFeeQuantityRequest(
+        subscription_id=subscription.id,
+        price_id=subscription.plan.prices[0].id,
+        quantity=str(1 + choice % 7),
+        request_id=_request_id(),
+    )
+    _change_date(request, choice)
+    return [request]
+
+
+async def _list_changes(home: Home, choice: int) -> list[Message]:
+    if choice % 2:
+        return [
+            subscription_service_pb2.ListSubscriptionChangesRequest(
+                subscription_id=home.subscriptions[0].id, resume_token=home.tokens["ListSubscriptionChanges"]
+            )
+        ]
+    return [
+        subscription_service_pb2.ListSubscriptionChangesRequest(
+            subscription_id=pick(home.subscriptions, choice // 2).id, limit=choice % 3
+        )
+    ]
+
+
 async def _ingest(home: Home, choice: int) -> list[Message]:
     usd = home.customers[0]
     return [usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])]
@@ -1024,6 +1087,9 @@ BUILDERS: Final = {
     "GetSubscription": _get_subscription,
     "ListSubscriptions": _list_subscriptions,
     "CancelSubscription": _cancel,
+    "ChangeSubscriptionPlan": _change_plan,
+    "UpdateFixedFeeQuantity": _change_quantity,
+    "ListSubscriptionChanges": _list_changes,
     "IngestEvents": _ingest,
     "IngestEventStream": _ingest_stream,
     "GetAccountProfile": _get_account_profile,
