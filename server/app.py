@@ -48,6 +48,7 @@ from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
+from server.usecases.credits import Credits
 from server.usecases.events import InvoiceEvents
 from server.usecases.invoice_reads import InvoiceReads, refresh_stale_forms
 from server.usecases.invoices import Invoices
@@ -89,6 +90,7 @@ class Services:
     reads: InvoiceReads
     subscriptions: Subscriptions
     usage: Usage
+    credits: Credits
     runner: Runner
 
 
@@ -97,13 +99,15 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = D
     transactions = Transactions(db, clock)
     render = InvoiceWire()
     invoices = Invoices(render=render)
+    credits = Credits(invoices)
     return Services(
         transactions=transactions,
         invoices=invoices,
         reads=InvoiceReads(db, render),
         subscriptions=Subscriptions(invoices, grace),
         usage=Usage(invoices),
-        runner=Runner(transactions, invoices, grace),
+        credits=credits,
+        runner=Runner(transactions, invoices, grace, credits),
     )
 
 
@@ -220,7 +224,7 @@ async def start_server(
         )
         servicers: list[object] = [
             invoices,
-            CustomerServicer(transactions, lists),
+            CustomerServicer(transactions, services.credits, lists),
             PlanServicer(transactions, lists),
             SubscriptionServicer(transactions, services.subscriptions, lists),
             UsageServicer(transactions, services.usage),

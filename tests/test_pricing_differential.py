@@ -10,7 +10,8 @@ paths:
   parsed as the server stores it) on usage the reference measures, for many
   examples; and the same across plan and quantity changes (two plans, one to
   three changes, some known only after the previous invoice was made, so
-  that it carries proration lines);
+  that it carries proration lines); and the prepaid credits such lines draw
+  from random blocks;
 - end to end: a real plan, subscription and events through the clocked
   server, whose GetUpcomingInvoice must equal the reference, for a few.
 """
@@ -32,7 +33,8 @@ from invoicing.v1 import price_pb2
 
 from server.api import converters as conv
 from server.domain import money
-from server.domain.billing import Usage, billed_in_advance, boundary_lines
+from server.domain.billing import Usage, billed_in_advance, boundary_lines, in_arrears
+from server.domain.credits import CreditBlock, draw_credits
 from server.domain.errors import Violations
 from server.domain.invoices import Line
 from server.domain.periods import Period, Schedule, instant
@@ -544,3 +546,69 @@ def test_engine_lines_equal_the_reference_across_changes(case: dict[str, Any]) -
         case["specs"], case["phases"], sub, k, case["events"], currency, case["now"], ended_at, billed_ref
     )
     assert engine_view(lines) == reference_view(expected)
+
+
+# --- prepaid credits (the fast path) -----------------------------------------------------------------------
+
+
+@st.composite
+def credit_cases(draw: st.DrawFn) -> dict[str, Any]:
+    """A billing case (as above, without `now`) and up to four credit blocks valid around its periods."""
+    case = draw(billing_cases())
+    case["now"] = None
+    exponent = EXPONENTS[case["currency"]]
+    around = case["sub"].edge(max(case["k"] - 1, 0))
+    specs = []
+    for n in range(draw(st.integers(0, 4))):
+        effective = around + dt.timedelta(days=draw(st.integers(-40, 60)))
+        lasting = draw(st.none() | st.integers(1, 120))
+        specs.append(
+            ref.BlockSpec(
+                id=f"blk{n}",
+                remaining=draw(positive(60, exponent)),
+                effective=effective,
+                expiry=None if lasting is None else effective + dt.timedelta(days=lasting),
+                cost_basis=draw(st.none() | decimals(2, 2)),
+                granted=n,
+            )
+        )
+    case["blocks"] = specs
+    return case
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 200 generated cases of the pure billing and drawdown functions
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(credit_cases())
+def test_credits_drawn_equal_the_reference(case: dict[str, Any]) -> None:
+    """The credits each line draws, its amount after them, and what each block gives, as the reference draws
+    them (its own order and its own day-by-day validity)."""
+    currency, sub = case["currency"], case["sub"]
+    priced = engine_lines(case)
+    lines = [
+        Line(li.name, li.quantity, li.price.unit_amount, li.start_date, li.end_date, li.subtotal, li.adjustments,
+             li.adjusted_subtotal, li.amount, is_one_off=False)
+        for li in priced
+    ]  # fmt: skip
+    granted_at = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    engine_blocks = [
+        CreditBlock(
+            b.id, "cus", currency, b.remaining, b.remaining, b.cost_basis, b.effective, b.expiry, "",
+            granted_at + dt.timedelta(seconds=b.granted),
+        )
+        for b in case["blocks"]
+    ]  # fmt: skip
+    credited, draws = draw_credits(lines, [in_arrears(li.price) for li in priced], engine_blocks, currency)
+
+    ended_at = None if sub.end is None else ref._midnight(sub.end, sub.zone)
+    expected_lines = ref.invoice_lines(case["specs"], sub, case["k"], case["events"], currency, None, ended_at)
+    payable = [
+        spec.cadence != "one_time" and (spec.kind == "usage" or spec.mode == "in_arrear")
+        for spec in ({s.id: s for s in case["specs"]}[li.price_id] for li in expected_lines)
+    ]
+    expected, given = ref.draw_credits(expected_lines, payable, case["blocks"])
+    assert [(li.credits_applied, li.amount) for li in credited] == expected
+    drawn: dict[str, Decimal] = {}
+    for d in draws:
+        drawn[d.block_id] = drawn.get(d.block_id, D(0)) + d.amount
+    assert drawn == given

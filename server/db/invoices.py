@@ -310,12 +310,13 @@ async def insert_lines(
             start_date, end_date, subtotal, adjustments, adjusted_subtotal, credits_applied,
             partially_invoiced_amount, amount, price, is_one_off, sub_line_items)
         SELECT $1, $2, u.id, u.position, u.name, u.quantity, u.unit_amount, u.start_date, u.end_date, u.subtotal,
-            u.adjustments::jsonb, u.adjusted_subtotal, $16, $16, u.amount, u.price::jsonb, u.is_one_off,
-            u.sub_lines::jsonb
+            u.adjustments::jsonb, u.adjusted_subtotal, u.credits + $16, u.partial + $16, u.amount, u.price::jsonb,
+            u.is_one_off, u.sub_lines::jsonb
         FROM unnest($3::text[], $4::int[], $5::text[], $6::numeric[], $7::numeric[], $8::date[], $9::date[],
-            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[], $17::text[])
+            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[], $17::text[],
+            $18::numeric[], $19::numeric[])
             AS u(id, position, name, quantity, unit_amount, start_date, end_date, subtotal, adjustments,
-                 adjusted_subtotal, amount, price, is_one_off, sub_lines)
+                 adjusted_subtotal, amount, price, is_one_off, sub_lines, credits, partial)
         """,
         account_id,
         invoice_id,
@@ -334,6 +335,8 @@ async def insert_lines(
         [li.is_one_off for li in lines],
         money.zero(currency),
         [json.dumps(list(li.sub_line_data)) for li in lines],
+        [li.credits_applied for li in lines],
+        [li.partially_invoiced_amount for li in lines],
     )
     return ids
 
@@ -589,8 +592,9 @@ async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id:
 
 async def replace_generated_lines(
     conn: asyncpg.Connection, account_id: str, invoice_id: str, generated: Sequence[Line], currency: str
-) -> None:
-    """Swap a subscription invoice's generated lines for new ones, keeping one-off lines added by hand."""
+) -> list[str]:
+    """Swap a subscription invoice's generated lines for new ones, keeping one-off lines added by hand; return
+    the new lines' ids, in order."""
     await conn.execute(
         "DELETE FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off",
         account_id,
@@ -614,7 +618,7 @@ async def replace_generated_lines(
         invoice_id,
         len(generated),
     )
-    await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
+    return await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
 
 
 @dataclass(frozen=True)
@@ -784,3 +788,18 @@ async def stale_wires(conn: asyncpg.Connection, schema: str, limit: int) -> list
         limit,
     )
     return [StaleWire(r["account_id"], r["id"]) for r in rows]
+
+
+async def subscription_drafts_of(conn: asyncpg.Connection, account_id: str, customer_id: str) -> list[str]:
+    """The ids of the customer's drafts that bill a subscription's period, in id order."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM invoices
+        WHERE account_id = $1 AND customer_id = $2 AND status = 'draft' AND invoice_source = 'subscription'
+          AND billing_boundary IS NOT NULL
+        ORDER BY id
+        """,
+        account_id,
+        customer_id,
+    )
+    return [r["id"] for r in rows]

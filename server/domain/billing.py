@@ -132,7 +132,9 @@ def segments(timeline: Timeline, period: Period, wanted: Callable[[Phase, Price]
     return sorted((segment for group in runs.values() for segment in group), key=lambda s: s.rank)
 
 
-def _in_arrears(price: Price) -> bool:
+def in_arrears(price: Price) -> bool:
+    """True for a price billed in arrears (usage, and fees billed at the end of their period): what prepaid
+    credits pay."""
     return price.cadence is not Cadence.ONE_TIME and (
         price.price_type is PriceType.USAGE or price.billing_mode is BillingMode.IN_ARREAR
     )
@@ -166,7 +168,7 @@ def usage_segments(timeline: Timeline, schedule: Schedule, k: int, end_date: dt.
         return []
     return [
         segment
-        for segment in segments(timeline, previous, lambda _phase, price: _in_arrears(price))
+        for segment in segments(timeline, previous, lambda _phase, price: in_arrears(price))
         if segment.price.price_type is PriceType.USAGE
     ]
 
@@ -207,7 +209,7 @@ def boundary_lines(
     previous = _billable(schedule.period(k - 1), end_date) if k >= 1 else None
     current = _billable(schedule.period(k), end_date)
     if previous is not None:
-        for segment in segments(timeline, previous, lambda _phase, price: _in_arrears(price)):
+        for segment in segments(timeline, previous, lambda _phase, price: in_arrears(price)):
             price = segment.price
             if price.price_type is PriceType.USAGE:
                 used = billable_usage(usage(price, segment.days))

@@ -39,7 +39,7 @@ from server.domain.invoices import (
     transition,
 )
 from server.domain.validation import today_in
-from server.usecases import subscription_billing
+from server.usecases import credit_ledger, subscription_billing
 from server.usecases.publish import ChangedInvoice, InvoiceRenderer, invoice_changed
 from server.usecases.unit import Tx
 
@@ -149,11 +149,12 @@ class Invoices:
         columns: dict[str, object] = {}
         total = invoice.total
         if invoice.source is InvoiceSource.SUBSCRIPTION and invoice.status is InvoiceStatus.DRAFT:
-            # Bill the usage stored now, late events included.
+            # Bill the usage stored now, late events included, and draw the prepaid credits its lines use.
             refreshed = await subscription_billing.refresh(tx.conn, tx.account_id, invoice)
             if refreshed is not None:
-                columns |= refreshed.columns()
-                total = refreshed.total
+                columns |= refreshed.totals.columns()
+                total = refreshed.totals.total
+                await credit_ledger.draw(tx, customer.id, invoice.id, refreshed.draws)
         outcome = lifecycle.issue(
             status=invoice.status,
             total=total,
@@ -199,7 +200,7 @@ class Invoices:
             invoice = await repo.lock(tx.conn, tx.account_id, invoice_id)
             refreshed = await subscription_billing.refresh(tx.conn, tx.account_id, invoice)
             if refreshed is not None:
-                await repo.save(tx.conn, tx.account_id, invoice_id, refreshed.columns())
+                await repo.save(tx.conn, tx.account_id, invoice_id, refreshed.totals.columns())
                 await self._publish(tx, invoice_id, [E.UPDATED])
 
     async def touch(self, tx: Tx, invoice_id: str) -> ChangedInvoice:
@@ -236,6 +237,7 @@ class Invoices:
                 tx.conn, tx.account_id, customer.id, BalanceAction.RETURN_FROM_VOIDING, move, invoice_id=invoice_id
             )
             balance = move.ending_balance
+        await credit_ledger.give_back(tx, customer.id, invoice_id)
         # Prorated refunds credited for the invoice (its negative total, or a cancellation) are taken back.
         refunded = await repo.prorated_refunds(tx.conn, tx.account_id, invoice_id)
         if refunded != 0:

@@ -607,6 +607,9 @@ class Home:
         await api.usage.IngestEvents(
             usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])
         )
+        await api.customers.GrantCredits(
+            customer_service_pb2.GrantCreditsRequest(customer_id=usd.id, amount="25.00", currency="USD")
+        )
         await api.subscriptions.UpdateFixedFeeQuantity(
             subscription_service_pb2.UpdateFixedFeeQuantityRequest(
                 subscription_id=subscriptions[0].id,
@@ -629,6 +632,16 @@ class Home:
             "ListPlans": await _first_token(api.plans.ListPlans(plan_service_pb2.ListPlansRequest(limit=1))),
             "ListSubscriptions": await _first_token(
                 api.subscriptions.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest(limit=1))
+            ),
+            "ListCreditBlocks": await _first_token(
+                api.customers.ListCreditBlocks(
+                    customer_service_pb2.ListCreditBlocksRequest(customer_id=usd.id, limit=1)
+                )
+            ),
+            "ListCreditLedger": await _first_token(
+                api.customers.ListCreditLedger(
+                    customer_service_pb2.ListCreditLedgerRequest(customer_id=usd.id, limit=1)
+                )
             ),
             "ListSubscriptionChanges": await _first_token(
                 api.subscriptions.ListSubscriptionChanges(
@@ -932,6 +945,43 @@ async def _list_balance_transactions(home: Home, choice: int) -> list[Message]:
     ]
 
 
+async def _grant_credits(home: Home, choice: int) -> list[Message]:
+    customer = pick(home.customers, choice)
+    request = customer_service_pb2.GrantCreditsRequest(
+        amount="10" if customer.currency == "JPY" else "10.00",
+        currency=customer.currency,
+        per_unit_cost_basis="0.25" if choice % 3 else "",
+        description="Prepaid",
+        request_id=_request_id(),
+    )
+    if choice % 2:
+        request.external_customer_id = customer.external_customer_id
+    else:
+        request.customer_id = customer.id
+    if choice % 4 == 1:
+        request.effective_date.CopyFrom(date(today_utc() + dt.timedelta(days=2)))
+        request.expiry_date.CopyFrom(date(today_utc() + dt.timedelta(days=90)))
+    return [request]
+
+
+async def _list_credits(home: Home, choice: int, rpc: str) -> list[Message]:
+    request_type = message_class(method_named(rpc).input_type)
+    if choice % 2:
+        return [request_type(customer_id=home.customers[0].id, resume_token=home.tokens[rpc])]
+    customer = pick(home.customers, choice // 2)
+    if choice % 4 == 2:
+        return [request_type(external_customer_id=customer.external_customer_id, limit=choice % 3)]
+    return [request_type(customer_id=customer.id, limit=choice % 3)]
+
+
+async def _list_credit_blocks(home: Home, choice: int) -> list[Message]:
+    return await _list_credits(home, choice, "ListCreditBlocks")
+
+
+async def _list_credit_ledger(home: Home, choice: int) -> list[Message]:
+    return await _list_credits(home, choice, "ListCreditLedger")
+
+
 async def _create_plan(home: Home, choice: int) -> list[Message]:
     return [
         plan_request(
@@ -1080,6 +1130,9 @@ BUILDERS: Final = {
     "ListCustomers": _list_customers,
     "CreateBalanceTransaction": _balance_transaction,
     "ListBalanceTransactions": _list_balance_transactions,
+    "GrantCredits": _grant_credits,
+    "ListCreditBlocks": _list_credit_blocks,
+    "ListCreditLedger": _list_credit_ledger,
     "CreatePlan": _create_plan,
     "GetPlan": _get_plan,
     "ListPlans": _list_plans,

@@ -470,3 +470,44 @@ def _proration(
             added = sorted(due_days - paid_days) or sorted(due_days)
             lines.append(RefLine(price.id, added[0], added[-1], Fraction(key[1]), charge, charge))
     return lines
+
+
+# --- prepaid credits -----------------------------------------------------------------------------------------
+#
+# Rules (README, "Prepaid credits"): in-arrears lines (usage, fees billed in arrears), in line order, draw what
+# they have left from the blocks valid on at least one day of their service period, soonest expiry first
+# (never-expiring last), then the lowest cost basis (none counts as 0), then the oldest grant.
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A credit block: what it has left, the days it is valid [effective, expiry), its cost basis and grant order."""
+
+    id: str
+    remaining: Decimal
+    effective: dt.date
+    expiry: dt.date | None
+    cost_basis: Decimal | None
+    granted: int
+
+
+def draw_credits(
+    lines: Sequence[RefLine], payable: Sequence[bool], blocks: Sequence[BlockSpec]
+) -> tuple[list[tuple[Decimal, Decimal]], dict[str, Decimal]]:
+    """(credits applied, amount) of each line, and what each block gave."""
+    left = {b.id: b.remaining for b in blocks}
+    order = sorted(blocks, key=lambda b: (b.expiry is None, b.expiry or dt.date.max, b.cost_basis or 0, b.granted))
+    result = []
+    given: dict[str, Decimal] = {}
+    for line, pays in zip(lines, payable, strict=True):
+        due, drawn = line.amount, Decimal(0)
+        days = set(_days(line.start, line.end + dt.timedelta(days=1)))
+        for block in order if pays else []:
+            valid = {d for d in days if block.effective <= d and (block.expiry is None or d < block.expiry)}
+            take = min(left[block.id], due - drawn) if valid else Decimal(0)
+            if take > 0:
+                left[block.id] -= take
+                drawn += take
+                given[block.id] = given.get(block.id, Decimal(0)) + take
+        result.append((drawn, due - drawn))
+    return result, given
