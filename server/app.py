@@ -53,6 +53,7 @@ from server.usecases.events import InvoiceEvents
 from server.usecases.invoice_reads import InvoiceReads, refresh_stale_forms
 from server.usecases.invoices import Invoices
 from server.usecases.subscriptions import Subscriptions
+from server.usecases.thresholds import Thresholds
 from server.usecases.unit import Clock, Transactions, utc_now
 from server.usecases.usage import Usage
 
@@ -91,6 +92,7 @@ class Services:
     subscriptions: Subscriptions
     usage: Usage
     credits: Credits
+    thresholds: Thresholds
     runner: Runner
 
 
@@ -107,6 +109,7 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = D
         subscriptions=Subscriptions(invoices, grace),
         usage=Usage(invoices),
         credits=credits,
+        thresholds=Thresholds(invoices),
         runner=Runner(transactions, invoices, grace, credits),
     )
 
@@ -227,7 +230,7 @@ async def start_server(
             CustomerServicer(transactions, services.credits, lists),
             PlanServicer(transactions, lists),
             SubscriptionServicer(transactions, services.subscriptions, lists),
-            UsageServicer(transactions, services.usage),
+            UsageServicer(transactions, services.usage, services.thresholds),
             AccountServicer(transactions),
         ]
         for service, servicer in zip(SERVICES, servicers, strict=True):

@@ -23,6 +23,7 @@ from server.domain.pricing import Cadence, PriceType
 from server.domain.subscriptions import (
     NewSubscription,
     SubscriptionRecord,
+    SubscriptionUpdate,
     check_cancellation_date,
     check_start_date,
     subscription_from,
@@ -32,6 +33,7 @@ from server.domain.validation import (
     check_id,
     check_limit,
     check_metadata,
+    check_metadata_patch,
     check_net_terms,
     check_request_id,
     today_in,
@@ -132,6 +134,7 @@ def subscription_pb(record: SubscriptionRecord, now: dt.datetime) -> subscriptio
         created_at=conv.timestamp(record.created_at),
         ended_at=conv.timestamp(record.ended_at),
         phases=_phases_pb(timeline),
+        invoicing_threshold="" if record.invoicing_threshold is None else money.to_wire(record.invoicing_threshold),
     )
 
 
@@ -162,6 +165,9 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         if request.HasField("net_terms"):
             check_net_terms(request.net_terms, "net_terms", v)
         check_metadata(dict(request.metadata), "metadata", v)
+        threshold = None
+        if request.invoicing_threshold:
+            threshold = money.parse_decimal(request.invoicing_threshold, "invoicing_threshold", v, allow_zero=False)
         v.raise_if_any()
         assert start is not None
         new = NewSubscription(
@@ -172,6 +178,7 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             net_terms=request.net_terms if request.HasField("net_terms") else None,
             auto_issuance=request.auto_issuance if request.HasField("auto_issuance") else None,
             metadata=dict(request.metadata),
+            invoicing_threshold=threshold,
         )
         return await run_mutation(
             self._tx,
@@ -341,3 +348,27 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             ),
         ):
             yield response
+
+    async def UpdateSubscription(
+        self, request: subscription_service_pb2.UpdateSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> subscription_service_pb2.Subscription:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        check_request_id(request.request_id, v)
+        threshold = None
+        if request.HasField("invoicing_threshold"):
+            threshold = money.parse_decimal(request.invoicing_threshold or "0", "invoicing_threshold", v)
+        metadata = conv.metadata_patch_from(request.metadata) if request.HasField("metadata") else None
+        if metadata is not None:
+            check_metadata_patch(metadata, "metadata", v)
+        if threshold is None and metadata is None and not v.items:
+            v.add("subscription_id", "names no field to change: set invoicing_threshold or metadata")
+        v.raise_if_any()
+        update = SubscriptionUpdate(metadata=metadata, invoicing_threshold=threshold)
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.Subscription,
+            lambda tx: self._subscriptions.update(tx, request.subscription_id, update),
+            self._encode,
+        )

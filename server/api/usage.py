@@ -23,6 +23,7 @@ from server.domain.usage import (
     check_event,
     property_value,
 )
+from server.usecases.thresholds import Thresholds
 from server.usecases.unit import Transactions
 from server.usecases.usage import Usage
 
@@ -71,9 +72,10 @@ def _properties(message: usage_service_pb2.Event) -> dict[str, PropertyValue] | 
 class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
     """Implements UsageService."""
 
-    def __init__(self, transactions: Transactions, usage: Usage) -> None:
+    def __init__(self, transactions: Transactions, usage: Usage, thresholds: Thresholds) -> None:
         self._tx = transactions
         self._usage = usage
+        self._thresholds = thresholds
 
     async def _ingest(
         self, request: Any, events: Sequence[usage_service_pb2.Event], offset: int, outcome: IngestOutcome
@@ -106,7 +108,12 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
             batch.append(
                 IncomingEvent(index, message.idempotency_key, customer, message.event_name, occurred, properties)
             )
-        await self._tx.run(actor_of(request), lambda tx: self._usage.ingest(tx, batch, outcome))
+        actor = actor_of(request)
+        stored = IngestOutcome()
+        await self._tx.run(actor, lambda tx: self._usage.ingest(tx, batch, stored))
+        outcome.add(stored)
+        # Once the batch has committed: the partial invoices its usage calls for (a transaction each).
+        await self._thresholds.after_ingest(self._tx, actor, stored.customers)
 
     async def IngestEvents(
         self, request: usage_service_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext

@@ -803,3 +803,23 @@ async def subscription_drafts_of(conn: asyncpg.Connection, account_id: str, cust
         customer_id,
     )
     return [r["id"] for r in rows]
+
+
+async def partially_invoiced(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, boundary: int
+) -> dict[tuple[str, dt.date], Decimal]:
+    """What the subscription's partial invoices (not void) of a boundary billed of each line, before credits:
+    (price id, first day) → the sum of those lines' amounts and credits applied."""
+    rows = await conn.fetch(
+        """
+        SELECT li.price ->> 'id' AS price_id, li.start_date, sum(li.amount + li.credits_applied) AS covered
+        FROM invoices i JOIN invoice_line_items li ON li.account_id = i.account_id AND li.invoice_id = i.id
+        WHERE i.account_id = $1 AND i.subscription_id = $2 AND i.billing_boundary = $3
+          AND i.invoice_source = 'partial' AND i.status <> 'void'
+        GROUP BY 1, 2
+        """,
+        account_id,
+        subscription_id,
+        boundary,
+    )
+    return {(r["price_id"], r["start_date"]): r["covered"] for r in rows}

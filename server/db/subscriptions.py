@@ -39,7 +39,7 @@ _CHANGES_FROM = """
 SUBSCRIPTION_COLUMNS = f"""
     s.id, s.customer_id, c.external_customer_id, c.timezone,
     c.auto_issuance AS customer_auto_issuance, s.start_date, s.end_date, s.ended_at, s.align_to_start, s.net_terms,
-    s.auto_issuance, s.metadata, s.next_boundary, s.created_at, {plan_columns("plan_")},
+    s.auto_issuance, s.metadata, s.next_boundary, s.created_at, s.invoicing_threshold, {plan_columns("plan_")},
     (SELECT coalesce(json_agg({_CHANGE_JSON} ORDER BY sc.sequence), '[]'::json) {_CHANGES_FROM}
       WHERE sc.account_id = s.account_id AND sc.subscription_id = s.id AND sc.superseded_by IS NULL) AS changes
 """
@@ -89,6 +89,7 @@ def subscription_from(row: Mapping[str, Any]) -> SubscriptionRecord:
         next_boundary=row["next_boundary"],
         created_at=row["created_at"],
         changes=tuple(change_from(c) for c in row["changes"]),
+        invoicing_threshold=row["invoicing_threshold"],
     )
 
 
@@ -104,14 +105,15 @@ async def insert(
     auto_issuance: bool | None,
     metadata: dict[str, str],
     first_boundary_at: dt.datetime,
+    invoicing_threshold: Decimal | None = None,
 ) -> str:
     """Insert a subscription; return its id."""
     subscription_id = new_id("sub")
     await conn.execute(
         """
         INSERT INTO subscriptions (account_id, id, customer_id, plan_id, start_date, align_to_start, net_terms,
-            auto_issuance, metadata, next_boundary_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            auto_issuance, metadata, next_boundary_at, invoicing_threshold)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         """,
         account_id,
         subscription_id,
@@ -123,6 +125,7 @@ async def insert(
         auto_issuance,
         metadata,
         first_boundary_at,
+        invoicing_threshold,
     )
     return subscription_id
 
@@ -379,3 +382,39 @@ def changes_query(
         args,
         lambda row: change_from(row["change"]),
     )
+
+
+async def update(
+    conn: asyncpg.Connection,
+    account_id: str,
+    subscription_id: str,
+    *,
+    metadata: Mapping[str, str],
+    invoicing_threshold: Decimal | None,
+) -> None:
+    """Write a locked subscription's metadata and invoicing threshold."""
+    await conn.execute(
+        "UPDATE subscriptions SET metadata = $3, invoicing_threshold = $4 WHERE account_id = $1 AND id = $2",
+        account_id,
+        subscription_id,
+        dict(metadata),
+        invoicing_threshold,
+    )
+
+
+async def with_threshold(
+    conn: asyncpg.Connection, account_id: str, customer_ids: Sequence[str], now: dt.datetime
+) -> list[str]:
+    """The ids of the customers' subscriptions that have an invoicing threshold and have not ended, in id order."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM subscriptions
+        WHERE account_id = $1 AND customer_id = ANY($2::text[]) AND invoicing_threshold IS NOT NULL
+          AND (ended_at IS NULL OR ended_at > $3)
+        ORDER BY id
+        """,
+        account_id,
+        list(customer_ids),
+        now,
+    )
+    return [r["id"] for r in rows]

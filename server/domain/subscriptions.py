@@ -18,6 +18,7 @@ from server.domain.periods import Schedule
 from server.domain.plans import Plan, PlanRef, plan_months
 from server.domain.pricing import PricedLine, SubLine, SubLineKind
 from server.domain.timeline import Timeline, build_timeline, parsed_prices
+from server.domain.validation import MetadataPatch
 
 # How long an invoice that bills usage waits after its period for late events, unless configured otherwise.
 DEFAULT_GRACE: Final = dt.timedelta(hours=12)
@@ -50,6 +51,15 @@ class NewSubscription:
     net_terms: int | None  # None: the customer's
     auto_issuance: bool | None  # None: the customer's
     metadata: Mapping[str, str]
+    invoicing_threshold: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionUpdate:
+    """UpdateSubscription: the fields named; None leaves one alone (a threshold of 0 removes it)."""
+
+    metadata: MetadataPatch | None = None
+    invoicing_threshold: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,7 @@ class SubscriptionRecord:
     next_boundary: int  # the next period boundary not invoiced yet
     created_at: dt.datetime
     changes: tuple[ChangeRecord, ...] = ()  # the changes not superseded, oldest first
+    invoicing_threshold: Decimal | None = None  # accrued usage that triggers a partial invoice
 
     @property
     def timeline(self) -> Timeline:

@@ -145,6 +145,14 @@ class Invoices:
         customer, invoice = await _lock_with_customer(tx, invoice_id, expected)
         return await self._issue_locked(tx, customer, invoice)
 
+    async def publish(self, tx: Tx, invoice_id: str, kinds: Sequence[InvoiceEventKind]) -> ChangedInvoice:
+        """Record the events of an invoice another use case created (a partial invoice)."""
+        return await self._publish(tx, invoice_id, kinds)
+
+    async def issue_locked(self, tx: Tx, customer: Customer, invoice: InvoiceHeader) -> ChangedInvoice:
+        """Issue an invoice whose customer and row the caller holds locked (the one lock order)."""
+        return await self._issue_locked(tx, customer, invoice)
+
     async def _issue_locked(self, tx: Tx, customer: Customer, invoice: InvoiceHeader) -> ChangedInvoice:
         columns: dict[str, object] = {}
         total = invoice.total

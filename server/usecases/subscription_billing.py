@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import asyncpg
@@ -34,7 +34,7 @@ from server.domain.customers import Customer
 from server.domain.errors import FailedPrecondition
 from server.domain.invoices import InvoiceHeader, InvoiceSource, Line, Totals, totals
 from server.domain.periods import Period, instant
-from server.domain.pricing import Price, PricedLine
+from server.domain.pricing import Price, PricedLine, PriceType
 from server.domain.subscriptions import Subscription, SubscriptionRecord, invoice_lines, subscription_from
 from server.domain.usage import Event
 from server.usecases.metering import measure
@@ -76,15 +76,25 @@ class Billed:
 
 
 async def bill_boundary(
-    conn: asyncpg.Connection, sub: Subscription, k: int, usage_until: dt.datetime | None = None
+    conn: asyncpg.Connection,
+    sub: Subscription,
+    k: int,
+    usage_until: dt.datetime | None = None,
+    *,
+    usage_only: bool = False,
 ) -> Billed:
-    """The lines of boundary k as an invoice stores them, with the prepaid credits they draw from the customer's
-    blocks as they are now."""
+    """The lines of boundary k as an invoice stores them (all of them, or only its usage lines): what partial
+    invoices of the boundary already billed of each line deducted, then the prepaid credits they draw from the
+    customer's blocks as they are now."""
     priced = await price_boundary(conn, sub, k, usage_until)
-    lines = invoice_lines(priced, sub)
+    if usage_only:
+        priced = [p for p in priced if p.price.price_type is PriceType.USAGE]
+    partial = await invoices_repo.partially_invoiced(conn, sub.account_id, sub.id, k)
+    lines = [
+        replace(line, partially_invoiced_amount=partial.get((p.price.id, p.start_date), line.amount * 0))
+        for p, line in zip(priced, invoice_lines(priced, sub), strict=True)
+    ]
     blocks = await credits_repo.available(conn, sub.account_id, sub.customer_id)
-    if not blocks:
-        return Billed(priced, lines, [])
     credited, draws = draw_credits(lines, [in_arrears(p.price) for p in priced], blocks, sub.currency)
     return Billed(priced, credited, draws)
 
@@ -139,7 +149,11 @@ async def refresh(conn: asyncpg.Connection, account_id: str, invoice: InvoiceHea
     arrived within the grace period are billed. None for invoices not from a
     subscription's period.
     """
-    if invoice.subscription_id is None or invoice.billing_boundary is None:
+    if (
+        invoice.source is not InvoiceSource.SUBSCRIPTION
+        or invoice.subscription_id is None
+        or invoice.billing_boundary is None
+    ):
         return None
     sub = subscription_from(await repo.get(conn, account_id, invoice.subscription_id), account_id)
     billed = await bill_boundary(conn, sub, invoice.billing_boundary)

@@ -12,6 +12,7 @@ from server.db import plans as plans_repo
 from server.db import snapshots
 from server.db import subscriptions as repo
 from server.db.pool import Database
+from server.domain import money
 from server.domain.billing import (
     CancelAt,
     SubscriptionStatus,
@@ -30,7 +31,13 @@ from server.domain.changes import (
 from server.domain.customers import BalanceAction, BalanceDirection, check_same_currency, move_balance
 from server.domain.invoices import InvoiceStatus
 from server.domain.periods import instant
-from server.domain.subscriptions import NewSubscription, Subscription, SubscriptionRecord, subscription_from
+from server.domain.subscriptions import (
+    NewSubscription,
+    Subscription,
+    SubscriptionRecord,
+    SubscriptionUpdate,
+    subscription_from,
+)
 from server.domain.timeline import ChangeKind
 from server.usecases import subscription_billing
 from server.usecases.invoices import Invoices
@@ -65,6 +72,9 @@ class Subscriptions:
             tx.conn, tx.account_id, plan_id=new.plan.plan_id, external_plan_id=new.plan.external_plan_id
         )
         check_same_currency(plan.currency, customer.currency, what="the plan", subject="plan_id")
+        threshold = new.invoicing_threshold
+        if threshold is not None:
+            threshold = money.amount_in(threshold, plan.currency, "invoicing_threshold")
         subscription_id = await repo.insert(
             tx.conn,
             tx.account_id,
@@ -76,7 +86,19 @@ class Subscriptions:
             auto_issuance=new.auto_issuance,
             metadata=dict(new.metadata),
             first_boundary_at=instant(new.start_date, customer.timezone),
+            invoicing_threshold=threshold,
         )
+        return await repo.get(tx.conn, tx.account_id, subscription_id)
+
+    async def update(self, tx: Tx, subscription_id: str, update: SubscriptionUpdate) -> SubscriptionRecord:
+        """UpdateSubscription: the metadata and the invoicing threshold (0 removes it)."""
+        record = await repo.get(tx.conn, tx.account_id, subscription_id, lock="update")
+        threshold = record.invoicing_threshold
+        if update.invoicing_threshold is not None:
+            value = money.amount_in(update.invoicing_threshold, record.plan.currency, "invoicing_threshold")
+            threshold = value if value > 0 else None
+        metadata = record.metadata if update.metadata is None else update.metadata.apply(record.metadata)
+        await repo.update(tx.conn, tx.account_id, subscription_id, metadata=metadata, invoicing_threshold=threshold)
         return await repo.get(tx.conn, tx.account_id, subscription_id)
 
     async def cancel(

@@ -83,6 +83,7 @@ class Usage:
         await repo.add_rollups(tx.conn, tx.account_id, rollups(e for e in valid if e.idempotency_key in inserted))
         await self._invoices.refresh_drafts(tx, late.drafts_of(inserted))
         outcome.ingested += len(inserted)
+        outcome.customers |= {e.customer_id for e in valid if e.idempotency_key in inserted}
         outcome.duplicates += len(valid) - len(inserted) + late.duplicates
 
     async def _billable(

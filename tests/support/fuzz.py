@@ -1016,6 +1016,7 @@ async def _create_subscription(home: Home, choice: int) -> list[Message]:
             auto_issuance=False,
             metadata={"channel": "sales"},
             request_id=_request_id(),
+            invoicing_threshold="1000" if choice % 4 == 3 else "",
         )
     ]
 
@@ -1086,6 +1087,18 @@ async def _change_quantity(home: Home, choice: int) -> list[Message]:
     return [request]
 
 
+async def _update_subscription(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.UpdateSubscriptionRequest(
+        subscription_id=subscription.id, request_id=_request_id()
+    )
+    if choice % 3 != 2:
+        request.invoicing_threshold = "" if choice % 3 == 1 else "100"
+    if choice % 3 != 0:
+        request.metadata.CopyFrom(common_pb2.MetadataChange(set={"tier": "gold"}, remove_keys=["channel"]))
+    return [request]
+
+
 async def _list_changes(home: Home, choice: int) -> list[Message]:
     if choice % 2:
         return [
@@ -1143,6 +1156,7 @@ BUILDERS: Final = {
     "ChangeSubscriptionPlan": _change_plan,
     "UpdateFixedFeeQuantity": _change_quantity,
     "ListSubscriptionChanges": _list_changes,
+    "UpdateSubscription": _update_subscription,
     "IngestEvents": _ingest,
     "IngestEventStream": _ingest_stream,
     "GetAccountProfile": _get_account_profile,

@@ -67,7 +67,7 @@ SUBSCRIPTION_CHANGE_STATUS_APPLIED: SubscriptionChangeStatus
 SUBSCRIPTION_CHANGE_STATUS_SUPERSEDED: SubscriptionChangeStatus
 
 class Subscription(_message.Message):
-    __slots__ = ("id", "customer", "plan", "start_date", "end_date", "status", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "current_billing_period_start_date", "current_billing_period_end_date", "metadata", "created_at", "ended_at", "phases")
+    __slots__ = ("id", "customer", "plan", "start_date", "end_date", "status", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "current_billing_period_start_date", "current_billing_period_end_date", "metadata", "created_at", "ended_at", "phases", "invoicing_threshold")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class Subscription(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ENDED_AT_FIELD_NUMBER: _ClassVar[int]
     PHASES_FIELD_NUMBER: _ClassVar[int]
+    INVOICING_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     id: str
     customer: _common_pb2.CustomerRef
     plan: _plan_service_pb2.Plan
@@ -105,7 +106,8 @@ class Subscription(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     ended_at: _timestamp_pb2.Timestamp
     phases: _containers.RepeatedCompositeFieldContainer[SubscriptionPhase]
-    def __init__(self, id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.CustomerRef, _Mapping]] = ..., plan: _Optional[_Union[_plan_service_pb2.Plan, _Mapping]] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., current_billing_period_start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., current_billing_period_end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ...) -> None: ...
+    invoicing_threshold: str
+    def __init__(self, id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.CustomerRef, _Mapping]] = ..., plan: _Optional[_Union[_plan_service_pb2.Plan, _Mapping]] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., current_billing_period_start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., current_billing_period_end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., phases: _Optional[_Iterable[_Union[SubscriptionPhase, _Mapping]]] = ..., invoicing_threshold: _Optional[str] = ...) -> None: ...
 
 class SubscriptionPhase(_message.Message):
     __slots__ = ("start_date", "end_date", "plan_id", "plan_name", "fixed_fee_quantities")
@@ -161,7 +163,7 @@ class SubscriptionChange(_message.Message):
     def __init__(self, id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., type: _Optional[_Union[SubscriptionChangeType, str]] = ..., change_option: _Optional[_Union[ChangeOption, str]] = ..., effective_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., plan_id: _Optional[str] = ..., previous_plan_id: _Optional[str] = ..., price_id: _Optional[str] = ..., quantity: _Optional[str] = ..., previous_quantity: _Optional[str] = ..., status: _Optional[_Union[SubscriptionChangeStatus, str]] = ..., superseded_by_change_id: _Optional[str] = ..., superseded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateSubscriptionRequest(_message.Message):
-    __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id")
+    __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id", "invoicing_threshold")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +181,7 @@ class CreateSubscriptionRequest(_message.Message):
     AUTO_ISSUANCE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICING_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     external_customer_id: str
     plan_id: str
@@ -189,7 +192,8 @@ class CreateSubscriptionRequest(_message.Message):
     auto_issuance: bool
     metadata: _containers.ScalarMap[str, str]
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    invoicing_threshold: str
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., invoicing_threshold: _Optional[str] = ...) -> None: ...
 
 class GetSubscriptionRequest(_message.Message):
     __slots__ = ("subscription_id",)
@@ -288,3 +292,15 @@ class ListSubscriptionChangesResponse(_message.Message):
     changes: _containers.RepeatedCompositeFieldContainer[SubscriptionChange]
     resume_token: str
     def __init__(self, changes: _Optional[_Iterable[_Union[SubscriptionChange, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class UpdateSubscriptionRequest(_message.Message):
+    __slots__ = ("subscription_id", "invoicing_threshold", "metadata", "request_id")
+    SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICING_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    subscription_id: str
+    invoicing_threshold: str
+    metadata: _common_pb2.MetadataChange
+    request_id: str
+    def __init__(self, subscription_id: _Optional[str] = ..., invoicing_threshold: _Optional[str] = ..., metadata: _Optional[_Union[_common_pb2.MetadataChange, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...

@@ -71,6 +71,11 @@ class SubscriptionServiceStub:
                 request_serializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesRequest.SerializeToString,
                 response_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesResponse.FromString,
                 _registered_method=True)
+        self.UpdateSubscription = channel.unary_unary(
+                '/invoicing.v1.SubscriptionService/UpdateSubscription',
+                request_serializer=invoicing_dot_v1_dot_subscription__service__pb2.UpdateSubscriptionRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.Subscription.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -162,6 +167,15 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateSubscription(self, request, context):
+        """Changes the fields present in the request (the invoicing threshold, the
+        metadata) and nothing else. A new threshold applies from the next
+        ingested batch on. Idempotent by `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -199,6 +213,11 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.ListSubscriptionChanges,
                     request_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesRequest.FromString,
                     response_serializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesResponse.SerializeToString,
+            ),
+            'UpdateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSubscription,
+                    request_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.UpdateSubscriptionRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_subscription__service__pb2.Subscription.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -392,6 +411,33 @@ class SubscriptionService:
             '/invoicing.v1.SubscriptionService/ListSubscriptionChanges',
             invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesRequest.SerializeToString,
             invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.SubscriptionService/UpdateSubscription',
+            invoicing_dot_v1_dot_subscription__service__pb2.UpdateSubscriptionRequest.SerializeToString,
+            invoicing_dot_v1_dot_subscription__service__pb2.Subscription.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,9 @@ class UsageServiceServicer:
         period after the period ends) is accepted and the draft is re-priced at
         once; an event in a period whose invoice is already issued, paid, synced
         or void is refused with PERIOD_CLOSED (backfills do not exist yet).
+        Once the batch has committed, the invoicing thresholds of its customers'
+        subscriptions are checked (Subscription.invoicing_threshold): a partial
+        invoice is issued before the call returns when one is reached.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
