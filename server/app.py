@@ -47,6 +47,7 @@ from server.interceptors.request_ids import RequestIds
 from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
+from server.usecases.backfills import Backfills
 from server.usecases.billing import Runner
 from server.usecases.credits import Credits
 from server.usecases.events import InvoiceEvents
@@ -93,6 +94,7 @@ class Services:
     usage: Usage
     credits: Credits
     thresholds: Thresholds
+    backfills: Backfills
     runner: Runner
 
 
@@ -110,6 +112,7 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = D
         usage=Usage(invoices),
         credits=credits,
         thresholds=Thresholds(invoices),
+        backfills=Backfills(invoices),
         runner=Runner(transactions, invoices, grace, credits),
     )
 
@@ -230,7 +233,7 @@ async def start_server(
             CustomerServicer(transactions, services.credits, lists),
             PlanServicer(transactions, lists),
             SubscriptionServicer(transactions, services.subscriptions, lists),
-            UsageServicer(transactions, services.usage, services.thresholds),
+            UsageServicer(transactions, services.usage, services.thresholds, services.backfills),
             AccountServicer(transactions),
         ]
         for service, servicer in zip(SERVICES, servicers, strict=True):

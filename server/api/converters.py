@@ -25,10 +25,12 @@ from invoicing.v1 import (
     invoice_service_pb2,
     plan_service_pb2,
     price_pb2,
+    usage_service_pb2,
 )
 
 from server.domain import money
 from server.domain.accounts import AccountProfile, ProfileChanges
+from server.domain.backfills import Backfill, BackfillStatus
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
 from server.domain.customers import Address, BalanceTransaction, Customer
 from server.domain.documents import DocumentFormat, RenderedDocument
@@ -304,6 +306,42 @@ def credit_ledger_entry_pb(entry: LedgerEntry) -> customer_pb2.CreditLedgerEntry
         line_item_id=entry.line_item_id,
         description=entry.description,
         created_at=timestamp(entry.created_at),
+    )
+
+
+_BACKFILL_STATUSES = {
+    BackfillStatus.PENDING: usage_service_pb2.BACKFILL_STATUS_PENDING,
+    BackfillStatus.REFLECTED: usage_service_pb2.BACKFILL_STATUS_REFLECTED,
+    BackfillStatus.REVERTED: usage_service_pb2.BACKFILL_STATUS_REVERTED,
+}
+
+
+def backfill_pb(backfill: Backfill) -> usage_service_pb2.Backfill:
+    """A Backfill message."""
+    return usage_service_pb2.Backfill(
+        id=backfill.id,
+        customer=common_pb2.CustomerRef(id=backfill.customer_id, external_customer_id=backfill.external_customer_id),
+        timeframe_start=timestamp(backfill.timeframe_start),
+        timeframe_end=timestamp(backfill.timeframe_end),
+        replace_existing_events=backfill.replace_existing_events,
+        status=_BACKFILL_STATUSES[backfill.status],
+        events_ingested=backfill.events_ingested,
+        created_at=timestamp(backfill.created_at),
+        closed_at=timestamp(backfill.closed_at),
+        reverted_at=timestamp(backfill.reverted_at),
+        adjustments=[
+            usage_service_pb2.BackfillAdjustment(
+                invoice_id=a.invoice_id,
+                price_id=a.price_id,
+                name=a.name,
+                start_date=date_pb(a.start_date),
+                end_date=date_pb(a.end_date),
+                amount=money.to_wire(a.amount),
+                adjustment_invoice_id=a.adjustment_invoice_id,
+                balance_transaction_id=a.balance_transaction_id,
+            )
+            for a in backfill.adjustments
+        ],
     )
 
 

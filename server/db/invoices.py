@@ -691,16 +691,22 @@ async def boundary_invoice_lines(
     return None if value is None else [line_from(item) for item in value]
 
 
-async def prorated_refunds(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Decimal:
-    """The net balance credited for the invoice by cancellations so far (refunds less their reversals)."""
+async def prorated_refunds(
+    conn: asyncpg.Connection, account_id: str, invoice_id: str, *, with_backfills: bool = False
+) -> Decimal:
+    """The net balance credited for the invoice by prorated refunds so far (refunds less their reversals): those of
+    cancellations and negative totals, and with `with_backfills` the credits of backfills too."""
     value: Decimal = await conn.fetchval(
         """
         SELECT coalesce(sum(CASE type WHEN 'increment' THEN amount ELSE -amount END), 0)
-        FROM customer_balance_transactions
+        FROM customer_balance_transactions t
         WHERE account_id = $1 AND invoice_id = $2 AND action IN ('prorated_refund', 'revert_prorated_refund')
+          AND ($3 OR NOT EXISTS (SELECT 1 FROM backfill_adjustments a
+                                 WHERE a.account_id = t.account_id AND a.balance_transaction_id = t.id))
         """,
         account_id,
         invoice_id,
+        with_backfills,
     )
     return value
 
@@ -823,3 +829,20 @@ async def partially_invoiced(
         boundary,
     )
     return {(r["price_id"], r["start_date"]): r["covered"] for r in rows}
+
+
+async def subscription_invoices(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str
+) -> list[tuple[str, int, InvoiceStatus]]:
+    """(id, boundary, status) of the subscription's invoices of its periods that are not void, by boundary."""
+    rows = await conn.fetch(
+        """
+        SELECT id, billing_boundary, status FROM invoices
+        WHERE account_id = $1 AND subscription_id = $2 AND invoice_source = 'subscription'
+          AND billing_boundary IS NOT NULL AND status <> 'void'
+        ORDER BY billing_boundary
+        """,
+        account_id,
+        subscription_id,
+    )
+    return [(r["id"], r["billing_boundary"], InvoiceStatus(r["status"])) for r in rows]

@@ -418,3 +418,11 @@ async def with_threshold(
         now,
     )
     return [r["id"] for r in rows]
+
+
+async def of_customer(conn: asyncpg.Connection, account_id: str, customer_id: str) -> list[str]:
+    """The ids of the customer's subscriptions, in id order."""
+    rows = await conn.fetch(
+        "SELECT id FROM subscriptions WHERE account_id = $1 AND customer_id = $2 ORDER BY id", account_id, customer_id
+    )
+    return [r["id"] for r in rows]

@@ -246,8 +246,8 @@ class Invoices:
             )
             balance = move.ending_balance
         await credit_ledger.give_back(tx, customer.id, invoice_id)
-        # Prorated refunds credited for the invoice (its negative total, or a cancellation) are taken back.
-        refunded = await repo.prorated_refunds(tx.conn, tx.account_id, invoice_id)
+        # Prorated refunds credited for the invoice (its negative total, a cancellation, a backfill) are taken back.
+        refunded = await repo.prorated_refunds(tx.conn, tx.account_id, invoice_id, with_backfills=True)
         if refunded != 0:
             direction = BalanceDirection.DECREMENT if refunded > 0 else BalanceDirection.INCREMENT
             action = BalanceAction.REVERT_PRORATED_REFUND if refunded > 0 else BalanceAction.PRORATED_REFUND

@@ -99,6 +99,17 @@ async def bill_boundary(
     return Billed(priced, credited, draws)
 
 
+async def usage_lines(conn: asyncpg.Connection, sub: Subscription, k: int) -> list[Line]:
+    """The usage lines of boundary k priced with the usage stored now, less what partial invoices billed of
+    them, before credits (what a backfill compares with an issued invoice)."""
+    priced = [p for p in await price_boundary(conn, sub, k) if p.price.price_type is PriceType.USAGE]
+    partial = await invoices_repo.partially_invoiced(conn, sub.account_id, sub.id, k)
+    return [
+        replace(line, amount=line.amount - partial.get((p.price.id, p.start_date), line.amount * 0))
+        for p, line in zip(priced, invoice_lines(priced, sub), strict=True)
+    ]
+
+
 async def generate(conn: asyncpg.Connection, sub: Subscription, k: int, grace: dt.timedelta) -> str | None:
     """Create the draft invoice of boundary k (None when it would bill nothing).
 

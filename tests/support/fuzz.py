@@ -1113,6 +1113,51 @@ async def _list_changes(home: Home, choice: int) -> list[Message]:
     ]
 
 
+async def _fresh_backfill(home: Home, choice: int) -> usage_service_pb2.Backfill:
+    """A pending backfill of a minute somewhere in the last four years (two never overlap, in practice)."""
+    minute = uuid.uuid4().int % (4 * 365 * 24 * 60)
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=minute + 10)
+    backfill: usage_service_pb2.Backfill = await home.api.usage.CreateBackfill(
+        usage_service_pb2.CreateBackfillRequest(
+            customer_id=pick(home.customers, choice).id,
+            timeframe_start=timestamp(start),
+            timeframe_end=timestamp(start + dt.timedelta(minutes=1)),
+        )
+    )
+    return backfill
+
+
+async def _create_backfill(home: Home, choice: int) -> list[Message]:
+    minute = uuid.uuid4().int % (4 * 365 * 24 * 60)
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=minute + 10)
+    customer = pick(home.customers, choice)
+    request = usage_service_pb2.CreateBackfillRequest(
+        timeframe_start=timestamp(start),
+        timeframe_end=timestamp(start + dt.timedelta(minutes=1 + choice % 30)),
+        replace_existing_events=choice % 3 == 0,
+        request_id=_request_id(),
+    )
+    if choice % 2:
+        request.external_customer_id = customer.external_customer_id
+    else:
+        request.customer_id = customer.id
+    return [request]
+
+
+async def _get_backfill(home: Home, choice: int) -> list[Message]:
+    return [usage_service_pb2.GetBackfillRequest(backfill_id=(await _fresh_backfill(home, choice)).id)]
+
+
+async def _close_backfill(home: Home, choice: int) -> list[Message]:
+    backfill = await _fresh_backfill(home, choice)
+    return [usage_service_pb2.CloseBackfillRequest(backfill_id=backfill.id, request_id=_request_id())]
+
+
+async def _revert_backfill(home: Home, choice: int) -> list[Message]:
+    backfill = await _fresh_backfill(home, choice)
+    return [usage_service_pb2.RevertBackfillRequest(backfill_id=backfill.id, request_id=_request_id())]
+
+
 async def _ingest(home: Home, choice: int) -> list[Message]:
     usd = home.customers[0]
     return [usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])]
@@ -1159,6 +1204,10 @@ BUILDERS: Final = {
     "UpdateSubscription": _update_subscription,
     "IngestEvents": _ingest,
     "IngestEventStream": _ingest_stream,
+    "CreateBackfill": _create_backfill,
+    "GetBackfill": _get_backfill,
+    "CloseBackfill": _close_backfill,
+    "RevertBackfill": _revert_backfill,
     "GetAccountProfile": _get_account_profile,
     "UpdateAccountProfile": _update_account_profile,
 }
