@@ -62,7 +62,8 @@ async def _set_codecs(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text")
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Set up a new connection as the service's pools do (json codecs), for connections opened elsewhere."""
     await _set_codecs(conn)
 
 
@@ -133,7 +134,7 @@ class Database:
             server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
             server_settings["lock_timeout"] = str(settings.lock_timeout_ms)
         common: dict[str, Any] = {
-            "init": _init_pooled_connection if settings.transaction_pooling else _init_connection,
+            "init": _init_pooled_connection if settings.transaction_pooling else init_connection,
             "reset": _no_reset,
             "server_settings": server_settings,
             "statement_cache_size": 0 if settings.transaction_pooling else settings.statement_cache_size,

@@ -33,11 +33,11 @@ class InvoiceReads:
     def __init__(self, db: Database, render: InvoiceRenderer) -> None:
         self._db = db
         self._render = render
-        self._loader = WireLoader(db, render.schema)
+        self.loader = WireLoader(db, render.schema)
 
     async def wire(self, account_id: str, invoice_id: str) -> bytes:
         """GetInvoice: the invoice's wire form; NotFound for an unknown id or another account's invoice."""
-        stored = await self._loader.load(account_id, invoice_id)
+        stored = await self.loader.load(account_id, invoice_id)
         if stored is None:
             raise NotFound("invoice", invoice_id)
         if stored.fresh and stored.wire is not None:
