@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Final
 
 from server.domain import money
@@ -43,7 +44,7 @@ from server.domain.errors import FailedPrecondition, Violations
 from server.domain.invoices import InvoiceStatus, Line
 from server.domain.periods import Period, Schedule, instant
 from server.domain.plans import PriceDocument, parse_price
-from server.domain.pricing import BillingMode, Cadence, Price, PricedLine, PriceType, price_line, proration
+from server.domain.pricing import BillingMode, Cadence, Price, PricedLine, PriceType, day_fraction, price_line
 from server.domain.timeline import Phase, Timeline
 from server.domain.validation import today_in
 
@@ -88,9 +89,9 @@ def _billable(period: Period, end_date: dt.date | None) -> Period | None:
     return Period(period.start, end_date)
 
 
-def _fraction(schedule: Schedule, index: int, billed: Period) -> Decimal:
+def _fraction(schedule: Schedule, index: int, billed: Period) -> Fraction:
     full = Period(schedule.boundary(index), schedule.boundary(index + 1))
-    return proration(billed.start, billed.end, full.start, full.end)
+    return day_fraction(billed.start, billed.end, full.start, full.end)
 
 
 def cut_short(schedule: Schedule, index: int, end_date: dt.date | None) -> bool:
@@ -176,7 +177,7 @@ def usage_segments(timeline: Timeline, schedule: Schedule, k: int, end_date: dt.
 def _fee_line(segment: Segment, schedule: Schedule, index: int) -> PricedLine:
     """A fixed fee over its segment of period `index`: prorated by days (a one-time price is never prorated)."""
     price = segment.price
-    fraction = Decimal(1) if price.cadence is Cadence.ONE_TIME else _fraction(schedule, index, segment.days)
+    fraction = Fraction(1) if price.cadence is Cadence.ONE_TIME else _fraction(schedule, index, segment.days)
     line = price_line(
         price,
         quantity=price.fixed_quantity,
