@@ -175,7 +175,7 @@ class PricedLine:
     adjustments: tuple[LineAdjustment, ...]
     adjusted_subtotal: Decimal
     amount: Decimal
-    proration: Decimal | Fraction = Decimal(1)
+    proration: Decimal = Decimal(1)  # the part of the period billed, by days
     # The price as stored (the proto's JSON shape), with the quantity billed, when the caller knows it.
     document: Mapping[str, Any] | None = None
 
@@ -334,7 +334,7 @@ def price_line(
         adjustments=adjustments,
         adjusted_subtotal=adjusted,
         amount=max(adjusted, money.zero(currency)),
-        proration=proration,
+        proration=proration if isinstance(proration, Decimal) else Decimal(proration.numerator) / proration.denominator,
     )
 
 
