@@ -17,7 +17,17 @@ import pytest
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, price_pb2
 
 from server.app import RunningServer
-from tests.support.builders import at, create_customer, create_plan, date, event, fixed_fee, subscribe, usage_price
+from tests.support.builders import (
+    add_line_request,
+    at,
+    create_customer,
+    create_plan,
+    date,
+    event,
+    fixed_fee,
+    subscribe,
+    usage_price,
+)
 from tests.support.calls import get_customer, get_invoice, ingest_ok, invoices_of, issue, upcoming, void
 from tests.support.checks import assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
@@ -209,6 +219,12 @@ async def test_a_grant_re_prices_the_subscription_drafts_at_once(
     assert (after.line_items[0].credits_applied, after.line_items[0].amount, after.total) == ("2.50", "1.50", "1.50")
     # Nothing is drawn until the draft is issued.
     assert await assert_credits_match_ledger(clocked_api, customer.id) == D("2.50")
+    # A one-off line added by hand leaves the subscription line as its pricing left it.
+    added = await clocked_api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, "5.00"))
+    after = await get_invoice(clocked_api, draft.id)
+    assert [(li.credits_applied, li.amount) for li in after.line_items] == [("2.50", "1.50"), ("0.00", "5.00")]
+    assert (after.total, added.amount) == ("6.50", "5.00")
+    assert_totals_are_sum_of_lines(after)
 
 
 async def test_concurrent_issues_never_draw_more_than_a_block_holds(
@@ -258,4 +274,10 @@ async def test_grants_are_checked_and_idempotent(clocked_api: Api, clock: Clock,
         assert (error.code, set(error.field_violations)) == (grpc.StatusCode.INVALID_ARGUMENT, {field}), field
     foreign = await expect_error(grant(other_api, customer, "1.00"))
     assert foreign.code == grpc.StatusCode.NOT_FOUND
+    frozen = await expect_error(
+        clocked_api.customers.UpdateCustomer(
+            customer_service_pb2.UpdateCustomerRequest(customer_id=customer.id, currency="EUR")
+        )
+    )
+    assert (frozen.code, frozen.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "CUSTOMER_HAS_CREDITS")
     assert await assert_credits_match_ledger(clocked_api, customer.id) == D("5.00")

@@ -164,6 +164,16 @@ async def block(conn: asyncpg.Connection, account_id: str, block_id: str) -> Cre
     return block_from(value)
 
 
+async def has_blocks(conn: asyncpg.Connection, account_id: str, customer_id: str) -> bool:
+    """True once the customer was granted credits."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM credit_blocks WHERE account_id = $1 AND customer_id = $2)",
+        account_id,
+        customer_id,
+    )
+    return found
+
+
 async def available(conn: asyncpg.Connection, account_id: str, customer_id: str) -> list[CreditBlock]:
     """The customer's blocks with credit left."""
     values = await conn.fetch(

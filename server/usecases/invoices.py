@@ -279,8 +279,12 @@ async def _lock_with_customer(tx: Tx, invoice_id: str, expected: int | None) -> 
 
 
 async def _reprice(tx: Tx, invoice: InvoiceHeader, lines: list[Line]) -> None:
-    """Spread the invoice's discount over its current lines again and store the new totals."""
-    priced = apply_discount(lines, invoice.currency, invoice.discount)
+    """Spread the invoice's discount over its current lines again and store the new totals.
+
+    Without an invoice-level discount (every subscription invoice) the lines keep their amounts: a subscription
+    line's adjustments, partial-invoice deduction and prepaid credits stay as its pricing left them.
+    """
+    priced = lines if invoice.discount is None else apply_discount(lines, invoice.currency, invoice.discount)
     changed = [new for new, old in zip(priced, lines, strict=True) if new.id and new != old]
     await repo.update_line_amounts(tx.conn, tx.account_id, changed)
     await repo.save(tx.conn, tx.account_id, invoice.id, totals(priced, invoice.currency).columns())
