@@ -97,7 +97,7 @@ async def test_a_stalled_stream_releases_its_snapshot_and_resumes_exactly(
                     return stalled and running.db.streams.in_use == 0
 
                 await eventually(released, 30, "the unread stream did not give its connection back")
-                assert await idle_in_transaction(migrated_dsn) == 0
+                assert await idle_in_transaction(migrated_dsn, streams_only=True) == 0
 
                 messages, error = await read_until_error(call)
             failure = details_of(error)

@@ -36,6 +36,10 @@ from server.domain.errors import DeadlineExceeded, ResourceExhausted, Unavailabl
 
 Connection = asyncpg.Connection
 
+# How the service's sessions are named in pg_stat_activity: unary work, and List streams' snapshots.
+APPLICATION_NAME = "invoice-service"
+STREAMS_APPLICATION_NAME = "invoice-service/streams"
+
 _POOL_EXHAUSTED_RETRY_MS = 200
 
 
@@ -129,7 +133,7 @@ class Database:
     async def connect(cls, dsn: str, settings: PoolSettings | None = None) -> Database:
         """Open both pools."""
         settings = settings or PoolSettings()
-        server_settings = {"application_name": "invoice-service"}
+        server_settings = {"application_name": APPLICATION_NAME}
         if not settings.transaction_pooling:  # behind PgBouncer these are set per transaction instead
             server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
             server_settings["lock_timeout"] = str(settings.lock_timeout_ms)
@@ -141,8 +145,10 @@ class Database:
             "command_timeout": settings.statement_timeout_ms / 1000 + 5,
         }
         pool = await asyncpg.create_pool(dsn, min_size=settings.min_size, max_size=settings.max_size, **common)
+        # The stream pool's sessions carry their own name, so pg_stat_activity tells List snapshots apart.
+        streams = {**common, "server_settings": {**server_settings, "application_name": STREAMS_APPLICATION_NAME}}
         try:
-            stream_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.stream_max_size, **common)
+            stream_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.stream_max_size, **streams)
         except BaseException:
             await pool.close()
             raise
