@@ -47,11 +47,14 @@ from server.interceptors.request_ids import RequestIds
 from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
+from server.usecases.backfills import Backfills
 from server.usecases.billing import Runner
+from server.usecases.credits import Credits
 from server.usecases.events import InvoiceEvents
 from server.usecases.invoice_reads import InvoiceReads, refresh_stale_forms
 from server.usecases.invoices import Invoices
 from server.usecases.subscriptions import Subscriptions
+from server.usecases.thresholds import Thresholds
 from server.usecases.unit import Clock, Transactions, utc_now
 from server.usecases.usage import Usage
 
@@ -89,6 +92,9 @@ class Services:
     reads: InvoiceReads
     subscriptions: Subscriptions
     usage: Usage
+    credits: Credits
+    thresholds: Thresholds
+    backfills: Backfills
     runner: Runner
 
 
@@ -97,13 +103,17 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = D
     transactions = Transactions(db, clock)
     render = InvoiceWire()
     invoices = Invoices(render=render)
+    credits = Credits(invoices)
     return Services(
         transactions=transactions,
         invoices=invoices,
         reads=InvoiceReads(db, render),
         subscriptions=Subscriptions(invoices, grace),
         usage=Usage(invoices),
-        runner=Runner(transactions, invoices, grace),
+        credits=credits,
+        thresholds=Thresholds(invoices),
+        backfills=Backfills(invoices),
+        runner=Runner(transactions, invoices, grace, credits),
     )
 
 
@@ -220,10 +230,10 @@ async def start_server(
         )
         servicers: list[object] = [
             invoices,
-            CustomerServicer(transactions, lists),
+            CustomerServicer(transactions, services.credits, lists),
             PlanServicer(transactions, lists),
             SubscriptionServicer(transactions, services.subscriptions, lists),
-            UsageServicer(transactions, services.usage),
+            UsageServicer(transactions, services.usage, services.thresholds, services.backfills),
             AccountServicer(transactions),
         ]
         for service, servicer in zip(SERVICES, servicers, strict=True):

@@ -155,6 +155,9 @@ async def test_describe_customer_and_health_services(target: str) -> None:
         "ListCustomers",
         "CreateBalanceTransaction",
         "ListBalanceTransactions",
+        "GrantCredits",
+        "ListCreditBlocks",
+        "ListCreditLedger",
     }
     assert {"Check", "Watch"} <= health
 

@@ -25,10 +25,13 @@ from invoicing.v1 import (
     invoice_service_pb2,
     plan_service_pb2,
     price_pb2,
+    usage_service_pb2,
 )
 
 from server.domain import money
 from server.domain.accounts import AccountProfile, ProfileChanges
+from server.domain.backfills import Backfill, BackfillStatus
+from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
 from server.domain.customers import Address, BalanceTransaction, Customer
 from server.domain.documents import DocumentFormat, RenderedDocument
 from server.domain.errors import InvalidArgument, Violations
@@ -240,6 +243,7 @@ def customer_pb(customer: Customer) -> customer_pb2.Customer:
         balance=money.to_wire(customer.balance),
         created_at=timestamp(customer.created_at),
         updated_at=timestamp(customer.updated_at),
+        credit_balance=money.to_wire(customer.credit_balance),
     )
 
 
@@ -261,6 +265,84 @@ def balance_transaction_pb(transaction: BalanceTransaction) -> customer_pb2.Bala
 
 
 # --- invoices ------------------------------------------------------------------
+
+
+_ENTRY_TYPES = {
+    LedgerEntryType.INCREMENT: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_INCREMENT,
+    LedgerEntryType.DECREMENT: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_DECREMENT,
+    LedgerEntryType.EXPIRY: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_CREDIT_BLOCK_EXPIRY,
+    LedgerEntryType.RETURN_FROM_VOIDING: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_RETURN_FROM_VOIDING,
+}
+
+
+def credit_block_pb(block: CreditBlock) -> customer_pb2.CreditBlock:
+    """A CreditBlock message."""
+    cost = block.per_unit_cost_basis
+    return customer_pb2.CreditBlock(
+        id=block.id,
+        customer_id=block.customer_id,
+        currency=block.currency,
+        amount=money.to_wire(block.amount),
+        remaining=money.to_wire(block.remaining),
+        per_unit_cost_basis="" if cost is None else money.to_wire(cost),
+        effective_date=date_pb(block.effective_date),
+        expiry_date=date_pb(block.expiry_date),
+        description=block.description,
+        created_at=timestamp(block.created_at),
+    )
+
+
+def credit_ledger_entry_pb(entry: LedgerEntry) -> customer_pb2.CreditLedgerEntry:
+    """A CreditLedgerEntry message."""
+    return customer_pb2.CreditLedgerEntry(
+        id=entry.id,
+        customer_id=entry.customer_id,
+        entry_type=_ENTRY_TYPES[entry.entry_type],
+        amount=money.to_wire(entry.amount),
+        starting_balance=money.to_wire(entry.starting_balance),
+        ending_balance=money.to_wire(entry.ending_balance),
+        credit_block=credit_block_pb(entry.block),
+        invoice=common_pb2.InvoiceRef(id=entry.invoice_id) if entry.invoice_id else None,
+        line_item_id=entry.line_item_id,
+        description=entry.description,
+        created_at=timestamp(entry.created_at),
+    )
+
+
+_BACKFILL_STATUSES = {
+    BackfillStatus.PENDING: usage_service_pb2.BACKFILL_STATUS_PENDING,
+    BackfillStatus.REFLECTED: usage_service_pb2.BACKFILL_STATUS_REFLECTED,
+    BackfillStatus.REVERTED: usage_service_pb2.BACKFILL_STATUS_REVERTED,
+}
+
+
+def backfill_pb(backfill: Backfill) -> usage_service_pb2.Backfill:
+    """A Backfill message."""
+    return usage_service_pb2.Backfill(
+        id=backfill.id,
+        customer=common_pb2.CustomerRef(id=backfill.customer_id, external_customer_id=backfill.external_customer_id),
+        timeframe_start=timestamp(backfill.timeframe_start),
+        timeframe_end=timestamp(backfill.timeframe_end),
+        replace_existing_events=backfill.replace_existing_events,
+        status=_BACKFILL_STATUSES[backfill.status],
+        events_ingested=backfill.events_ingested,
+        created_at=timestamp(backfill.created_at),
+        closed_at=timestamp(backfill.closed_at),
+        reverted_at=timestamp(backfill.reverted_at),
+        adjustments=[
+            usage_service_pb2.BackfillAdjustment(
+                invoice_id=a.invoice_id,
+                price_id=a.price_id,
+                name=a.name,
+                start_date=date_pb(a.start_date),
+                end_date=date_pb(a.end_date),
+                amount=money.to_wire(a.amount),
+                adjustment_invoice_id=a.adjustment_invoice_id,
+                balance_transaction_id=a.balance_transaction_id,
+            )
+            for a in backfill.adjustments
+        ],
+    )
 
 
 def discount_pb(discount: Discount) -> price_pb2.Discount:

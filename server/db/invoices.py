@@ -75,10 +75,13 @@ HEADER_COLUMNS = """
     i.payment_started_at, i.payment_failed_at, i.sync_failed_at, i.created_at, i.updated_at
 """
 
-INVOICE_SELECT = f"""
-SELECT {HEADER_COLUMNS}, c.external_customer_id,
+_LINES_OF = f"""
     (SELECT coalesce(json_agg({_LINE_JSON} ORDER BY li.position), '[]'::json)
-       FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id) AS line_items,
+       FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id)
+"""
+
+INVOICE_SELECT = f"""
+SELECT {HEADER_COLUMNS}, c.external_customer_id, {_LINES_OF} AS line_items,
     (SELECT coalesce(json_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
        FROM customer_balance_transactions t
       WHERE t.account_id = i.account_id AND t.invoice_id = i.id) AS balance_transactions,
@@ -258,7 +261,7 @@ async def insert(
             net_terms, subtotal, total, amount_due, memo, metadata, discounts, auto_collection, will_auto_issue,
             billing_address, shipping_address, customer_tax_id, subscription_id, billing_boundary,
             eligible_to_issue_at, scheduled_issue_at)
-        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $22, $11, $12, $13, $14, $15, $16, $17, $18,
             $19, $20, $21::timestamptz, CASE WHEN $15 THEN $21::timestamptz END)
         """,
         account_id,
@@ -282,6 +285,7 @@ async def insert(
         subscription_id,
         billing_boundary,
         eligible_to_issue_at,
+        totals.amount_due,
     )
     await insert_lines(conn, account_id, invoice_id, lines, currency, first_position=0)
     return invoice_id
@@ -306,12 +310,13 @@ async def insert_lines(
             start_date, end_date, subtotal, adjustments, adjusted_subtotal, credits_applied,
             partially_invoiced_amount, amount, price, is_one_off, sub_line_items)
         SELECT $1, $2, u.id, u.position, u.name, u.quantity, u.unit_amount, u.start_date, u.end_date, u.subtotal,
-            u.adjustments::jsonb, u.adjusted_subtotal, $16, $16, u.amount, u.price::jsonb, u.is_one_off,
-            u.sub_lines::jsonb
+            u.adjustments::jsonb, u.adjusted_subtotal, u.credits + $16, u.partial + $16, u.amount, u.price::jsonb,
+            u.is_one_off, u.sub_lines::jsonb
         FROM unnest($3::text[], $4::int[], $5::text[], $6::numeric[], $7::numeric[], $8::date[], $9::date[],
-            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[], $17::text[])
+            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[], $17::text[],
+            $18::numeric[], $19::numeric[])
             AS u(id, position, name, quantity, unit_amount, start_date, end_date, subtotal, adjustments,
-                 adjusted_subtotal, amount, price, is_one_off, sub_lines)
+                 adjusted_subtotal, amount, price, is_one_off, sub_lines, credits, partial)
         """,
         account_id,
         invoice_id,
@@ -330,6 +335,8 @@ async def insert_lines(
         [li.is_one_off for li in lines],
         money.zero(currency),
         [json.dumps(list(li.sub_line_data)) for li in lines],
+        [li.credits_applied for li in lines],
+        [li.partially_invoiced_amount for li in lines],
     )
     return ids
 
@@ -616,8 +623,9 @@ async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id:
 
 async def replace_generated_lines(
     conn: asyncpg.Connection, account_id: str, invoice_id: str, generated: Sequence[Line], currency: str
-) -> None:
-    """Swap a subscription invoice's generated lines for new ones, keeping one-off lines added by hand."""
+) -> list[str]:
+    """Swap a subscription invoice's generated lines for new ones, keeping one-off lines added by hand; return
+    the new lines' ids, in order."""
     await conn.execute(
         "DELETE FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off",
         account_id,
@@ -641,7 +649,7 @@ async def replace_generated_lines(
         invoice_id,
         len(generated),
     )
-    await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
+    return await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
 
 
 @dataclass(frozen=True)
@@ -678,6 +686,7 @@ async def boundary_invoices(
         """
         SELECT id, billing_boundary FROM invoices
         WHERE account_id = $1 AND subscription_id = $2 AND billing_boundary >= $3 AND status <> 'void'
+          AND invoice_source = 'subscription'
         ORDER BY id
         """,
         account_id,
@@ -687,29 +696,48 @@ async def boundary_invoices(
     return [r["id"] for r in rows]
 
 
-async def generated_amounts(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> dict[str, Decimal]:
-    """The amount of each line the subscription generated on the invoice, by the id of its plan price."""
-    rows = await conn.fetch(
-        """
-        SELECT price ->> 'id' AS price_id, amount FROM invoice_line_items
-        WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off
+async def priced_lines(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> list[Line]:
+    """The invoice's lines, in order, each with its price and amounts."""
+    value = await conn.fetchval(
+        f"SELECT {_LINES_OF} FROM invoices i WHERE i.account_id = $1 AND i.id = $2", account_id, invoice_id
+    )
+    return [line_from(item) for item in value or []]
+
+
+async def boundary_invoice_lines(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, boundary: int
+) -> list[Line] | None:
+    """The lines (with their prices) of the subscription's invoice of a boundary; None when it has none that is
+    not void."""
+    value = await conn.fetchval(
+        f"""
+        SELECT {_LINES_OF} FROM invoices i
+        WHERE i.account_id = $1 AND i.subscription_id = $2 AND i.billing_boundary = $3
+          AND i.invoice_source = 'subscription' AND i.status <> 'void'
         """,
         account_id,
-        invoice_id,
+        subscription_id,
+        boundary,
     )
-    return {r["price_id"]: r["amount"] for r in rows}
+    return None if value is None else [line_from(item) for item in value]
 
 
-async def prorated_refunds(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Decimal:
-    """The net balance credited for the invoice by cancellations so far (refunds less their reversals)."""
+async def prorated_refunds(
+    conn: asyncpg.Connection, account_id: str, invoice_id: str, *, with_backfills: bool = False
+) -> Decimal:
+    """The net balance credited for the invoice by prorated refunds so far (refunds less their reversals): those of
+    cancellations and negative totals, and with `with_backfills` the credits of backfills too."""
     value: Decimal = await conn.fetchval(
         """
         SELECT coalesce(sum(CASE type WHEN 'increment' THEN amount ELSE -amount END), 0)
-        FROM customer_balance_transactions
+        FROM customer_balance_transactions t
         WHERE account_id = $1 AND invoice_id = $2 AND action IN ('prorated_refund', 'revert_prorated_refund')
+          AND ($3 OR NOT EXISTS (SELECT 1 FROM backfill_adjustments a
+                                 WHERE a.account_id = t.account_id AND a.balance_transaction_id = t.id))
         """,
         account_id,
         invoice_id,
+        with_backfills,
     )
     return value
 
@@ -746,6 +774,19 @@ async def store_wire(
         version,
         wire,
         schema,
+    )
+
+
+async def store_wires(
+    conn: asyncpg.Connection, account_id: str, forms: Sequence[tuple[str, int, bytes]], schema: str
+) -> None:
+    """`store_wire` for many invoices of an account at once: (invoice id, version, wire form) each, pipelined."""
+    await conn.executemany(
+        """
+        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
+        WHERE account_id = $1 AND id = $2 AND version = $3
+        """,
+        [(account_id, invoice_id, version, wire, schema) for invoice_id, version, wire in forms],
     )
 
 
@@ -802,3 +843,55 @@ async def stale_wires(
         account_id,
     )
     return [StaleWire(r["account_id"], r["id"]) for r in rows]
+
+
+async def subscription_drafts_of(conn: asyncpg.Connection, account_id: str, customer_id: str) -> list[str]:
+    """The ids of the customer's drafts that bill a subscription's period, in id order."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM invoices
+        WHERE account_id = $1 AND customer_id = $2 AND status = 'draft' AND invoice_source = 'subscription'
+          AND billing_boundary IS NOT NULL
+        ORDER BY id
+        """,
+        account_id,
+        customer_id,
+    )
+    return [r["id"] for r in rows]
+
+
+async def partially_invoiced(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, boundary: int
+) -> dict[tuple[str, dt.date], Decimal]:
+    """What the subscription's partial invoices (not void) of a boundary billed of each line, before credits:
+    (price id, first day) → the sum of those lines' amounts and credits applied."""
+    rows = await conn.fetch(
+        """
+        SELECT li.price ->> 'id' AS price_id, li.start_date, sum(li.amount + li.credits_applied) AS covered
+        FROM invoices i JOIN invoice_line_items li ON li.account_id = i.account_id AND li.invoice_id = i.id
+        WHERE i.account_id = $1 AND i.subscription_id = $2 AND i.billing_boundary = $3
+          AND i.invoice_source = 'partial' AND i.status <> 'void'
+        GROUP BY 1, 2
+        """,
+        account_id,
+        subscription_id,
+        boundary,
+    )
+    return {(r["price_id"], r["start_date"]): r["covered"] for r in rows}
+
+
+async def subscription_invoices(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str
+) -> list[tuple[str, int, InvoiceStatus]]:
+    """(id, boundary, status) of the subscription's invoices of its periods that are not void, by boundary."""
+    rows = await conn.fetch(
+        """
+        SELECT id, billing_boundary, status FROM invoices
+        WHERE account_id = $1 AND subscription_id = $2 AND invoice_source = 'subscription'
+          AND billing_boundary IS NOT NULL AND status <> 'void'
+        ORDER BY billing_boundary
+        """,
+        account_id,
+        subscription_id,
+    )
+    return [(r["id"], r["billing_boundary"], InvoiceStatus(r["status"])) for r in rows]

@@ -1,10 +1,13 @@
 """Usage events and their 15-minute rollups (SQL only).
 
-Raw events and rollups are written in one transaction, and only the events
-that were actually inserted (not duplicates) are rolled up, so the rollups
-always equal an aggregation of the raw events. Rollup rows are upserted in
-key order, so concurrent ingestions lock them in the same order and cannot
-deadlock.
+Raw events and rollups are written in one statement, and only the events
+that were actually inserted (not duplicates) and count (`billable`: not the
+events of a backfill still open, nor those a closed backfill replaced) are
+rolled up, so the rollups always equal an aggregation of the billable raw
+events; a backfill that changes what counts rebuilds the rollups it touches,
+with the same aggregation. Events are inserted in key order and rollup rows
+upserted in key order, so concurrent ingestions lock them in the same order
+and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -17,7 +20,62 @@ from typing import Any
 
 import asyncpg
 
-from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event
+from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event, bucket_of
+
+
+def _stored_form(value: object) -> str:
+    # Numbers are stored as JSON strings so that they stay exact, in plain notation ("0.0000001", not "1E-7")
+    # so that reading the raw events back finds the same numbers the rollups counted.
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"not a property value: {value!r}")
+
+
+# One encoder for every event (json.dumps with options builds a new one per call).
+_PROPERTIES_JSON = json.JSONEncoder(default=_stored_form)
+
+
+def _add_rollups_of(events: str, count_property: str, number_pattern: str) -> str:
+    """The statement that adds the events the query `events` gives (customer_id, event_name, occurred_at,
+    properties; of account $1) to the rollups, rows in key order (code point order, as Python sorts).
+
+    One row per (customer, event, bucket) counts the events (property COUNT_PROPERTY, each adding 1), and one
+    per numeric property (NUMBER_PATTERN, at most 40 characters: server.domain.usage.numeric) holds their
+    count, exact sum and maximum. The one place this aggregation is written.
+    """
+    return f"""
+    INSERT INTO usage_rollups AS r (account_id, customer_id, event_name, property, bucket, events, total, maximum)
+    SELECT $1, e.customer_id, e.event_name, v.property, date_bin('15 minutes', e.occurred_at, 'epoch'),
+        count(*), sum(v.value), max(v.value)
+    FROM ({events}) e
+    CROSS JOIN LATERAL (
+        SELECT {count_property}::text AS property, 1::numeric AS value
+        UNION ALL
+        SELECT p.key, p.value::numeric FROM jsonb_each_text(e.properties) p
+        WHERE p.value ~ {number_pattern} AND length(p.value) <= 40
+    ) v
+    GROUP BY e.customer_id, e.event_name, v.property, date_bin('15 minutes', e.occurred_at, 'epoch')
+    ORDER BY e.customer_id COLLATE "C", e.event_name COLLATE "C", v.property COLLATE "C", 5
+    ON CONFLICT (account_id, customer_id, event_name, property, bucket) DO UPDATE SET
+        events = r.events + EXCLUDED.events,
+        total = r.total + EXCLUDED.total,
+        maximum = greatest(r.maximum, EXCLUDED.maximum)
+    """
+
+
+# The rollups are computed from the rows the insert returns, so they count exactly the events stored now.
+_STORE_EVENTS = f"""
+WITH inserted AS (
+    INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties,
+        backfill_id, billable)
+    SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb, NULLIF($7, ''), $7 = ''
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+        AS u(key, customer_id, event_name, occurred_at, properties)
+    ON CONFLICT (account_id, idempotency_key) DO NOTHING
+    RETURNING idempotency_key, customer_id, event_name, occurred_at, properties, billable
+), rolled_up AS ({_add_rollups_of("SELECT * FROM inserted WHERE billable", "$8", "$9")})
+SELECT idempotency_key FROM inserted
+"""
 
 
 async def customer_ids(
@@ -36,58 +94,12 @@ async def customer_ids(
     return known, by_external
 
 
-# Rows go in key order (events by idempotency key, rollups by their key in code point order, as Python sorts),
-# so concurrent batches with overlapping keys wait on each other in one order and cannot deadlock. The
-# rollups are computed from the rows the insert returns, so they count exactly the events stored now.
-_STORE_EVENTS = """
-WITH inserted AS (
-    INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties)
-    SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb
-    FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-        AS u(key, customer_id, event_name, occurred_at, properties)
-    ON CONFLICT (account_id, idempotency_key) DO NOTHING
-    RETURNING idempotency_key, customer_id, event_name, occurred_at, properties
-), rolled_up AS (
-    INSERT INTO usage_rollups AS r (account_id, customer_id, event_name, property, bucket, events, total, maximum)
-    SELECT $1, i.customer_id, i.event_name, v.property, date_bin('15 minutes', i.occurred_at, 'epoch'),
-        count(*), sum(v.value), max(v.value)
-    FROM inserted i
-    CROSS JOIN LATERAL (
-        SELECT $7::text AS property, 1::numeric AS value
-        UNION ALL
-        SELECT p.key, p.value::numeric FROM jsonb_each_text(i.properties) p
-        WHERE p.value ~ $8 AND length(p.value) <= 40
-    ) v
-    GROUP BY i.customer_id, i.event_name, v.property, date_bin('15 minutes', i.occurred_at, 'epoch')
-    ORDER BY i.customer_id COLLATE "C", i.event_name COLLATE "C", v.property COLLATE "C", 5
-    ON CONFLICT (account_id, customer_id, event_name, property, bucket) DO UPDATE SET
-        events = r.events + EXCLUDED.events,
-        total = r.total + EXCLUDED.total,
-        maximum = greatest(r.maximum, EXCLUDED.maximum)
-)
-SELECT idempotency_key FROM inserted
-"""
-
-
-def _stored_form(value: object) -> str:
-    # Numbers are stored as JSON strings so that they stay exact, in plain notation ("0.0000001", not "1E-7")
-    # so that reading the raw events back finds the same numbers the rollups counted.
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    raise TypeError(f"not a property value: {value!r}")
-
-
-# One encoder for every event (json.dumps with options builds a new one per call).
-_PROPERTIES_JSON = json.JSONEncoder(default=_stored_form)
-
-
-async def store_events(conn: asyncpg.Connection, account_id: str, events: Sequence[Event]) -> set[str]:
+async def store_events(
+    conn: asyncpg.Connection, account_id: str, events: Sequence[Event], backfill_id: str = ""
+) -> set[str]:
     """Insert the events whose keys are not stored yet and add them to the 15-minute rollups, in one statement;
-    return the keys inserted now.
-
-    A rollup row per (customer, event, bucket) counts the events (property COUNT_PROPERTY), and one per
-    numeric property (NUMBER_PATTERN, at most 40 characters: server.domain.usage.numeric) holds their
-    count, exact sum and maximum. Duplicates (keys already stored, by this or a concurrent batch) add nothing.
+    return the keys inserted now. Events of a backfill are stored not billable, without rollups (they count
+    once it is closed). Duplicates (keys already stored, by this or a concurrent batch) add nothing.
     """
     if not events:
         return set()
@@ -100,6 +112,7 @@ async def store_events(conn: asyncpg.Connection, account_id: str, events: Sequen
         [e.event_name for e in events],
         [e.occurred_at for e in events],
         [_PROPERTIES_JSON.encode(e.properties) for e in events],
+        backfill_id,
         COUNT_PROPERTY,
         NUMBER_PATTERN,
     )
@@ -151,6 +164,7 @@ async def raw_properties(
         """
         SELECT properties FROM usage_events
         WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $4 AND occurred_at < $5
+          AND billable
         """,
         account_id,
         customer_id,
@@ -175,7 +189,7 @@ async def distinct_values(
         """
         SELECT count(DISTINCT properties -> $4) FROM usage_events
         WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $5 AND occurred_at < $6
-          AND properties ? $4
+          AND properties ? $4 AND billable
         """,
         account_id,
         customer_id,
@@ -212,6 +226,7 @@ async def matrix_groups(
             count(DISTINCT properties -> $5) AS distinct_values
         FROM usage_events
         WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $6 AND occurred_at < $7
+          AND billable
         GROUP BY 1
         """,
         account_id,
@@ -224,3 +239,30 @@ async def matrix_groups(
         NUMBER_PATTERN,
     )
     return [(tuple(r["cell"]), r["events"], r["total"], r["maximum"], r["distinct_values"]) for r in rows]
+
+
+async def rebuild_rollups(
+    conn: asyncpg.Connection, account_id: str, customer_id: str, start: dt.datetime, end: dt.datetime
+) -> None:
+    """Rebuild the customer's rollups of every bucket that [start, end) touches from its billable events (after
+    a backfill made events count or stop counting)."""
+    first = bucket_of(start)
+    after = bucket_of(end) + (dt.timedelta(minutes=15) if end > bucket_of(end) else dt.timedelta(0))
+    await conn.execute(
+        "DELETE FROM usage_rollups WHERE account_id = $1 AND customer_id = $2 AND bucket >= $3 AND bucket < $4",
+        account_id,
+        customer_id,
+        first,
+        after,
+    )
+    await conn.execute(_REBUILD_ROLLUPS, account_id, customer_id, first, after, COUNT_PROPERTY, NUMBER_PATTERN)
+
+
+_REBUILD_ROLLUPS = _add_rollups_of(
+    """
+    SELECT customer_id, event_name, occurred_at, properties FROM usage_events
+    WHERE account_id = $1 AND customer_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND billable
+    """,
+    "$5",
+    "$6",
+)

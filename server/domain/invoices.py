@@ -193,9 +193,15 @@ class Totals:
     subtotal: Decimal
     total: Decimal
 
+    @property
+    def amount_due(self) -> Decimal:
+        """What a draft with these totals would have due: the total, or nothing when proration credits make it
+        negative (issuing it credits the balance instead)."""
+        return max(self.total, self.total * 0)
+
     def columns(self) -> dict[str, object]:
         """The invoice fields these totals set on a draft (nothing applied yet: all of the total is due)."""
-        return {"subtotal": self.subtotal, "total": self.total, "amount_due": self.total}
+        return {"subtotal": self.subtotal, "total": self.total, "amount_due": self.amount_due}
 
 
 @money.exact

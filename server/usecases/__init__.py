@@ -12,7 +12,11 @@ and domain objects into responses; the billing runner and the command line
 call the same functions.
 
 Lock order, everywhere: the idempotency key (taken by `Transactions.exactly_once`
-first of all), then the subscription, then the customer, then the invoice
+first of all), then a backfill (closing or reverting one; ingestion into it
+holds it shared), then the subscription (several: in id order; its changes are
+written under its lock; a threshold check takes it first of all),
+then the customer (its lock also guards its balance ledger, its prepaid credit
+blocks and their ledger: every write to them holds it), then the invoice
 (several: in id order), then the account's invoice-number counter, then the
 account's event counter (taken last, by `publish.invoice_changed`). Lock waits
 are bounded by the call's deadline (`server.db.pool`); a lost wait is ABORTED

@@ -607,6 +607,17 @@ class Home:
         await api.usage.IngestEvents(
             usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])
         )
+        await api.customers.GrantCredits(
+            customer_service_pb2.GrantCreditsRequest(customer_id=usd.id, amount="25.00", currency="USD")
+        )
+        await api.subscriptions.UpdateFixedFeeQuantity(
+            subscription_service_pb2.UpdateFixedFeeQuantityRequest(
+                subscription_id=subscriptions[0].id,
+                price_id=plans[0].prices[0].id,
+                quantity="3",
+                change_option=subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM,
+            )
+        )
         home = cls(api, [usd, jpy], drafts, issued, plans, subscriptions)
         home.tokens = {
             "ListInvoices": await _first_token(api.invoices.ListInvoices(home.list_invoices_filters(limit=1))),
@@ -621,6 +632,23 @@ class Home:
             "ListPlans": await _first_token(api.plans.ListPlans(plan_service_pb2.ListPlansRequest(limit=1))),
             "ListSubscriptions": await _first_token(
                 api.subscriptions.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest(limit=1))
+            ),
+            "ListCreditBlocks": await _first_token(
+                api.customers.ListCreditBlocks(
+                    customer_service_pb2.ListCreditBlocksRequest(customer_id=usd.id, limit=1)
+                )
+            ),
+            "ListCreditLedger": await _first_token(
+                api.customers.ListCreditLedger(
+                    customer_service_pb2.ListCreditLedgerRequest(customer_id=usd.id, limit=1)
+                )
+            ),
+            "ListSubscriptionChanges": await _first_token(
+                api.subscriptions.ListSubscriptionChanges(
+                    subscription_service_pb2.ListSubscriptionChangesRequest(
+                        subscription_id=subscriptions[0].id, limit=1
+                    )
+                )
             ),
         }
         return home
@@ -917,6 +945,43 @@ async def _list_balance_transactions(home: Home, choice: int) -> list[Message]:
     ]
 
 
+async def _grant_credits(home: Home, choice: int) -> list[Message]:
+    customer = pick(home.customers, choice)
+    request = customer_service_pb2.GrantCreditsRequest(
+        amount="10" if customer.currency == "JPY" else "10.00",
+        currency=customer.currency,
+        per_unit_cost_basis="0.25" if choice % 3 else "",
+        description="Prepaid",
+        request_id=_request_id(),
+    )
+    if choice % 2:
+        request.external_customer_id = customer.external_customer_id
+    else:
+        request.customer_id = customer.id
+    if choice % 4 == 1:
+        request.effective_date.CopyFrom(date(today_utc() + dt.timedelta(days=2)))
+        request.expiry_date.CopyFrom(date(today_utc() + dt.timedelta(days=90)))
+    return [request]
+
+
+async def _list_credits(home: Home, choice: int, rpc: str) -> list[Message]:
+    request_type = message_class(method_named(rpc).input_type)
+    if choice % 2:
+        return [request_type(customer_id=home.customers[0].id, resume_token=home.tokens[rpc])]
+    customer = pick(home.customers, choice // 2)
+    if choice % 4 == 2:
+        return [request_type(external_customer_id=customer.external_customer_id, limit=choice % 3)]
+    return [request_type(customer_id=customer.id, limit=choice % 3)]
+
+
+async def _list_credit_blocks(home: Home, choice: int) -> list[Message]:
+    return await _list_credits(home, choice, "ListCreditBlocks")
+
+
+async def _list_credit_ledger(home: Home, choice: int) -> list[Message]:
+    return await _list_credits(home, choice, "ListCreditLedger")
+
+
 async def _create_plan(home: Home, choice: int) -> list[Message]:
     return [
         plan_request(
@@ -951,6 +1016,7 @@ async def _create_subscription(home: Home, choice: int) -> list[Message]:
             auto_issuance=False,
             metadata={"channel": "sales"},
             request_id=_request_id(),
+            invoicing_threshold="1000" if choice % 4 == 3 else "",
         )
     ]
 
@@ -987,6 +1053,111 @@ async def _cancel(home: Home, choice: int) -> list[Message]:
     return [request]
 
 
+_CHANGE_OPTIONS: Final = [
+    subscription_service_pb2.CHANGE_OPTION_IMMEDIATE,
+    subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM,
+    subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE,
+]
+
+
+def _change_date(request: Any, choice: int) -> None:
+    request.change_option = pick(_CHANGE_OPTIONS, choice)
+    if request.change_option == subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE:
+        request.change_date.CopyFrom(date(today_utc() + dt.timedelta(days=10)))
+
+
+async def _change_plan(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.ChangeSubscriptionPlanRequest(
+        subscription_id=subscription.id, plan_id=subscription.plan.id, request_id=_request_id()
+    )
+    _change_date(request, choice)
+    return [request]
+
+
+async def _change_quantity(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.UpdateFixedFeeQuantityRequest(
+        subscription_id=subscription.id,
+        price_id=subscription.plan.prices[0].id,
+        quantity=str(1 + choice % 7),
+        request_id=_request_id(),
+    )
+    _change_date(request, choice)
+    return [request]
+
+
+async def _update_subscription(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.UpdateSubscriptionRequest(
+        subscription_id=subscription.id, request_id=_request_id()
+    )
+    if choice % 3 != 2:
+        request.invoicing_threshold = "" if choice % 3 == 1 else "100"
+    if choice % 3 != 0:
+        request.metadata.CopyFrom(common_pb2.MetadataChange(set={"tier": "gold"}, remove_keys=["channel"]))
+    return [request]
+
+
+async def _list_changes(home: Home, choice: int) -> list[Message]:
+    if choice % 2:
+        return [
+            subscription_service_pb2.ListSubscriptionChangesRequest(
+                subscription_id=home.subscriptions[0].id, resume_token=home.tokens["ListSubscriptionChanges"]
+            )
+        ]
+    return [
+        subscription_service_pb2.ListSubscriptionChangesRequest(
+            subscription_id=pick(home.subscriptions, choice // 2).id, limit=choice % 3
+        )
+    ]
+
+
+async def _fresh_backfill(home: Home, choice: int) -> usage_service_pb2.Backfill:
+    """A pending backfill of a minute somewhere in the last four years (two never overlap, in practice)."""
+    minute = uuid.uuid4().int % (4 * 365 * 24 * 60)
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=minute + 10)
+    backfill: usage_service_pb2.Backfill = await home.api.usage.CreateBackfill(
+        usage_service_pb2.CreateBackfillRequest(
+            customer_id=pick(home.customers, choice).id,
+            timeframe_start=timestamp(start),
+            timeframe_end=timestamp(start + dt.timedelta(minutes=1)),
+        )
+    )
+    return backfill
+
+
+async def _create_backfill(home: Home, choice: int) -> list[Message]:
+    minute = uuid.uuid4().int % (4 * 365 * 24 * 60)
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=minute + 10)
+    customer = pick(home.customers, choice)
+    request = usage_service_pb2.CreateBackfillRequest(
+        timeframe_start=timestamp(start),
+        timeframe_end=timestamp(start + dt.timedelta(minutes=1 + choice % 30)),
+        replace_existing_events=choice % 3 == 0,
+        request_id=_request_id(),
+    )
+    if choice % 2:
+        request.external_customer_id = customer.external_customer_id
+    else:
+        request.customer_id = customer.id
+    return [request]
+
+
+async def _get_backfill(home: Home, choice: int) -> list[Message]:
+    return [usage_service_pb2.GetBackfillRequest(backfill_id=(await _fresh_backfill(home, choice)).id)]
+
+
+async def _close_backfill(home: Home, choice: int) -> list[Message]:
+    backfill = await _fresh_backfill(home, choice)
+    return [usage_service_pb2.CloseBackfillRequest(backfill_id=backfill.id, request_id=_request_id())]
+
+
+async def _revert_backfill(home: Home, choice: int) -> list[Message]:
+    backfill = await _fresh_backfill(home, choice)
+    return [usage_service_pb2.RevertBackfillRequest(backfill_id=backfill.id, request_id=_request_id())]
+
+
 async def _ingest(home: Home, choice: int) -> list[Message]:
     usd = home.customers[0]
     return [usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])]
@@ -1017,6 +1188,9 @@ BUILDERS: Final = {
     "ListCustomers": _list_customers,
     "CreateBalanceTransaction": _balance_transaction,
     "ListBalanceTransactions": _list_balance_transactions,
+    "GrantCredits": _grant_credits,
+    "ListCreditBlocks": _list_credit_blocks,
+    "ListCreditLedger": _list_credit_ledger,
     "CreatePlan": _create_plan,
     "GetPlan": _get_plan,
     "ListPlans": _list_plans,
@@ -1024,8 +1198,16 @@ BUILDERS: Final = {
     "GetSubscription": _get_subscription,
     "ListSubscriptions": _list_subscriptions,
     "CancelSubscription": _cancel,
+    "ChangeSubscriptionPlan": _change_plan,
+    "UpdateFixedFeeQuantity": _change_quantity,
+    "ListSubscriptionChanges": _list_changes,
+    "UpdateSubscription": _update_subscription,
     "IngestEvents": _ingest,
     "IngestEventStream": _ingest_stream,
+    "CreateBackfill": _create_backfill,
+    "GetBackfill": _get_backfill,
+    "CloseBackfill": _close_backfill,
+    "RevertBackfill": _revert_backfill,
     "GetAccountProfile": _get_account_profile,
     "UpdateAccountProfile": _update_account_profile,
 }

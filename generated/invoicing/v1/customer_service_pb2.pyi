@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.type import date_pb2 as _date_pb2
 from invoicing.v1 import common_pb2 as _common_pb2
 from invoicing.v1 import customer_pb2 as _customer_pb2
 from google.protobuf.internal import containers as _containers
@@ -155,3 +156,65 @@ class ListBalanceTransactionsResponse(_message.Message):
     balance_transactions: _containers.RepeatedCompositeFieldContainer[_customer_pb2.BalanceTransaction]
     resume_token: str
     def __init__(self, balance_transactions: _Optional[_Iterable[_Union[_customer_pb2.BalanceTransaction, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class GrantCreditsRequest(_message.Message):
+    __slots__ = ("customer_id", "external_customer_id", "amount", "currency", "effective_date", "expiry_date", "per_unit_cost_basis", "description", "request_id")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_DATE_FIELD_NUMBER: _ClassVar[int]
+    PER_UNIT_COST_BASIS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    external_customer_id: str
+    amount: str
+    currency: str
+    effective_date: _date_pb2.Date
+    expiry_date: _date_pb2.Date
+    per_unit_cost_basis: str
+    description: str
+    request_id: str
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., effective_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., expiry_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., per_unit_cost_basis: _Optional[str] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ListCreditBlocksRequest(_message.Message):
+    __slots__ = ("customer_id", "external_customer_id", "limit", "resume_token")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    external_customer_id: str
+    limit: int
+    resume_token: str
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., limit: _Optional[int] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class ListCreditBlocksResponse(_message.Message):
+    __slots__ = ("credit_blocks", "resume_token")
+    CREDIT_BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    credit_blocks: _containers.RepeatedCompositeFieldContainer[_customer_pb2.CreditBlock]
+    resume_token: str
+    def __init__(self, credit_blocks: _Optional[_Iterable[_Union[_customer_pb2.CreditBlock, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class ListCreditLedgerRequest(_message.Message):
+    __slots__ = ("customer_id", "external_customer_id", "limit", "resume_token")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    external_customer_id: str
+    limit: int
+    resume_token: str
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., limit: _Optional[int] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class ListCreditLedgerResponse(_message.Message):
+    __slots__ = ("entries", "resume_token")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_customer_pb2.CreditLedgerEntry]
+    resume_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[_customer_pb2.CreditLedgerEntry, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
