@@ -14,6 +14,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from invoicing.v1 import (
     account_service_pb2,
     account_service_pb2_grpc,
+    credit_note_service_pb2,
+    credit_note_service_pb2_grpc,
     customer_service_pb2,
     customer_service_pb2_grpc,
     invoice_service_pb2,
@@ -30,6 +32,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from server import metrics, reflection, tracing
 from server.api.accounts import AccountServicer
 from server.api.converters import invoice_wire
+from server.api.credit_notes import CreditNoteServicer
 from server.api.customers import CustomerServicer
 from server.api.invoices import InvoiceServicer
 from server.api.plans import PlanServicer
@@ -53,7 +56,9 @@ from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
+from server.usecases.credit_notes import CreditNotes
 from server.usecases.events import InvoiceEvents
+from server.usecases.history import complete_first_versions
 from server.usecases.invoices import Invoices
 from server.usecases.subscriptions import Subscriptions
 from server.usecases.unit import Clock, Transactions, utc_now
@@ -68,6 +73,7 @@ SERVICE_NAMES = [
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
     usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
     account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
+    credit_note_service_pb2.DESCRIPTOR.services_by_name["CreditNoteService"].full_name,
 ]
 # Health per dependency: the database, and the LISTEN connection that wakes change-stream watchers (while it
 # is down they poll, so the service as a whole stays SERVING).
@@ -88,6 +94,7 @@ class Services:
 
     transactions: Transactions
     invoices: Invoices
+    credit_notes: CreditNotes
     subscriptions: Subscriptions
     usage: Usage
     runner: Runner
@@ -100,6 +107,7 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = D
     return Services(
         transactions=transactions,
         invoices=invoices,
+        credit_notes=CreditNotes(render=invoice_wire),
         subscriptions=Subscriptions(invoices, grace),
         usage=Usage(invoices),
         runner=Runner(transactions, invoices, grace),
@@ -215,6 +223,9 @@ async def start_server(
             ),
             server,
         )
+        credit_note_service_pb2_grpc.add_CreditNoteServiceServicer_to_server(
+            CreditNoteServicer(transactions, services.credit_notes, lists), server
+        )
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(transactions, lists), server)
         account_service_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(transactions), server)
         plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(transactions, lists), server)
@@ -226,6 +237,8 @@ async def start_server(
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, *reflection.SERVICE_NAMES]
         reflection.add_reflection_to_server(CommentedReflectionServicer(reflection_names), server)
+        # Invoices older than their history get their first version before anything can change them.
+        await complete_first_versions(db, invoice_wire)
         credentials = _server_credentials(settings)
         if credentials is None:
             port = server.add_insecure_port(settings.listen)

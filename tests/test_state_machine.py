@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
 from server.domain.invoices import REFUSAL_REASONS, TRANSITIONS, InvoiceAction, InvoiceStatus, transition
 from tests.client import Api, expect_error
+from tests.credit_note_support import note_request, notes_stub
 from tests.factories import create_customer
 from tests.lifecycle_support import (
     add_line_request,
@@ -59,6 +61,9 @@ def _perform(api: Api, invoice: invoice_pb2.Invoice, action: InvoiceAction) -> A
         InvoiceAction.VOID: lambda: api.invoices.VoidInvoice(
             invoice_service_pb2.VoidInvoiceRequest(invoice_id=invoice_id)
         ),
+        InvoiceAction.CREDIT: lambda: notes_stub(api).CreateCreditNote(
+            note_request(invoice_id, (invoice.line_items[0].id, "1.00"))
+        ),
     }
     return calls[action]()
 
@@ -91,6 +96,11 @@ def _effect_of(action: InvoiceAction) -> Check:
     def voided(before: invoice_pb2.Invoice, after: invoice_pb2.Invoice) -> None:
         assert after.HasField("voided_at")
 
+    def credited(before: invoice_pb2.Invoice, after: invoice_pb2.Invoice) -> None:
+        assert [n.total for n in after.credit_notes] == ["1.00"]
+        taken = Decimal(1) if after.status == invoice_pb2.INVOICE_STATUS_ISSUED else Decimal(0)  # refund if paid
+        assert Decimal(after.amount_due) == Decimal(before.amount_due) - taken
+
     return {
         InvoiceAction.ADD_LINE_ITEM: add_line,
         InvoiceAction.DELETE_LINE_ITEM: delete_line,
@@ -99,6 +109,7 @@ def _effect_of(action: InvoiceAction) -> Check:
         InvoiceAction.ISSUE: issued,
         InvoiceAction.MARK_PAID: paid,
         InvoiceAction.VOID: voided,
+        InvoiceAction.CREDIT: credited,
     }[action]
 
 

@@ -45,6 +45,7 @@ from google.protobuf.message import Message
 from server import context, metrics
 from server.api import converters as conv
 from server.domain.errors import InvalidArgument, StreamStalled
+from server.domain.history import InvoiceVersion
 from server.domain.invoices import Invoice
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,9 @@ BY_INVOICE_DATE: Keyset[Invoice, tuple[dt.date, str]] = Keyset(
     lambda invoice: [invoice.header.invoice_date.isoformat(), invoice.header.id],
     lambda position: (dt.date.fromisoformat(position[0]), str(position[1])),
 )
+
+# Lists of an invoice's versions, oldest first.
+BY_VERSION: Keyset[InvoiceVersion, int] = Keyset(lambda record: [record.version], lambda position: int(position[0]))
 
 
 class _Stalled:

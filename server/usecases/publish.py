@@ -1,7 +1,8 @@
-"""What every invoice mutation does last: record the change on the invoice's change stream.
+"""What every invoice mutation does last: record the change in the invoice's history and on its change stream.
 
 `invoice_changed` reads the invoice as the change left it, renders its wire
-form once, and appends one event per kind to the outbox in the same
+form once, records it as a new version in the invoice's history (who made it:
+`tx.actor`) and appends one event per kind to the outbox in the same
 transaction, so a rolled-back change emits nothing and a committed one is
 never lost. The rendered bytes come back with the invoice: a servicer answers
 with exactly the bytes the watchers receive.
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from server.db import events as events_repo
+from server.db import history as history_repo
 from server.db import invoices as invoices_repo
 from server.domain.events import InvoiceEventKind
 from server.domain.invoices import Invoice
@@ -34,9 +36,10 @@ class ChangedInvoice:
 async def invoice_changed(
     tx: Tx, render: InvoiceRenderer, invoice_id: str, kinds: Sequence[InvoiceEventKind]
 ) -> ChangedInvoice:
-    """Append events of these kinds for the invoice as it is now; return it and its wire form."""
+    """Record the invoice as it is now in its history, append events of these kinds; return it and its wire form."""
     invoice = await invoices_repo.get(tx.conn, tx.account_id, invoice_id)
     wire = render(invoice)
+    await history_repo.record(tx.conn, tx.account_id, invoice.header, wire, **tx.actor.recorded())
     for kind in kinds:
         await events_repo.append(
             tx.conn,

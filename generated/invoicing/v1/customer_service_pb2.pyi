@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateCustomerRequest(_message.Message):
-    __slots__ = ("name", "email", "external_customer_id", "currency", "timezone", "billing_address", "shipping_address", "tax_id", "auto_collection", "auto_issuance", "net_terms", "metadata", "request_id")
+    __slots__ = ("name", "email", "external_customer_id", "currency", "timezone", "billing_address", "shipping_address", "tax_id", "auto_collection", "auto_issuance", "net_terms", "metadata", "request_id", "validate_only")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class CreateCustomerRequest(_message.Message):
     NET_TERMS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     name: str
     email: str
     external_customer_id: str
@@ -46,7 +47,8 @@ class CreateCustomerRequest(_message.Message):
     net_terms: int
     metadata: _containers.ScalarMap[str, str]
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., billing_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., shipping_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., tax_id: _Optional[_Union[_common_pb2.CustomerTaxId, _Mapping]] = ..., auto_collection: _Optional[bool] = ..., auto_issuance: _Optional[bool] = ..., net_terms: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., billing_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., shipping_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., tax_id: _Optional[_Union[_common_pb2.CustomerTaxId, _Mapping]] = ..., auto_collection: _Optional[bool] = ..., auto_issuance: _Optional[bool] = ..., net_terms: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class GetCustomerRequest(_message.Message):
     __slots__ = ("customer_id", "external_customer_id")
@@ -57,7 +59,7 @@ class GetCustomerRequest(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ...) -> None: ...
 
 class UpdateCustomerRequest(_message.Message):
-    __slots__ = ("customer_id", "external_customer_id", "name", "email", "currency", "timezone", "billing_address", "shipping_address", "tax_id", "auto_collection", "auto_issuance", "net_terms", "metadata", "request_id")
+    __slots__ = ("customer_id", "external_customer_id", "name", "email", "currency", "timezone", "billing_address", "shipping_address", "tax_id", "auto_collection", "auto_issuance", "net_terms", "metadata", "request_id", "validate_only")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +74,7 @@ class UpdateCustomerRequest(_message.Message):
     NET_TERMS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     external_customer_id: str
     name: str
@@ -86,7 +89,8 @@ class UpdateCustomerRequest(_message.Message):
     net_terms: int
     metadata: _common_pb2.MetadataChange
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., billing_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., shipping_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., tax_id: _Optional[_Union[_common_pb2.CustomerTaxId, _Mapping]] = ..., auto_collection: _Optional[bool] = ..., auto_issuance: _Optional[bool] = ..., net_terms: _Optional[int] = ..., metadata: _Optional[_Union[_common_pb2.MetadataChange, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., name: _Optional[str] = ..., email: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., billing_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., shipping_address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., tax_id: _Optional[_Union[_common_pb2.CustomerTaxId, _Mapping]] = ..., auto_collection: _Optional[bool] = ..., auto_issuance: _Optional[bool] = ..., net_terms: _Optional[int] = ..., metadata: _Optional[_Union[_common_pb2.MetadataChange, _Mapping]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class ListCustomersRequest(_message.Message):
     __slots__ = ("created_at_gt", "created_at_gte", "created_at_lt", "created_at_lte", "limit", "resume_token")
@@ -113,20 +117,22 @@ class ListCustomersResponse(_message.Message):
     def __init__(self, customers: _Optional[_Iterable[_Union[_customer_pb2.Customer, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class CreateBalanceTransactionRequest(_message.Message):
-    __slots__ = ("customer_id", "external_customer_id", "amount", "type", "description", "request_id")
+    __slots__ = ("customer_id", "external_customer_id", "amount", "type", "description", "request_id", "validate_only")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     external_customer_id: str
     amount: str
     type: _customer_pb2.BalanceTransactionType
     description: str
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., amount: _Optional[str] = ..., type: _Optional[_Union[_customer_pb2.BalanceTransactionType, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., amount: _Optional[str] = ..., type: _Optional[_Union[_customer_pb2.BalanceTransactionType, str]] = ..., description: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class ListBalanceTransactionsRequest(_message.Message):
     __slots__ = ("customer_id", "external_customer_id", "created_at_gt", "created_at_gte", "created_at_lt", "created_at_lte", "limit", "resume_token")

@@ -75,7 +75,7 @@ class Subscription(_message.Message):
     def __init__(self, id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.CustomerRef, _Mapping]] = ..., plan: _Optional[_Union[_plan_service_pb2.Plan, _Mapping]] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., status: _Optional[_Union[SubscriptionStatus, str]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., current_billing_period_start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., current_billing_period_end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateSubscriptionRequest(_message.Message):
-    __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id")
+    __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id", "validate_only")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,7 @@ class CreateSubscriptionRequest(_message.Message):
     AUTO_ISSUANCE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     external_customer_id: str
     plan_id: str
@@ -103,7 +104,8 @@ class CreateSubscriptionRequest(_message.Message):
     auto_issuance: bool
     metadata: _containers.ScalarMap[str, str]
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class GetSubscriptionRequest(_message.Message):
     __slots__ = ("subscription_id",)
@@ -134,13 +136,15 @@ class ListSubscriptionsResponse(_message.Message):
     def __init__(self, subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class CancelSubscriptionRequest(_message.Message):
-    __slots__ = ("subscription_id", "cancel_option", "cancellation_date", "request_id")
+    __slots__ = ("subscription_id", "cancel_option", "cancellation_date", "request_id", "validate_only")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_OPTION_FIELD_NUMBER: _ClassVar[int]
     CANCELLATION_DATE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     cancel_option: CancelOption
     cancellation_date: _date_pb2.Date
     request_id: str
-    def __init__(self, subscription_id: _Optional[str] = ..., cancel_option: _Optional[_Union[CancelOption, str]] = ..., cancellation_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., cancel_option: _Optional[_Union[CancelOption, str]] = ..., cancellation_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...

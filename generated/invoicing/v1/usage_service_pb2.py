@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n invoicing/v1/usage_service.proto\x12\x0cinvoicing.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\x05\x45vent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x03 \x01(\t\x12\x12\n\nevent_name\x18\x04 \x01(\t\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\nproperties\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\":\n\x13IngestEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\"?\n\x18IngestEventStreamRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\"K\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"f\n\x14IngestEventsResponse\x12\x10\n\x08ingested\x18\x01 \x01(\x03\x12\x12\n\nduplicates\x18\x02 \x01(\x03\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.invoicing.v1.EventError2\xc8\x01\n\x0cUsageService\x12U\n\x0cIngestEvents\x12!.invoicing.v1.IngestEventsRequest\x1a\".invoicing.v1.IngestEventsResponse\x12\x61\n\x11IngestEventStream\x12&.invoicing.v1.IngestEventStreamRequest\x1a\".invoicing.v1.IngestEventsResponse(\x01\x42\xa7\x01\n\x10\x63om.invoicing.v1B\x11UsageServiceProtoP\x01ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n invoicing/v1/usage_service.proto\x12\x0cinvoicing.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\x05\x45vent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x03 \x01(\t\x12\x12\n\nevent_name\x18\x04 \x01(\t\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\nproperties\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"Q\n\x13IngestEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\x12\x15\n\rvalidate_only\x18\x02 \x01(\x08\"V\n\x18IngestEventStreamRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\x12\x15\n\rvalidate_only\x18\x02 \x01(\x08\"K\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"f\n\x14IngestEventsResponse\x12\x10\n\x08ingested\x18\x01 \x01(\x03\x12\x12\n\nduplicates\x18\x02 \x01(\x03\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.invoicing.v1.EventError2\xc8\x01\n\x0cUsageService\x12U\n\x0cIngestEvents\x12!.invoicing.v1.IngestEventsRequest\x1a\".invoicing.v1.IngestEventsResponse\x12\x61\n\x11IngestEventStream\x12&.invoicing.v1.IngestEventStreamRequest\x1a\".invoicing.v1.IngestEventsResponse(\x01\x42\xa7\x01\n\x10\x63om.invoicing.v1B\x11UsageServiceProtoP\x01ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,13 +37,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENT']._serialized_start=114
   _globals['_EVENT']._serialized_end=309
   _globals['_INGESTEVENTSREQUEST']._serialized_start=311
-  _globals['_INGESTEVENTSREQUEST']._serialized_end=369
-  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_start=371
-  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_end=434
-  _globals['_EVENTERROR']._serialized_start=436
-  _globals['_EVENTERROR']._serialized_end=511
-  _globals['_INGESTEVENTSRESPONSE']._serialized_start=513
-  _globals['_INGESTEVENTSRESPONSE']._serialized_end=615
-  _globals['_USAGESERVICE']._serialized_start=618
-  _globals['_USAGESERVICE']._serialized_end=818
+  _globals['_INGESTEVENTSREQUEST']._serialized_end=392
+  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_start=394
+  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_end=480
+  _globals['_EVENTERROR']._serialized_start=482
+  _globals['_EVENTERROR']._serialized_end=557
+  _globals['_INGESTEVENTSRESPONSE']._serialized_start=559
+  _globals['_INGESTEVENTSRESPONSE']._serialized_end=661
+  _globals['_USAGESERVICE']._serialized_start=664
+  _globals['_USAGESERVICE']._serialized_end=864
 # @@protoc_insertion_point(module_scope)

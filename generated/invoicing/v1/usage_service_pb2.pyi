@@ -27,16 +27,20 @@ class Event(_message.Message):
     def __init__(self, idempotency_key: _Optional[str] = ..., customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., event_name: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., properties: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class IngestEventsRequest(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "validate_only")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class IngestEventStreamRequest(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "validate_only")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class EventError(_message.Message):
     __slots__ = ("index", "reason", "field", "message")
