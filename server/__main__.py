@@ -107,7 +107,7 @@ async def _revoke_api_key(settings: Settings, key_id: str) -> int:
 async def _bill(settings: Settings, now: str | None) -> int:
     import datetime as dt
 
-    from server.api.converters import invoice_wire
+    from server.api.converters import InvoiceWire
     from server.app import build_services
     from server.db.pool import Database
     from server.usecases.history import complete_first_versions
@@ -119,12 +119,28 @@ async def _bill(settings: Settings, now: str | None) -> int:
         moment = moment.replace(tzinfo=dt.UTC)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
-        await complete_first_versions(db, invoice_wire)  # as the server does before it serves
+        await complete_first_versions(db, InvoiceWire())  # as the server does before it serves
         services = build_services(db, grace=dt.timedelta(hours=settings.billing_grace_hours))
         result = await services.runner.run_once(moment)
     finally:
         await db.close()
     print(f"invoices generated: {result.generated}, issued: {result.issued}")
+    return 0
+
+
+async def _render_invoices(settings: Settings) -> int:
+    from server.api.converters import InvoiceWire
+    from server.db.pool import Database
+    from server.usecases.invoice_reads import refresh_stale_forms
+
+    dsn, _pg = resolve_database(settings)
+    await migrate(direct_dsn(settings, dsn))
+    db = await Database.connect(dsn, settings.pool_settings())
+    try:
+        refreshed = await refresh_stale_forms(db, InvoiceWire())
+    finally:
+        await db.close()
+    print(f"invoice wire forms rendered: {refreshed}")
     return 0
 
 
@@ -202,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--description", default="", help="what the key is for")
     revoke = commands.add_parser("revoke-api-key", help="revoke an API key by its id")
     revoke.add_argument("key_id")
+    commands.add_parser(
+        "render-invoices",
+        help="render the stored wire form of every invoice whose form is missing or stale (after an upgrade or"
+        " a bulk load; servers also do it in the background)",
+    )
     bill = commands.add_parser("bill", help="invoice elapsed billing periods and auto-issue due drafts, once")
     bill.add_argument("--now", help="the instant to bill as of (ISO 8601; default: now)")
     profile = commands.add_parser(
@@ -231,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
         "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),
         "bill": lambda: _bill(settings, args.now),
+        "render-invoices": lambda: _render_invoices(settings),
         "account-profile": lambda: _account_profile(settings, args),
     }
     import uvloop

@@ -14,8 +14,11 @@ from decimal import Decimal
 import grpc
 from invoicing.v1 import credit_note_service_pb2, customer_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.client import Api, expect_error
-from tests.credit_note_support import (
+from tests.support.builders import create_customer, create_invoice, line
+from tests.support.calls import adjust_balance, balance_of, get_invoice, issue, ledger, mark_paid, void
+from tests.support.checks import assert_balance_matches_ledger
+from tests.support.client import Api, expect_error
+from tests.support.credit_notes import (
     ADJUSTMENT,
     REFUND,
     create_note,
@@ -23,19 +26,7 @@ from tests.credit_note_support import (
     get_note,
     list_notes,
     note_request,
-    notes_stub,
     void_note,
-)
-from tests.factories import create_customer, create_invoice, line
-from tests.lifecycle_support import (
-    adjust_balance,
-    assert_balance_matches_ledger,
-    balance_of,
-    get_invoice,
-    issue,
-    ledger,
-    mark_paid,
-    void,
 )
 
 ACTIONS = customer_pb2.BalanceTransactionAction
@@ -71,7 +62,7 @@ async def test_the_worked_example_adjustment_refund_and_void(api: Api) -> None:
     ]
     assert await balance_of(api, customer_id) == Decimal("0.00")  # the 10.00 went to the invoice at issue
 
-    beyond = await expect_error(notes_stub(api).CreateCreditNote(note_request(issued.id, (first, "35.01"))))
+    beyond = await expect_error(api.credit_notes.CreateCreditNote(note_request(issued.id, (first, "35.01"))))
     assert beyond.code == grpc.StatusCode.FAILED_PRECONDITION
     assert beyond.reason == "CREDIT_NOTE_EXCEEDS_LINE"
     assert beyond.metadata == {"invoice_line_item_id": first, "remaining": "35.00"}
@@ -130,7 +121,7 @@ async def test_an_adjustment_beyond_the_amount_due_credits_the_rest_and_pays_the
     assert not invoice.payments  # paid by the credit note, not by a payment
     assert await balance_of(api, customer.id) == Decimal("7.50")
     # The invoice is settled: the adjustment can no longer be undone (the balance can be adjusted instead).
-    refused = await expect_error(notes_stub(api).VoidCreditNote(
+    refused = await expect_error(api.credit_notes.VoidCreditNote(
         credit_note_service_pb2.VoidCreditNoteRequest(credit_note_id=note.id)
     ))  # fmt: skip
     assert (refused.code, refused.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVOICE_NOT_ISSUED")
@@ -139,7 +130,7 @@ async def test_an_adjustment_beyond_the_amount_due_credits_the_rest_and_pays_the
     assert refund.type == REFUND
     assert await balance_of(api, customer.id) == Decimal("15.00")
     over = await expect_error(
-        notes_stub(api).CreateCreditNote(note_request(issued.id, (issued.line_items[1].id, "0.01")))
+        api.credit_notes.CreateCreditNote(note_request(issued.id, (issued.line_items[1].id, "0.01")))
     )
     assert over.reason == "CREDIT_NOTE_EXCEEDS_LINE"
     assert over.metadata["remaining"] == "0.00"
@@ -154,7 +145,7 @@ async def test_amounts_follow_the_currency_minor_unit(api: Api) -> None:
     assert (note.total, note.currency) == ("2500", "JPY")
     assert (await get_invoice(api, invoice.id)).amount_due == "9500"
     too_fine = await expect_error(
-        notes_stub(api).CreateCreditNote(note_request(invoice.id, (invoice.line_items[0].id, "1.5")))
+        api.credit_notes.CreateCreditNote(note_request(invoice.id, (invoice.line_items[0].id, "1.5")))
     )
     assert too_fine.code == grpc.StatusCode.INVALID_ARGUMENT
     assert list(too_fine.field_violations) == ["line_items[0].amount"]
@@ -186,7 +177,7 @@ async def test_voiding_an_invoice_with_a_live_adjustment_is_refused_until_the_no
     assert restored.amount_due == "30.00"
     assert (await void(api, invoice.id)).status == invoice_pb2.INVOICE_STATUS_VOID
     again = await expect_error(
-        notes_stub(api).VoidCreditNote(credit_note_service_pb2.VoidCreditNoteRequest(credit_note_id=note.id))
+        api.credit_notes.VoidCreditNote(credit_note_service_pb2.VoidCreditNoteRequest(credit_note_id=note.id))
     )
     assert (again.code, again.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "CREDIT_NOTE_VOID")
 
@@ -197,7 +188,7 @@ async def test_notes_are_refused_on_drafts_and_void_invoices_and_name_their_reas
     voided = await void(api, (await issue(api, (await create_invoice(api, customer)).id)).id)
     for invoice, status in ((draft, "draft"), (voided, "void")):
         error = await expect_error(
-            notes_stub(api).CreateCreditNote(note_request(invoice.id, (invoice.line_items[0].id, "1.00")))
+            api.credit_notes.CreateCreditNote(note_request(invoice.id, (invoice.line_items[0].id, "1.00")))
         )
         assert error.code == grpc.StatusCode.FAILED_PRECONDITION
         assert error.reason == "INVOICE_NOT_CREDITABLE"
@@ -210,7 +201,7 @@ async def test_bad_requests_name_the_field_and_change_nothing(api: Api) -> None:
     invoice = await issue(api, (await create_invoice(api, customer, line_items=[line(), line("Extra")])).id)
     first, second = (item.id for item in invoice.line_items)
     other = await issue(api, (await create_invoice(api, customer)).id)
-    stub = notes_stub(api)
+    stub = api.credit_notes
     cases = {
         "line_items": note_request(invoice.id),
         "line_items[0].amount": note_request(invoice.id, (first, "0")),
@@ -245,7 +236,7 @@ async def test_another_accounts_notes_are_not_found(api: Api, other_api: Api) ->
     customer = await create_customer(other_api)
     invoice = await issue(other_api, (await create_invoice(other_api, customer)).id)
     note = await create_note(other_api, invoice.id, (invoice.line_items[0].id, "1.00"))
-    stub = notes_stub(api)
+    stub = api.credit_notes
     for call in (
         stub.GetCreditNote(credit_note_service_pb2.GetCreditNoteRequest(credit_note_id=note.id)),
         stub.VoidCreditNote(credit_note_service_pb2.VoidCreditNoteRequest(credit_note_id=note.id)),
@@ -261,13 +252,13 @@ async def test_a_retry_with_the_same_request_id_replays_the_note(api: Api) -> No
     customer = await create_customer(api)
     invoice = await issue(api, (await create_invoice(api, customer)).id)
     request = note_request(invoice.id, (invoice.line_items[0].id, "3.00"), request_id="note-1", memo="late delivery")
-    first = await notes_stub(api).CreateCreditNote(request)
-    again = await notes_stub(api).CreateCreditNote(request)
+    first = await api.credit_notes.CreateCreditNote(request)
+    again = await api.credit_notes.CreateCreditNote(request)
     assert again == first
     assert len(await list_notes(api)) == 1
     assert (await get_invoice(api, invoice.id)).amount_due == "27.00"
     request.line_items[0].amount = "4.00"
-    reused = await expect_error(notes_stub(api).CreateCreditNote(request))
+    reused = await expect_error(api.credit_notes.CreateCreditNote(request))
     assert (reused.code, reused.reason) == (grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED")
 
 
@@ -284,13 +275,13 @@ async def test_list_filters_by_customer_invoice_and_time_and_resumes(api: Api) -
     assert [n.id for n in await list_notes(api, invoice_id=notes[1].invoice_id)] == [notes[1].id]
     assert [n.id for n in await list_notes(api, created_at_gt=notes[0].created_at)] == newest_first[:2]
     assert [n.id for n in await list_notes(api, created_at_lte=notes[0].created_at)] == [notes[0].id]
-    first = [batch async for batch in notes_stub(api).ListCreditNotes(
+    first = [batch async for batch in api.credit_notes.ListCreditNotes(
         credit_note_service_pb2.ListCreditNotesRequest(limit=1)
     )]  # fmt: skip
     assert [n.id for n in first[0].credit_notes] == newest_first[:1]
     rest = await list_notes(api, resume_token=first[-1].resume_token)
     assert [n.id for n in rest] == newest_first[1:]
-    tampered = await expect_error(notes_stub(api).ListCreditNotes(
+    tampered = await expect_error(api.credit_notes.ListCreditNotes(
         credit_note_service_pb2.ListCreditNotesRequest(customer_id=alice.id, resume_token=first[-1].resume_token)
     ))  # fmt: skip
     assert tampered.reason == "RESUME_TOKEN_INVALID"

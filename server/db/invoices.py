@@ -38,6 +38,7 @@ from server.domain.invoices import (
     Line,
     LineAdjustment,
     Payment,
+    StoredInvoice,
     Totals,
 )
 from server.domain.lifecycle import AppliedBalance
@@ -368,9 +369,14 @@ async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Inv
     return invoice_from(row)
 
 
-def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None) -> ListQuery[Invoice]:
-    """SQL and arguments listing invoices by invoice date (newest first, ties by id) after a keyset position."""
-    args: list[Any] = [account_id]
+def list_query(
+    account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None, schema: str
+) -> ListQuery[StoredInvoice]:
+    """SQL and arguments listing invoices by invoice date (newest first, ties by id) after a keyset position.
+
+    Each row is the invoice's keyset and its stored wire form when that form is current for `schema`.
+    """
+    args: list[Any] = [account_id, schema]
 
     def arg(value: Any) -> str:
         args.append(value)
@@ -380,7 +386,11 @@ def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, st
     if filters.customer_id is not None:
         conditions.append(f"i.customer_id = {arg(filters.customer_id)}")
     if filters.external_customer_id is not None:
-        conditions.append(f"c.external_customer_id = {arg(filters.external_customer_id)}")
+        # As a customer id, so that the customer's index on invoices serves the list.
+        conditions.append(
+            "i.customer_id = (SELECT c.id FROM customers c"
+            f" WHERE c.account_id = $1 AND c.external_customer_id = {arg(filters.external_customer_id)})"
+        )
     if filters.subscription_id is not None:
         conditions.append(f"i.subscription_id = {arg(filters.subscription_id)}")
     date_column = "i.due_date" if filters.filter_by_due_date else "i.invoice_date"
@@ -407,8 +417,16 @@ def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, st
         conditions.append(f"i.invoice_source {op} '{InvoiceSource.SUBSCRIPTION.value}'")
     if after is not None:
         conditions.append(f"(i.invoice_date, i.id) < ({arg(after[0])}::date, {arg(after[1])})")
-    sql = INVOICE_SELECT + " WHERE " + " AND ".join(conditions) + " ORDER BY i.invoice_date DESC, i.id DESC"
-    return ListQuery(sql, args, invoice_from)
+    sql = (
+        "SELECT i.id, i.invoice_date,"
+        " CASE WHEN i.wire_version = i.version AND i.wire_schema = $2 THEN i.wire END AS wire"
+        " FROM invoices i WHERE " + " AND ".join(conditions) + " ORDER BY i.invoice_date DESC, i.id DESC"
+    )
+    return ListQuery(sql, args, _stored_from)
+
+
+def _stored_from(row: Mapping[str, Any]) -> StoredInvoice:
+    return StoredInvoice(row["id"], row["invoice_date"], row["wire"])
 
 
 async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> str:
@@ -424,7 +442,7 @@ async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str
 async def lock(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceHeader:
     """Lock the invoice row for this transaction and return its columns."""
     row = await conn.fetchrow(
-        f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR UPDATE",
+        f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR NO KEY UPDATE",
         account_id,
         invoice_id,
     )
@@ -695,7 +713,83 @@ async def prorated_refunds(conn: asyncpg.Connection, account_id: str, invoice_id
 async def lock_many(conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]) -> None:
     """Lock invoices for this transaction, in id order (the order for several invoices)."""
     await conn.execute(
-        "SELECT 1 FROM invoices WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE",
+        "SELECT 1 FROM invoices WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE",
         account_id,
         sorted(invoice_ids),
     )
+
+
+@dataclass(frozen=True)
+class StoredWire:
+    """An invoice's stored wire form, and whether it is current (rendered at its version, by this schema)."""
+
+    id: str
+    wire: bytes | None
+    fresh: bool
+
+
+async def store_wire(
+    conn: asyncpg.Connection, account_id: str, invoice_id: str, version: int, wire: bytes, schema: str
+) -> None:
+    """Keep the wire form of the invoice at `version` (a no-op if the invoice has moved past that version)."""
+    await conn.execute(
+        """
+        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
+        WHERE account_id = $1 AND id = $2 AND version = $3
+        """,
+        account_id,
+        invoice_id,
+        version,
+        wire,
+        schema,
+    )
+
+
+async def stored_wires(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], schema: str
+) -> dict[tuple[str, str], StoredWire]:
+    """The stored wire forms of several invoices, each named by (account id, invoice id), in one statement.
+
+    Invoices that do not exist (or are another account's) are absent from the result.
+    """
+    rows = await conn.fetch(
+        """
+        SELECT i.account_id, i.id, i.wire, (i.wire_version = i.version AND i.wire_schema = $3) IS TRUE AS fresh
+        FROM unnest($1::text[], $2::text[]) AS k(account_id, id)
+        JOIN invoices i ON i.account_id = k.account_id AND i.id = k.id
+        """,
+        [account for account, _ in keys],
+        [invoice for _, invoice in keys],
+        schema,
+    )
+    return {(r["account_id"], r["id"]): StoredWire(r["id"], r["wire"], r["fresh"]) for r in rows}
+
+
+async def get_many(conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
+    """Whole invoices by id (those that exist), in no particular order."""
+    rows = await conn.fetch(
+        INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = ANY($2::text[])", account_id, list(invoice_ids)
+    )
+    return [invoice_from(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class StaleWire:
+    """An invoice whose stored wire form is missing or stale (the background refresher's queue spans accounts)."""
+
+    account_id: str
+    invoice_id: str
+
+
+async def stale_wires(conn: asyncpg.Connection, schema: str, limit: int) -> list[StaleWire]:
+    """Invoices whose wire form is missing, older than the invoice, or of another schema."""
+    rows = await conn.fetch(
+        """
+        SELECT account_id, id FROM invoices
+        WHERE wire IS NULL OR wire_version <> version OR wire_schema IS DISTINCT FROM $1
+        LIMIT $2
+        """,
+        schema,
+        limit,
+    )
+    return [StaleWire(r["account_id"], r["id"]) for r in rows]

@@ -9,7 +9,7 @@ the cursor, transaction and connection at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,8 +29,19 @@ class ListQuery(Generic[R]):
     row: Callable[[asyncpg.Record], R]
 
 
-async def batches(db: Database, query: ListQuery[R], *, size: int, limit: int) -> AsyncGenerator[list[R], None]:
-    """The query's records in batches of at most `size`, at most `limit` in all (0: no limit)."""
+async def batches(
+    db: Database,
+    query: ListQuery[R],
+    *,
+    size: int,
+    limit: int,
+    complete: Callable[[asyncpg.Connection, list[R]], Awaitable[list[R]]] | None = None,
+) -> AsyncGenerator[list[R], None]:
+    """The query's records in batches of at most `size`, at most `limit` in all (0: no limit).
+
+    `complete`, when given, finishes each batch on the same connection, inside the same snapshot (reading
+    what the batch's rows refer to).
+    """
     remaining = limit if limit > 0 else None
     async with db.snapshot() as conn:
         cursor = await conn.cursor(query.sql, *query.args)
@@ -39,7 +50,8 @@ async def batches(db: Database, query: ListQuery[R], *, size: int, limit: int) -
             rows = await cursor.fetch(want)
             if not rows:
                 return
-            yield [query.row(row) for row in rows]
+            records = [query.row(row) for row in rows]
+            yield records if complete is None else await complete(conn, records)
             if remaining is not None:
                 remaining -= len(rows)
             if len(rows) < want:

@@ -1,27 +1,17 @@
-"""Calls and checks shared by the credit note, dry run and history tests."""
+"""Credit note requests and calls, invoice versions and replayed change events (credit notes, dry runs, history)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from invoicing.v1 import (
-    credit_note_service_pb2,
-    credit_note_service_pb2_grpc,
-    invoice_pb2,
-    invoice_service_pb2,
-)
+from invoicing.v1 import credit_note_service_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.client import Api
+from tests.support.client import Api
 
 REASON = credit_note_service_pb2.CREDIT_NOTE_REASON_PRODUCT_UNSATISFACTORY
 ADJUSTMENT = credit_note_service_pb2.CREDIT_NOTE_TYPE_ADJUSTMENT
 REFUND = credit_note_service_pb2.CREDIT_NOTE_TYPE_REFUND
-
-
-def notes_stub(api: Api) -> credit_note_service_pb2_grpc.CreditNoteServiceStub:
-    """CreditNoteService on the api's authenticated channel."""
-    return credit_note_service_pb2_grpc.CreditNoteServiceStub(api.channel)
 
 
 def note_request(
@@ -43,7 +33,7 @@ async def create_note(
     api: Api, invoice_id: str, *lines: tuple[str, str], **fields: Any
 ) -> credit_note_service_pb2.CreditNote:
     """CreateCreditNote."""
-    note: credit_note_service_pb2.CreditNote = await notes_stub(api).CreateCreditNote(
+    note: credit_note_service_pb2.CreditNote = await api.credit_notes.CreateCreditNote(
         note_request(invoice_id, *lines, **fields)
     )
     return note
@@ -51,7 +41,7 @@ async def create_note(
 
 async def void_note(api: Api, note_id: str, **fields: Any) -> credit_note_service_pb2.CreditNote:
     """VoidCreditNote."""
-    note: credit_note_service_pb2.CreditNote = await notes_stub(api).VoidCreditNote(
+    note: credit_note_service_pb2.CreditNote = await api.credit_notes.VoidCreditNote(
         credit_note_service_pb2.VoidCreditNoteRequest(credit_note_id=note_id, **fields)
     )
     return note
@@ -59,7 +49,7 @@ async def void_note(api: Api, note_id: str, **fields: Any) -> credit_note_servic
 
 async def get_note(api: Api, note_id: str) -> credit_note_service_pb2.CreditNote:
     """GetCreditNote."""
-    note: credit_note_service_pb2.CreditNote = await notes_stub(api).GetCreditNote(
+    note: credit_note_service_pb2.CreditNote = await api.credit_notes.GetCreditNote(
         credit_note_service_pb2.GetCreditNoteRequest(credit_note_id=note_id)
     )
     return note
@@ -68,7 +58,7 @@ async def get_note(api: Api, note_id: str) -> credit_note_service_pb2.CreditNote
 async def list_notes(api: Api, **filters: Any) -> list[credit_note_service_pb2.CreditNote]:
     """Every credit note ListCreditNotes streams for the filters, in order."""
     notes: list[credit_note_service_pb2.CreditNote] = []
-    async for batch in notes_stub(api).ListCreditNotes(credit_note_service_pb2.ListCreditNotesRequest(**filters)):
+    async for batch in api.credit_notes.ListCreditNotes(credit_note_service_pb2.ListCreditNotesRequest(**filters)):
         notes.extend(batch.credit_notes)
     return notes
 
