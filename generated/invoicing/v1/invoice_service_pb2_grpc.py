@@ -187,9 +187,10 @@ class InvoiceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetInvoice(self, request, context):
-        """Returns one invoice, as it is now or, with `version`, as that version
-        left it. NOT_FOUND for an unknown id or another account's invoice, and
-        (reason INVOICE_VERSION_NOT_FOUND) for a version not recorded.
+        """Returns one invoice. With `version`, returns it as that version left it
+        (see ListInvoiceVersions). NOT_FOUND for an unknown id or another
+        account's invoice, and (reason INVOICE_VERSION_NOT_FOUND) for a version
+        not recorded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
