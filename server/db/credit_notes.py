@@ -173,7 +173,9 @@ async def parties_of(conn: asyncpg.Connection, account_id: str, note_id: str) ->
 
 async def lock(conn: asyncpg.Connection, account_id: str, note_id: str) -> CreditNote:
     """Lock the note's row for this transaction (after its invoice's lock) and read it whole."""
-    await conn.execute("SELECT 1 FROM credit_notes WHERE account_id = $1 AND id = $2 FOR UPDATE", account_id, note_id)
+    await conn.execute(
+        "SELECT 1 FROM credit_notes WHERE account_id = $1 AND id = $2 FOR NO KEY UPDATE", account_id, note_id
+    )
     return await get(conn, account_id, note_id)
 
 

@@ -90,7 +90,7 @@ async def lock_pending(conn: asyncpg.Connection, limit: int) -> list[PendingVers
     rows = await conn.fetch(
         """
         SELECT account_id, invoice_id, version FROM invoice_versions WHERE invoice IS NULL
-        ORDER BY account_id, invoice_id LIMIT $1 FOR UPDATE SKIP LOCKED
+        ORDER BY account_id, invoice_id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED
         """,
         limit,
     )

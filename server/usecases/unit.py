@@ -91,9 +91,9 @@ class Transactions:
         """Run work and encode its outcome in a transaction that is then rolled back, whatever happens."""
         try:
             async with self.db.transaction() as conn:
+                bound = min(self.dry_run_lock_wait_ms, self.db.settings.lock_timeout_ms)
                 left = context.remaining_seconds()
-                bound = self.dry_run_lock_wait_ms if left is None else min(self.dry_run_lock_wait_ms, int(left * 1000))
-                await rehearsals.bound_lock_waits(conn, bound)
+                await rehearsals.bound_lock_waits(conn, bound if left is None else min(bound, int(left * 1000)))
                 raise _RolledBack(encode(await work(Tx(conn, actor, self.clock()))))
         except _RolledBack as rolled_back:
             return cast(R, rolled_back.outcome)
