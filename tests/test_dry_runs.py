@@ -11,6 +11,7 @@ then takes. A dry run gives up on a lock another transaction holds, where a real
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -19,11 +20,11 @@ from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.support.accounts import Account
+from tests.support.accounts import Account, new_account
 from tests.support.builders import create_customer, create_invoice
 from tests.support.calls import get_invoice, issue
 from tests.support.checks import sequence_of
-from tests.support.client import Api, expect_error
+from tests.support.client import Api, expect_error, open_api
 from tests.support.credit_notes import events_of
 from tests.support.database import connection
 from tests.support.fuzz import BUILDERS, METHODS, READ_PREFIXES, Home, Rows, invoke
@@ -75,14 +76,27 @@ def _clear(message: Message) -> None:
                 _clear(item)
 
 
+@pytest.fixture(scope="module")
+async def home_account(migrated_dsn: str) -> Account:
+    """The account of the dry runs of every mutating RPC (each builds the fresh resources it changes)."""
+    return await new_account(migrated_dsn)
+
+
+@pytest.fixture(scope="module")
+async def home(target: str, home_account: Account) -> AsyncIterator[Home]:
+    """The fuzzer's resources in that account, made once for the module."""
+    async with open_api(target, home_account.key) as api:
+        yield await Home.create(api)
+
+
 @pytest.mark.parametrize("method", MUTATIONS, ids=lambda method: method.name)
 async def test_a_dry_run_stores_nothing_and_answers_what_the_real_call_then_answers(
-    method: MethodDescriptor, api: Api, account: Account, migrated_dsn: str
+    method: MethodDescriptor, home: Home, home_account: Account, migrated_dsn: str
 ) -> None:
-    home = await Home.create(api)
+    api = home.api
     requests = await BUILDERS[method.name](home, 1)
     async with connection(migrated_dsn) as conn:
-        rows = await Rows.open(conn, account.id)
+        rows = await Rows.open(conn, home_account.id)
         before = await rows.fingerprint()
 
         dry = await invoke(api.channel, method, [_dry(request) for request in requests])
