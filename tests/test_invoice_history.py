@@ -17,9 +17,10 @@ from google.protobuf import json_format
 from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2
 
 from server.api.invoice_diff import EVERY_VERSION
-from server.app import start_server
+from server.app import RunningServer, start_server
 from server.config import Settings
 from server.db.migrate import migrate
+from server.usecases.history import complete_first_versions
 from tests.support.accounts import Account, new_account
 from tests.support.builders import add_line_request, create_customer, create_invoice, line
 from tests.support.calls import get_invoice, issue, mark_paid
@@ -243,3 +244,31 @@ async def test_invoices_from_before_history_start_with_their_state_then(empty_ds
         await second.stop(grace=1)
     async with connection(empty_dsn) as conn:
         assert await conn.fetchval("SELECT count(*) FROM invoice_versions WHERE invoice IS NULL") == 0
+
+
+async def test_a_first_version_left_pending_while_an_older_release_changed_the_invoice(
+    api: Api, server: RunningServer, migrated_dsn: str
+) -> None:
+    """A pending first version whose invoice moved on without history records the invoice as it is then; if
+    that version was recorded meanwhile, the pending one goes (history starts there)."""
+    customer = await create_customer(api)
+    moved, recorded = await create_invoice(api, customer), await create_invoice(api, customer)
+    moved_now = await _update(api, moved.id, set={"by": "older release"})
+    recorded_now = await _update(api, recorded.id, set={"by": "this release"})
+    async with connection(migrated_dsn) as conn:
+        # As a migration would have left them: a pending version 1. The first invoice's recorded versions are
+        # gone (an older release changed it without recording any); the second keeps its version 2.
+        await conn.execute("DELETE FROM invoice_versions WHERE invoice_id = $1", moved.id)
+        await conn.execute("DELETE FROM invoice_versions WHERE invoice_id = $1 AND version = 1", recorded.id)
+        await conn.execute(
+            "INSERT INTO invoice_versions (account_id, invoice_id, version, changed_at, method)"
+            " SELECT account_id, id, 1, created_at, 'history-start' FROM invoices WHERE id = ANY($1::text[])",
+            [moved.id, recorded.id],
+        )
+
+    assert await complete_first_versions(server.db, server.services.invoices.render) == 2
+
+    [first] = await versions_of(api, moved.id)
+    assert (first.version, first.method, first.invoice) == (moved_now.version, "history-start", moved_now)
+    assert [(v.version, v.method) for v in await versions_of(api, recorded.id)] == [(2, "UpdateInvoice")]
+    assert (await versions_of(api, recorded.id))[0].invoice == recorded_now
