@@ -89,8 +89,8 @@ async def open_list_transactions(dsn: str) -> int:
         count: int = await conn.fetchval(
             """
             SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'invoice-service' AND xact_start IS NOT NULL
-               AND query LIKE '%i.wire_version = i.version%'
+             WHERE datname = current_database() AND application_name = 'invoice-service/streams'
+               AND xact_start IS NOT NULL
             """
         )
     return count
@@ -125,12 +125,12 @@ async def read_rest(call: Any) -> list[invoice_service_pb2.ListInvoicesResponse]
 async def settle(server: RunningServer, dsn: str) -> tuple[int, int, int]:
     """Wait (boundedly) until streams released their connections; return (stuck, idle, size) as last seen."""
     pool = server.db.stream_pool
-    stuck = await idle_in_transaction(dsn)
+    stuck = await idle_in_transaction(dsn, streams_only=True)
     for _ in range(100):
         if stuck == 0 and pool.get_idle_size() == pool.get_size():
             break
         await asyncio.sleep(0.05)
-        stuck = await idle_in_transaction(dsn)
+        stuck = await idle_in_transaction(dsn, streams_only=True)
     return stuck, pool.get_idle_size(), pool.get_size()
 
 

@@ -29,9 +29,14 @@ class WireLoader:
         self._pending: dict[_Key, list[asyncio.Future[repo.StoredWire | None]]] = {}
         self._draining = 0
         self._drains: set[asyncio.Task[None]] = set()  # (referenced until done: the loop keeps weak ones)
+        # Lookups asked for and statements run for them, since the loader was made (their ratio is the
+        # coalescing; shown in the metrics).
+        self.lookups = 0
+        self.statements = 0
 
     async def load(self, account_id: str, invoice_id: str) -> repo.StoredWire | None:
         """The invoice's stored wire form and its freshness; None when there is no such invoice."""
+        self.lookups += 1
         future: asyncio.Future[repo.StoredWire | None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault((account_id, invoice_id), []).append(future)
         if self._draining < self._max_statements:
@@ -46,6 +51,7 @@ class WireLoader:
             while self._pending:
                 keys = list(self._pending)[: self._max_batch]
                 waiting = {key: self._pending.pop(key) for key in keys}
+                self.statements += 1
                 try:
                     async with self._db.connection() as conn:
                         found = await repo.stored_wires(conn, keys, self._schema)

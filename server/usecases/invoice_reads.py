@@ -33,11 +33,11 @@ class InvoiceReads:
     def __init__(self, db: Database, render: InvoiceRenderer) -> None:
         self._db = db
         self._render = render
-        self._loader = WireLoader(db, render.schema)
+        self.loader = WireLoader(db, render.schema)
 
     async def wire(self, account_id: str, invoice_id: str) -> bytes:
         """GetInvoice: the invoice's wire form; NotFound for an unknown id or another account's invoice."""
-        stored = await self._loader.load(account_id, invoice_id)
+        stored = await self.loader.load(account_id, invoice_id)
         if stored is None:
             raise NotFound("invoice", invoice_id)
         if stored.fresh and stored.wire is not None:
@@ -73,31 +73,32 @@ class InvoiceReads:
             rendered = {i.header.id: self._render(i) for i in await repo.get_many(conn, account_id, stale)}
             return [item if item.wire is not None else replace(item, wire=rendered[item.id]) for item in listed]
 
-        query = repo.list_query(account_id, filters, after, self._render.schema)
+        query = repo.list_query(account_id, filters, after, self._render.schema, limit)
         return snapshots.batches(self._db, query, size=batch, limit=limit, complete=complete)
 
 
-async def refresh_stale_forms(db: Database, render: InvoiceRenderer, batch: int = 500) -> int:
-    """Render and store every wire form that is missing or stale, a batch at a time; return how many.
+async def refresh_stale_forms(
+    db: Database, render: InvoiceRenderer, batch: int = 500, account_id: str | None = None
+) -> int:
+    """Render and store every wire form that is missing or stale (of every account, or of one), a batch at a
+    time; return how many.
 
     Safe in several processes at once: each form is stored only for the version it was rendered from.
     """
     refreshed = 0
     while True:
         async with db.connection() as conn:
-            stale = await repo.stale_wires(conn, render.schema, batch)
+            stale = await repo.stale_wires(conn, render.schema, batch, account_id)
         if not stale:
             return refreshed
+        by_account: dict[str, list[str]] = {}
         for item in stale:
-            async with db.transaction() as conn:
-                try:
-                    invoice = await repo.get(conn, item.account_id, item.invoice_id)
-                except NotFound:  # (deleted meanwhile: drafts are never deleted today, but be safe)
-                    continue
-                wire = render(invoice)
-                await repo.store_wire(
-                    conn, item.account_id, item.invoice_id, invoice.header.version, wire, render.schema
-                )
-            refreshed += 1
+            by_account.setdefault(item.account_id, []).append(item.invoice_id)
+        for owner, invoice_ids in by_account.items():
+            async with db.transaction() as conn:  # (no lock: each form is kept only for the version it shows)
+                invoices = await repo.get_many(conn, owner, invoice_ids)
+                forms = [(i.header.id, i.header.version, render(i)) for i in invoices]
+                await repo.store_wires(conn, owner, forms, render.schema)
+            refreshed += len(forms)
         if len(stale) < batch:
             return refreshed

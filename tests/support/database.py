@@ -35,14 +35,16 @@ def on_same_server(dsn: str, database: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
 
 
-async def idle_in_transaction(dsn: str) -> int:
-    """How many of the service's connections sit idle inside an open transaction."""
+async def idle_in_transaction(dsn: str, *, streams_only: bool = False) -> int:
+    """How many of the service's connections sit idle inside an open transaction (List snapshots only, or all)."""
+    names = ["invoice-service/streams"] if streams_only else ["invoice-service", "invoice-service/streams"]
     async with connection(dsn) as conn:
         count: int = await conn.fetchval(
             """
             SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'invoice-service'
+             WHERE datname = current_database() AND application_name = ANY($1::text[])
                AND state LIKE 'idle in transaction%'
-            """
+            """,
+            names,
         )
     return count
