@@ -212,8 +212,8 @@ async def test_invoices_from_before_history_start_with_their_state_then(empty_ds
         await first.stop(grace=1)
     async with connection(empty_dsn) as conn:  # back to the schema before history was kept
         await conn.execute("DROP TABLE invoice_versions")
-        await conn.execute("DELETE FROM schema_migrations WHERE version = '0006_invoice_history'")
-    assert await migrate(empty_dsn) == ["0006_invoice_history"]
+        await conn.execute("DELETE FROM schema_migrations WHERE version = '0008_invoice_history'")
+    assert await migrate(empty_dsn) == ["0008_invoice_history"]
     async with connection(empty_dsn) as conn:
         pending = await conn.fetch("SELECT invoice_id, version, method FROM invoice_versions WHERE invoice IS NULL")
     assert sorted((r["invoice_id"], r["version"], r["method"]) for r in pending) == sorted(

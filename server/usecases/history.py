@@ -1,7 +1,7 @@
 """Invoice history use cases: read a version, list the versions, and complete the first versions of old invoices.
 
 Versions are written by `publish.invoice_changed`, in the transaction of every change. Invoices older
-than history got a first version from the migration (0006_invoice_history) without its wire form, which
+than history got a first version from the migration (0008_invoice_history) without its wire form, which
 only the API layer can render: `complete_first_versions` renders them, each under its invoice's lock, and
 runs before the server serves (and before the billing command runs), so no change can come first.
 """
