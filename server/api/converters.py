@@ -618,7 +618,7 @@ def invoice_wire(invoice: Invoice) -> bytes:
 
 # Bump when invoice_pb changes what it writes for the same invoice (a new field filled, a format changed):
 # stored wire forms of the previous revision are then stale and are rendered again.
-RENDER_REVISION = 1
+RENDER_REVISION = 2  # 2: Invoice.credit_notes filled
 
 
 def _descriptor_digest(root: FileDescriptor) -> str:
