@@ -59,14 +59,27 @@ async def test_an_adjustment_note_prints_its_parties_invoice_lines_and_how_it_wa
         f"grpc://invoicing.v1.CreditNoteService/GetCreditNoteDocument?credit_note_id={note.id}&version=1"
     )
     for expected in (
-        "Credit note", "Northwind Analytics Inc.", "500 Market Street", "Łódź GmbH", "ul. Piotrkowska 104",
+        "Credit note",
+        "Northwind Analytics Inc.",
+        "500 Market Street",
+        "Łódź GmbH",
+        "ul. Piotrkowska 104",
         "EU VAT PL7251234567",
-        "Credit note number CN-00001", f"Issued {issued_on.isoformat()}", f"Invoice {number}",
-        "Invoice date 2024-02-01", "Type Adjustment", "Reason Product unsatisfactory", "Currency USD",
-        "Credited line Period Credited (USD)", f"Seats {PERIOD} 25.00", f"Support {PERIOD} 10.50",
-        "Total credited USD 35.50", f"Taken off the amount due of invoice {number} USD -35.50",
-        "Two seats unused.", f"Credit note CN-00001 · {note.id} · invoice {number} · version 1",
-    ):  # fmt: skip
+        "Credit note number CN-00001",
+        f"Issued {issued_on.isoformat()}",
+        f"Invoice {number}",
+        "Invoice date 2024-02-01",
+        "Type Adjustment",
+        "Reason Product unsatisfactory",
+        "Currency USD",
+        "Credited line Period Credited (USD)",
+        f"Seats {PERIOD} 25.00",
+        f"Support {PERIOD} 10.50",
+        "Total credited USD 35.50",
+        f"Taken off the amount due of invoice {number} USD -35.50",
+        "Two seats unused.",
+        f"Credit note CN-00001 · {note.id} · invoice {number} · version 1",
+    ):
         assert expected in text, (expected, text)
     assert "VOID" not in text
     assert "Credited to the customer balance" not in text

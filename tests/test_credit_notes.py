@@ -121,9 +121,9 @@ async def test_an_adjustment_beyond_the_amount_due_credits_the_rest_and_pays_the
     assert not invoice.payments  # paid by the credit note, not by a payment
     assert await balance_of(api, customer.id) == Decimal("7.50")
     # The invoice is settled: the adjustment can no longer be undone (the balance can be adjusted instead).
-    refused = await expect_error(api.credit_notes.VoidCreditNote(
-        credit_note_service_pb2.VoidCreditNoteRequest(credit_note_id=note.id)
-    ))  # fmt: skip
+    refused = await expect_error(
+        api.credit_notes.VoidCreditNote(credit_note_service_pb2.VoidCreditNoteRequest(credit_note_id=note.id))
+    )
     assert (refused.code, refused.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVOICE_NOT_ISSUED")
     # A further note on the paid invoice is a refund of the rest of the line.
     refund = await create_note(api, issued.id, (issued.line_items[1].id, "7.50"))
@@ -275,15 +275,18 @@ async def test_list_filters_by_customer_invoice_and_time_and_resumes(api: Api) -
     assert [n.id for n in await list_notes(api, invoice_id=notes[1].invoice_id)] == [notes[1].id]
     assert [n.id for n in await list_notes(api, created_at_gt=notes[0].created_at)] == newest_first[:2]
     assert [n.id for n in await list_notes(api, created_at_lte=notes[0].created_at)] == [notes[0].id]
-    first = [batch async for batch in api.credit_notes.ListCreditNotes(
-        credit_note_service_pb2.ListCreditNotesRequest(limit=1)
-    )]  # fmt: skip
+    first = [
+        batch
+        async for batch in api.credit_notes.ListCreditNotes(credit_note_service_pb2.ListCreditNotesRequest(limit=1))
+    ]
     assert [n.id for n in first[0].credit_notes] == newest_first[:1]
     rest = await list_notes(api, resume_token=first[-1].resume_token)
     assert [n.id for n in rest] == newest_first[1:]
-    tampered = await expect_error(api.credit_notes.ListCreditNotes(
-        credit_note_service_pb2.ListCreditNotesRequest(customer_id=alice.id, resume_token=first[-1].resume_token)
-    ))  # fmt: skip
+    tampered = await expect_error(
+        api.credit_notes.ListCreditNotes(
+            credit_note_service_pb2.ListCreditNotesRequest(customer_id=alice.id, resume_token=first[-1].resume_token)
+        )
+    )
     assert tampered.reason == "RESUME_TOKEN_INVALID"
 
 

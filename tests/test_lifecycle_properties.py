@@ -419,10 +419,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 continue
             # The balance applied at issue moved the balance by this: credit taken (-), or debt added (+).
             at_issue = sum(
-                (signed(t) for t in invoice.customer_balance_transactions
-                 if t.action == customer_pb2.BALANCE_TRANSACTION_ACTION_APPLIED_TO_INVOICE),
+                (
+                    signed(t)
+                    for t in invoice.customer_balance_transactions
+                    if t.action == customer_pb2.BALANCE_TRANSACTION_ACTION_APPLIED_TO_INVOICE
+                ),
                 Decimal(0),
-            )  # fmt: skip
+            )
             adjusted = sum(
                 (Decimal(n.applied_to_amount_due) for n in live if n.invoice_id == invoice_id and n.type == ADJUSTMENT),
                 Decimal(0),

@@ -98,8 +98,9 @@ class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer)
         )
         account = account_id()
         scope, after = self._lists.resume(account, "ListCreditNotes", request, BY_CREATED)
-        batches = list_credit_notes(self._db, account, filters, after, batch=self._lists.batch_records,
-                                    limit=request.limit)  # fmt: skip
+        batches = list_credit_notes(
+            self._db, account, filters, after, batch=self._lists.batch_records, limit=request.limit
+        )
         async for response in self._lists.stream(
             scope,
             batches,

@@ -41,8 +41,9 @@ async def list_invoice_versions(
     """ListInvoiceVersions: the invoice's versions, oldest first, from one snapshot, in batches."""
     async with db.connection() as conn:
         await invoices_repo.customer_of(conn, account_id, invoice_id)  # NotFound before the stream starts
-    async for records in snapshots.batches(db, repo.versions_query(account_id, invoice_id, after), size=batch,
-                                           limit=limit):  # fmt: skip
+    async for records in snapshots.batches(
+        db, repo.versions_query(account_id, invoice_id, after), size=batch, limit=limit
+    ):
         yield records
 
 

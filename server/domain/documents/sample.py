@@ -243,9 +243,15 @@ def sample_credit_note_document() -> CreditNoteDocument:
     created = _ISSUED + dt.timedelta(days=9, hours=2)
     lines = (
         CreditNoteLine("cnl_sample1", "ili_seats", "Analyst seats", Decimal("81.00"), *_PERIOD),
-        CreditNoteLine("cnl_sample2", "ili_onboarding", "Onboarding workshop (Łódź office)", Decimal("250.00"),
-                       dt.date(2026, 10, 14), dt.date(2026, 10, 14)),
-    )  # fmt: skip
+        CreditNoteLine(
+            "cnl_sample2",
+            "ili_onboarding",
+            "Onboarding workshop (Łódź office)",
+            Decimal("250.00"),
+            dt.date(2026, 10, 14),
+            dt.date(2026, 10, 14),
+        ),
+    )
     credited = Decimal("30.00")
     note = CreditNote(
         id="cn_sample00000000000000001",
