@@ -23,16 +23,16 @@ from invoicing.v1 import (
 from opentelemetry.sdk.trace import TracerProvider
 
 from server import metrics, reflection, tracing
-from server.api.accounts import AccountServicer
+from server.api.account_service import AccountServicer
 from server.api.converters import InvoiceWire
-from server.api.credit_notes import CreditNoteServicer
-from server.api.customers import CustomerServicer
-from server.api.invoices import InvoiceServicer
-from server.api.plans import PlanServicer
+from server.api.credit_note_service import CreditNoteServicer
+from server.api.customer_service import CustomerServicer
+from server.api.invoice_service import InvoiceServicer
+from server.api.plan_service import PlanServicer
 from server.api.registration import add_servicer
 from server.api.streaming import Lister, ResumeTokens
-from server.api.subscriptions import SubscriptionServicer
-from server.api.usage import UsageServicer
+from server.api.subscription_service import SubscriptionServicer
+from server.api.usage_service import UsageServicer
 from server.config import Settings
 from server.db import accounts, idempotency
 from server.db import events as events_repo
@@ -55,12 +55,12 @@ from server.usecases.credit_notes import CreditNotes
 from server.usecases.credits import Credits
 from server.usecases.events import InvoiceEvents
 from server.usecases.history import complete_first_versions
+from server.usecases.ingestion import Usage
 from server.usecases.invoice_reads import InvoiceReads, refresh_stale_forms
 from server.usecases.invoices import Invoices
 from server.usecases.subscriptions import Subscriptions
 from server.usecases.thresholds import Thresholds
 from server.usecases.unit import Clock, Transactions, utc_now
-from server.usecases.usage import Usage
 
 log = logging.getLogger(__name__)
 

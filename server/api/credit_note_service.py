@@ -9,7 +9,7 @@ import grpc
 from invoicing.v1 import credit_note_service_pb2, credit_note_service_pb2_grpc, document_pb2
 
 from server.api import converters as conv
-from server.api.customers import time_range
+from server.api.customer_service import time_range
 from server.api.mutations import encoder, run_mutation
 from server.api.streaming import BY_CREATED, Lister
 from server.context import account_id

@@ -27,9 +27,9 @@ from server.domain.usage import (
 )
 from server.domain.validation import check_id, check_request_id
 from server.usecases.backfills import Backfills, get_backfill
+from server.usecases.ingestion import Usage
 from server.usecases.thresholds import Thresholds
 from server.usecases.unit import Transactions, Tx
-from server.usecases.usage import Usage
 
 
 def response_of(outcome: IngestOutcome) -> usage_service_pb2.IngestEventsResponse:
