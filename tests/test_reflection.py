@@ -134,6 +134,7 @@ async def test_describe_service_lists_every_invoice_rpc(target: str) -> None:
         "VoidInvoice",
         "WatchInvoiceEvents",
         "GetInvoiceDocument",
+        "ListInvoiceVersions",
     ]
 
 

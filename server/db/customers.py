@@ -238,6 +238,7 @@ async def insert_balance_transaction(
     *,
     description: str = "",
     invoice_id: str | None = None,
+    credit_note_id: str | None = None,
 ) -> BalanceTransaction:
     """Append a ledger row and set the customer's balance to its ending balance.
 
@@ -247,8 +248,8 @@ async def insert_balance_transaction(
         f"""
         WITH t AS (
             INSERT INTO customer_balance_transactions (account_id, id, customer_id, action, type, amount,
-                starting_balance, ending_balance, invoice_id, description)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                starting_balance, ending_balance, invoice_id, description, credit_note_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             RETURNING *
         ), c AS (
             UPDATE customers SET balance = $8, updated_at = now() WHERE account_id = $1 AND id = $3
@@ -265,6 +266,7 @@ async def insert_balance_transaction(
         move.ending_balance,
         invoice_id,
         description,
+        credit_note_id,
     )
     return transaction_from(row)
 

@@ -1,7 +1,7 @@
 """Invoices and their line items (SQL only).
 
 An invoice is read in one statement: its columns, its line items, balance
-transactions and payments aggregated as JSON (json, not jsonb: cheaper to
+transactions, payments and credit notes aggregated as JSON (json, not jsonb: cheaper to
 build, and parsed once in Python) whose numbers are text, so that money never
 passes through float. `invoice_from` turns such a row into the typed Invoice,
 the one place that knows its columns.
@@ -22,6 +22,7 @@ from server.db.customers import address_from, address_json, tax_id_from, transac
 from server.db.json import as_date, as_datetime
 from server.db.snapshots import ListQuery, MergedQuery
 from server.domain import money
+from server.domain.credit_notes import CreditNoteKind, CreditNoteReason, InvoiceCreditNote
 from server.domain.customers import BalanceDirection, Customer
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
@@ -52,7 +53,7 @@ _LINE_JSON = """
         'sub_line_items', li.sub_line_items, 'price', li.price, 'is_one_off', li.is_one_off)
 """
 
-_TRANSACTION_JSON = """
+TRANSACTION_JSON = """
     json_build_object(
         'id', t.id, 'customer_id', t.customer_id, 'action', t.action, 'type', t.type, 'amount', t.amount::text,
         'starting_balance', t.starting_balance::text, 'ending_balance', t.ending_balance::text,
@@ -64,6 +65,13 @@ _PAYMENT_JSON = """
     json_build_object(
         'id', p.id, 'amount', p.amount::text, 'payment_received_date', p.payment_received_date,
         'external_id', p.external_id, 'notes', p.notes, 'created_at', p.created_at)
+"""
+
+_CREDIT_NOTE_JSON = """
+    json_build_object(
+        'id', n.id, 'credit_note_number', n.credit_note_number, 'type', n.type, 'reason', n.reason,
+        'memo', n.memo, 'total', n.total::text, 'applied_to_amount_due', n.applied_to_amount_due::text,
+        'credited_to_balance', n.credited_to_balance::text, 'created_at', n.created_at, 'voided_at', n.voided_at)
 """
 
 HEADER_COLUMNS = """
@@ -82,11 +90,13 @@ _LINES_OF = f"""
 
 INVOICE_SELECT = f"""
 SELECT {HEADER_COLUMNS}, c.external_customer_id, {_LINES_OF} AS line_items,
-    (SELECT coalesce(json_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
+    (SELECT coalesce(json_agg({TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
        FROM customer_balance_transactions t
       WHERE t.account_id = i.account_id AND t.invoice_id = i.id) AS balance_transactions,
     (SELECT coalesce(json_agg({_PAYMENT_JSON} ORDER BY p.created_at, p.id), '[]'::json)
-       FROM payments p WHERE p.account_id = i.account_id AND p.invoice_id = i.id) AS payments
+       FROM payments p WHERE p.account_id = i.account_id AND p.invoice_id = i.id) AS payments,
+    (SELECT coalesce(json_agg({_CREDIT_NOTE_JSON} ORDER BY n.created_at, n.id), '[]'::json)
+       FROM credit_notes n WHERE n.account_id = i.account_id AND n.invoice_id = i.id) AS credit_notes
 FROM invoices i JOIN customers c ON c.account_id = i.account_id AND c.id = i.customer_id
 """
 
@@ -159,6 +169,22 @@ def _payment_from(data: Mapping[str, Any]) -> Payment:
     )
 
 
+def credit_note_summary_from(data: Mapping[str, Any]) -> InvoiceCreditNote:
+    """A credit note as its invoice lists it, from its JSON form (_CREDIT_NOTE_JSON)."""
+    return InvoiceCreditNote(
+        id=data["id"],
+        number=data["credit_note_number"],
+        kind=CreditNoteKind(data["type"]),
+        reason=CreditNoteReason(data["reason"]),
+        memo=data["memo"],
+        total=Decimal(data["total"]),
+        applied_to_amount_due=Decimal(data["applied_to_amount_due"]),
+        credited_to_balance=Decimal(data["credited_to_balance"]),
+        created_at=as_datetime(data["created_at"]),
+        voided_at=None if data["voided_at"] is None else as_datetime(data["voided_at"]),
+    )
+
+
 def header_from(row: Mapping[str, Any]) -> InvoiceHeader:
     """The invoice columns of a row selected with HEADER_COLUMNS."""
     return InvoiceHeader(
@@ -211,6 +237,7 @@ def invoice_from(row: Mapping[str, Any]) -> Invoice:
         lines=tuple(line_from(li) for li in row["line_items"]),
         balance_transactions=tuple(transaction_from(t) for t in row["balance_transactions"]),
         payments=tuple(_payment_from(p) for p in row["payments"]),
+        credit_notes=tuple(credit_note_summary_from(n) for n in row["credit_notes"]),
     )
 
 

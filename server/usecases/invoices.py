@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from server.db import customers as customers_repo
 from server.db import invoices as repo
-from server.domain import lifecycle
+from server.domain import crediting, lifecycle
 from server.domain.customers import (
     BalanceAction,
     BalanceDirection,
@@ -142,7 +142,7 @@ class Invoices:
 
     async def issue(self, tx: Tx, invoice_id: str, expected: int | None) -> ChangedInvoice:
         """IssueInvoice (and the runner's auto-issue): number, due date, balance applied, paid if nothing is due."""
-        customer, invoice = await _lock_with_customer(tx, invoice_id, expected)
+        customer, invoice = await lock_with_customer(tx, invoice_id, expected)
         return await self._issue_locked(tx, customer, invoice)
 
     async def publish(self, tx: Tx, invoice_id: str, kinds: Sequence[InvoiceEventKind]) -> ChangedInvoice:
@@ -235,9 +235,11 @@ class Invoices:
         return await self._publish(tx, invoice_id, [E.PAID])
 
     async def void(self, tx: Tx, invoice_id: str, expected: int | None) -> ChangedInvoice:
-        """VoidInvoice: issued → void, giving back every balance change the invoice made."""
-        customer, invoice = await _lock_with_customer(tx, invoice_id, expected)
+        """VoidInvoice: issued → void, giving back every balance change the invoice made (refused while live
+        adjustment credit notes remain)."""
+        customer, invoice = await lock_with_customer(tx, invoice_id, expected)
         status = lifecycle.void(invoice.status)
+        crediting.check_no_live_adjustments((await repo.get(tx.conn, tx.account_id, invoice_id)).credit_notes)
         applied = await repo.applied_balance(tx.conn, tx.account_id, invoice_id)
         balance = customer.balance
         for move in lifecycle.void_reversals(applied, balance):
@@ -271,7 +273,7 @@ async def _lock(tx: Tx, invoice_id: str, expected: int | None) -> InvoiceHeader:
     return invoice
 
 
-async def _lock_with_customer(tx: Tx, invoice_id: str, expected: int | None) -> tuple[Customer, InvoiceHeader]:
+async def lock_with_customer(tx: Tx, invoice_id: str, expected: int | None) -> tuple[Customer, InvoiceHeader]:
     """Lock the invoice's customer, then the invoice (the one lock order), and check the expected version."""
     customer_id = await repo.customer_of(tx.conn, tx.account_id, invoice_id)
     customer = await customers_repo.get(tx.conn, tx.account_id, customer_id=customer_id, lock="update")

@@ -163,7 +163,7 @@ class SubscriptionChange(_message.Message):
     def __init__(self, id: _Optional[str] = ..., subscription_id: _Optional[str] = ..., type: _Optional[_Union[SubscriptionChangeType, str]] = ..., change_option: _Optional[_Union[ChangeOption, str]] = ..., effective_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., plan_id: _Optional[str] = ..., previous_plan_id: _Optional[str] = ..., price_id: _Optional[str] = ..., quantity: _Optional[str] = ..., previous_quantity: _Optional[str] = ..., status: _Optional[_Union[SubscriptionChangeStatus, str]] = ..., superseded_by_change_id: _Optional[str] = ..., superseded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateSubscriptionRequest(_message.Message):
-    __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id", "invoicing_threshold")
+    __slots__ = ("customer_id", "external_customer_id", "plan_id", "external_plan_id", "start_date", "align_billing_with_subscription_start_date", "net_terms", "auto_issuance", "metadata", "request_id", "invoicing_threshold", "validate_only")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +182,7 @@ class CreateSubscriptionRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     INVOICING_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     external_customer_id: str
     plan_id: str
@@ -193,7 +194,8 @@ class CreateSubscriptionRequest(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     request_id: str
     invoicing_threshold: str
-    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., invoicing_threshold: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., align_billing_with_subscription_start_date: _Optional[bool] = ..., net_terms: _Optional[int] = ..., auto_issuance: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., invoicing_threshold: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class GetSubscriptionRequest(_message.Message):
     __slots__ = ("subscription_id",)
@@ -224,48 +226,54 @@ class ListSubscriptionsResponse(_message.Message):
     def __init__(self, subscriptions: _Optional[_Iterable[_Union[Subscription, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class CancelSubscriptionRequest(_message.Message):
-    __slots__ = ("subscription_id", "cancel_option", "cancellation_date", "request_id")
+    __slots__ = ("subscription_id", "cancel_option", "cancellation_date", "request_id", "validate_only")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_OPTION_FIELD_NUMBER: _ClassVar[int]
     CANCELLATION_DATE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     cancel_option: CancelOption
     cancellation_date: _date_pb2.Date
     request_id: str
-    def __init__(self, subscription_id: _Optional[str] = ..., cancel_option: _Optional[_Union[CancelOption, str]] = ..., cancellation_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., cancel_option: _Optional[_Union[CancelOption, str]] = ..., cancellation_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class ChangeSubscriptionPlanRequest(_message.Message):
-    __slots__ = ("subscription_id", "plan_id", "external_plan_id", "change_option", "change_date", "request_id")
+    __slots__ = ("subscription_id", "plan_id", "external_plan_id", "change_option", "change_date", "request_id", "validate_only")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     CHANGE_OPTION_FIELD_NUMBER: _ClassVar[int]
     CHANGE_DATE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     plan_id: str
     external_plan_id: str
     change_option: ChangeOption
     change_date: _date_pb2.Date
     request_id: str
-    def __init__(self, subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., change_option: _Optional[_Union[ChangeOption, str]] = ..., change_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., plan_id: _Optional[str] = ..., external_plan_id: _Optional[str] = ..., change_option: _Optional[_Union[ChangeOption, str]] = ..., change_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class UpdateFixedFeeQuantityRequest(_message.Message):
-    __slots__ = ("subscription_id", "price_id", "quantity", "change_option", "change_date", "request_id")
+    __slots__ = ("subscription_id", "price_id", "quantity", "change_option", "change_date", "request_id", "validate_only")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     PRICE_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     CHANGE_OPTION_FIELD_NUMBER: _ClassVar[int]
     CHANGE_DATE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     price_id: str
     quantity: str
     change_option: ChangeOption
     change_date: _date_pb2.Date
     request_id: str
-    def __init__(self, subscription_id: _Optional[str] = ..., price_id: _Optional[str] = ..., quantity: _Optional[str] = ..., change_option: _Optional[_Union[ChangeOption, str]] = ..., change_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., price_id: _Optional[str] = ..., quantity: _Optional[str] = ..., change_option: _Optional[_Union[ChangeOption, str]] = ..., change_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class SubscriptionChangeResponse(_message.Message):
     __slots__ = ("subscription", "change")
@@ -294,13 +302,15 @@ class ListSubscriptionChangesResponse(_message.Message):
     def __init__(self, changes: _Optional[_Iterable[_Union[SubscriptionChange, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class UpdateSubscriptionRequest(_message.Message):
-    __slots__ = ("subscription_id", "invoicing_threshold", "metadata", "request_id")
+    __slots__ = ("subscription_id", "invoicing_threshold", "metadata", "request_id", "validate_only")
     SUBSCRIPTION_ID_FIELD_NUMBER: _ClassVar[int]
     INVOICING_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     subscription_id: str
     invoicing_threshold: str
     metadata: _common_pb2.MetadataChange
     request_id: str
-    def __init__(self, subscription_id: _Optional[str] = ..., invoicing_threshold: _Optional[str] = ..., metadata: _Optional[_Union[_common_pb2.MetadataChange, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, subscription_id: _Optional[str] = ..., invoicing_threshold: _Optional[str] = ..., metadata: _Optional[_Union[_common_pb2.MetadataChange, _Mapping]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...

@@ -71,20 +71,22 @@ class Backfill(_message.Message):
     def __init__(self, id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.CustomerRef, _Mapping]] = ..., timeframe_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeframe_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replace_existing_events: _Optional[bool] = ..., status: _Optional[_Union[BackfillStatus, str]] = ..., events_ingested: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reverted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., adjustments: _Optional[_Iterable[_Union[BackfillAdjustment, _Mapping]]] = ...) -> None: ...
 
 class CreateBackfillRequest(_message.Message):
-    __slots__ = ("customer_id", "external_customer_id", "timeframe_start", "timeframe_end", "replace_existing_events", "request_id")
+    __slots__ = ("customer_id", "external_customer_id", "timeframe_start", "timeframe_end", "replace_existing_events", "request_id", "validate_only")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     TIMEFRAME_START_FIELD_NUMBER: _ClassVar[int]
     TIMEFRAME_END_FIELD_NUMBER: _ClassVar[int]
     REPLACE_EXISTING_EVENTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     external_customer_id: str
     timeframe_start: _timestamp_pb2.Timestamp
     timeframe_end: _timestamp_pb2.Timestamp
     replace_existing_events: bool
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., timeframe_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeframe_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replace_existing_events: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., timeframe_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeframe_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replace_existing_events: _Optional[bool] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class GetBackfillRequest(_message.Message):
     __slots__ = ("backfill_id",)
@@ -93,20 +95,24 @@ class GetBackfillRequest(_message.Message):
     def __init__(self, backfill_id: _Optional[str] = ...) -> None: ...
 
 class CloseBackfillRequest(_message.Message):
-    __slots__ = ("backfill_id", "request_id")
+    __slots__ = ("backfill_id", "request_id", "validate_only")
     BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     backfill_id: str
     request_id: str
-    def __init__(self, backfill_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, backfill_id: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class RevertBackfillRequest(_message.Message):
-    __slots__ = ("backfill_id", "request_id")
+    __slots__ = ("backfill_id", "request_id", "validate_only")
     BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     backfill_id: str
     request_id: str
-    def __init__(self, backfill_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, backfill_id: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("idempotency_key", "customer_id", "external_customer_id", "event_name", "timestamp", "properties")
@@ -125,20 +131,24 @@ class Event(_message.Message):
     def __init__(self, idempotency_key: _Optional[str] = ..., customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., event_name: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., properties: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class IngestEventsRequest(_message.Message):
-    __slots__ = ("events", "backfill_id")
+    __slots__ = ("events", "backfill_id", "validate_only")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
     backfill_id: str
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., backfill_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., backfill_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class IngestEventStreamRequest(_message.Message):
-    __slots__ = ("events", "backfill_id")
+    __slots__ = ("events", "backfill_id", "validate_only")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     BACKFILL_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
     backfill_id: str
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., backfill_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., backfill_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class EventError(_message.Message):
     __slots__ = ("index", "reason", "field", "message")

@@ -27,9 +27,9 @@ from server.domain.usage import (
 )
 from server.domain.validation import check_id, check_request_id
 from server.usecases.backfills import Backfills, get_backfill
+from server.usecases.ingestion import Usage
 from server.usecases.thresholds import Thresholds
 from server.usecases.unit import Transactions, Tx
-from server.usecases.usage import Usage
 
 
 def response_of(outcome: IngestOutcome) -> usage_service_pb2.IngestEventsResponse:
@@ -121,8 +121,9 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         backfill_id = request.backfill_id
         await self._tx.run(actor, lambda tx: self._usage.ingest(tx, batch, stored, backfill_id))
         outcome.add(stored)
-        # Once the batch has committed: the partial invoices its usage calls for (a transaction each).
-        await self._thresholds.after_ingest(self._tx, actor, stored.customers)
+        if not actor.dry_run:  # a dry run committed nothing: no threshold can have been crossed
+            # Once the batch has committed: the partial invoices its usage calls for (a transaction each).
+            await self._thresholds.after_ingest(self._tx, actor, stored.customers)
 
     async def IngestEvents(
         self, request: usage_service_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
