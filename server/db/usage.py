@@ -78,12 +78,21 @@ SELECT idempotency_key FROM inserted
 """
 
 
+# The account's usage lock, a transaction-scoped advisory lock ($1: the account id). Ingestion holds it shared
+# from its first statement; closing or reverting a backfill holds it exclusively before its events change
+# what counts, so no batch adds to the rollups it rebuilds (an addition committed between the rebuild's delete
+# and its insert would be counted twice). It needs no table and works through PgBouncer's transaction pooling.
+_USAGE_LOCK = "hashtextextended('usage:' || $1, 0)"
+
+
 async def customer_ids(
     conn: asyncpg.Connection, account_id: str, ids: Sequence[str], external_ids: Sequence[str]
 ) -> tuple[set[str], dict[str, str]]:
-    """Which of the ids exist, and the customer id of each external id that exists."""
+    """Which of the ids exist, and the customer id of each external id that exists; the first statement of an
+    ingestion, so it takes the account's usage lock (shared) before anything else, once, whatever it finds."""
     rows = await conn.fetch(
-        "SELECT id, external_customer_id FROM customers WHERE account_id = $1"
+        f"WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({_USAGE_LOCK}))"
+        " SELECT id, external_customer_id FROM customers WHERE EXISTS (SELECT FROM held) AND account_id = $1"
         " AND (id = ANY($2::text[]) OR external_customer_id = ANY($3::text[]))",
         account_id,
         list(ids),
@@ -241,11 +250,16 @@ async def matrix_groups(
     return [(tuple(r["cell"]), r["events"], r["total"], r["maximum"], r["distinct_values"]) for r in rows]
 
 
+async def hold_usage(conn: asyncpg.Connection, account_id: str) -> None:
+    """Take the account's usage lock exclusively until the transaction ends: no ingestion runs meanwhile."""
+    await conn.execute(f"SELECT pg_advisory_xact_lock({_USAGE_LOCK})", account_id)
+
+
 async def rebuild_rollups(
     conn: asyncpg.Connection, account_id: str, customer_id: str, start: dt.datetime, end: dt.datetime
 ) -> None:
     """Rebuild the customer's rollups of every bucket that [start, end) touches from its billable events (after
-    a backfill made events count or stop counting)."""
+    a backfill made events count or stop counting). The caller holds the account's usage lock (hold_usage)."""
     first = bucket_of(start)
     after = bucket_of(end) + (dt.timedelta(minutes=15) if end > bucket_of(end) else dt.timedelta(0))
     await conn.execute(
