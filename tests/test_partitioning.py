@@ -45,13 +45,13 @@ async def tables(dsn: str) -> dict[str, set[str]]:
 
 
 async def unique_keys(dsn: str) -> list[tuple[str, str, list[str]]]:
-    """(table, index, columns) of every unique index (primary keys and unique constraints included)."""
+    """(table, index, columns in key order) of every unique index (primary keys and unique constraints included)."""
     rows = await _fetch(
         dsn,
         """
         SELECT t.relname AS table_name, i.relname AS index_name,
-            array(SELECT a.attname::text FROM unnest(x.indkey) k JOIN pg_attribute a
-                  ON a.attrelid = t.oid AND a.attnum = k) AS columns
+            array(SELECT a.attname::text FROM unnest(x.indkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a
+                  ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o) AS columns
         FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
         WHERE x.indisunique AND t.relnamespace = 'public'::regnamespace AND NOT t.relispartition
         """,
@@ -91,24 +91,25 @@ async def test_every_table_is_global_by_name_or_keyed_by_account(migrated_dsn: s
     assert unkeyed == [], "tables without account_id (add it, or list the table in GLOBAL_TABLES if it spans accounts)"
 
 
-async def test_every_unique_key_of_an_account_scoped_table_includes_account_id(migrated_dsn: str) -> None:
-    scoped = account_scoped(await tables(migrated_dsn))
-    keys = await unique_keys(migrated_dsn)
-    assert ("invoices", [DISTRIBUTION_COLUMN, "id"]) in [(t, c) for t, _, c in keys], "the catalog query is wrong"
-    lacking = sorted(
-        (table, index) for table, index, columns in keys if table in scoped and DISTRIBUTION_COLUMN not in columns
+async def keys_not_led_by_account(dsn: str) -> list[tuple[str, str, list[str]]]:
+    """(table, index, columns) of every unique key of an account-scoped table that does not start with account_id."""
+    scoped = account_scoped(await tables(dsn))
+    return sorted(
+        (table, index, columns)
+        for table, index, columns in await unique_keys(dsn)
+        if table in scoped and columns[0] != DISTRIBUTION_COLUMN
     )
-    assert lacking == []
 
 
-async def test_every_foreign_key_between_account_scoped_tables_carries_account_id(migrated_dsn: str) -> None:
-    scoped = account_scoped(await tables(migrated_dsn))
-    keys = await foreign_keys(migrated_dsn)
-    assert keys, "no foreign keys found: the catalog query is wrong"
+async def foreign_keys_against_distribution(dsn: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """Foreign keys a schema distributed by account cannot hold: between account-scoped tables, one whose first
+    column pair is not (account_id, account_id); to a global table, anything but account_id → accounts.id; from
+    a global table, any to an account-scoped one."""
+    scoped = account_scoped(await tables(dsn))
     wrong = []
-    for table, referenced, pairs in keys:
+    for table, referenced, pairs in await foreign_keys(dsn):
         if table in scoped and referenced in scoped:
-            ok = (DISTRIBUTION_COLUMN, DISTRIBUTION_COLUMN) in pairs
+            ok = pairs[0] == (DISTRIBUTION_COLUMN, DISTRIBUTION_COLUMN)
         elif referenced in GLOBAL_TABLES:
             # To a reference table: only the account itself (on Citus, a distributed table may reference one).
             ok = (referenced == "accounts" and pairs == [(DISTRIBUTION_COLUMN, "id")]) or table in GLOBAL_TABLES
@@ -116,7 +117,43 @@ async def test_every_foreign_key_between_account_scoped_tables_carries_account_i
             ok = False
         if not ok:
             wrong.append((table, referenced, pairs))
-    assert wrong == []
+    return wrong
+
+
+async def test_every_unique_key_of_an_account_scoped_table_leads_with_account_id(migrated_dsn: str) -> None:
+    keys = await unique_keys(migrated_dsn)
+    assert ("invoices", [DISTRIBUTION_COLUMN, "id"]) in [(t, c) for t, _, c in keys], "the catalog query is wrong"
+    assert await keys_not_led_by_account(migrated_dsn) == []
+
+
+async def test_every_foreign_key_between_account_scoped_tables_leads_with_account_id(migrated_dsn: str) -> None:
+    assert await foreign_keys(migrated_dsn), "no foreign keys found: the catalog query is wrong"
+    assert await foreign_keys_against_distribution(migrated_dsn) == []
+
+
+async def test_the_checks_find_keys_that_hold_account_id_without_leading_with_it(empty_dsn: str) -> None:
+    """A key that includes account_id second is valid for partitioning but not the rule: the checks name it."""
+    await migrate(empty_dsn)
+    conn = await asyncpg.connect(empty_dsn)
+    try:
+        await conn.execute(
+            """
+            CREATE TABLE widget_owners (account_id text NOT NULL, id text NOT NULL, PRIMARY KEY (id, account_id));
+            CREATE TABLE widgets (
+                account_id text NOT NULL, id text NOT NULL, owner_id text NOT NULL,
+                PRIMARY KEY (account_id, id),
+                FOREIGN KEY (owner_id, account_id) REFERENCES widget_owners (id, account_id)
+            );
+            """
+        )
+    finally:
+        await conn.close()
+    assert await keys_not_led_by_account(empty_dsn) == [
+        ("widget_owners", "widget_owners_pkey", ["id", DISTRIBUTION_COLUMN])
+    ]
+    assert await foreign_keys_against_distribution(empty_dsn) == [
+        ("widgets", "widget_owners", [("owner_id", "id"), (DISTRIBUTION_COLUMN, DISTRIBUTION_COLUMN)])
+    ]
 
 
 async def test_the_migrations_build_every_account_scoped_table_hash_partitioned_by_account(
