@@ -30,7 +30,7 @@ class ErrorsAndMetrics(MethodInterceptor):
     def unary(self, behavior: Unary, method: str) -> Unary:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            code = "OK"
+            code: str | None = "OK"  # None: counted already
             try:
                 return await behavior(request, context)
             except grpc.aio.AbortError:
@@ -39,11 +39,11 @@ class ErrorsAndMetrics(MethodInterceptor):
                 code = "CANCELLED"
                 raise
             except Exception as exc:  # every failure leaves through the one mapping
-                status = status_for_exception(exc, method)
-                code = status.code.name
-                await _abort(context, status)
+                code = None
+                await _fail(context, status_for_exception(exc, method), method, started)
             finally:
-                metrics.observe(method, code, time.perf_counter() - started)
+                if code is not None:
+                    metrics.observe(method, code, time.perf_counter() - started)
 
         return call
 
@@ -70,7 +70,7 @@ class ErrorsAndMetrics(MethodInterceptor):
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> None:
             started = time.perf_counter()
-            code = "OK"
+            code: str | None = "OK"  # None: counted already
             open_streams.inc()
             try:
                 stream = cast(AsyncGenerator[Any, None], behavior(request, context))
@@ -86,16 +86,21 @@ class ErrorsAndMetrics(MethodInterceptor):
                 code = "CANCELLED"
                 raise
             except Exception as exc:
-                status = status_for_exception(exc, method)
-                code = status.code.name
-                await _abort(context, status)
+                code = None
+                await _fail(context, status_for_exception(exc, method), method, started)
             finally:
                 open_streams.dec()
-                metrics.observe(method, code, time.perf_counter() - started)
+                if code is not None:
+                    metrics.observe(method, code, time.perf_counter() - started)
 
         return cast(ServerStream, call)
 
 
-async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> None:
-    """End the call with status (context.abort raises AbortError, which grpc expects)."""
+async def _fail(context: grpc.aio.ServicerContext, status: grpc.Status, method: str, started: float) -> None:
+    """Count the failed call, then end it with status (context.abort raises AbortError, which grpc expects).
+
+    Counted first: abort sends the status before it returns, so a client that has seen the status finds the
+    call in the metrics.
+    """
+    metrics.observe(method, status.code.name, time.perf_counter() - started)
     await context.abort(status.code, status.details, status.trailing_metadata)
