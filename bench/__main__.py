@@ -221,6 +221,8 @@ def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
         parser.error("--main-size must be one of the sizes")
     if args.runs:
         plan = replace(plan, effort=replace(plan.effort, runs=args.runs))
+    if "growth" not in plan.groups:
+        plan = replace(plan, sizes=(plan.main_size,))  # only the main size's rows: no larger set to seed
     return plan, args
 
 
