@@ -125,6 +125,22 @@ async def _bill(settings: Settings, now: str | None) -> int:
     return 0
 
 
+async def _render_invoices(settings: Settings) -> int:
+    from server.api.converters import InvoiceWire
+    from server.db.pool import Database
+    from server.usecases.invoice_reads import refresh_stale_forms
+
+    dsn, _pg = resolve_database(settings)
+    await migrate(direct_dsn(settings, dsn))
+    db = await Database.connect(dsn, settings.pool_settings())
+    try:
+        refreshed = await refresh_stale_forms(db, InvoiceWire())
+    finally:
+        await db.close()
+    print(f"invoice wire forms rendered: {refreshed}")
+    return 0
+
+
 async def _account_profile(settings: Settings, args: argparse.Namespace) -> int:
     """Show the account's seller profile, after applying the changes the options name."""
     from server.app import build_services
@@ -199,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--description", default="", help="what the key is for")
     revoke = commands.add_parser("revoke-api-key", help="revoke an API key by its id")
     revoke.add_argument("key_id")
+    commands.add_parser(
+        "render-invoices",
+        help="render the stored wire form of every invoice whose form is missing or stale (after an upgrade or"
+        " a bulk load; servers also do it in the background)",
+    )
     bill = commands.add_parser("bill", help="invoice elapsed billing periods and auto-issue due drafts, once")
     bill.add_argument("--now", help="the instant to bill as of (ISO 8601; default: now)")
     profile = commands.add_parser(
@@ -228,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
         "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),
         "bill": lambda: _bill(settings, args.now),
+        "render-invoices": lambda: _render_invoices(settings),
         "account-profile": lambda: _account_profile(settings, args),
     }
     import uvloop

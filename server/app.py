@@ -13,26 +13,21 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from invoicing.v1 import (
     account_service_pb2,
-    account_service_pb2_grpc,
     customer_service_pb2,
-    customer_service_pb2_grpc,
     invoice_service_pb2,
-    invoice_service_pb2_grpc,
     plan_service_pb2,
-    plan_service_pb2_grpc,
     subscription_service_pb2,
-    subscription_service_pb2_grpc,
     usage_service_pb2,
-    usage_service_pb2_grpc,
 )
 from opentelemetry.sdk.trace import TracerProvider
 
 from server import metrics, reflection, tracing
 from server.api.accounts import AccountServicer
-from server.api.converters import invoice_wire
+from server.api.converters import InvoiceWire
 from server.api.customers import CustomerServicer
 from server.api.invoices import InvoiceServicer
 from server.api.plans import PlanServicer
+from server.api.registration import add_servicer
 from server.api.streaming import Lister, ResumeTokens
 from server.api.subscriptions import SubscriptionServicer
 from server.api.usage import UsageServicer
@@ -54,6 +49,7 @@ from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
 from server.usecases.billing import Runner
 from server.usecases.events import InvoiceEvents
+from server.usecases.invoice_reads import InvoiceReads, refresh_stale_forms
 from server.usecases.invoices import Invoices
 from server.usecases.subscriptions import Subscriptions
 from server.usecases.unit import Clock, Transactions, utc_now
@@ -61,14 +57,16 @@ from server.usecases.usage import Usage
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = [
-    invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"].full_name,
-    customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
-    plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"].full_name,
-    subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
-    usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
-    account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
+# The services of the contract, in the order of their servicers in start_server.
+SERVICES = [
+    invoice_service_pb2.DESCRIPTOR.services_by_name["InvoiceService"],
+    customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"],
+    plan_service_pb2.DESCRIPTOR.services_by_name["PlanService"],
+    subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"],
+    usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"],
+    account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
 ]
+SERVICE_NAMES = [service.full_name for service in SERVICES]
 # Health per dependency: the database, and the LISTEN connection that wakes change-stream watchers (while it
 # is down they poll, so the service as a whole stays SERVING).
 DATABASE_DEPENDENCY = "postgresql"
@@ -88,6 +86,7 @@ class Services:
 
     transactions: Transactions
     invoices: Invoices
+    reads: InvoiceReads
     subscriptions: Subscriptions
     usage: Usage
     runner: Runner
@@ -96,10 +95,12 @@ class Services:
 def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = DEFAULT_GRACE) -> Services:
     """Wire the use cases to a database and a clock (the composition root of the application layer)."""
     transactions = Transactions(db, clock)
-    invoices = Invoices(render=invoice_wire)
+    render = InvoiceWire()
+    invoices = Invoices(render=render)
     return Services(
         transactions=transactions,
         invoices=invoices,
+        reads=InvoiceReads(db, render),
         subscriptions=Subscriptions(invoices, grace),
         usage=Usage(invoices),
         runner=Runner(transactions, invoices, grace),
@@ -209,19 +210,24 @@ async def start_server(
         notifier = Notifier(direct_dsn or dsn)
         services = build_services(db, clock, dt.timedelta(hours=settings.billing_grace_hours))
         transactions = services.transactions
-        invoice_service_pb2_grpc.add_InvoiceServiceServicer_to_server(
-            InvoiceServicer(
-                transactions, services.invoices, services.subscriptions, InvoiceEvents(db, notifier), lists
-            ),
-            server,
+        invoices = InvoiceServicer(
+            transactions,
+            services.invoices,
+            services.reads,
+            services.subscriptions,
+            InvoiceEvents(db, notifier),
+            lists,
         )
-        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(transactions, lists), server)
-        account_service_pb2_grpc.add_AccountServiceServicer_to_server(AccountServicer(transactions), server)
-        plan_service_pb2_grpc.add_PlanServiceServicer_to_server(PlanServicer(transactions, lists), server)
-        subscription_service_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-            SubscriptionServicer(transactions, services.subscriptions, lists), server
-        )
-        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(transactions, services.usage), server)
+        servicers: list[object] = [
+            invoices,
+            CustomerServicer(transactions, lists),
+            PlanServicer(transactions, lists),
+            SubscriptionServicer(transactions, services.subscriptions, lists),
+            UsageServicer(transactions, services.usage),
+            AccountServicer(transactions),
+        ]
+        for service, servicer in zip(SERVICES, servicers, strict=True):
+            add_servicer(server, servicer, service)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, *reflection.SERVICE_NAMES]
@@ -255,6 +261,7 @@ async def start_server(
     await running.health.set(NOTIFICATIONS_DEPENDENCY, _status(False))  # until the listener is connected
     running.tasks.append(asyncio.create_task(_watch_database(running)))
     running.tasks.append(asyncio.create_task(_purge_expired(running)))
+    running.tasks.append(asyncio.create_task(_refresh_wire_forms(running)))
     revocation_interval = max(1.0, settings.api_key_cache_seconds)
     running.tasks.append(asyncio.create_task(watch_revocations(streams, db, revocation_interval)))
     if run_billing:
@@ -308,6 +315,18 @@ async def _watch_database(running: RunningServer) -> None:
 
 def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
     return health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def _refresh_wire_forms(running: RunningServer) -> None:
+    """Render again, in the background, the stored invoice forms an upgrade made stale; then hourly."""
+    while True:
+        try:
+            refreshed = await refresh_stale_forms(running.db, running.services.invoices.render)
+            if refreshed:
+                log.info("rendered %d stale invoice wire forms", refreshed)
+        except Exception:
+            log.warning("refreshing invoice wire forms failed; will retry", exc_info=True)
+        await asyncio.sleep(_PURGE_EVERY_S)
 
 
 async def _purge_expired(running: RunningServer) -> None:

@@ -1,21 +1,22 @@
-"""A real PostgreSQL and a real gRPC server on a real port, shared by the whole session.
+"""Fixtures: a real PostgreSQL and real gRPC servers on real ports, shared by the whole session.
 
 PostgreSQL is an ephemeral embedded server unless DATABASE_URL names one, in
-which case a fresh database is created on it for the session. The server runs
-in-process on the session's event loop; every test gets its own account (and
-so its own tenant), which keeps tests independent without truncating tables.
+which case a fresh database is created on it for the session. The servers run
+in-process on the session's event loop: `server` on the wall clock, and
+`clocked_server` on the test clocks (see tests.support.clock). Every test gets
+its own account (and so its own tenant) and its own clock, which keeps tests
+independent without truncating tables. Helpers live in tests.support.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import grpc
 import pytest
 
@@ -23,11 +24,14 @@ from server.app import RunningServer, start_server
 from server.config import Settings
 from server.db import embedded
 from server.db.migrate import migrate
-from server.keys import create_key
-from tests import pgbouncer
-from tests.client import Api, open_api
+from tests.support import pgbouncer
+from tests.support.accounts import Account, new_account
+from tests.support.client import Api, open_api
+from tests.support.clock import Clock, Clocks
+from tests.support.database import execute, on_same_server
+from tests.support.serve import Launcher
 
-pytest_plugins = ["tests.billing_support", "tests.go_client", "tests.keepalive_support"]
+pytest_plugins = ["tests.support.go_client", "tests.support.keepalive"]
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +39,10 @@ def database_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """DSN of a database that lives for the session."""
     external = os.environ.get("DATABASE_URL")
     if external:
-        yield from _fresh_database(external)
+        name = f"invoicing_test_{uuid.uuid4().hex[:12]}"
+        asyncio.run(execute(external, f'CREATE DATABASE "{name}"'))
+        yield on_same_server(external, name)
+        asyncio.run(execute(external, f'DROP DATABASE "{name}" WITH (FORCE)'))
         return
     # Not under pytest's temp folder: a concurrent pytest run resets that folder to owner-only
     # permissions, and the embedded server runs as its own unprivileged user.
@@ -44,31 +51,22 @@ def database_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pg.stop()
 
 
-def _fresh_database(server_dsn: str) -> Iterator[str]:
-    import asyncio
-
-    name = f"invoicing_test_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(server_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(server_dsn)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture(scope="session")
 async def migrated_dsn(database_dsn: str) -> str:
     """The session database with the schema applied."""
     await migrate(database_dsn)
     return database_dsn
+
+
+@pytest.fixture
+async def empty_dsn(migrated_dsn: str) -> AsyncIterator[str]:
+    """DSN of a brand-new, empty database on the test PostgreSQL server, dropped afterwards."""
+    name = f"invoicing_empty_{uuid.uuid4().hex[:12]}"
+    await execute(migrated_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield on_same_server(migrated_dsn, name)
+    finally:
+        await execute(migrated_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -121,22 +119,6 @@ def target(server: RunningServer) -> str:
     return f"127.0.0.1:{server.port}"
 
 
-@dataclass
-class Account:
-    """A fresh tenant and its API key."""
-
-    name: str
-    key: str
-    key_id: str
-
-
-async def new_account(dsn: str) -> Account:
-    """Create an account with one API key."""
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    key_id, key = await create_key(dsn, name, invoice_prefix="T" + uuid.uuid4().hex[:5].upper())
-    return Account(name=name, key=key, key_id=key_id)
-
-
 @pytest.fixture
 async def account(migrated_dsn: str) -> Account:
     """A new account for this test."""
@@ -158,6 +140,36 @@ async def other_api(target: str, migrated_dsn: str) -> AsyncIterator[Api]:
         yield client
 
 
+@pytest.fixture(scope="session")
+def clocks() -> Clocks:
+    """The clocked server's time: each test's clock, by account."""
+    return Clocks()
+
+
+@pytest.fixture(scope="session")
+async def clocked_server(
+    settings: Settings, service_dsn: str, migrated_dsn: str, clocks: Clocks
+) -> AsyncIterator[RunningServer]:
+    """A server on its own port whose time is the calling test's clock; the tests drive its period-end runner."""
+    running = await start_server(settings, service_dsn, clocks, run_billing=False, direct_dsn=migrated_dsn)
+    yield running
+    await running.stop(grace=1)
+
+
+@pytest.fixture
+def clock(clocks: Clocks, account: Account) -> Iterator[Clock]:
+    """This test's clock on the clocked server (it starts at tests.support.clock.START)."""
+    with clocks.bound(Clock(account.id)) as bound:
+        yield bound
+
+
+@pytest.fixture
+async def clocked_api(clocked_server: RunningServer, account: Account, clock: Clock) -> AsyncIterator[Api]:
+    """Stubs of the clocked server, authenticated as this test's account (whose calls read `clock`)."""
+    async with open_api(f"127.0.0.1:{clocked_server.port}", account.key) as client:
+        yield client
+
+
 @pytest.fixture
 async def anonymous_channel(target: str) -> AsyncIterator[grpc.aio.Channel]:
     """A channel that sends no credentials."""
@@ -169,3 +181,13 @@ async def anonymous_channel(target: str) -> AsyncIterator[grpc.aio.Channel]:
 def project_root() -> Path:
     """The repository's top folder."""
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def launcher(project_root: Path, tmp_path: Path) -> AsyncIterator[Launcher]:
+    """Serve processes for one test, all stopped at the end."""
+    running = Launcher(project_root, tmp_path)
+    try:
+        yield running
+    finally:
+        await running.close()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 import grpc
+import pytest
 from invoicing.v1 import account_service_pb2, common_pb2
 
-from tests.client import Api, expect_error
-from tests.conftest import Account
-from tests.document_support import accounts_stub, fetch_document, set_profile, text_of
-from tests.factories import create_customer, create_invoice
+from tests.support.accounts import Account
+from tests.support.builders import create_customer, create_invoice
+from tests.support.client import Api, expect_error
+from tests.support.documents import fetch_document, set_profile, text_of
+from tests.support.serve import run_server_command
 
 ADDRESS = common_pb2.Address(line1="Unter den Linden 1", city="Berlin", postal_code="10117", country="DE")
 VAT = common_pb2.CustomerTaxId(country=common_pb2.TAX_ID_COUNTRY_DE, type=common_pb2.TAX_ID_TYPE_EU_VAT, value="DE1")
@@ -21,7 +21,7 @@ VAT = common_pb2.CustomerTaxId(country=common_pb2.TAX_ID_COUNTRY_DE, type=common
 
 async def get_profile(api: Api) -> account_service_pb2.AccountProfile:
     """GetAccountProfile."""
-    profile: account_service_pb2.AccountProfile = await accounts_stub(api).GetAccountProfile(
+    profile: account_service_pb2.AccountProfile = await api.accounts.GetAccountProfile(
         account_service_pb2.GetAccountProfileRequest()
     )
     return profile
@@ -64,7 +64,7 @@ async def test_only_the_fields_sent_change_and_empty_values_remove(api: Api, acc
 async def test_bad_fields_are_named_and_change_nothing(api: Api) -> None:
     before = await set_profile(api, name="Kept")
     refused = await expect_error(
-        accounts_stub(api).UpdateAccountProfile(
+        api.accounts.UpdateAccountProfile(
             account_service_pb2.UpdateAccountProfileRequest(
                 name="x" * 256,
                 email="not an address",
@@ -109,18 +109,12 @@ async def test_each_account_has_its_own_profile(api: Api, other_api: Api) -> Non
 
 
 async def _cli(project_root: Path, dsn: str, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVOICING_")}
-    env["DATABASE_URL"] = dsn
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "account-profile", *args,
-        cwd=project_root, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(60):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    """`python -m server account-profile *args` against the database dsn."""
+    return await run_server_command(project_root, "account-profile", *args, limit_s=60, DATABASE_URL=dsn)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # four processes, 60 s each at the most
 async def test_the_command_line_sets_the_profile_the_documents_print(
     api: Api, account: Account, project_root: Path, migrated_dsn: str
 ) -> None:

@@ -7,7 +7,6 @@ import logging
 import secrets
 from collections.abc import Callable
 
-import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -15,24 +14,16 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from invoicing.v1 import (
     customer_pb2,
     customer_service_pb2,
-    customer_service_pb2_grpc,
-    invoice_pb2,
     invoice_service_pb2,
-    invoice_service_pb2_grpc,
 )
 
 from server.keys import create_key, revoke_key
-from tests.client import Api, StatusDetails, expect_error, open_api
-from tests.conftest import Account
-from tests.factories import create_customer, create_invoice, date, invoice_request
-
-ALL_STATUSES = [
-    invoice_pb2.INVOICE_STATUS_DRAFT,
-    invoice_pb2.INVOICE_STATUS_ISSUED,
-    invoice_pb2.INVOICE_STATUS_PAID,
-    invoice_pb2.INVOICE_STATUS_SYNCED,
-    invoice_pb2.INVOICE_STATUS_VOID,
-]
+from tests.support.accounts import Account
+from tests.support.builders import add_line_request, create_customer, create_invoice, date, invoice_request
+from tests.support.calls import ALL_STATUSES
+from tests.support.checks import assert_customer_not_found
+from tests.support.client import Api, StatusDetails, expect_error, open_api
+from tests.support.database import connection
 
 
 def assert_unauthenticated(error: StatusDetails, reason: str) -> None:
@@ -44,10 +35,11 @@ def assert_unauthenticated(error: StatusDetails, reason: str) -> None:
 
 async def get_customer_with(channel: grpc.aio.Channel, authorization: str | None) -> StatusDetails:
     """A GetCustomer sent with the given authorization header (None: no header); it must fail."""
-    stub = customer_service_pb2_grpc.CustomerServiceStub(channel)
     metadata = None if authorization is None else (("authorization", authorization),)
     return await expect_error(
-        stub.GetCustomer(customer_service_pb2.GetCustomerRequest(customer_id="cus_any"), metadata=metadata)
+        Api.on(channel).customers.GetCustomer(
+            customer_service_pb2.GetCustomerRequest(customer_id="cus_any"), metadata=metadata
+        )
     )
 
 
@@ -72,8 +64,8 @@ async def test_missing_authorization_is_unauthenticated(anonymous_channel: grpc.
 
 async def test_every_service_requires_a_key(anonymous_channel: grpc.aio.Channel) -> None:
     """Unary RPCs of both services refuse anonymous callers, before validating the request."""
-    customers = customer_service_pb2_grpc.CustomerServiceStub(anonymous_channel)
-    invoices = invoice_service_pb2_grpc.InvoiceServiceStub(anonymous_channel)
+    anonymous = Api.on(anonymous_channel)
+    customers, invoices = anonymous.customers, anonymous.invoices
     calls = [
         customers.CreateCustomer(customer_service_pb2.CreateCustomerRequest()),
         customers.UpdateCustomer(customer_service_pb2.UpdateCustomerRequest()),
@@ -87,8 +79,8 @@ async def test_every_service_requires_a_key(anonymous_channel: grpc.aio.Channel)
 
 async def test_stream_rpcs_without_key_are_unauthenticated(anonymous_channel: grpc.aio.Channel) -> None:
     """Server-streaming RPCs refuse anonymous callers too."""
-    customers = customer_service_pb2_grpc.CustomerServiceStub(anonymous_channel)
-    invoices = invoice_service_pb2_grpc.InvoiceServiceStub(anonymous_channel)
+    anonymous = Api.on(anonymous_channel)
+    customers, invoices = anonymous.customers, anonymous.invoices
     streams = [
         customers.ListCustomers(customer_service_pb2.ListCustomersRequest()),
         customers.ListBalanceTransactions(customer_service_pb2.ListBalanceTransactionsRequest(customer_id="cus_x")),
@@ -204,8 +196,7 @@ async def test_keys_are_stored_only_as_sha256(account: Account, migrated_dsn: st
     """The api_keys row holds the key's SHA-256 and nothing from which the key can be read."""
     secret_part = account.key.removeprefix("sk_")
     digest = hashlib.sha256(account.key.encode()).digest()
-    conn = await asyncpg.connect(migrated_dsn)
-    try:
+    async with connection(migrated_dsn) as conn:
         row = await conn.fetchrow("SELECT key_hash, t::text AS whole FROM api_keys t WHERE id = $1", account.key_id)
         tables = await conn.fetch(
             "SELECT table_name FROM information_schema.tables "
@@ -217,8 +208,6 @@ async def test_keys_are_stored_only_as_sha256(account: Account, migrated_dsn: st
             leaks[name] = await conn.fetchval(
                 f'SELECT count(*) FROM "{name}" t WHERE strpos(t::text, $1) > 0', secret_part
             )
-    finally:
-        await conn.close()
     assert row is not None
     assert bytes(row["key_hash"]) == digest
     assert hashlib.sha256(account.key.encode()).hexdigest() in row["whole"]
@@ -260,13 +249,7 @@ async def test_other_accounts_customer_and_invoice_are_not_found(api: Api, other
     )
     assert (unknown.code, unknown.reason) == (error.code, error.reason)
 
-    for request in (
-        customer_service_pb2.GetCustomerRequest(customer_id=customer.id),
-        customer_service_pb2.GetCustomerRequest(external_customer_id="tenant-a-1"),
-    ):
-        error = await expect_error(other_api.customers.GetCustomer(request))
-        assert error.code == grpc.StatusCode.NOT_FOUND
-        assert error.reason == "CUSTOMER_NOT_FOUND"
+    await assert_customer_not_found(other_api, customer)
 
 
 async def test_other_account_cannot_invoice_or_credit_my_customer(api: Api, other_api: Api) -> None:
@@ -298,16 +281,7 @@ async def test_other_account_cannot_change_my_invoice(api: Api, other_api: Api) 
     line_id = invoice.line_items[0].id
     calls = [
         other_api.invoices.UpdateInvoice(invoice_service_pb2.UpdateInvoiceRequest(invoice_id=invoice.id, net_terms=5)),
-        other_api.invoices.CreateInvoiceLineItem(
-            invoice_service_pb2.CreateInvoiceLineItemRequest(
-                invoice_id=invoice.id,
-                amount="5.00",
-                quantity="1",
-                name="Injected",
-                start_date=date("2024-01-01"),
-                end_date=date("2024-01-31"),
-            )
-        ),
+        other_api.invoices.CreateInvoiceLineItem(add_line_request(invoice.id, "5.00", name="Injected")),
         other_api.invoices.DeleteInvoiceLineItem(
             invoice_service_pb2.DeleteInvoiceLineItemRequest(invoice_id=invoice.id, line_item_id=line_id)
         ),

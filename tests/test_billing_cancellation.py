@@ -17,24 +17,22 @@ import pytest
 from invoicing.v1 import customer_pb2, invoice_pb2, subscription_service_pb2
 
 from server.app import RunningServer
-from tests.billing_builders import (
+from tests.support.builders import (
     at,
-    cancel,
+    create_customer,
     create_plan,
+    date,
     day_of,
     event,
     fixed_fee,
-    ingest_ok,
-    invoices_of,
     lines_by_name,
     subscribe,
-    upcoming,
     usage_price,
 )
-from tests.billing_support import Clock, run_billing
-from tests.client import Api, expect_error
-from tests.factories import create_customer, date
-from tests.lifecycle_support import assert_balance_matches_ledger, get_invoice, issue, mark_paid, void
+from tests.support.calls import cancel, get_invoice, ingest_ok, invoices_of, issue, mark_paid, upcoming, void
+from tests.support.checks import assert_balance_matches_ledger
+from tests.support.client import Api, expect_error
+from tests.support.clock import Clock, run_billing
 
 D = Decimal
 DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT

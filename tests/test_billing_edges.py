@@ -12,7 +12,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from invoicing.v1 import customer_pb2, invoice_pb2, price_pb2, subscription_service_pb2
@@ -35,28 +34,25 @@ from server.domain.pricing import (
     Tier,
     price_line,
 )
-from tests.billing_builders import (
+from tests.support.builders import (
     at,
-    cancel,
+    create_customer,
     create_plan,
+    date,
     day_of,
     event,
     fixed_fee,
-    get_subscription,
-    ingest,
-    ingest_ok,
-    invoices_of,
+    lines_by_name,
     metric,
     plan_request,
-    stubs,
     subscribe,
-    upcoming,
     usage_price,
 )
-from tests.billing_support import Clock, run_billing
-from tests.client import Api, expect_error
-from tests.factories import create_customer, date
-from tests.lifecycle_support import assert_balance_matches_ledger, get_invoice, issue
+from tests.support.calls import cancel, get_invoice, get_subscription, ingest, ingest_ok, invoices_of, issue, upcoming
+from tests.support.checks import assert_balance_matches_ledger
+from tests.support.client import Api, expect_error
+from tests.support.clock import Clock, run_billing
+from tests.support.database import connection
 
 D = Decimal
 START = dt.date(2027, 1, 1)
@@ -277,10 +273,8 @@ def test_a_usage_minimum_is_prorated_in_a_partial_first_period(currency: str, mi
 def _matrix(default: str | None) -> price_pb2.Price:
     return usage_price(
         "Compute",
-        model_type=price_pb2.PRICE_MODEL_TYPE_MATRIX,
-        unit_config=None,
-        billable_metric=metric("compute", price_pb2.AGGREGATION_COUNT),
-        matrix_config=price_pb2.MatrixConfig(
+        billable=metric("compute", price_pb2.AGGREGATION_COUNT),
+        config=price_pb2.MatrixConfig(
             dimensions=["region"],
             matrix_values=[price_pb2.MatrixValue(dimension_values=["us"], unit_amount="2")],
             default_unit_amount=default or "",
@@ -291,7 +285,7 @@ def _matrix(default: str | None) -> price_pb2.Price:
 @pytest.mark.parametrize("currency", ["USD", "JPY", "KWD"])
 async def test_create_plan_refuses_a_matrix_price_without_default(clocked_api: Api, currency: str) -> None:
     refused = await expect_error(
-        stubs(clocked_api).plans.CreatePlan(plan_request(fixed_fee(), _matrix(None), currency=currency))
+        clocked_api.plans.CreatePlan(plan_request(fixed_fee(), _matrix(None), currency=currency))
     )
     assert (refused.code, set(refused.field_violations)) == (
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -351,9 +345,7 @@ async def test_immediate_cancellation_bills_the_cancellation_day_of(
     invoices = await invoices_of(clocked_api, subscription_id=sub.id)
     final = invoices[-1]
     assert day_of(final.invoice_date) == dt.date(2027, 6, 10)
-    assert {
-        li.name: (li.quantity, li.amount, day_of(li.start_date), day_of(li.end_date)) for li in final.line_items
-    } == {
+    assert lines_by_name(final) == {
         "Calls": ("3", usage_total, dt.date(2027, 6, 1), dt.date(2027, 6, 10)),
         "Support": ("1", support_total, dt.date(2027, 6, 1), dt.date(2027, 6, 10)),
     }
@@ -361,13 +353,10 @@ async def test_immediate_cancellation_bills_the_cancellation_day_of(
 
 async def invoice_events(dsn: str, invoice_id: str) -> list[tuple[str, int]]:
     """(type, version) of every change event recorded for the invoice, in order."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         rows = await conn.fetch(
             "SELECT type, version FROM invoice_events WHERE invoice_id = $1 ORDER BY sequence", invoice_id
         )
-    finally:
-        await conn.close()
     return [(r["type"], r["version"]) for r in rows]
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import BUF, ROOT, run
-from tests.go_client import MODULE, go_environment
+from tests.support.cli import BUF, ROOT, run
+from tests.support.go_client import MODULE, go_environment
 
 GO_PACKAGE = re.compile(r'^option go_package = "([^";]+);(\w+)";$', re.MULTILINE)
 
@@ -45,6 +45,8 @@ def test_every_imported_and_error_detail_proto_is_vendored() -> None:
 
 
 @pytest.mark.usefixtures("go_tools")
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # buf generate and go build, 300 s each, after perhaps installing the Go toolchain
 async def test_buf_generate_writes_go_and_python_clients(tmp_path: Path) -> None:
     generated = await run(BUF, "generate", "--output", tmp_path, limit_s=300)
     assert generated.returncode == 0, generated.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 import grpc
@@ -16,22 +16,12 @@ from hypothesis import strategies as st
 from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2, price_pb2
 
 from server.config import Settings
-from tests.client import Api, StatusDetails, assert_field_reasons, expect_error
-from tests.factories import create_customer, create_invoice, date, invoice_request, line
+from tests.support.builders import create_customer, create_invoice, date, invoice_request, line, today_utc
+from tests.support.calls import get_invoice
+from tests.support.client import Api, StatusDetails, assert_field_reasons, expect_error
+from tests.support.money import EXPONENTS, half_up
 
-EXPONENTS = {"JPY": 0, "USD": 2, "KWD": 3}
 ERROR_DOMAIN = "invoicing.v1"
-
-
-def utc_today() -> dt.date:
-    """Today in UTC, the server's clock for "how far ahead" checks."""
-    return dt.datetime.now(dt.UTC).date()
-
-
-def half_up(value: Decimal, exponent: int) -> Decimal:
-    """Round to `exponent` decimals, half-up, with no earlier rounding."""
-    with localcontext(prec=200):
-        return value.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_UP)
 
 
 def expected_line_amount(quantity: str, unit_amount: str, currency: str) -> Decimal:
@@ -60,14 +50,6 @@ def assert_invalid(error: StatusDetails, field: str) -> None:
     assert field in error.field_violations, error.field_violations
     assert set(error.field_violations) == {field}, error.field_violations
     assert_field_reasons(error)
-
-
-async def get_invoice(api: Api, invoice_id: str) -> invoice_pb2.Invoice:
-    """GetInvoice by id."""
-    result: invoice_pb2.Invoice = await api.invoices.GetInvoice(
-        invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id)
-    )
-    return result
 
 
 # --- happy paths ---------------------------------------------------------------------
@@ -314,7 +296,7 @@ async def test_an_invoice_may_have_500_lines(api: Api) -> None:
 async def test_invoice_date_up_to_a_year_ahead_is_accepted(api: Api) -> None:
     """A future invoice date within a year is fine."""
     customer = await create_customer(api)
-    day = utc_today() + dt.timedelta(days=300)
+    day = today_utc() + dt.timedelta(days=300)
     invoice = await create_invoice(api, customer, invoice_date=date(day))
     assert invoice.invoice_date == date(day)
 
@@ -502,7 +484,7 @@ async def test_the_widest_dates_are_stored_as_given(api: Api) -> None:
 async def test_invoice_date_more_than_a_year_ahead_is_refused(api: Api) -> None:
     """More than 366 days in the future fails on invoice_date."""
     customer = await create_customer(api)
-    day = utc_today() + dt.timedelta(days=400)
+    day = today_utc() + dt.timedelta(days=400)
     error = await expect_error(api.invoices.CreateInvoice(invoice_request(customer, invoice_date=date(day))))
     assert_invalid(error, "invoice_date")
 

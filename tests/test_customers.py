@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +12,10 @@ import pytest
 from google.protobuf import timestamp_pb2
 from invoicing.v1 import common_pb2, customer_pb2, customer_service_pb2
 
-from tests.client import Api, assert_field_reasons, expect_error
-from tests.factories import create_customer, create_invoice, customer_request
+from tests.support.builders import create_customer, create_invoice, customer_request
+from tests.support.calls import get_customer, ledger
+from tests.support.checks import assert_customer_not_found, assert_ledger_chains, signed
+from tests.support.client import Api, assert_field_reasons, expect_error
 
 INCREMENT = customer_pb2.BALANCE_TRANSACTION_TYPE_INCREMENT
 DECREMENT = customer_pb2.BALANCE_TRANSACTION_TYPE_DECREMENT
@@ -74,12 +75,6 @@ async def list_customers(api: Api, **fields: Any) -> list[customer_pb2.Customer]
     return [c for message in await list_customer_messages(api, **fields) for c in message.customers]
 
 
-async def list_transactions(api: Api, **fields: Any) -> list[customer_pb2.BalanceTransaction]:
-    """Every transaction a ListBalanceTransactions stream delivers, in order."""
-    request = customer_service_pb2.ListBalanceTransactionsRequest(**fields)
-    return [t async for message in api.customers.ListBalanceTransactions(request) for t in message.balance_transactions]
-
-
 async def first_message(call: Any) -> Any:
     """Read the first message of a stream, then cancel the rest of it."""
     try:
@@ -88,14 +83,6 @@ async def first_message(call: Any) -> Any:
     finally:
         call.cancel()
     raise AssertionError("the stream ended without a message")
-
-
-async def get_customer(api: Api, customer_id: str) -> customer_pb2.Customer:
-    """GetCustomer by id."""
-    result: customer_pb2.Customer = await api.customers.GetCustomer(
-        customer_service_pb2.GetCustomerRequest(customer_id=customer_id)
-    )
-    return result
 
 
 async def adjust(
@@ -108,12 +95,6 @@ async def adjust(
         )
     )
     return result
-
-
-def signed(transaction: customer_pb2.BalanceTransaction) -> Decimal:
-    """The transaction's amount with the sign of its direction."""
-    amount = Decimal(transaction.amount)
-    return amount if transaction.type == INCREMENT else -amount
 
 
 def without_updated_at(customer: customer_pb2.Customer) -> customer_pb2.Customer:
@@ -395,13 +376,7 @@ async def test_get_unknown_customer_is_not_found(api: Api, field: str) -> None:
 async def test_get_other_accounts_customer_is_not_found(api: Api, other_api: Api) -> None:
     """Another account's customer is invisible, by id and by external id."""
     theirs = await create_customer(other_api, external_customer_id="theirs-1")
-    for request in (
-        customer_service_pb2.GetCustomerRequest(customer_id=theirs.id),
-        customer_service_pb2.GetCustomerRequest(external_customer_id="theirs-1"),
-    ):
-        error = await expect_error(api.customers.GetCustomer(request))
-        assert error.code == grpc.StatusCode.NOT_FOUND
-        assert error.reason == "CUSTOMER_NOT_FOUND"
+    await assert_customer_not_found(api, theirs)
 
 
 # --- UpdateCustomer ------------------------------------------------------------
@@ -722,9 +697,9 @@ async def test_balance_equals_sum_of_signed_transactions(api: Api) -> None:
     for amount, kind in steps:
         await adjust(api, customer.id, amount, kind)
     expected = sum((Decimal(a) if k == INCREMENT else -Decimal(a) for a, k in steps), Decimal(0))
-    ledger = await list_transactions(api, customer_id=customer.id)
-    assert len(ledger) == len(steps)
-    assert sum((signed(t) for t in ledger), Decimal(0)) == expected
+    rows = await ledger(api, customer.id)
+    assert len(rows) == len(steps)
+    assert sum((signed(t) for t in rows), Decimal(0)) == expected
     assert Decimal((await get_customer(api, customer.id)).balance) == expected == Decimal("6.70")
 
 
@@ -760,7 +735,7 @@ async def test_amount_more_precise_than_currency_is_invalid(api: Api, currency: 
     )
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(error.field_violations) == {"amount"}
-    assert await list_transactions(api, customer_id=customer.id) == []
+    assert await ledger(api, customer_id=customer.id) == []
     assert Decimal((await get_customer(api, customer.id)).balance) == 0
 
 
@@ -867,17 +842,8 @@ async def test_balance_transaction_replay_applies_once(api: Api) -> None:
     first = await api.customers.CreateBalanceTransaction(request)
     again = await asyncio.gather(*(api.customers.CreateBalanceTransaction(request) for _ in range(5)))
     assert all(row == first for row in again)
-    assert [t.id for t in await list_transactions(api, customer_id=customer.id)] == [first.id]
+    assert [t.id for t in await ledger(api, customer_id=customer.id)] == [first.id]
     assert Decimal((await get_customer(api, customer.id)).balance) == Decimal("25.00")
-
-
-def assert_chained(ledger_oldest_first: Sequence[customer_pb2.BalanceTransaction]) -> None:
-    """Every row starts where the previous one ended, and each row's end follows from its amount."""
-    previous_end = Decimal(0)
-    for row in ledger_oldest_first:
-        assert Decimal(row.starting_balance) == previous_end
-        assert Decimal(row.ending_balance) == Decimal(row.starting_balance) + signed(row)
-        previous_end = Decimal(row.ending_balance)
 
 
 async def test_concurrent_adjustments_lose_no_update(api: Api) -> None:
@@ -888,11 +854,10 @@ async def test_concurrent_adjustments_lose_no_update(api: Api) -> None:
     expected = sum((signed(r) for r in rows), Decimal(0))
     assert expected == sum((Decimal(a) if k == INCREMENT else -Decimal(a) for a, k in amounts), Decimal(0))
 
-    ledger = await list_transactions(api, customer_id=customer.id)
-    assert {t.id for t in ledger} == {r.id for r in rows}
-    oldest_first = list(reversed(ledger))
-    assert_chained(oldest_first)
-    assert Decimal(oldest_first[-1].ending_balance) == expected
+    listed = await ledger(api, customer.id)
+    assert {t.id for t in listed} == {r.id for r in rows}
+    assert_ledger_chains(listed)
+    assert Decimal(listed[0].ending_balance) == expected
     assert Decimal((await get_customer(api, customer.id)).balance) == expected
 
 
@@ -1105,8 +1070,8 @@ async def test_list_balance_transactions_newest_first_by_id_and_external_id(api:
     """The ledger lists newest first, the same whether the customer is named by id or external id."""
     customer = await create_customer(api, external_customer_id="ext-ledger-1")
     rows = [await adjust(api, customer.id, f"{i}.00") for i in range(1, 6)]
-    by_id = await list_transactions(api, customer_id=customer.id)
-    by_external = await list_transactions(api, external_customer_id="ext-ledger-1")
+    by_id = await ledger(api, customer_id=customer.id)
+    by_external = await ledger(api, external_customer_id="ext-ledger-1")
     assert [t.id for t in by_id] == [r.id for r in reversed(rows)]
     assert by_external == by_id
     assert by_id == list(reversed(rows))
@@ -1118,14 +1083,14 @@ async def test_list_balance_transactions_only_that_customers(api: Api) -> None:
     second = await create_customer(api)
     mine = await adjust(api, first.id, "1.00")
     await adjust(api, second.id, "2.00")
-    assert [t.id for t in await list_transactions(api, customer_id=first.id)] == [mine.id]
+    assert [t.id for t in await ledger(api, customer_id=first.id)] == [mine.id]
 
 
 async def test_list_balance_transactions_limit(api: Api) -> None:
     """limit returns the newest rows only."""
     customer = await create_customer(api)
     rows = [await adjust(api, customer.id, f"{i}.00") for i in range(1, 6)]
-    listed = await list_transactions(api, customer_id=customer.id, limit=2)
+    listed = await ledger(api, customer_id=customer.id, limit=2)
     assert [t.id for t in listed] == [rows[4].id, rows[3].id]
 
 
@@ -1144,9 +1109,9 @@ async def test_list_balance_transactions_batches_and_resume(api: Api) -> None:
     assert [len(m.balance_transactions) for m in messages] == [BATCH, 12]
     listed = [t for m in messages for t in m.balance_transactions]
     assert [t.id for t in listed] == [r.id for r in sorted(rows, key=sort_key, reverse=True)]
-    assert_chained(list(reversed(listed)))
+    assert_ledger_chains(listed)
 
-    resumed = await list_transactions(api, customer_id=customer.id, resume_token=messages[0].resume_token)
+    resumed = await ledger(api, customer_id=customer.id, resume_token=messages[0].resume_token)
     assert [t.id for t in resumed] == [t.id for t in listed[BATCH:]]
 
 
@@ -1155,8 +1120,8 @@ async def test_list_balance_transactions_created_at_filters(api: Api) -> None:
     customer = await create_customer(api)
     old, middle, new = [await adjust(api, customer.id, a) for a in ("1.00", "2.00", "3.00")]
     at = middle.created_at
-    gt = await list_transactions(api, customer_id=customer.id, created_at_gt=at)
-    lte = await list_transactions(api, customer_id=customer.id, created_at_lte=at)
+    gt = await ledger(api, customer_id=customer.id, created_at_gt=at)
+    lte = await ledger(api, customer_id=customer.id, created_at_lte=at)
     assert [t.id for t in gt] == [new.id]
     assert [t.id for t in lte] == [middle.id, old.id]
 
@@ -1164,7 +1129,7 @@ async def test_list_balance_transactions_created_at_filters(api: Api) -> None:
 async def test_list_balance_transactions_empty_for_new_customer(api: Api) -> None:
     """A customer without adjustments has an empty ledger."""
     customer = await create_customer(api)
-    assert await list_transactions(api, customer_id=customer.id) == []
+    assert await ledger(api, customer_id=customer.id) == []
 
 
 @pytest.mark.parametrize("field", ["customer_id", "external_customer_id"])

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
@@ -20,8 +21,8 @@ from server.config import Settings
 from server.db import embedded
 from server.db.migrate import migrate
 from server.keys import create_key
-from tests.client import Api, expect_error, open_api
-from tests.factories import create_customer, create_invoice, customer_request
+from tests.support.builders import create_customer, create_invoice, customer_request
+from tests.support.client import Api, expect_error, open_api
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -43,6 +44,8 @@ async def _wait_for_health(target: str, wanted: int, within_s: float) -> None:
     raise AssertionError(f"health did not become {wanted} within {within_s} s")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # starts a PostgreSQL of its own, twice
 async def test_outage_gives_unavailable_fast_then_recovers_without_losing_writes(settings: Settings) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="invoicing-outage-")) / "pg"
     pg = await asyncio.to_thread(embedded.start, data_dir)

@@ -29,7 +29,7 @@ from server.domain.documents.content import (
 from server.domain.documents.pdf import render_pdf
 from server.domain.documents.sample import sample_document
 from server.usecases.documents import render_invoice_document
-from tests.document_support import text_of
+from tests.support.documents import text_of
 
 
 @pytest.mark.parametrize(

@@ -27,10 +27,10 @@ from server.db.migrate import migrate
 from server.domain import errors as e
 from server.errors import to_domain_error
 from server.keys import create_key
-from tests.client import Api, details_of, expect_error, open_api
-from tests.conftest import Account
-from tests.factories import create_customer, create_invoice, customer_request
-from tests.resilience_support import counter, eventually, own_server, target_of, unread_stream
+from tests.support.accounts import Account
+from tests.support.builders import create_customer, create_invoice, customer_request
+from tests.support.client import Api, details_of, expect_error, open_api
+from tests.support.resilience import counter, eventually, own_server, target_of, unread_stream
 
 GET_INVOICE = "/invoicing.v1.InvoiceService/GetInvoice"
 
@@ -85,6 +85,7 @@ async def test_600_short_deadline_reads_under_concurrency_are_never_unavailable(
     assert not [r for r in caplog.records if "unavailable" in r.getMessage()]
 
 
+@pytest.mark.slow
 async def test_cancelled_calls_and_streams_log_no_errors(
     api: Api, account: Account, target: str, caplog: pytest.LogCaptureFixture
 ) -> None:

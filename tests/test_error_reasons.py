@@ -10,7 +10,7 @@ import grpc
 from invoicing.v1 import customer_service_pb2
 
 from server.domain import errors
-from tests.client import Api, expect_error
+from tests.support.client import Api, expect_error
 
 # UPPER_SNAKE literals in server/ that are not error reasons; any other one is a reason and must be documented.
 NOT_REASONS = {"ACMECORP", "CANCELLED", "DATABASE_URL", "INVOICING_DATABASE_URL", "NOT_FOUND", "ERROR"}

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli import run
-from tests.conftest import Account
+import pytest
+
+from tests.support.accounts import Account
+from tests.support.cli import run
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(
+    900
+)  # 120 s for the client; the first test to need the Go client may install the toolchain (make go-tools) and builds it
 async def test_go_client_creates_reads_lists_and_decodes_error_details(
     target: str, account: Account, go_client: Path
 ) -> None:

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from tests.cli import buf_curl, grpcurl
-from tests.conftest import Account
+from tests.support.accounts import Account
+from tests.support.cli import buf_curl, grpcurl
 
 DESCRIBED = {
     # symbol → what grpcurl says it is, and a line of its output (a comment or the declaration)

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.client import Api, expect_error
+from tests.support.client import Api, expect_error
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -41,23 +41,22 @@ async def test_check_works_with_an_api_key_too(api: Api) -> None:
     assert response.status == SERVING
 
 
-async def test_watch_streams_the_current_status_first(anonymous_channel: grpc.aio.Channel) -> None:
-    """Watch, used by gRPC clients' health checking, starts with the current status."""
+@pytest.mark.parametrize(
+    ("service", "status"),
+    [
+        pytest.param("invoicing.v1.InvoiceService", SERVING, id="known"),
+        # For Watch the protocol says: an unknown service streams SERVICE_UNKNOWN instead of failing.
+        pytest.param("invoicing.v1.NoSuchService", health_pb2.HealthCheckResponse.SERVICE_UNKNOWN, id="unknown"),
+    ],
+)
+async def test_watch_streams_the_current_status_first(
+    anonymous_channel: grpc.aio.Channel, service: str, status: int
+) -> None:
+    """Watch, used by gRPC clients' health checking, starts with the service's current status."""
     health = health_pb2_grpc.HealthStub(anonymous_channel)
-    call = health.Watch(health_pb2.HealthCheckRequest(service="invoicing.v1.InvoiceService"), timeout=10)
+    call = health.Watch(health_pb2.HealthCheckRequest(service=service), timeout=10)
 
     first = await call.read()
     call.cancel()
 
-    assert first.status == SERVING
-
-
-async def test_watch_of_unknown_service_reports_service_unknown(anonymous_channel: grpc.aio.Channel) -> None:
-    """For Watch the protocol says: an unknown service streams SERVICE_UNKNOWN instead of failing."""
-    health = health_pb2_grpc.HealthStub(anonymous_channel)
-    call = health.Watch(health_pb2.HealthCheckRequest(service="invoicing.v1.NoSuchService"), timeout=10)
-
-    first = await call.read()
-    call.cancel()
-
-    assert first.status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+    assert first.status == status

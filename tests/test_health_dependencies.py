@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.app import DATABASE_DEPENDENCY, NOTIFICATIONS_DEPENDENCY
+from tests.support.database import connection
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -40,18 +41,16 @@ async def test_each_dependency_reports_serving(anonymous_channel: grpc.aio.Chann
     assert await _until(anonymous_channel, NOTIFICATIONS_DEPENDENCY, SERVING) == SERVING
 
 
+@pytest.mark.slow
 async def test_a_lost_listener_is_reported_on_its_own_and_recovers(
     anonymous_channel: grpc.aio.Channel, migrated_dsn: str
 ) -> None:
     assert await _until(anonymous_channel, NOTIFICATIONS_DEPENDENCY, SERVING) == SERVING
-    admin = await asyncpg.connect(migrated_dsn)
-    try:
+    async with connection(migrated_dsn) as admin:
         ended = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
             " WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid() AND datname = current_database()"
         )
-    finally:
-        await admin.close()
     assert ended >= 1
 
     assert await _until(anonymous_channel, NOTIFICATIONS_DEPENDENCY, NOT_SERVING) == NOT_SERVING

@@ -10,14 +10,14 @@ import asyncio
 import uuid
 from decimal import Decimal
 
-import asyncpg
 import grpc
 from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.client import Api, StatusDetails, expect_error, open_api
-from tests.conftest import Account, new_account
-from tests.factories import create_customer, customer_request, date, invoice_request, line
+from tests.support.accounts import Account, new_account
+from tests.support.builders import add_line_request, create_customer, customer_request, invoice_request, line
+from tests.support.client import Api, StatusDetails, expect_error, open_api
+from tests.support.database import connection
 
 CONCURRENT_CALLS = 20
 
@@ -41,13 +41,8 @@ def new_key() -> str:
 async def count_rows(dsn: str, account: Account, table: str) -> int:
     """How many rows of `table` belong to the account."""
     assert table in {"invoices", "invoice_line_items", "customers", "customer_balance_transactions"}
-    conn = await asyncpg.connect(dsn)
-    try:
-        count: int = await conn.fetchval(
-            f"SELECT count(*) FROM {table} t JOIN accounts a ON a.id = t.account_id WHERE a.name = $1", account.name
-        )
-    finally:
-        await conn.close()
+    async with connection(dsn) as conn:
+        count: int = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE account_id = $1", account.id)
     return count
 
 
@@ -349,15 +344,7 @@ async def test_concurrent_identical_line_item_adds_make_one_line(api: Api, accou
     """One key, 20 CreateInvoiceLineItem calls at once: one new line, totals recomputed once."""
     customer = await create_customer(api)
     draft = await create_invoice_call(api, invoice_request(customer))
-    request = invoice_service_pb2.CreateInvoiceLineItemRequest(
-        invoice_id=draft.id,
-        amount="5.00",
-        quantity="1",
-        name="Setup fee",
-        start_date=date("2024-01-01"),
-        end_date=date("2024-01-31"),
-        request_id=new_key(),
-    )
+    request = add_line_request(draft.id, "5.00", name="Setup fee", request_id=new_key())
 
     async def call() -> invoice_pb2.InvoiceLineItem:
         result: invoice_pb2.InvoiceLineItem = await api.invoices.CreateInvoiceLineItem(request)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
-from tests.client import Api, expect_error
-from tests.conftest import Account
-from tests.factories import create_customer, create_invoice, date
+from tests.support.accounts import Account
+from tests.support.builders import add_line_request, create_customer, create_invoice, date
+from tests.support.client import Api, expect_error
+from tests.support.database import execute
 
 CREATED = invoice_pb2.INVOICE_EVENT_TYPE_CREATED
 LINE_ITEM_ADDED = invoice_pb2.INVOICE_EVENT_TYPE_LINE_ITEM_ADDED
@@ -43,16 +43,7 @@ async def _lifecycle(api: Api) -> str:
     """Create, add a line, update, issue and pay one invoice; return its id."""
     customer = await create_customer(api)
     invoice = await create_invoice(api, customer)
-    await api.invoices.CreateInvoiceLineItem(
-        invoice_service_pb2.CreateInvoiceLineItemRequest(
-            invoice_id=invoice.id,
-            amount="5.00",
-            quantity="1",
-            name="Setup",
-            start_date=date("2024-01-01"),
-            end_date=date("2024-01-01"),
-        )
-    )
+    await api.invoices.CreateInvoiceLineItem(add_line_request(invoice.id, "5.00", name="Setup"))
     await api.invoices.UpdateInvoice(invoice_service_pb2.UpdateInvoiceRequest(invoice_id=invoice.id, net_terms=15))
     await api.invoices.IssueInvoice(invoice_service_pb2.IssueInvoiceRequest(invoice_id=invoice.id))
     await api.invoices.MarkInvoicePaid(
@@ -148,15 +139,12 @@ async def test_each_account_sees_only_its_own_events(api: Api, other_api: Api) -
 
 async def test_an_expired_position_is_out_of_range(api: Api, account: Account, migrated_dsn: str) -> None:
     await _lifecycle(api)
-    conn = await asyncpg.connect(migrated_dsn)
-    try:
-        account_id = await conn.fetchval(
-            "SELECT a.id FROM accounts a JOIN invoice_events e ON e.account_id = a.id WHERE a.name = $1 LIMIT 1",
-            account.name,
-        )
-        await conn.execute("DELETE FROM invoice_events WHERE account_id = $1 AND sequence <= 3", account_id)
-    finally:
-        await conn.close()
+    # The retention purge (events older than event_retention_days) is what expires positions; no test can wait
+    # for it, so the three oldest events are deleted here as it would delete them.
+    deleted = await execute(
+        migrated_dsn, "DELETE FROM invoice_events WHERE account_id = $1 AND sequence <= 3", account.id
+    )
+    assert deleted == "DELETE 3"
     expired = await expect_error(_watch(api, after_sequence=1))
     assert (expired.code, expired.reason, expired.metadata["oldest_sequence"]) == (
         grpc.StatusCode.OUT_OF_RANGE,

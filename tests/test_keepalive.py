@@ -5,7 +5,7 @@ grpc core's default server policy takes a ping more often than every 5 minutes w
 ends the connection with GOAWAY too_many_pings after two; a WatchInvoiceEvents stream idle for ~40 s then
 died UNAVAILABLE. The server's keepalive settings (server/config.py) accept such clients: an idle watch from
 a Python client and one from the Go client (grpc-go, 10 s keepalive) are held at once for 50 s (while the
-rest of the suite runs, see tests/keepalive_support.py), then a change is committed and both receive its
+rest of the suite runs, see tests/support/keepalive.py), then a change is committed and both receive its
 event.
 """
 
@@ -21,13 +21,17 @@ from invoicing.v1 import invoice_service_pb2, invoice_service_pb2_grpc
 
 from server.app import start_server
 from server.config import Settings
-from tests.client import expect_error, open_api
-from tests.conftest import Account
-from tests.factories import create_customer, create_invoice
-from tests.keepalive_support import CLIENT_PING_MS, IDLE_S, IdleWatches
+from tests.support.accounts import Account
+from tests.support.builders import create_customer, create_invoice
+from tests.support.client import expect_error, open_api
+from tests.support.keepalive import CLIENT_PING_MS, IDLE_S, IdleWatches
 
 
 @pytest.mark.starts_early
+@pytest.mark.slow
+@pytest.mark.timeout(
+    900
+)  # the first test to need the Go client may install the toolchain (make go-tools) and builds it
 async def test_idle_watches_open(idle_watches: IdleWatches) -> None:
     """Starts the watching processes that test_idle_watches_survive_clients_pinging_every_10_s checks after
     50 s (so that the 50 s pass while the rest of the suite runs)."""
@@ -41,6 +45,7 @@ async def test_idle_watches_open(idle_watches: IdleWatches) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 50 s idle and 30 s for each event; run alone, it also builds the Go client
 async def test_idle_watches_survive_clients_pinging_every_10_s(idle_watches: IdleWatches) -> None:
     await idle_watches.start()
     await idle_watches.idle_for(IDLE_S)
@@ -89,6 +94,7 @@ def test_connection_limits_are_configurable(monkeypatch: pytest.MonkeyPatch) -> 
     assert options["grpc.keepalive_time_ms"] == 20_000
 
 
+@pytest.mark.slow
 async def test_connections_past_their_maximum_age_are_rebalanced(
     settings: Settings, migrated_dsn: str, account: Account
 ) -> None:

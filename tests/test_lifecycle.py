@@ -14,32 +14,28 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2
 
+from server.app import RunningServer
 from server.domain.invoices import InvoiceStatus
-from tests.client import Api, expect_error
-from tests.factories import create_customer, create_invoice, date, line
-from tests.lifecycle_support import (
+from tests.support.builders import (
     add_line_request,
-    adjust_balance,
-    assert_balance_matches_ledger,
-    assert_totals_are_sum_of_lines,
-    get_invoice,
-    invoice_in_status,
-    issue,
-    ledger,
-    mark_paid,
+    create_customer,
+    create_invoice,
+    date,
+    line,
     mark_paid_request,
     metadata_request,
-    sequence_of,
-    status_of,
     today_utc,
-    void,
 )
+from tests.support.calls import adjust_balance, get_invoice, issue, ledger, mark_paid, void
+from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines, sequence_of
+from tests.support.client import Api, expect_error
+from tests.support.clock import Clock
+from tests.support.states import invoice_in_status, status_of, subscription_draft
 
 NUMBER_FORMAT = re.compile(r"[A-Z0-9]{1,12}-\d{5}")
 
@@ -77,6 +73,14 @@ async def _refused_unchanged(
     return error
 
 
+async def _invalid_unchanged(api: Api, invoice_id: str, call: Awaitable[Any], field: str, reason: str) -> None:
+    """Run a call that must fail INVALID_ARGUMENT naming exactly `field` with `reason`, and check the invoice did
+    not change."""
+    error = await _refused_unchanged(api, invoice_id, call, grpc.StatusCode.INVALID_ARGUMENT, reason)
+    assert list(error.field_violations) == [field]
+    assert error.violation_reasons == {field: reason}
+
+
 # --- CreateInvoiceLineItem -------------------------------------------------------
 
 
@@ -109,14 +113,13 @@ async def test_add_line_with_more_decimals_than_the_currency_allows_is_invalid_a
     """The amount must fit the currency's minor unit; nothing is added."""
     customer = await create_customer(api, currency=currency)
     draft = await create_invoice(api, customer, line_items=[line(unit_amount="10")])
-    error = await _refused_unchanged(
+    await _invalid_unchanged(
         api,
         draft.id,
         api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, amount)),
-        grpc.StatusCode.INVALID_ARGUMENT,
+        "amount",
         "FIELD_OUT_OF_RANGE",
     )
-    assert list(error.field_violations) == ["amount"]
 
 
 @pytest.mark.parametrize(
@@ -138,14 +141,9 @@ async def test_add_line_with_a_bad_field_is_invalid_argument_naming_it(
     """Each malformed field is reported by its path and reason, and the invoice keeps its lines."""
     customer = await create_customer(api)
     draft = await create_invoice(api, customer)
-    error = await _refused_unchanged(
-        api,
-        draft.id,
-        api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, **overrides)),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        reason,
+    await _invalid_unchanged(
+        api, draft.id, api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, **overrides)), field, reason
     )
-    assert error.violation_reasons == {field: reason}
 
 
 async def test_add_line_without_service_period_is_invalid_argument(api: Api) -> None:
@@ -278,14 +276,13 @@ async def test_delete_line_item_requires_a_line_id(api: Api) -> None:
     """An empty line_item_id is INVALID_ARGUMENT on that field."""
     customer = await create_customer(api)
     draft = await create_invoice(api, customer)
-    error = await _refused_unchanged(
+    await _invalid_unchanged(
         api,
         draft.id,
         api.invoices.DeleteInvoiceLineItem(invoice_service_pb2.DeleteInvoiceLineItemRequest(invoice_id=draft.id)),
-        grpc.StatusCode.INVALID_ARGUMENT,
+        "line_item_id",
         "FIELD_REQUIRED",
     )
-    assert list(error.field_violations) == ["line_item_id"]
 
 
 # --- UpdateInvoice ---------------------------------------------------------------
@@ -319,14 +316,13 @@ async def test_metadata_update_cannot_grow_past_fifty_entries(api: Api) -> None:
     """The 50-entry limit holds for the merged result: adding to a full map fails, replacing a key does not."""
     customer = await create_customer(api)
     draft = await create_invoice(api, customer, metadata={f"k{i}": "v" for i in range(50)})
-    error = await _refused_unchanged(
+    await _invalid_unchanged(
         api,
         draft.id,
         api.invoices.UpdateInvoice(metadata_request(draft.id, set={"extra": "1"})),
-        grpc.StatusCode.INVALID_ARGUMENT,
+        "metadata.set",
         "FIELD_TOO_LONG",
     )
-    assert list(error.field_violations) == ["metadata.set"]
     swapped = await api.invoices.UpdateInvoice(metadata_request(draft.id, remove_keys=["k0"], set={"extra": "1"}))
     assert len(swapped.metadata) == 50
     assert "extra" in swapped.metadata
@@ -423,18 +419,13 @@ async def test_metadata_with_terms_on_an_issued_invoice_is_refused_as_a_whole(ap
     )
 
 
-async def test_invoice_date_of_a_subscription_draft_cannot_change(api: Api, migrated_dsn: str) -> None:
+async def test_invoice_date_of_a_subscription_draft_cannot_change(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+) -> None:
     """invoice_date is for one-off drafts only: FAILED_PRECONDITION INVOICE_NOT_ONE_OFF."""
+    api = clocked_api
     customer = await create_customer(api)
-    draft = await create_invoice(api, customer)
-    # The billing engine does not create subscription invoices through the API yet; relabel this draft.
-    conn = await asyncpg.connect(migrated_dsn)
-    try:
-        await conn.execute(
-            "UPDATE invoices SET invoice_source = 'subscription', version = version + 1 WHERE id = $1", draft.id
-        )
-    finally:
-        await conn.close()
+    _, draft = await subscription_draft(api, clocked_server, clock, customer)
     await _refused_unchanged(
         api,
         draft.id,
@@ -448,52 +439,44 @@ async def test_invoice_date_of_a_subscription_draft_cannot_change(api: Api, migr
     assert terms.net_terms == 3
 
 
-async def test_empty_update_is_invalid_argument(api: Api) -> None:
-    """An update that names no field fails INVALID_ARGUMENT and changes nothing."""
-    customer = await create_customer(api)
-    draft = await create_invoice(api, customer)
-    error = await _refused_unchanged(
-        api,
-        draft.id,
-        api.invoices.UpdateInvoice(invoice_service_pb2.UpdateInvoiceRequest(invoice_id=draft.id)),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "FIELD_INVALID",
-    )
-    assert list(error.field_violations) == ["invoice_id"]
-
-
-async def test_net_terms_with_due_date_is_invalid_argument(api: Api) -> None:
-    """net_terms and due_date together: INVALID_ARGUMENT on due_date."""
-    customer = await create_customer(api)
-    draft = await create_invoice(api, customer)
-    error = await _refused_unchanged(
-        api,
-        draft.id,
-        api.invoices.UpdateInvoice(
-            invoice_service_pb2.UpdateInvoiceRequest(invoice_id=draft.id, net_terms=10, due_date=date("2024-03-01"))
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        pytest.param({}, "invoice_id", "FIELD_INVALID", id="names-no-field"),
+        pytest.param(
+            {"net_terms": 10, "due_date": date("2024-03-01")},
+            "due_date",
+            "FIELD_CONFLICT",
+            id="net-terms-with-due-date",
         ),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "FIELD_CONFLICT",
-    )
-    assert list(error.field_violations) == ["due_date"]
-
-
-async def test_invoice_date_more_than_a_year_ahead_is_invalid_argument(api: Api) -> None:
-    """UpdateInvoice holds the invoice date to the same limit as CreateInvoice: at most one year ahead."""
+        pytest.param(
+            {"invoice_date": date(today_utc() + dt.timedelta(days=400))},
+            "invoice_date",
+            "FIELD_OUT_OF_RANGE",
+            id="over-a-year-ahead",
+        ),
+    ],
+)
+async def test_malformed_update_is_invalid_argument_naming_the_field(
+    api: Api, fields: dict[str, Any], field: str, reason: str
+) -> None:
+    """An update naming no field, net_terms with due_date, or an invoice date more than a year ahead (the limit of
+    CreateInvoice): INVALID_ARGUMENT on that one field with its reason, and nothing changes."""
     customer = await create_customer(api)
     draft = await create_invoice(api, customer)
-    error = await _refused_unchanged(
+    await _invalid_unchanged(
         api,
         draft.id,
-        api.invoices.UpdateInvoice(
-            invoice_service_pb2.UpdateInvoiceRequest(
-                invoice_id=draft.id, invoice_date=date(today_utc() + dt.timedelta(days=400))
-            )
-        ),
-        grpc.StatusCode.INVALID_ARGUMENT,
-        "FIELD_OUT_OF_RANGE",
+        api.invoices.UpdateInvoice(invoice_service_pb2.UpdateInvoiceRequest(invoice_id=draft.id, **fields)),
+        field,
+        reason,
     )
-    assert list(error.field_violations) == ["invoice_date"]
+
+
+async def test_invoice_date_within_a_year_ahead_is_accepted(api: Api) -> None:
+    """UpdateInvoice accepts an invoice date 300 days ahead, as CreateInvoice does."""
+    customer = await create_customer(api)
+    draft = await create_invoice(api, customer)
     near = today_utc() + dt.timedelta(days=300)
     updated = await api.invoices.UpdateInvoice(
         invoice_service_pb2.UpdateInvoiceRequest(invoice_id=draft.id, invoice_date=date(near))
@@ -770,14 +753,13 @@ async def test_mark_paid_refuses_the_first_day_of_the_calendar(api: Api, migrate
     """0001-01-01 would be stored as -infinity, which is no date: INVALID_ARGUMENT naming the field."""
     customer = await create_customer(api)
     issued = await invoice_in_status(api, migrated_dsn, customer, InvoiceStatus.ISSUED)
-    error = await _refused_unchanged(
+    await _invalid_unchanged(
         api,
         issued.id,
         api.invoices.MarkInvoicePaid(mark_paid_request(issued.id, payment_received_date=date("0001-01-01"))),
-        grpc.StatusCode.INVALID_ARGUMENT,
+        "payment_received_date",
         "FIELD_OUT_OF_RANGE",
     )
-    assert list(error.field_violations) == ["payment_received_date"]
 
 
 @pytest.mark.parametrize(("field", "length"), [("external_id", 256), ("notes", 2001)])
@@ -787,14 +769,13 @@ async def test_mark_paid_refuses_overlong_external_id_and_notes(
     """external_id (255) and notes (2000) are bounded: INVALID_ARGUMENT naming the field."""
     customer = await create_customer(api)
     issued = await invoice_in_status(api, migrated_dsn, customer, InvoiceStatus.ISSUED)
-    error = await _refused_unchanged(
+    await _invalid_unchanged(
         api,
         issued.id,
         api.invoices.MarkInvoicePaid(mark_paid_request(issued.id, **{field: "x" * length})),
-        grpc.StatusCode.INVALID_ARGUMENT,
+        field,
         "FIELD_TOO_LONG",
     )
-    assert list(error.field_violations) == [field]
     paid = await mark_paid(api, issued.id, **{field: "x" * (length - 1)})
     assert getattr(paid.payments[0], field) == "x" * (length - 1)
 

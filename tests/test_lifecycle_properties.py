@@ -24,29 +24,26 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2
 
 from server.domain.invoices import REFUSAL_REASONS, TRANSITIONS, InvoiceAction, InvoiceStatus
-from tests.client import Api, StatusDetails, details_of, open_api
-from tests.conftest import new_account
-from tests.factories import create_customer, create_invoice, line
-from tests.lifecycle_support import (
+from tests.support.accounts import new_account
+from tests.support.builders import (
     add_line_request,
-    adjust_balance,
-    allowed_moves,
-    assert_totals_are_sum_of_lines,
-    balance_of,
-    ledger,
-    list_all_invoices,
+    create_customer,
+    create_invoice,
+    line,
     mark_paid_request,
     metadata_request,
-    sequence_of,
-    signed,
-    status_of,
 )
+from tests.support.calls import adjust_balance, balance_of, invoices_of, ledger
+from tests.support.checks import assert_totals_are_sum_of_lines, sequence_of, signed
+from tests.support.client import Api, StatusDetails, details_of, open_api
+from tests.support.states import allowed_moves, status_of
 
 T = TypeVar("T")
 CENTS = Decimal("0.01")
@@ -240,7 +237,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self._run(self._check())
 
     async def _check(self) -> None:
-        observed = {invoice.id: invoice for invoice in await list_all_invoices(self.api)}
+        observed = {invoice.id: invoice for invoice in await invoices_of(self.api)}
         assert set(observed) == set(self.invoices)
         for invoice_id, invoice in observed.items():
             assert_totals_are_sum_of_lines(invoice)
@@ -260,6 +257,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert await balance_of(self.api, customer) == total == self.balances[customer]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # up to 15 sequences of 25 steps, each step checked through the API
 async def test_random_lifecycle_sequences_keep_the_invariants(target: str, migrated_dsn: str) -> None:
     """Up to 15 random sequences of 25 actions each, checked after every step."""
     loop = asyncio.get_running_loop()

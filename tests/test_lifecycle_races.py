@@ -17,26 +17,28 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+import pytest
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
 from server.domain.invoices import InvoiceStatus
-from tests.client import Api, StatusDetails, details_of, expect_error
-from tests.factories import create_customer, create_invoice, invoice_request
-from tests.lifecycle_support import (
+from tests.support.builders import (
     add_line_request,
-    adjust_balance,
-    assert_balance_matches_ledger,
-    assert_totals_are_sum_of_lines,
-    get_invoice,
-    issue,
-    ledger,
-    list_all_invoices,
+    create_customer,
+    create_invoice,
+    invoice_request,
     mark_paid_request,
     metadata_request,
+)
+from tests.support.calls import adjust_balance, get_invoice, invoices_of, issue, ledger
+from tests.support.checks import (
+    assert_balance_matches_ledger,
+    assert_ledger_chains,
+    assert_totals_are_sum_of_lines,
     sequence_of,
     signed,
-    status_of,
 )
+from tests.support.client import Api, StatusDetails, details_of, expect_error
+from tests.support.states import status_of
 
 DEADLINE_S = 10.0
 RETRYABLE_REASONS = {"LOCK_TIMEOUT", "DEADLOCK_DETECTED", "SERIALIZATION_FAILURE"}
@@ -78,14 +80,6 @@ def _assert_acceptable(outcome: Outcome) -> None:
         assert error.code == grpc.StatusCode.ABORTED, outcome
         assert error.reason in RETRYABLE_REASONS, outcome
         assert error.retry_delay_ms is not None, outcome
-
-
-def _assert_ledger_chains(rows: list[customer_pb2.BalanceTransaction]) -> None:
-    """Listed oldest first, each row starts where the previous one ended, from zero."""
-    balance = Decimal(0)
-    for row in reversed(rows):  # the stream lists newest first
-        assert Decimal(row.starting_balance) == balance, row
-        balance = Decimal(row.ending_balance)
 
 
 async def test_100_concurrent_mixed_mutations_finish_without_lost_updates(api: Api) -> None:
@@ -171,8 +165,8 @@ async def test_100_concurrent_mixed_mutations_finish_without_lost_updates(api: A
     rows = await ledger(api, customer.id)
     manual = [t for t in rows if t.action == customer_pb2.BALANCE_TRANSACTION_ACTION_MANUAL_ADJUSTMENT]
     assert len(manual) == 1 + sum(o.ok for o in outcomes if o.kind == "balance")
-    _assert_ledger_chains(rows)
-    numbers = sorted(sequence_of(i.invoice_number) for i in await list_all_invoices(api) if i.invoice_number)
+    assert_ledger_chains(rows)
+    numbers = sorted(sequence_of(i.invoice_number) for i in await invoices_of(api) if i.invoice_number)
     assert numbers == list(range(1, len(numbers) + 1))
     assert len(numbers) == 3 + sum(o.ok for o in outcomes if o.kind == "issue")
 
@@ -226,7 +220,7 @@ async def test_racing_void_and_mark_paid_exactly_one_wins(api: Api) -> None:
         assert final.version == invoice.version + 1
         returned = Decimal("5.00") if winner == "void" else Decimal(0)
         assert await assert_balance_matches_ledger(api, customer.id) == returned
-        _assert_ledger_chains(await ledger(api, customer.id))
+        assert_ledger_chains(await ledger(api, customer.id))
     assert sum(winners.values()) == 20
 
 
@@ -282,6 +276,8 @@ async def _in_chunks(stub: Callable[..., Awaitable[Any]], requests: list[Any], s
     return results
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)  # 1,000 calls, each with DEADLINE_S
 async def test_1000_concurrent_issues_get_gapless_unique_numbers(api: Api) -> None:
     """1,000 drafts over 8 customers, issued concurrently: numbers are exactly 1..1000."""
     customers = [await create_customer(api) for _ in range(8)]
@@ -297,7 +293,7 @@ async def test_1000_concurrent_issues_get_gapless_unique_numbers(api: Api) -> No
     numbers = [i.invoice_number for i in issued]
     assert len({n.rpartition("-")[0] for n in numbers}) == 1
     assert sorted(sequence_of(n) for n in numbers) == list(range(1, 1001))
-    stored = {i.id: i.invoice_number for i in await list_all_invoices(api)}
+    stored = {i.id: i.invoice_number for i in await invoices_of(api)}
     assert stored == {i.id: i.invoice_number for i in issued}
     error = await expect_error(
         api.invoices.IssueInvoice(invoice_service_pb2.IssueInvoiceRequest(invoice_id=drafts[0].id))

@@ -6,23 +6,14 @@ from decimal import Decimal
 
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.client import Api
-from tests.factories import create_customer, create_invoice, date
+from tests.support.builders import add_line_request, create_customer, create_invoice, date
+from tests.support.client import Api
 
 
 async def test_add_line_issue_then_mark_paid(api: Api) -> None:
     customer = await create_customer(api)
     draft = await create_invoice(api, customer)
-    line = await api.invoices.CreateInvoiceLineItem(
-        invoice_service_pb2.CreateInvoiceLineItemRequest(
-            invoice_id=draft.id,
-            amount="12.00",
-            quantity="1",
-            name="Setup",
-            start_date=date("2024-01-01"),
-            end_date=date("2024-01-01"),
-        )
-    )
+    line = await api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, "12.00", name="Setup"))
     assert line.amount == "12.00"
     issued = await api.invoices.IssueInvoice(invoice_service_pb2.IssueInvoiceRequest(invoice_id=draft.id))
     assert issued.status == invoice_pb2.INVOICE_STATUS_ISSUED

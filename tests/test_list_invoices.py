@@ -9,17 +9,20 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.type import date_pb2
 from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc
 
 from server.app import RunningServer
-from tests.client import Api, assert_field_reasons, expect_error
-from tests.conftest import Account
-from tests.factories import create_customer, create_invoice, date, line
-from tests.invoice_states import force_invoice_date, force_status, make_subscription_invoice
+from server.domain.invoices import InvoiceStatus
+from tests.support.accounts import Account
+from tests.support.builders import create_customer, create_invoice, date, day_of, line
+from tests.support.calls import issue
+from tests.support.client import Api, assert_field_reasons, expect_error
+from tests.support.clock import Clock
+from tests.support.database import connection, idle_in_transaction
+from tests.support.states import bring_to, subscription_draft
 
 DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
 ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
@@ -57,11 +60,6 @@ async def listed_ids(api: Api, **fields: Any) -> list[str]:
     return [invoice.id for invoice in await listed(api, **fields)]
 
 
-def day_of(value: date_pb2.Date) -> dt.date:
-    """The calendar date of a google.type.Date."""
-    return dt.date(value.year, value.month, value.day)
-
-
 def newest_first(invoices: Sequence[invoice_pb2.Invoice]) -> list[str]:
     """Ids in the contract's order: invoice date descending, ties by id descending."""
     ordered = sorted(invoices, key=lambda invoice: (day_of(invoice.invoice_date), invoice.id), reverse=True)
@@ -85,35 +83,16 @@ def spread_days(count: int, distinct: int = 7) -> list[dt.date]:
     return [BASE_DAY + dt.timedelta(days=index % distinct) for index in range(count)]
 
 
-async def idle_in_transaction(dsn: str) -> int:
-    """How many of the service's connections sit idle inside an open transaction."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        count: int = await conn.fetchval(
-            """
-            SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'invoice-service'
-               AND state LIKE 'idle in transaction%'
-            """
-        )
-    finally:
-        await conn.close()
-    return count
-
-
 async def open_list_transactions(dsn: str) -> int:
     """How many ListInvoices streams of the service are inside their snapshot transaction right now."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         count: int = await conn.fetchval(
             """
             SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'invoice-service' AND xact_start IS NOT NULL
-               AND query LIKE '%i.id, i.customer_id, i.subscription_id%json_agg%'
+             WHERE datname = current_database() AND application_name = 'invoice-service/streams'
+               AND xact_start IS NOT NULL
             """
         )
-    finally:
-        await conn.close()
     return count
 
 
@@ -146,12 +125,12 @@ async def read_rest(call: Any) -> list[invoice_service_pb2.ListInvoicesResponse]
 async def settle(server: RunningServer, dsn: str) -> tuple[int, int, int]:
     """Wait (boundedly) until streams released their connections; return (stuck, idle, size) as last seen."""
     pool = server.db.stream_pool
-    stuck = await idle_in_transaction(dsn)
+    stuck = await idle_in_transaction(dsn, streams_only=True)
     for _ in range(100):
         if stuck == 0 and pool.get_idle_size() == pool.get_size():
             break
         await asyncio.sleep(0.05)
-        stuck = await idle_in_transaction(dsn)
+        stuck = await idle_in_transaction(dsn, streams_only=True)
     return stuck, pool.get_idle_size(), pool.get_size()
 
 
@@ -169,10 +148,10 @@ async def test_default_statuses_are_issued_paid_and_synced(api: Api, migrated_ds
     """Without a status filter drafts and voids stay out; they appear only when asked for."""
     customer = await create_customer(api)
     draft, issued, paid, synced, void = await create_dated(api, customer, [BASE_DAY] * 5)
-    await force_status(migrated_dsn, issued.id, "issued")
-    await force_status(migrated_dsn, paid.id, "paid")
-    await force_status(migrated_dsn, synced.id, "synced")
-    await force_status(migrated_dsn, void.id, "void")
+    await bring_to(api, migrated_dsn, issued.id, InvoiceStatus.ISSUED)
+    await bring_to(api, migrated_dsn, paid.id, InvoiceStatus.PAID)
+    await bring_to(api, migrated_dsn, synced.id, InvoiceStatus.SYNCED)
+    await bring_to(api, migrated_dsn, void.id, InvoiceStatus.VOID)
 
     default = await listed(api)
     assert {invoice.id for invoice in default} == {issued.id, paid.id, synced.id}
@@ -210,27 +189,30 @@ async def test_customer_filters_select_one_customers_invoices(api: Api) -> None:
     assert set(await listed_ids(api, status=[DRAFT])) == {i.id for i in alice_invoices + bob_invoices}
 
 
-async def test_subscription_and_is_recurring_filters(api: Api, migrated_dsn: str) -> None:
+async def test_subscription_and_is_recurring_filters(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock
+) -> None:
     """subscription_id keeps one subscription's invoices; is_recurring splits subscription from one-off invoices."""
+    api = clocked_api
     customer = await create_customer(api)
-    one_off, first_sub, second_sub = await create_dated(api, customer, [BASE_DAY] * 3)
-    await make_subscription_invoice(migrated_dsn, first_sub.id, "sub_first")
-    await make_subscription_invoice(migrated_dsn, second_sub.id, "sub_second")
+    [one_off] = await create_dated(api, customer, [BASE_DAY])
+    first_subscription, first_sub = await subscription_draft(api, clocked_server, clock, customer)
+    second_subscription, second_sub = await subscription_draft(api, clocked_server, clock, customer)
     for invoice in (one_off, first_sub, second_sub):
-        await force_status(migrated_dsn, invoice.id, "issued")
+        await issue(api, invoice.id)
 
-    only_first = await listed(api, subscription_id="sub_first")
+    only_first = await listed(api, subscription_id=first_subscription.id)
     assert [invoice.id for invoice in only_first] == [first_sub.id]
-    assert only_first[0].subscription.id == "sub_first"
+    assert only_first[0].subscription.id == first_subscription.id
     assert only_first[0].invoice_source == invoice_pb2.INVOICE_SOURCE_SUBSCRIPTION
-    assert await listed_ids(api, subscription_id="sub_second") == [second_sub.id]
+    assert await listed_ids(api, subscription_id=second_subscription.id) == [second_sub.id]
     assert await listed_ids(api, subscription_id="sub_none") == []
 
     assert set(await listed_ids(api, is_recurring=True)) == {first_sub.id, second_sub.id}
     assert await listed_ids(api, is_recurring=False) == [one_off.id]
     assert set(await listed_ids(api)) == {one_off.id, first_sub.id, second_sub.id}
-    assert await listed_ids(api, subscription_id="sub_first", is_recurring=False) == []
-    assert await listed_ids(api, subscription_id="sub_first", is_recurring=True) == [first_sub.id]
+    assert await listed_ids(api, subscription_id=first_subscription.id, is_recurring=False) == []
+    assert await listed_ids(api, subscription_id=first_subscription.id, is_recurring=True) == [first_sub.id]
 
 
 async def test_due_date_filters_compare_the_due_date(api: Api) -> None:
@@ -359,8 +341,8 @@ async def test_combined_filters_all_apply(api: Api, migrated_dsn: str) -> None:
     wrong_customer = await create_invoice(api, bob, invoice_date=date("2024-05-10"), line_items=dear)
     wrong_status = await create_invoice(api, alice, invoice_date=date("2024-05-10"), line_items=dear)
     for invoice in (target, wrong_amount, wrong_date, wrong_customer):
-        await force_status(migrated_dsn, invoice.id, "issued")
-    await force_status(migrated_dsn, wrong_status.id, "void")
+        await issue(api, invoice.id)
+    await bring_to(api, migrated_dsn, wrong_status.id, InvoiceStatus.VOID)
 
     fields: dict[str, Any] = {
         "customer_id": alice.id,
@@ -548,8 +530,12 @@ async def test_stream_reads_one_snapshot_while_invoices_change(
         )
         # A not-yet-delivered invoice stops matching; another would jump ahead of everything delivered.
         voided, moved = before[-1], before[-2]
-        await force_status(migrated_dsn, voided, "void")
-        await force_invoice_date(migrated_dsn, moved, BASE_DAY + dt.timedelta(days=90))
+        await bring_to(api, migrated_dsn, voided, InvoiceStatus.VOID)
+        await api.invoices.UpdateInvoice(
+            invoice_service_pb2.UpdateInvoiceRequest(
+                invoice_id=moved, invoice_date=date(BASE_DAY + dt.timedelta(days=90))
+            )
+        )
         # The changes were committed while the stream was still inside its snapshot.
         assert await open_list_transactions(migrated_dsn) == 1
 
@@ -692,14 +678,14 @@ async def test_short_deadline_completes_or_fails_deadline_exceeded_and_releases(
 # --- tenancy ----------------------------------------------------------------------------------------------------
 
 
-async def test_other_accounts_invoices_never_appear(api: Api, other_api: Api, migrated_dsn: str) -> None:
+async def test_other_accounts_invoices_never_appear(api: Api, other_api: Api) -> None:
     """Listing shows only the caller's invoices, even when filtering by another account's customer."""
     mine_customer = await create_customer(api, external_customer_id="shared-ext")
     theirs_customer = await create_customer(other_api, external_customer_id="shared-ext")
     mine = await create_dated(api, mine_customer, spread_days(4))
     theirs = await create_dated(other_api, theirs_customer, spread_days(4))
-    await force_status(migrated_dsn, mine[0].id, "issued")
-    await force_status(migrated_dsn, theirs[0].id, "issued")
+    await issue(api, mine[0].id)
+    await issue(other_api, theirs[0].id)
     every_status = [DRAFT, ISSUED, PAID, SYNCED, VOID]
 
     assert await listed_ids(api, status=every_status) == newest_first(mine)

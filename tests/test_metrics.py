@@ -11,7 +11,7 @@ from invoicing.v1 import invoice_service_pb2
 from prometheus_client import REGISTRY
 
 from server import metrics
-from tests.client import Api, expect_error
+from tests.support.client import Api, expect_error
 
 GET_INVOICE = "/invoicing.v1.InvoiceService/GetInvoice"
 

@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from server.db import migrate as migrate_module
 from server.db.migrate import migrate
-
-
-async def _execute(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-async def empty_dsn(migrated_dsn: str) -> AsyncIterator[str]:
-    """DSN of a brand-new, empty database on the test PostgreSQL server, dropped afterwards."""
-    name = f"invoicing_migrate_{uuid.uuid4().hex[:12]}"
-    await _execute(migrated_dsn, f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(migrated_dsn)._replace(path=f"/{name}"))
-    finally:
-        await _execute(migrated_dsn, f'DROP DATABASE "{name}" WITH (FORCE)')
+from tests.support.database import connection
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +21,14 @@ def all_versions(project_root: Path) -> list[str]:
 
 
 async def _recorded(dsn: str) -> list[str]:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         rows = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
-    finally:
-        await conn.close()
     return [row["version"] for row in rows]
 
 
 async def _tables(dsn: str) -> set[str]:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         rows = await conn.fetch("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
-    finally:
-        await conn.close()
     return {row["table_name"] for row in rows}
 
 
@@ -108,8 +80,7 @@ async def test_migration_lock_is_released_afterwards(empty_dsn: str) -> None:
     """After migrate returns, no session still holds the migration advisory lock."""
     await asyncio.gather(migrate(empty_dsn), migrate(empty_dsn))
 
-    conn = await asyncpg.connect(empty_dsn)
-    try:
+    async with connection(empty_dsn) as conn:
         held = await conn.fetchval(
             "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
             " WHERE l.locktype = 'advisory' AND d.datname = current_database()"
@@ -118,7 +89,5 @@ async def test_migration_lock_is_released_afterwards(empty_dsn: str) -> None:
         acquired = await conn.fetchval("SELECT pg_try_advisory_lock($1)", key)
         if acquired:
             await conn.execute("SELECT pg_advisory_unlock($1)", key)
-    finally:
-        await conn.close()
     assert held == 0
     assert acquired is True

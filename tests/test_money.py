@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -29,16 +29,10 @@ from server.domain.invoices import (
     price_lines,
     totals,
 )
+from tests.support.money import EXPONENTS, half_up
 
-EXPONENTS = {"JPY": 0, "USD": 2, "KWD": 3}
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 1, 31)
-
-
-def half_up(value: Decimal, exponent: int) -> Decimal:
-    """Round value to `exponent` decimals, half-up, with no earlier rounding."""
-    with localcontext(prec=200):
-        return value.quantize(Decimal(1).scaleb(-exponent), rounding=ROUND_HALF_UP)
 
 
 def exact_product(a: Decimal, b: Decimal) -> Decimal:

@@ -8,9 +8,13 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import Account
+import pytest
+
+from tests.support.accounts import Account
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)  # the Node process has 60 s of its own
 async def test_node_client_creates_reads_and_lists(target: str, account: Account, project_root: Path) -> None:
     node = shutil.which("node")
     assert node is not None, "Node.js is needed for this test (make test installs the npm packages)"

@@ -21,10 +21,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
 from server.config import Settings
-from tests.client import Api, details_of, expect_error, open_api
-from tests.conftest import new_account
-from tests.factories import create_customer, customer_request, invoice_request
-from tests.resilience_support import SERVING, counter, eventually, health, own_server, target_of
+from tests.support.accounts import new_account
+from tests.support.builders import create_customer, customer_request, invoice_request
+from tests.support.client import Api, details_of, expect_error, open_api
+from tests.support.resilience import SERVING, counter, eventually, health, own_server, target_of
 
 WATCH = "/invoicing.v1.InvoiceService/WatchInvoiceEvents"
 
@@ -122,6 +122,7 @@ async def test_calls_over_the_account_limit_are_refused_at_once_and_other_accoun
     assert refused_after == refused_before + 2
 
 
+@pytest.mark.slow
 async def test_a_burst_above_a_thousand_calls_is_answered_never_silently_cancelled(
     settings: Settings, migrated_dsn: str
 ) -> None:
@@ -232,6 +233,7 @@ async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an
 
 
 @pytest.mark.reliability
+@pytest.mark.slow
 async def test_health_stays_serving_while_a_hot_customer_saturates_the_pool(
     settings: Settings, migrated_dsn: str
 ) -> None:

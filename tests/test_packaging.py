@@ -17,10 +17,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.resilience_support import SERVING, eventually, health
-from tests.test_serve_process import LISTEN_LINE, STARTUP_BOUND_S, clean_env, free_port
+from tests.support.resilience import SERVING, eventually, health
+from tests.support.serve import LISTEN_LINE, STARTUP_BOUND_S, clean_env, free_port
 
-pytestmark = pytest.mark.reliability
+# A wheel built, a fresh venv, an install from the package index (900 s each at most) and a serve process.
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 INSTALL_BOUND_S = 900.0
 
@@ -69,7 +70,8 @@ async def test_the_wheel_installs_in_a_fresh_venv_and_serves(project_root: Path,
     where = await run(
         python,
         "-c",
-        "import server, server.usecases, server.interceptors, server.domain.documents, invoicing.v1.invoice_pb2; print(server.__file__)",
+        "import server, server.usecases, server.interceptors, server.domain.documents, invoicing.v1.invoice_pb2;"
+        " print(server.__file__)",
         cwd=outside,
     )
     assert str(venv) in where

@@ -18,17 +18,28 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import grpc
+import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
 from server.config import Settings
-from tests import pgbouncer
-from tests.billing_builders import create_plan, event, fixed_fee, ingest, subscribe, usage_price
-from tests.client import Api, expect_error, open_api
-from tests.conftest import new_account
-from tests.factories import create_customer, create_invoice
-from tests.resilience_support import NOT_SERVING, SERVING, eventually, health, own_server, target_of
+from tests.support import pgbouncer
+from tests.support.accounts import new_account
+from tests.support.builders import (
+    create_customer,
+    create_invoice,
+    create_plan,
+    event,
+    fixed_fee,
+    subscribe,
+    usage_price,
+)
+from tests.support.calls import ingest
+from tests.support.client import Api, expect_error, open_api
+from tests.support.resilience import NOT_SERVING, SERVING, eventually, health, own_server, target_of
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)  # PgBouncer started twice (30 s each at most), health lost and back (20 s each)
 async def test_the_service_works_through_pgbouncer_and_reconnects_after_it_restarts(
     settings: Settings, migrated_dsn: str
 ) -> None:

@@ -10,37 +10,18 @@ import pytest
 from google.protobuf import timestamp_pb2
 from invoicing.v1 import plan_service_pb2, price_pb2
 
-from tests.billing_builders import create_plan, fixed_fee, metric, plan_request, stubs, usage_price
-from tests.client import Api, assert_field_reasons, expect_error
+from tests.support.builders import create_plan, fixed_fee, metric, plan_request, tokens_price, usage_price
+from tests.support.client import Api, assert_field_reasons, expect_error
 
 BATCH = 50  # records per stream message on the test server
-
-
-def tiered_price() -> price_pb2.Price:
-    """Orb's graduated example: 0-10k @ 0.001, 10k-100k @ 0.0008, 100k+ @ 0.0005, over the sum of tokens."""
-    return usage_price(
-        "Tokens",
-        model_type=price_pb2.PRICE_MODEL_TYPE_TIERED,
-        unit_config=None,
-        billable_metric=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
-        tiered_config=price_pb2.TieredConfig(
-            tiers=[
-                price_pb2.Tier(first_unit="0", last_unit="10000", unit_amount="0.001"),
-                price_pb2.Tier(first_unit="10000", last_unit="100000", unit_amount="0.0008"),
-                price_pb2.Tier(first_unit="100000", unit_amount="0.0005"),
-            ]
-        ),
-    )
 
 
 def bulk_price() -> price_pb2.Price:
     """Orb's volume example: up to 10 units @ 0.50, more @ 0.40, over the max of `seats`."""
     return usage_price(
         "Seats",
-        model_type=price_pb2.PRICE_MODEL_TYPE_BULK,
-        unit_config=None,
-        billable_metric=metric("seat_count", price_pb2.AGGREGATION_MAX, "seats"),
-        bulk_config=price_pb2.BulkConfig(
+        billable=metric("seat_count", price_pb2.AGGREGATION_MAX, "seats"),
+        config=price_pb2.BulkConfig(
             tiers=[price_pb2.BulkTier(maximum_units="10", unit_amount="0.50"), price_pb2.BulkTier(unit_amount="0.40")]
         ),
     )
@@ -50,10 +31,8 @@ def package_price() -> price_pb2.Price:
     """5.00 per package of 10 events."""
     return usage_price(
         "Messages",
-        model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
-        unit_config=None,
-        billable_metric=metric("message"),
-        package_config=price_pb2.PackageConfig(package_amount="5.00", package_size=10),
+        billable=metric("message"),
+        config=price_pb2.PackageConfig(package_amount="5.00", package_size=10),
     )
 
 
@@ -63,10 +42,8 @@ def matrix_price(dimensions: int = 2) -> price_pb2.Price:
     values = [["us", "gpu"], ["eu", "gpu"], ["us", "cpu"]]
     return usage_price(
         "Compute",
-        model_type=price_pb2.PRICE_MODEL_TYPE_MATRIX,
-        unit_config=None,
-        billable_metric=metric("compute", price_pb2.AGGREGATION_UNIQUE_COUNT, "host"),
-        matrix_config=price_pb2.MatrixConfig(
+        billable=metric("compute", price_pb2.AGGREGATION_UNIQUE_COUNT, "host"),
+        config=price_pb2.MatrixConfig(
             dimensions=names,
             matrix_values=[
                 price_pb2.MatrixValue(dimension_values=v[:dimensions], unit_amount=amount)
@@ -104,7 +81,7 @@ def every_model() -> list[price_pb2.Price]:
             discounts=[price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount="1000")],
         ),
         package_price(),
-        tiered_price(),
+        tokens_price(),
         bulk_price(),
         matrix_price(2),
         matrix_price(1),
@@ -164,18 +141,18 @@ async def test_create_plan_in_a_zero_decimal_currency(api: Api) -> None:
 
 async def test_get_plan_by_id_and_by_external_id(api: Api, other_api: Api) -> None:
     external = f"pro-{uuid.uuid4().hex[:8]}"
-    plan = await create_plan(api, fixed_fee(), tiered_price(), external_plan_id=external)
-    by_id = await stubs(api).plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id=plan.id))
-    by_external = await stubs(api).plans.GetPlan(plan_service_pb2.GetPlanRequest(external_plan_id=external))
+    plan = await create_plan(api, fixed_fee(), tokens_price(), external_plan_id=external)
+    by_id = await api.plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id=plan.id))
+    by_external = await api.plans.GetPlan(plan_service_pb2.GetPlanRequest(external_plan_id=external))
     assert by_id == plan
     assert by_external == plan
 
-    missing = await expect_error(stubs(api).plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id="plan_nope")))
+    missing = await expect_error(api.plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id="plan_nope")))
     assert (missing.code, missing.reason) == (grpc.StatusCode.NOT_FOUND, "PLAN_NOT_FOUND")
-    foreign = await expect_error(stubs(other_api).plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id=plan.id)))
+    foreign = await expect_error(other_api.plans.GetPlan(plan_service_pb2.GetPlanRequest(plan_id=plan.id)))
     assert (foreign.code, foreign.reason) == (grpc.StatusCode.NOT_FOUND, "PLAN_NOT_FOUND")
     foreign_external = await expect_error(
-        stubs(other_api).plans.GetPlan(plan_service_pb2.GetPlanRequest(external_plan_id=external))
+        other_api.plans.GetPlan(plan_service_pb2.GetPlanRequest(external_plan_id=external))
     )
     assert foreign_external.code == grpc.StatusCode.NOT_FOUND
 
@@ -186,7 +163,7 @@ async def test_get_plan_by_id_and_by_external_id(api: Api, other_api: Api) -> No
     ids=["neither", "both"],
 )
 async def test_get_plan_needs_exactly_one_id(api: Api, request_fields: dict[str, str], reason: str) -> None:
-    error = await expect_error(stubs(api).plans.GetPlan(plan_service_pb2.GetPlanRequest(**request_fields)))
+    error = await expect_error(api.plans.GetPlan(plan_service_pb2.GetPlanRequest(**request_fields)))
     assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
     assert error.violation_reasons == {"plan_id": reason}
     assert set(error.field_violations) == {"plan_id"}
@@ -195,7 +172,7 @@ async def test_get_plan_needs_exactly_one_id(api: Api, request_fields: dict[str,
 async def test_duplicate_external_plan_id_already_exists(api: Api, other_api: Api) -> None:
     external = f"dup-{uuid.uuid4().hex[:8]}"
     await create_plan(api, fixed_fee(), external_plan_id=external)
-    error = await expect_error(stubs(api).plans.CreatePlan(plan_request(usage_price(), external_plan_id=external)))
+    error = await expect_error(api.plans.CreatePlan(plan_request(usage_price(), external_plan_id=external)))
     assert (error.code, error.reason) == (grpc.StatusCode.ALREADY_EXISTS, "EXTERNAL_PLAN_ID_TAKEN")
     # External ids are unique per account only.
     other = await create_plan(other_api, fixed_fee(), external_plan_id=external)
@@ -205,15 +182,15 @@ async def test_duplicate_external_plan_id_already_exists(api: Api, other_api: Ap
 async def test_request_id_replays_the_same_plan(api: Api) -> None:
     key = f"req-{uuid.uuid4().hex}"
     request = plan_request(fixed_fee(), usage_price(), request_id=key)
-    first = await stubs(api).plans.CreatePlan(request)
-    again = await stubs(api).plans.CreatePlan(request)
+    first = await api.plans.CreatePlan(request)
+    again = await api.plans.CreatePlan(request)
     assert again == first
     assert [p.id for p in again.prices] == [p.id for p in first.prices]
-    listed = [p async for batch in stubs(api).plans.ListPlans(plan_service_pb2.ListPlansRequest()) for p in batch.plans]
+    listed = [p async for batch in api.plans.ListPlans(plan_service_pb2.ListPlansRequest()) for p in batch.plans]
     assert [p.id for p in listed] == [first.id]
 
     changed = plan_request(fixed_fee(amount="99.00"), usage_price(), request_id=key)
-    error = await expect_error(stubs(api).plans.CreatePlan(changed))
+    error = await expect_error(api.plans.CreatePlan(changed))
     assert (error.code, error.reason) == (grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED")
 
 
@@ -225,7 +202,7 @@ async def test_list_plans_streams_newest_first_in_batches_and_resumes(api: Api, 
     created = [await create_plan(api, fixed_fee(amount=f"{n}.00"), name=f"Plan {n}") for n in range(BATCH + 7)]
     newest_first = [p.id for p in reversed(created)]
 
-    messages = [m async for m in stubs(api).plans.ListPlans(plan_service_pb2.ListPlansRequest())]
+    messages = [m async for m in api.plans.ListPlans(plan_service_pb2.ListPlansRequest())]
     assert [len(m.plans) for m in messages] == [BATCH, 7]
     assert [p.id for m in messages for p in m.plans] == newest_first
     assert all(m.resume_token for m in messages)
@@ -233,22 +210,18 @@ async def test_list_plans_streams_newest_first_in_batches_and_resumes(api: Api, 
 
     resumed = [
         p.id
-        async for m in stubs(api).plans.ListPlans(
-            plan_service_pb2.ListPlansRequest(resume_token=messages[0].resume_token)
-        )
+        async for m in api.plans.ListPlans(plan_service_pb2.ListPlansRequest(resume_token=messages[0].resume_token))
         for p in m.plans
     ]
     assert resumed == newest_first[BATCH:]
 
-    limited = [
-        p.id async for m in stubs(api).plans.ListPlans(plan_service_pb2.ListPlansRequest(limit=3)) for p in m.plans
-    ]
+    limited = [p.id async for m in api.plans.ListPlans(plan_service_pb2.ListPlansRequest(limit=3)) for p in m.plans]
     assert limited == newest_first[:3]
 
 
 async def test_list_plans_rejects_a_tampered_token(api: Api) -> None:
     await create_plan(api, fixed_fee())
-    error = await expect_error(stubs(api).plans.ListPlans(plan_service_pb2.ListPlansRequest(resume_token="garbage")))
+    error = await expect_error(api.plans.ListPlans(plan_service_pb2.ListPlansRequest(resume_token="garbage")))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(error.field_violations) == {"resume_token"}
 
@@ -259,13 +232,13 @@ Mutate = Callable[[], list[price_pb2.Price]]
 
 
 def _gap() -> list[price_pb2.Price]:
-    price = tiered_price()
+    price = tokens_price()
     price.tiered_config.tiers[1].first_unit = "12000"
     return [price]
 
 
 def _last_tier_with_end() -> list[price_pb2.Price]:
-    price = tiered_price()
+    price = tokens_price()
     price.tiered_config.tiers[2].last_unit = "1000000"
     return [price]
 
@@ -386,9 +359,7 @@ INVALID_PRICES: list[tuple[str, Mutate, set[str]]] = [
         "package size zero",
         lambda: [
             usage_price(
-                model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
-                unit_config=None,
-                package_config=price_pb2.PackageConfig(package_amount="5.00"),
+                config=price_pb2.PackageConfig(package_amount="5.00"),
             )
         ],
         {"prices[0].package_config.package_size"},
@@ -411,11 +382,11 @@ INVALID_PRICES: list[tuple[str, Mutate, set[str]]] = [
     ("prices", "fields"), [(m, f) for _, m, f in INVALID_PRICES], ids=[n for n, _, _ in INVALID_PRICES]
 )
 async def test_invalid_prices_name_the_field(api: Api, prices: Mutate, fields: set[str]) -> None:
-    error = await expect_error(stubs(api).plans.CreatePlan(plan_request(*prices())))
+    error = await expect_error(api.plans.CreatePlan(plan_request(*prices())))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert_field_reasons(error)
     assert set(error.field_violations) == fields, error.field_violations
-    listed = [p async for batch in stubs(api).plans.ListPlans(plan_service_pb2.ListPlansRequest()) for p in batch.plans]
+    listed = [p async for batch in api.plans.ListPlans(plan_service_pb2.ListPlansRequest()) for p in batch.plans]
     assert listed == []  # nothing was created
 
 
@@ -429,18 +400,16 @@ async def test_invalid_prices_name_the_field(api: Api, prices: Mutate, fields: s
     ],
 )
 async def test_invalid_plan_fields(api: Api, overrides: dict[str, str], field: str) -> None:
-    error = await expect_error(stubs(api).plans.CreatePlan(plan_request(fixed_fee(), **overrides)))
+    error = await expect_error(api.plans.CreatePlan(plan_request(fixed_fee(), **overrides)))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert field in error.field_violations
 
 
 async def test_every_problem_is_reported_at_once(api: Api) -> None:
-    bad_tiers = tiered_price()
+    bad_tiers = tokens_price()
     bad_tiers.tiered_config.tiers[1].first_unit = "12000"
     error = await expect_error(
-        stubs(api).plans.CreatePlan(
-            plan_request(usage_price(billing_mode=price_pb2.BILLING_MODE_IN_ADVANCE), bad_tiers)
-        )
+        api.plans.CreatePlan(plan_request(usage_price(billing_mode=price_pb2.BILLING_MODE_IN_ADVANCE), bad_tiers))
     )
     assert set(error.field_violations) == {"prices[0].billing_mode", "prices[1].tiered_config.tiers[1].first_unit"}
 
@@ -463,6 +432,6 @@ async def test_an_empty_config_of_another_model_is_no_config(api: Api) -> None:
     assert plan.prices[0].package_config == package.package_config
 
     unit = usage_price(unit_config=price_pb2.UnitConfig())
-    error = await expect_error(stubs(api).plans.CreatePlan(plan_request(unit)))
+    error = await expect_error(api.plans.CreatePlan(plan_request(unit)))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(error.field_violations) == {"prices[0].unit_config"}

@@ -1,4 +1,5 @@
-"""The engine against an independent reference pricer (tests/reference_pricer.py), for random plans and events.
+"""The engine against an independent reference pricer (tests/support/reference_pricer.py), for random plans and
+events.
 
 Plans cover all five models, fixed fees in advance and in arrears, one-time
 prices, usage prices of every aggregation, discounts of every kind, minimums,
@@ -21,6 +22,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invoicing.v1 import price_pb2
@@ -32,11 +34,12 @@ from server.domain.errors import Violations
 from server.domain.periods import Period, Schedule, instant
 from server.domain.plans import parse_price
 from server.domain.pricing import Price, PricedLine
-from tests import reference_pricer as ref
-from tests.billing_builders import create_plan, event, ingest, subscribe, upcoming
-from tests.billing_support import Clock
-from tests.client import Api
-from tests.factories import create_customer
+from tests.support import reference_pricer as ref
+from tests.support.builders import create_customer, create_plan, day_of, event, subscribe
+from tests.support.calls import ingest_ok, upcoming
+from tests.support.client import Api
+from tests.support.clock import Clock
+from tests.support.money import EXPONENTS
 
 T = TypeVar("T")
 D = Decimal
@@ -53,6 +56,8 @@ SLOW = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+# No honest end-to-end case (a plan, a subscription, up to 20 events, one preview) comes near this bound.
+CASE_BOUND_S = 20
 
 # --- strategies ----------------------------------------------------------------------------------
 
@@ -91,7 +96,7 @@ def bulk_lists(draw: st.DrawFn) -> tuple[tuple[Decimal | None, Decimal], ...]:
 @st.composite
 def price_specs(draw: st.DrawFn, index: int, currency: str, cadence: str) -> ref.PriceSpec:
     """One valid price of the plan: any model, type, mode, adjustments."""
-    exponent = ref.EXPONENTS[currency]
+    exponent = EXPONENTS[currency]
     kind = draw(st.sampled_from(["fixed", "usage"]))
     models = ["unit", "package", "tiered", "bulk"] + (["matrix"] if kind == "usage" else [])
     model = draw(st.sampled_from(models))
@@ -141,7 +146,7 @@ def price_specs(draw: st.DrawFn, index: int, currency: str, cadence: str) -> ref
 @st.composite
 def plans(draw: st.DrawFn) -> tuple[str, list[ref.PriceSpec], int]:
     """A currency, 2 to 5 prices sharing one recurring cadence, and its months."""
-    currency = draw(st.sampled_from(sorted(ref.EXPONENTS)))
+    currency = draw(st.sampled_from(sorted(EXPONENTS)))
     cadence = draw(st.sampled_from(sorted(ref.MONTHS)))
     count = draw(st.integers(2, 5))
     return currency, [draw(price_specs(i, currency, cadence)) for i in range(count)], ref.MONTHS[cadence]
@@ -295,6 +300,8 @@ def engine_lines(case: dict[str, Any]) -> list[PricedLine]:
     return boundary_lines(prices, Schedule(sub.start, sub.months, sub.align), case["k"], sub.end, lookup)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 250 generated cases of the pure billing function
 @FAST
 @given(billing_cases())
 def test_engine_lines_equal_the_reference(case: dict[str, Any]) -> None:
@@ -335,12 +342,11 @@ async def _preview_case(api: Api, clock: Clock, case: dict[str, Any]) -> None:
     )
     if case["events"]:
         sent = [event(customer.id, e.at, name=e.name, properties=dict(e.properties)) for e in case["events"]]
-        response = await ingest(api, sent)
-        assert list(response.errors) == []
+        await ingest_ok(api, sent)
     preview = (await upcoming(api, subscription.id)).invoice
     expected = ref.invoice_lines(case["specs"], sub, case["k"], case["events"], currency, now)
     got = [
-        (li.price.id, _day(li.start_date), _day(li.end_date), Fraction(D(li.quantity)), li.subtotal, li.amount)
+        (li.price.id, day_of(li.start_date), day_of(li.end_date), Fraction(D(li.quantity)), li.subtotal, li.amount)
         for li in preview.line_items
     ]
     want = [(ids[li.price_id], li.start, li.end, li.quantity, _wire(li.subtotal), _wire(li.amount)) for li in expected]
@@ -348,15 +354,13 @@ async def _preview_case(api: Api, clock: Clock, case: dict[str, Any]) -> None:
     assert preview.total == _wire(ref.total(expected, currency))  # the sum, at the currency's scale
 
 
-def _day(value: Any) -> dt.date:
-    return dt.date(value.year, value.month, value.day)
-
-
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 12 generated cases, each bounded by CASE_BOUND_S
 async def test_upcoming_invoice_equals_the_reference(clocked_api: Api, clock: Clock) -> None:
     loop = asyncio.get_running_loop()
 
     def run(coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=60)
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=CASE_BOUND_S)
 
     @SLOW
     @given(preview_cases())

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
-from tests.cli import ROOT, json_documents, run
-from tests.test_serve_process import KEY_LINE, Launcher
+from tests.support.cli import ROOT, json_documents, run
+from tests.support.serve import KEY_LINE, Launcher
 
 SECTION = "## A session"
 ELLIPSIS = "…"
@@ -126,26 +122,17 @@ def test_the_session_uses_no_ids_from_another_run(project_root: Path) -> None:
     assert literal_ids == []
 
 
-@pytest.fixture
-async def fresh_database(database_dsn: str) -> AsyncIterator[str]:
-    """A new, empty database on the test PostgreSQL (the server migrates it, as `make run` does)."""
-    name = f"readme_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield urlunsplit(urlsplit(database_dsn)._replace(path=f"/{name}"))
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-async def test_the_readme_session_runs_as_written(project_root: Path, tmp_path: Path, fresh_database: str) -> None:
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # a serve process (started within 180 s) and the session's commands (300 s)
+async def test_the_readme_session_runs_as_written(project_root: Path, tmp_path: Path, empty_dsn: str) -> None:
+    """The README's session, step by step, against a server on a new, empty database (migrated by the server,
+    as `make run` does)."""
     steps = parse_steps(session_script((project_root / "README.md").read_text()))
     assert sum(s.checked for s in steps) >= 15
     launcher = Launcher(project_root, tmp_path)
     try:
         data_dir = launcher.fresh_data_dir()
-        server = await launcher.serve(data_dir, "--demo", until=KEY_LINE, DATABASE_URL=fresh_database)
+        server = await launcher.serve(data_dir, "--demo", until=KEY_LINE, DATABASE_URL=empty_dsn)
         outputs = tmp_path / "outputs"
         outputs.mkdir()
         script = "".join(

@@ -18,8 +18,8 @@ from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, json_fo
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from tests.client import expect_error
-from tests.conftest import Account
+from tests.support.accounts import Account
+from tests.support.client import expect_error
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.document_support import text_of
+from tests.support.documents import text_of
 
 
 def test_the_committed_sample_pdf_and_page_image_are_current(project_root: Path) -> None:

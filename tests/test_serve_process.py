@@ -9,16 +9,8 @@ again. SIGTERM must shut down gracefully and exit 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
 import signal
-import socket
-import sys
-import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -26,144 +18,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
-from tests.client import Api, expect_error, open_api
-from tests.factories import create_customer
+from tests.support.builders import create_customer
+from tests.support.client import Api, expect_error, open_api
+from tests.support.serve import DEMO_EXTERNAL_IDS, EXIT_BOUND_S, KEY_LINE, LISTEN_LINE, Launcher, run_server_command
 
-# Generous bounds: a first start runs initdb, and the machine may be busy. Nothing here measures time.
-STARTUP_BOUND_S = 180.0
-EXIT_BOUND_S = 90.0
-DEMO_EXTERNAL_IDS = {"acme", "globex", "umbrella"}
-KEY_LINE = "demo API key:"
-LISTEN_LINE = "invoice service listening on"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any service settings (so DATABASE_URL is unset), plus extra."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("INVOICING_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-@dataclass
-class ServeProcess:
-    """A running `python -m server serve` and what it printed."""
-
-    process: asyncio.subprocess.Process
-    target: str
-    stderr_path: Path
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def demo_key(self) -> str:
-        """The API key from the `demo API key:` line."""
-        for line in self.lines:
-            if line.startswith(KEY_LINE):
-                return line.removeprefix(KEY_LINE).strip()
-        raise AssertionError(f"no demo key printed: {self.lines}")
-
-    def stderr(self) -> str:
-        """What the process logged so far."""
-        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
-
-    async def terminate(self) -> int:
-        """Send SIGTERM and wait (bounded) for the exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(EXIT_BOUND_S):
-            return await self.process.wait()
-
-
-class Launcher:
-    """Starts serve processes and makes sure none outlives the test, nor its embedded PostgreSQL."""
-
-    def __init__(self, project_root: Path, log_dir: Path) -> None:
-        self.project_root = project_root
-        self.log_dir = log_dir
-        self.started: list[ServeProcess] = []
-        self.data_dirs: list[Path] = []
-
-    async def serve(self, data_dir: Path, *args: str, until: str, **env: str) -> ServeProcess:
-        """Start `python -m server serve *args` on a free port; return once a stdout line starts with until."""
-        port = free_port()
-        stderr_path = self.log_dir / f"serve-{len(self.started)}.log"
-        with stderr_path.open("wb") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "server",
-                "serve",
-                *args,
-                cwd=self.project_root,
-                env=clean_env(INVOICING_DATA_DIR=str(data_dir), INVOICING_LISTEN=f"127.0.0.1:{port}", **env),
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-            )
-        started = ServeProcess(process=process, target=f"127.0.0.1:{port}", stderr_path=stderr_path)
-        self.started.append(started)
-        assert process.stdout is not None
-        async with asyncio.timeout(STARTUP_BOUND_S):
-            while True:
-                raw = await process.stdout.readline()
-                if not raw:
-                    await process.wait()
-                    raise AssertionError(
-                        f"serve exited with {process.returncode} before printing {until!r}.\n"
-                        f"stdout: {started.lines}\nstderr:\n{started.stderr()}"
-                    )
-                line = raw.decode().strip()
-                started.lines.append(line)
-                if line.startswith(until):
-                    return started
-
-    def fresh_data_dir(self) -> Path:
-        """A brand-new data directory, as on a fresh clone (outside pytest's shared temp root)."""
-        path = Path(tempfile.mkdtemp(prefix="invoicing-serve-"))
-        self.data_dirs.append(path)
-        return path
-
-    async def close(self) -> None:
-        """Kill whatever is still running, stop any embedded PostgreSQL a killed process left behind, clean up."""
-        for started in self.started:
-            if started.process.returncode is None:
-                started.process.kill()
-                await started.process.wait()
-        for data_dir in self.data_dirs:
-            await _stop_orphan_postgres(data_dir / "postgres")
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-
-async def _stop_orphan_postgres(pgdata: Path) -> None:
-    pid_file = pgdata / "postmaster.pid"
-    if not pid_file.exists():
-        return
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(pid_file.read_text().splitlines()[0])
-        proc = Path(f"/proc/{pid}")
-        if str(pgdata) not in (proc / "cmdline").read_bytes().decode(errors="replace"):
-            return
-        os.kill(pid, signal.SIGINT)  # fast shutdown
-        for _ in range(100):
-            if not await asyncio.to_thread(proc.exists):
-                return
-            await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-async def launcher(project_root: Path, tmp_path: Path) -> AsyncIterator[Launcher]:
-    """Serve processes for one test, all stopped at the end."""
-    running = Launcher(project_root, tmp_path)
-    try:
-        yield running
-    finally:
-        await running.close()
+# Real processes, each with an embedded PostgreSQL of its own: a test may start two, within the bounds of
+# tests.support.serve.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 async def _customers(api: Api) -> list[customer_pb2.Customer]:
@@ -180,23 +41,6 @@ async def _draft_invoices(api: Api) -> list[invoice_pb2.Invoice]:
     async for batch in api.invoices.ListInvoices(request, timeout=30):
         found.extend(batch.invoices)
     return found
-
-
-async def _run_cli(project_root: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        *args,
-        cwd=project_root,
-        env=clean_env(**env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(STARTUP_BOUND_S):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_demo_serve_then_restart_keeps_data_key_and_does_not_reseed(launcher: Launcher) -> None:
@@ -276,17 +120,17 @@ async def test_sigterm_goes_not_serving_refuses_new_calls_and_exits_zero(launche
 
 async def test_help_lists_the_operational_commands(project_root: Path) -> None:
     """`python -m server --help` names every command an operator needs."""
-    code, out, _ = await _run_cli(project_root, "--help")
+    code, out, _ = await run_server_command(project_root, "--help")
 
     assert code == 0
     for command in ("serve", "migrate", "create-api-key", "revoke-api-key"):
         assert command in out
-    assert "--demo" in (await _run_cli(project_root, "serve", "--help"))[1]
+    assert "--demo" in (await run_server_command(project_root, "serve", "--help"))[1]
 
 
 async def test_migrate_command_on_an_up_to_date_database(project_root: Path, migrated_dsn: str) -> None:
     """`migrate` against a DATABASE_URL that is current applies nothing and says so."""
-    code, out, err = await _run_cli(project_root, "migrate", DATABASE_URL=migrated_dsn)
+    code, out, err = await run_server_command(project_root, "migrate", DATABASE_URL=migrated_dsn)
 
     assert code == 0, err
     assert "nothing (up to date)" in out
@@ -295,7 +139,7 @@ async def test_migrate_command_on_an_up_to_date_database(project_root: Path, mig
 async def test_cli_created_key_works_until_revoked(project_root: Path, migrated_dsn: str, target: str) -> None:
     """create-api-key prints a key the server accepts; revoke-api-key makes the server refuse it."""
     account = f"cli-{uuid.uuid4().hex[:10]}"
-    code, out, err = await _run_cli(
+    code, out, err = await run_server_command(
         project_root,
         "create-api-key",
         "--account",
@@ -319,7 +163,7 @@ async def test_cli_created_key_works_until_revoked(project_root: Path, migrated_
         customer = await create_customer(api)
         assert customer.id
 
-        code, out, err = await _run_cli(project_root, "revoke-api-key", key_id, DATABASE_URL=migrated_dsn)
+        code, out, err = await run_server_command(project_root, "revoke-api-key", key_id, DATABASE_URL=migrated_dsn)
         assert code == 0, err
         assert key_id in out
 
@@ -329,6 +173,6 @@ async def test_cli_created_key_works_until_revoked(project_root: Path, migrated_
         assert refused.code == grpc.StatusCode.UNAUTHENTICATED
         assert refused.reason == "API_KEY_REVOKED"
 
-    code, _, err = await _run_cli(project_root, "revoke-api-key", key_id, DATABASE_URL=migrated_dsn)
+    code, _, err = await run_server_command(project_root, "revoke-api-key", key_id, DATABASE_URL=migrated_dsn)
     assert code == 1
     assert "no active key" in err

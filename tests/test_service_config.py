@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc
@@ -21,9 +20,10 @@ from prometheus_client import REGISTRY
 
 from server.app import RunningServer, start_server
 from server.config import Settings
-from tests.client import Api, expect_error
-from tests.conftest import Account
-from tests.factories import create_customer, create_invoice
+from tests.support.accounts import Account
+from tests.support.builders import create_customer, create_invoice
+from tests.support.client import Api, expect_error
+from tests.support.database import connection
 
 ISSUE = "/invoicing.v1.InvoiceService/IssueInvoice"
 
@@ -48,13 +48,6 @@ async def quick_lock_server(settings: Settings, migrated_dsn: str) -> AsyncItera
     await running.stop(grace=0)
 
 
-async def _held_lock(dsn: str, invoice_id: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn)
-    await conn.execute("BEGIN")
-    await conn.execute("SELECT 1 FROM invoices WHERE id = $1 FOR UPDATE", invoice_id)
-    return conn
-
-
 def test_service_config_retries_unavailable_and_aborted_with_backoff_and_sets_timeouts(project_root: Path) -> None:
     config = service_config(project_root)
     methods = config["methodConfig"]
@@ -77,8 +70,9 @@ async def test_a_client_with_the_service_config_retries_a_lost_lock_race(
     metadata = (("authorization", f"Bearer {account.key}"),)
     request = invoice_service_pb2.IssueInvoiceRequest(invoice_id=invoice.id, request_id="retry-issue-1")
 
-    lock = await _held_lock(migrated_dsn, invoice.id)
-    try:
+    async with connection(migrated_dsn) as lock:  # another transaction holding the invoice's row lock
+        await lock.execute("BEGIN")
+        await lock.execute("SELECT 1 FROM invoices WHERE id = $1 FOR UPDATE", invoice.id)
         async with grpc.aio.insecure_channel(target) as plain:
             refused = await expect_error(
                 invoice_service_pb2_grpc.InvoiceServiceStub(plain).IssueInvoice(request, metadata=metadata)
@@ -100,5 +94,3 @@ async def test_a_client_with_the_service_config_retries_a_lost_lock_race(
             assert issued.status == invoice_pb2.INVOICE_STATUS_ISSUED
             assert _count("ABORTED") > aborted_before
             assert _count("OK") == ok_before + 1
-    finally:
-        await lock.close()

@@ -12,9 +12,8 @@ from invoicing.v1 import invoice_service_pb2, usage_service_pb2
 
 from server.domain.usage import MAX_EVENTS_PER_BATCH
 from server.domain.validation import MAX_LINE_ITEMS
-from tests.billing_builders import stubs
-from tests.client import Api, expect_error
-from tests.factories import create_customer, date
+from tests.support.builders import create_customer, date
+from tests.support.client import Api, expect_error
 
 HUGE = 100_000
 
@@ -36,7 +35,7 @@ async def test_an_oversized_event_batch_is_refused_on_its_count_without_reading_
     bad_event = usage_service_pb2.Event(event_name="")
     request = usage_service_pb2.IngestEventsRequest(events=[bad_event] * HUGE)
 
-    refused = await expect_error(stubs(api).usage.IngestEvents(request, timeout=30))
+    refused = await expect_error(api.usage.IngestEvents(request, timeout=30))
 
     assert refused.code == grpc.StatusCode.INVALID_ARGUMENT
     assert refused.field_violations == {"events": f"a batch has 1 to {MAX_EVENTS_PER_BATCH} events"}

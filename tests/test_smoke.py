@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from invoicing.v1 import invoice_service_pb2
 
-from tests.client import Api
-from tests.factories import create_customer, create_invoice
+from tests.support.builders import create_customer, create_invoice
+from tests.support.client import Api
 
 
 async def test_create_then_get_invoice(api: Api) -> None:

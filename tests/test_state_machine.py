@@ -20,18 +20,11 @@ import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
 from server.domain.invoices import REFUSAL_REASONS, TRANSITIONS, InvoiceAction, InvoiceStatus, transition
-from tests.client import Api, expect_error
-from tests.factories import create_customer
-from tests.lifecycle_support import (
-    add_line_request,
-    allowed_moves,
-    declared_edges,
-    get_invoice,
-    invoice_in_status,
-    mark_paid_request,
-    metadata_request,
-    status_of,
-)
+from tests.support.builders import add_line_request, create_customer, mark_paid_request, metadata_request
+from tests.support.calls import get_invoice
+from tests.support.client import Api, expect_error
+from tests.support.database import connection
+from tests.support.states import allowed_moves, declared_edges, invoice_in_status, status_of
 
 Check = Callable[[invoice_pb2.Invoice, invoice_pb2.Invoice], None]
 
@@ -142,6 +135,8 @@ async def test_action_in_status_follows_the_table(
 
 
 # --- the database guard ----------------------------------------------------------
+# These tests write invoice rows with plain SQL on purpose: they prove the status guard trigger refuses what no
+# RPC would ever send, so they must go around the API.
 
 
 async def _guard_source(conn: asyncpg.Connection) -> str:
@@ -158,15 +153,12 @@ async def test_trigger_pairs_equal_the_table_edges_plus_issue_with_nothing_due(m
     """The trigger allows exactly the table's edges and draft -> paid (issue then mark paid in one go)."""
     expected = {(a.value, b.value) for a, b in allowed_moves()}
     assert allowed_moves() == declared_edges() | {(InvoiceStatus.DRAFT, InvoiceStatus.PAID)}
-    conn = await asyncpg.connect(migrated_dsn)
-    try:
+    async with connection(migrated_dsn) as conn:
         source = await _guard_source(conn)
         enabled = await conn.fetchval(
             "SELECT tgenabled::text FROM pg_trigger WHERE tgname = 'invoices_status_guard'"
             " AND tgrelid = 'invoices'::regclass"
         )
-    finally:
-        await conn.close()
     assert _pairs_in(source) == expected
     assert enabled == "O"  # fires in ordinary sessions
 
@@ -175,12 +167,9 @@ async def test_trigger_refuses_moving_a_paid_invoice_back_to_draft(api: Api, mig
     """UPDATE ... SET status = 'draft' on a paid invoice raises, and the invoice stays paid."""
     customer = await create_customer(api)
     paid = await invoice_in_status(api, migrated_dsn, customer, InvoiceStatus.PAID)
-    conn = await asyncpg.connect(migrated_dsn)
-    try:
+    async with connection(migrated_dsn) as conn:
         with pytest.raises(asyncpg.CheckViolationError, match="cannot move from paid to draft"):
             await conn.execute("UPDATE invoices SET status = 'draft', invoice_number = NULL WHERE id = $1", paid.id)
-    finally:
-        await conn.close()
     assert await get_invoice(api, paid.id) == paid
 
 
@@ -201,8 +190,7 @@ async def test_trigger_refuses_every_undeclared_move_and_lets_declared_ones_thro
     """From each status, every other target outside the allowed moves raises; allowed ones pass (rolled back)."""
     customer = await create_customer(api)
     allowed = {(a.value, b.value) for a, b in allowed_moves()}
-    conn = await asyncpg.connect(migrated_dsn)
-    try:
+    async with connection(migrated_dsn) as conn:
         for source in InvoiceStatus:
             invoice = await invoice_in_status(api, migrated_dsn, customer, source)
             for target in InvoiceStatus:
@@ -222,5 +210,3 @@ async def test_trigger_refuses_every_undeclared_move_and_lets_declared_ones_thro
                 finally:
                     await tx.rollback()
             assert await get_invoice(api, invoice.id) == invoice
-    finally:
-        await conn.close()

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 from typing import Any
 
 import grpc
 import pytest
-from invoicing.v1 import invoice_pb2, invoice_service_pb2
+from invoicing.v1 import invoice_service_pb2
 
 from bench.seed import seed_invoices
 from server.config import Settings
-from tests.billing_builders import create_plan, fixed_fee, subscribe
-from tests.client import Api, details_of, open_api
-from tests.conftest import Account, new_account
-from tests.factories import create_customer, create_invoice
-from tests.resilience_support import counter, eventually, own_server, target_of, unread_stream
-from tests.test_list_invoices import idle_in_transaction
+from tests.support.accounts import Account, new_account
+from tests.support.builders import create_customer, create_invoice, create_plan, fixed_fee, subscribe, today_utc
+from tests.support.calls import ALL_STATUSES
+from tests.support.client import Api, details_of, open_api
+from tests.support.database import idle_in_transaction
+from tests.support.resilience import counter, eventually, own_server, target_of, unread_stream
 
 LIST_INVOICES = "/invoicing.v1.InvoiceService/ListInvoices"
 STUCK_ACCOUNTS = 4
@@ -36,15 +35,7 @@ INVOICES_PER_ACCOUNT = 3_000
 
 def list_all() -> invoice_service_pb2.ListInvoicesRequest:
     """Every invoice of the account, any status."""
-    return invoice_service_pb2.ListInvoicesRequest(
-        status=[
-            invoice_pb2.INVOICE_STATUS_DRAFT,
-            invoice_pb2.INVOICE_STATUS_ISSUED,
-            invoice_pb2.INVOICE_STATUS_PAID,
-            invoice_pb2.INVOICE_STATUS_SYNCED,
-            invoice_pb2.INVOICE_STATUS_VOID,
-        ]
-    )
+    return invoice_service_pb2.ListInvoicesRequest(status=ALL_STATUSES)
 
 
 async def seeded_account(dsn: str, invoices: int) -> Account:
@@ -82,6 +73,7 @@ async def crowded_accounts(migrated_dsn: str) -> list[Account]:
     return [await seeded_account(migrated_dsn, INVOICES_PER_ACCOUNT) for _ in range(STUCK_ACCOUNTS)]
 
 
+@pytest.mark.slow
 async def test_a_stalled_stream_releases_its_snapshot_and_resumes_exactly(
     settings: Settings, migrated_dsn: str
 ) -> None:
@@ -105,7 +97,7 @@ async def test_a_stalled_stream_releases_its_snapshot_and_resumes_exactly(
                     return stalled and running.db.streams.in_use == 0
 
                 await eventually(released, 30, "the unread stream did not give its connection back")
-                assert await idle_in_transaction(migrated_dsn) == 0
+                assert await idle_in_transaction(migrated_dsn, streams_only=True) == 0
 
                 messages, error = await read_until_error(call)
             failure = details_of(error)
@@ -124,6 +116,8 @@ async def test_a_stalled_stream_releases_its_snapshot_and_resumes_exactly(
 
 
 @pytest.mark.reliability
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # seeds 12,000 invoices (the module's accounts) and waits up to 30 s for the pool
 async def test_eight_unread_streams_leave_lists_and_upcoming_invoices_to_the_others(
     settings: Settings, migrated_dsn: str, crowded_accounts: list[Account]
 ) -> None:
@@ -144,7 +138,7 @@ async def test_eight_unread_streams_leave_lists_and_upcoming_invoices_to_the_oth
             for _ in range(6):
                 await create_invoice(api, customer, will_auto_issue=True)
             plan = await create_plan(api, fixed_fee())
-            subscription = await subscribe(api, customer, plan, _today().replace(day=1).isoformat())
+            subscription = await subscribe(api, customer, plan, today_utc().replace(day=1).isoformat())
 
             async with contextlib.AsyncExitStack() as stack:
                 for stuck in crowded_accounts:  # 8 streams nobody reads, open until the block ends
@@ -170,6 +164,8 @@ async def test_eight_unread_streams_leave_lists_and_upcoming_invoices_to_the_oth
 
 
 @pytest.mark.reliability
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 64 streams of 500 invoices, each under a 60 s deadline, on two cores
 async def test_64_readers_that_read_all_complete(
     settings: Settings, migrated_dsn: str, crowded_accounts: list[Account]
 ) -> None:
@@ -186,7 +182,3 @@ async def test_64_readers_that_read_all_complete(
     assert [len(ids) for ids in results] == [500] * 64
     for index, ids in enumerate(results):
         assert ids == results[index % STUCK_ACCOUNTS]  # the same account's streams agree
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

@@ -1,7 +1,8 @@
 """Subscriptions and the billing engine on the clocked server: periods, cancellation, the upcoming invoice and
 the period-end runner (exactly once, grace period, auto-issue).
 
-The runner serves every account, so each test asserts on its own subscriptions' invoices only.
+Each test moves a clock of its own and runs the period-end runner over its own account only
+(tests.support.clock), so no test sees another's periods being invoiced.
 """
 
 from __future__ import annotations
@@ -18,37 +19,35 @@ import grpc
 import pytest
 from google.type import date_pb2
 from invoicing.v1 import (
-    customer_pb2,
     invoice_pb2,
-    plan_service_pb2,
     price_pb2,
     subscription_service_pb2,
 )
 
-from server.app import RunningServer, build_services
+from server.app import RunningServer, build_services, start_server
+from server.config import Settings
+from server.db.migrate import migrate
 from server.db.pool import Database
 from server.domain.periods import instant
-from tests.billing_builders import (
+from tests.support.accounts import new_account
+from tests.support.builders import (
     at,
-    cancel,
+    create_customer,
     create_plan,
+    date,
     day_of,
     event,
     fixed_fee,
-    get_subscription,
-    ingest,
-    ingest_ok,
-    invoices_of,
     lines_by_name,
     metric,
     moment_of,
-    stubs,
-    upcoming,
+    subscribe,
+    tokens_price,
     usage_price,
 )
-from tests.billing_support import Clock, run_billing
-from tests.client import Api, assert_field_reasons, expect_error
-from tests.factories import create_customer, date
+from tests.support.calls import cancel, get_subscription, ingest, ingest_ok, invoices_of, list_subscriptions, upcoming
+from tests.support.client import Api, assert_field_reasons, expect_error, open_api
+from tests.support.clock import START, Clock, Clocks, run_billing
 
 UTC = dt.UTC
 DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
@@ -78,22 +77,36 @@ def line_view(li: invoice_pb2.InvoiceLineItem) -> tuple[object, ...]:
     )
 
 
-async def subscribe(
-    api: Api, customer: customer_pb2.Customer, plan: plan_service_pb2.Plan, start: str, **fields: Any
-) -> subscription_service_pb2.Subscription:
-    """CreateSubscription for the customer and plan from `start`."""
-    result: subscription_service_pb2.Subscription = await stubs(api).subscriptions.CreateSubscription(
-        subscription_service_pb2.CreateSubscriptionRequest(
-            customer_id=customer.id, plan_id=plan.id, start_date=date(start), **fields
-        )
+# --- the clocked server's time ----------------------------------------------------------------------------
+
+
+async def test_each_account_reads_its_own_clock(
+    clocked_api: Api, clocked_server: RunningServer, clock: Clock, clocks: Clocks, migrated_dsn: str
+) -> None:
+    """The clocked server answers each account with that account's clock, and START for one without a clock."""
+
+    async def current_period(api: Api, subscription_id: str) -> tuple[dt.date, dt.date]:
+        sub = await get_subscription(api, subscription_id)
+        return day_of(sub.current_billing_period_start_date), day_of(sub.current_billing_period_end_date)
+
+    clock.set(at("2024-01-10T12:00"))
+    mine = await subscribe(
+        clocked_api, await create_customer(clocked_api), await create_plan(clocked_api, fixed_fee()), "2024-01-01"
     )
-    return result
-
-
-async def list_subscriptions(api: Api, **fields: Any) -> list[subscription_service_pb2.Subscription]:
-    """Every subscription a ListSubscriptions stream delivers."""
-    request = subscription_service_pb2.ListSubscriptionsRequest(**fields)
-    return [s async for batch in stubs(api).subscriptions.ListSubscriptions(request) for s in batch.subscriptions]
+    other = await new_account(migrated_dsn)
+    async with open_api(f"127.0.0.1:{clocked_server.port}", other.key) as other_api:
+        with clocks.bound(Clock(other.id, at("2024-03-10T12:00"))) as other_clock:
+            theirs = await subscribe(
+                other_api, await create_customer(other_api), await create_plan(other_api, fixed_fee()), "2024-01-01"
+            )
+            assert await current_period(other_api, theirs.id) == (dt.date(2024, 3, 1), dt.date(2024, 4, 1))
+            other_clock.set(at("2024-05-10T12:00"))
+            assert await current_period(other_api, theirs.id) == (dt.date(2024, 5, 1), dt.date(2024, 6, 1))
+            assert await current_period(clocked_api, mine.id) == (dt.date(2024, 1, 1), dt.date(2024, 2, 1))
+        assert START.date() == dt.date(2024, 1, 15)
+        assert await current_period(other_api, theirs.id) == (dt.date(2024, 1, 1), dt.date(2024, 2, 1))
+    clock.set(at("2024-02-10T12:00"))
+    assert await current_period(clocked_api, mine.id) == (dt.date(2024, 2, 1), dt.date(2024, 3, 1))
 
 
 # --- CreateSubscription ---------------------------------------------------------------------------------
@@ -114,7 +127,7 @@ async def test_create_subscription_by_id_and_by_external_ids(clocked_api: Api, c
     assert not by_id.HasField("auto_issuance")  # the customer's setting applies
     assert dict(by_id.metadata) == {"deal": "q1"}
 
-    by_external = await stubs(clocked_api).subscriptions.CreateSubscription(
+    by_external = await clocked_api.subscriptions.CreateSubscription(
         subscription_service_pb2.CreateSubscriptionRequest(
             external_customer_id=customer.external_customer_id,
             external_plan_id=plan.external_plan_id,
@@ -134,7 +147,7 @@ async def test_create_subscription_errors(clocked_api: Api, other_api: Api, cloc
     eur_customer = await create_customer(clocked_api, currency="EUR")
     plan = await create_plan(clocked_api, fixed_fee())
     foreign_plan = await create_plan(other_api, fixed_fee())
-    create = stubs(clocked_api).subscriptions.CreateSubscription
+    create = clocked_api.subscriptions.CreateSubscription
     request = subscription_service_pb2.CreateSubscriptionRequest
 
     mismatch = await expect_error(
@@ -286,12 +299,12 @@ async def test_get_subscription_errors(clocked_api: Api, other_api: Api, clock: 
     customer = await create_customer(clocked_api)
     sub = await subscribe(clocked_api, customer, await create_plan(clocked_api, fixed_fee()), "2024-01-01")
     empty = await expect_error(
-        stubs(clocked_api).subscriptions.GetSubscription(subscription_service_pb2.GetSubscriptionRequest())
+        clocked_api.subscriptions.GetSubscription(subscription_service_pb2.GetSubscriptionRequest())
     )
     assert (empty.code, set(empty.field_violations)) == (grpc.StatusCode.INVALID_ARGUMENT, {"subscription_id"})
     for api in (clocked_api, other_api):
         missing = await expect_error(
-            stubs(api).subscriptions.GetSubscription(
+            api.subscriptions.GetSubscription(
                 subscription_service_pb2.GetSubscriptionRequest(
                     subscription_id="sub_unknown" if api is clocked_api else sub.id
                 )
@@ -334,7 +347,7 @@ async def test_list_subscriptions_by_status_follows_the_clock(clocked_api: Api, 
     assert await ids(UPCOMING, customer_id=customer.id) == []
 
     bad = await expect_error(
-        stubs(clocked_api).subscriptions.ListSubscriptions(
+        clocked_api.subscriptions.ListSubscriptions(
             subscription_service_pb2.ListSubscriptionsRequest(status=[ACTIVE, 9])  # type: ignore[list-item]
         )
     )
@@ -499,23 +512,6 @@ async def test_start_date_within_five_years_of_today(clocked_api: Api, clock: Cl
 # --- GetUpcomingInvoice ----------------------------------------------------------------------------------------
 
 
-def tokens_price() -> price_pb2.Price:
-    """Orb's graduated example over the sum of `tokens` of `llm` events."""
-    return usage_price(
-        "Tokens",
-        model_type=price_pb2.PRICE_MODEL_TYPE_TIERED,
-        unit_config=None,
-        billable_metric=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
-        tiered_config=price_pb2.TieredConfig(
-            tiers=[
-                price_pb2.Tier(first_unit="0", last_unit="10000", unit_amount="0.001"),
-                price_pb2.Tier(first_unit="10000", last_unit="100000", unit_amount="0.0008"),
-                price_pb2.Tier(first_unit="100000", unit_amount="0.0005"),
-            ]
-        ),
-    )
-
-
 async def test_upcoming_invoice_previews_the_period_and_is_never_stored(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
@@ -638,8 +634,8 @@ async def test_concurrent_runners_invoice_each_period_once(
     ids = await _subscriptions_for_runner(clocked_api, 12, "2024-05-01")
     now = at("2024-07-01T00:10")
     clock.set(now)
-    await asyncio.gather(*(clocked_server.runner.run_once(now) for _ in range(4)))
-    await asyncio.gather(*(clocked_server.runner.run_once(now) for _ in range(3)))
+    await asyncio.gather(*(clocked_server.runner.run_once(now, clock.account_id) for _ in range(4)))
+    await asyncio.gather(*(clocked_server.runner.run_once(now, clock.account_id) for _ in range(3)))
     await _assert_one_invoice_per_boundary(clocked_api, ids, ["2024-05-01", "2024-06-01", "2024-07-01"])
 
 
@@ -654,14 +650,39 @@ async def test_runners_in_two_processes_invoice_each_period_once(
         for now in (at("2024-06-01T00:10"), at("2024-08-01T00:10")):
             clock.set(now)
             await asyncio.gather(
-                clocked_server.runner.run_once(now),
-                second_process.run_once(now),
-                clocked_server.runner.run_once(now),
-                second_process.run_once(now),
+                clocked_server.runner.run_once(now, clock.account_id),
+                second_process.run_once(now, clock.account_id),
+                clocked_server.runner.run_once(now, clock.account_id),
+                second_process.run_once(now, clock.account_id),
             )
     finally:
         await second_db.close()
     await _assert_one_invoice_per_boundary(clocked_api, ids, ["2024-05-01", "2024-06-01", "2024-07-01", "2024-08-01"])
+
+
+async def test_a_pass_without_an_account_serves_every_account(settings: Settings, empty_dsn: str) -> None:
+    """The background runner's pass (no account named) invoices every account's due periods, not only the first's.
+
+    On a database of its own, so that the pass meets no other test's subscriptions.
+    """
+    await migrate(empty_dsn)
+    server = await start_server(settings, empty_dsn, lambda: at("2024-05-10T12:00"), run_billing=False)
+    try:
+        target = f"127.0.0.1:{server.port}"
+        keys, subscription_ids = [], []
+        for _ in range(3):
+            account = await new_account(empty_dsn)
+            async with open_api(target, account.key) as api:
+                ids = await _subscriptions_for_runner(api, 2, "2024-05-01")
+            keys.append(account.key)
+            subscription_ids.append(ids)
+        result = await server.runner.run_once(at("2024-06-01T00:10"))
+        assert result.generated == 3 * 2 * 2
+        for key, ids in zip(keys, subscription_ids, strict=True):
+            async with open_api(target, key) as api:
+                await _assert_one_invoice_per_boundary(api, ids, ["2024-05-01", "2024-06-01"])
+    finally:
+        await server.stop(grace=1)
 
 
 async def test_eligible_to_issue_at_waits_a_grace_period_for_usage_only(
@@ -678,7 +699,7 @@ async def test_eligible_to_issue_at_waits_a_grace_period_for_usage_only(
     midnight = at("2024-07-01T04:00")  # July 1 in New York (EDT, -4)
     assert instant(dt.date(2024, 7, 1), "America/New_York") == midnight
     clock.set(midnight + dt.timedelta(minutes=5))
-    await clocked_server.runner.run_once(clock.now)  # the default grace: 12 hours
+    await clocked_server.runner.run_once(clock.now, clock.account_id)  # the default grace: 12 hours
     eligible = {}
     for sub in (metered, flat):
         invoices = await invoices_of(clocked_api, subscription_id=sub.id)
@@ -701,7 +722,7 @@ async def test_runner_grace_parameter(clocked_api: Api, clocked_server: RunningS
     sub = await subscribe(clocked_api, customer, plan, "2024-06-01")
     now = at("2024-07-01T00:01")
     clock.set(now)
-    await build_services(clocked_server.db, clock, dt.timedelta(hours=2)).runner.run_once(now)
+    await build_services(clocked_server.db, clock, dt.timedelta(hours=2)).runner.run_once(now, clock.account_id)
     invoices = await invoices_of(clocked_api, subscription_id=sub.id)
     assert [moment_of(i.eligible_to_issue_at) for i in invoices] == [at("2024-07-01T02:00")]  # usage-only plan
 
@@ -796,10 +817,8 @@ def _plan_prices() -> list[price_pb2.Price]:
         tokens_price(),
         usage_price(
             "Peak storage",
-            model_type=price_pb2.PRICE_MODEL_TYPE_BULK,
-            unit_config=None,
-            billable_metric=metric("storage", price_pb2.AGGREGATION_MAX, "gb"),
-            bulk_config=price_pb2.BulkConfig(
+            billable=metric("storage", price_pb2.AGGREGATION_MAX, "gb"),
+            config=price_pb2.BulkConfig(
                 tiers=[
                     price_pb2.BulkTier(maximum_units="10", unit_amount="0.50"),
                     price_pb2.BulkTier(unit_amount="0.40"),
@@ -809,17 +828,13 @@ def _plan_prices() -> list[price_pb2.Price]:
         ),
         usage_price(
             "Active users",
-            model_type=price_pb2.PRICE_MODEL_TYPE_PACKAGE,
-            unit_config=None,
-            billable_metric=metric("login", price_pb2.AGGREGATION_UNIQUE_COUNT, "user"),
-            package_config=price_pb2.PackageConfig(package_amount="5.00", package_size=3),
+            billable=metric("login", price_pb2.AGGREGATION_UNIQUE_COUNT, "user"),
+            config=price_pb2.PackageConfig(package_amount="5.00", package_size=3),
         ),
         usage_price(
             "Compute",
-            model_type=price_pb2.PRICE_MODEL_TYPE_MATRIX,
-            unit_config=None,
-            billable_metric=metric("compute", price_pb2.AGGREGATION_SUM, "hours"),
-            matrix_config=price_pb2.MatrixConfig(
+            billable=metric("compute", price_pb2.AGGREGATION_SUM, "hours"),
+            config=price_pb2.MatrixConfig(
                 dimensions=["region", "kind"],
                 matrix_values=[
                     price_pb2.MatrixValue(dimension_values=["us", "gpu"], unit_amount="2.25"),
@@ -863,6 +878,7 @@ def _random_events(rng: random.Random, customer_id: str, start: dt.datetime, end
     return events
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 async def test_upcoming_invoice_just_before_the_end_equals_the_generated_invoice(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock, seed: int

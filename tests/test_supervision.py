@@ -18,12 +18,13 @@ import grpc
 import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
-from tests.client import Api, open_api
-from tests.factories import create_customer, create_invoice
-from tests.resilience_support import SERVING, eventually, health
-from tests.test_serve_process import LISTEN_LINE, Launcher, _run_cli, launcher  # noqa: F401 (the fixture)
+from tests.support.builders import create_customer, create_invoice
+from tests.support.client import Api, open_api
+from tests.support.resilience import SERVING, eventually, health
+from tests.support.serve import LISTEN_LINE, Launcher, run_server_command
 
-pytestmark = pytest.mark.reliability
+# A serve process (started within 180 s) whose PostgreSQL is killed and restarted (within 90 s).
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timeout(600)]
 
 RECOVERY_BOUND_S = 90.0
 
@@ -51,13 +52,13 @@ async def get_invoice(api: Api, invoice_id: str) -> invoice_pb2.Invoice | None:
 
 
 async def test_kill_9_of_the_postmaster_is_repaired_and_postgres_stops_with_the_service(
-    launcher: Launcher,  # noqa: F811 (the fixture of test_serve_process)
+    launcher: Launcher,
     project_root: Path,
 ) -> None:
     data_dir = launcher.fresh_data_dir()
     pgdata = data_dir / "postgres"
     served = await launcher.serve(data_dir, until=LISTEN_LINE)
-    code, out, err = await _run_cli(
+    code, out, err = await run_server_command(
         project_root, "create-api-key", "--account", "drill", INVOICING_DATA_DIR=str(data_dir)
     )
     assert code == 0, err

@@ -27,9 +27,9 @@ from server import tracing
 from server.app import RunningServer, start_server
 from server.config import Settings
 from server.logs import JsonFormatter
-from tests.client import Api, expect_error, open_api
-from tests.conftest import Account
-from tests.factories import create_customer, create_invoice
+from tests.support.accounts import Account
+from tests.support.builders import create_customer, create_invoice
+from tests.support.client import Api, expect_error, open_api
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"

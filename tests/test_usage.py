@@ -10,21 +10,20 @@ import random
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 from invoicing.v1 import usage_service_pb2
 
-from tests.billing_builders import event, ingest, stubs
-from tests.client import Api, expect_error
-from tests.conftest import Account
-from tests.factories import create_customer
+from tests.support.builders import create_customer, event
+from tests.support.calls import ingest
+from tests.support.client import Api, expect_error, stream_of
+from tests.support.database import connection
 
 BUCKET = dt.timedelta(minutes=15)
 _DECIMAL_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
@@ -41,27 +40,12 @@ def errors_of(response: usage_service_pb2.IngestEventsResponse) -> dict[int, tup
     return {e.index: (e.reason, e.field) for e in response.errors}
 
 
-def auth(account: Account) -> tuple[tuple[str, str], ...]:
-    """Call metadata for client-streaming calls (the test channel's interceptors cover unary and server streams)."""
-    return (("authorization", f"Bearer {account.key}"),)
-
-
-async def stream_of(requests: Sequence[usage_service_pb2.IngestEventStreamRequest]) -> AsyncIterator[Any]:
-    """An async iterator over requests, yielding control between messages."""
-    for request in requests:
-        await asyncio.sleep(0)
-        yield request
-
-
 async def stored_keys(dsn: str, customer_ids: Sequence[str]) -> set[str]:
     """Idempotency keys stored for the customers."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         rows = await conn.fetch(
             "SELECT idempotency_key FROM usage_events WHERE customer_id = ANY($1::text[])", list(customer_ids)
         )
-    finally:
-        await conn.close()
     return {r["idempotency_key"] for r in rows}
 
 
@@ -173,13 +157,13 @@ async def test_a_property_that_is_no_finite_number_rejects_only_that_event(api: 
 
 async def test_batch_sizes(api: Api) -> None:
     customer = await create_customer(api)
-    empty = await expect_error(stubs(api).usage.IngestEvents(usage_service_pb2.IngestEventsRequest()))
+    empty = await expect_error(api.usage.IngestEvents(usage_service_pb2.IngestEventsRequest()))
     assert (empty.code, empty.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "FIELD_TOO_LONG")
     assert set(empty.field_violations) == {"events"}
 
     when = recent_bucket()
     too_many = [event(customer.id, when) for _ in range(1001)]
-    error = await expect_error(stubs(api).usage.IngestEvents(usage_service_pb2.IngestEventsRequest(events=too_many)))
+    error = await expect_error(api.usage.IngestEvents(usage_service_pb2.IngestEventsRequest(events=too_many)))
     assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "FIELD_TOO_LONG")
     assert set(error.field_violations) == {"events"}
 
@@ -190,7 +174,7 @@ async def test_batch_sizes(api: Api) -> None:
 # --- IngestEventStream -------------------------------------------------------------------------------------
 
 
-async def test_event_stream_totals_and_indexes_across_messages(api: Api, account: Account, migrated_dsn: str) -> None:
+async def test_event_stream_totals_and_indexes_across_messages(api: Api, migrated_dsn: str) -> None:
     customer = await create_customer(api)
     when = recent_bucket()
     requests = [
@@ -211,7 +195,7 @@ async def test_event_stream_totals_and_indexes_across_messages(api: Api, account
             ]
         ),
     ]
-    response = await stubs(api).usage.IngestEventStream(stream_of(requests), metadata=auth(account))
+    response = await api.usage.IngestEventStream(stream_of(requests))
     assert (response.ingested, response.duplicates) == (5, 2)
     assert errors_of(response) == {
         4: ("INVALID_TIMESTAMP", "timestamp"),
@@ -221,21 +205,21 @@ async def test_event_stream_totals_and_indexes_across_messages(api: Api, account
     assert await stored_keys(migrated_dsn, [customer.id]) == {"s-0", "s-1", "s-2", "s-3", "s-6"}
 
 
-async def test_event_stream_rejects_an_empty_message(api: Api, account: Account) -> None:
+async def test_event_stream_rejects_an_empty_message(api: Api) -> None:
     customer = await create_customer(api)
     requests = [
         usage_service_pb2.IngestEventStreamRequest(events=[event(customer.id, recent_bucket())]),
         usage_service_pb2.IngestEventStreamRequest(),
     ]
-    error = await expect_error(stubs(api).usage.IngestEventStream(stream_of(requests), metadata=auth(account)))
+    error = await expect_error(api.usage.IngestEventStream(stream_of(requests)))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert set(error.field_violations) == {"events"}
 
 
-async def test_event_stream_needs_credentials(api: Api) -> None:
+async def test_event_stream_needs_credentials(api: Api, anonymous_channel: grpc.aio.Channel) -> None:
     customer = await create_customer(api)
     requests = [usage_service_pb2.IngestEventStreamRequest(events=[event(customer.id, recent_bucket())])]
-    error = await expect_error(stubs(api).usage.IngestEventStream(stream_of(requests)))
+    error = await expect_error(Api.on(anonymous_channel).usage.IngestEventStream(stream_of(requests)))
     assert error.code == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -278,8 +262,7 @@ async def expected_and_stored(
     dsn: str, customer_ids: Sequence[str]
 ) -> tuple[dict[Key, Aggregate], dict[Key, Aggregate]]:
     """The rollups recomputed from the raw events, and the rollups stored, for the customers."""
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         raw = await conn.fetch(
             "SELECT customer_id, event_name, occurred_at, properties::text AS properties FROM usage_events"
             " WHERE customer_id = ANY($1::text[])",
@@ -290,8 +273,6 @@ async def expected_and_stored(
             " WHERE customer_id = ANY($1::text[])",
             list(customer_ids),
         )
-    finally:
-        await conn.close()
     expected: dict[Key, Aggregate] = defaultdict(Aggregate)
     for row in raw:
         bucket = bucket_start(row["occurred_at"])

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import descriptor_pb2, json_format, timestamp_pb2
+from google.protobuf.descriptor import FileDescriptor
 from google.type import date_pb2
 from invoicing.v1 import (
     account_service_pb2,
@@ -519,6 +520,65 @@ def upcoming_invoice_pb(upcoming: UpcomingInvoice) -> invoice_pb2.UpcomingInvoic
 def invoice_wire(invoice: Invoice) -> bytes:
     """The invoice's wire form: its message, serialized deterministically (map entries in one order)."""
     return invoice_pb(invoice).SerializeToString(deterministic=True)
+
+
+# Bump when invoice_pb changes what it writes for the same invoice (a new field filled, a format changed):
+# stored wire forms of the previous revision are then stale and are rendered again.
+RENDER_REVISION = 1
+
+
+def _descriptor_digest(root: FileDescriptor) -> str:
+    """A digest of a proto file and every file it imports (their descriptors, comments left out)."""
+    files: dict[str, FileDescriptor] = {}
+    todo = [root]
+    while todo:
+        file = todo.pop()
+        if file.name not in files:
+            files[file.name] = file
+            todo.extend(file.dependencies)
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        proto = descriptor_pb2.FileDescriptorProto()
+        files[name].CopyToProto(proto)
+        digest.update(proto.SerializeToString(deterministic=True))
+    return digest.hexdigest()[:16]
+
+
+class InvoiceWire:
+    """The renderer of stored invoice wire forms, named by the schema it renders (see publish.InvoiceRenderer)."""
+
+    schema = f"r{RENDER_REVISION}-{_descriptor_digest(invoice_pb2.DESCRIPTOR)}"
+
+    def __call__(self, invoice: Invoice) -> bytes:
+        return invoice_wire(invoice)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+# The tags of ListInvoicesResponse's fields: 1 `invoices` and 2 `resume_token`, both length-delimited.
+_INVOICES_TAG = bytes([(1 << 3) | 2])
+_TOKEN_TAG = bytes([(2 << 3) | 2])
+
+
+def list_invoices_response(wires: Sequence[bytes], token: str) -> bytes:
+    """A ListInvoicesResponse in wire form, from the invoices' stored wire forms, without building messages.
+
+    Protobuf's encoding of a repeated message field is the concatenation of (tag, length, bytes) per element.
+    """
+    parts: list[bytes] = []
+    for wire in wires:
+        parts += (_INVOICES_TAG, _varint(len(wire)), wire)
+    encoded = token.encode()
+    if encoded:
+        parts += (_TOKEN_TAG, _varint(len(encoded)), encoded)
+    return b"".join(parts)
 
 
 def invoice_event_pb(event: InvoiceEvent) -> invoice_pb2.InvoiceEvent:

@@ -45,12 +45,12 @@ from google.protobuf.message import Message
 from server import context, metrics
 from server.api import converters as conv
 from server.domain.errors import InvalidArgument, StreamStalled
-from server.domain.invoices import Invoice
+from server.domain.invoices import StoredInvoice
 
 log = logging.getLogger(__name__)
 
-Response = TypeVar("Response", bound=Message)
-Item = TypeVar("Item", bound=Message)
+Response = TypeVar("Response")
+Item = TypeVar("Item")
 Record = TypeVar("Record")
 Listed = TypeVar("Listed", contravariant=True)
 Position = TypeVar("Position", covariant=True)
@@ -152,10 +152,16 @@ def _created_position(record: Created) -> list[Any]:
 # Lists ordered by (created_at, id), newest first.
 BY_CREATED: Keyset[Created, tuple[dt.datetime, str]] = Keyset(_created_position, _created_parse)
 # Lists ordered by (invoice_date, id), most recent first.
-BY_INVOICE_DATE: Keyset[Invoice, tuple[dt.date, str]] = Keyset(
-    lambda invoice: [invoice.header.invoice_date.isoformat(), invoice.header.id],
+BY_INVOICE_DATE: Keyset[StoredInvoice, tuple[dt.date, str]] = Keyset(
+    lambda invoice: [invoice.invoice_date.isoformat(), invoice.id],
     lambda position: (dt.date.fromisoformat(position[0]), str(position[1])),
 )
+
+
+def _byte_size(message: Any) -> int:
+    """The encoded size of a message (the default measure of a stream's items)."""
+    size: int = message.ByteSize()
+    return size
 
 
 class _Stalled:
@@ -220,14 +226,18 @@ class Lister:
         keyset: Keyset[Record, Any],
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
+        size: Callable[[Item], int] | None = None,
     ) -> AsyncIterator[Response]:
         """Messages of built records, each with the token that resumes right after its last record.
+
+        A record is built into an item (a message, or wire bytes) whose `size` counts toward the byte bound;
+        `respond` makes the items and the token one response.
 
         Raises StreamStalled (with the token of the last message yielded) when the client stopped taking
         messages for longer than the settings allow.
         """
         hand_off = _HandOff()
-        messages = self._messages(scope, batches, keyset, build, respond)
+        messages = self._messages(scope, batches, keyset, build, respond, size or _byte_size)
         reader = asyncio.create_task(self._read(messages, hand_off))
         last_token = ""
         try:
@@ -261,6 +271,7 @@ class Lister:
         keyset: Keyset[Record, Any],
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
+        size: Callable[[Item], int],
     ) -> AsyncGenerator[tuple[Response, str], None]:
         """(message, its token) for each batch, split where a message would pass the byte bound."""
         limit_bytes = self._settings.batch_bytes
@@ -268,15 +279,15 @@ class Lister:
         async with contextlib.aclosing(batches):
             async for records in batches:
                 items: list[Item] = []
-                size = 0
+                total = 0
                 for index, record in enumerate(records):
                     item = build(record)
                     items.append(item)
-                    size += item.ByteSize()
-                    if size >= limit_bytes and index < len(records) - 1:
+                    total += size(item)
+                    if total >= limit_bytes and index < len(records) - 1:
                         token = self._tokens.seal(scope, keyset.position(record))
                         yield respond(items, token), token
-                        items, size = [], 0
+                        items, total = [], 0
                 if items:
                     token = self._tokens.seal(scope, keyset.position(records[-1]))
                     yield respond(items, token), token

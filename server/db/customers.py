@@ -147,7 +147,7 @@ async def get(
 ) -> Customer:
     """One customer by id or external id; NotFound otherwise. `lock` takes its row lock."""
     column, value = ("id", customer_id) if customer_id else ("external_customer_id", external_customer_id)
-    clause = {None: "", "update": " FOR UPDATE", "share": " FOR SHARE"}[lock]
+    clause = {None: "", "update": " FOR NO KEY UPDATE", "share": " FOR SHARE"}[lock]
     row = await conn.fetchrow(
         f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}",
         account_id,

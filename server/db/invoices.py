@@ -20,7 +20,7 @@ import asyncpg
 
 from server.db.customers import address_from, address_json, tax_id_from, transaction_from
 from server.db.json import as_date, as_datetime
-from server.db.snapshots import ListQuery
+from server.db.snapshots import ListQuery, MergedQuery
 from server.domain import money
 from server.domain.customers import BalanceDirection, Customer
 from server.domain.errors import AlreadyExists, NotFound
@@ -37,6 +37,7 @@ from server.domain.invoices import (
     Line,
     LineAdjustment,
     Payment,
+    StoredInvoice,
     Totals,
 )
 from server.domain.lifecycle import AppliedBalance
@@ -341,19 +342,35 @@ async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Inv
     return invoice_from(row)
 
 
-def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None) -> ListQuery[Invoice]:
-    """SQL and arguments listing invoices by invoice date (newest first, ties by id) after a keyset position."""
-    args: list[Any] = [account_id]
+def list_query(
+    account_id: str,
+    filters: InvoiceFilter,
+    after: tuple[dt.date, str] | None,
+    schema: str,
+    limit: int = 0,
+) -> MergedQuery[StoredInvoice]:
+    """SQL and arguments listing invoices by invoice date (newest first, ties by id) after a keyset position.
+
+    Each row is the invoice's keyset and its stored wire form when that form is current for `schema`. Each
+    status is a query of its own, merged in order as rows are read (`server.db.snapshots`): its rows come
+    from an index that leads with the status, already sorted, and a status with no invoices costs one
+    probe. `limit` (0: none) tells the planner how few rows the caller wants.
+    """
+    args: list[Any] = [account_id, schema]
 
     def arg(value: Any) -> str:
         args.append(value)
         return f"${len(args)}"
 
-    conditions = ["i.account_id = $1", f"i.status = ANY({arg([s.value for s in filters.statuses])}::text[])"]
+    conditions = []
     if filters.customer_id is not None:
         conditions.append(f"i.customer_id = {arg(filters.customer_id)}")
     if filters.external_customer_id is not None:
-        conditions.append(f"c.external_customer_id = {arg(filters.external_customer_id)}")
+        # As a customer id, so that the customer's index on invoices serves the list.
+        conditions.append(
+            "i.customer_id = (SELECT c.id FROM customers c"
+            f" WHERE c.account_id = $1 AND c.external_customer_id = {arg(filters.external_customer_id)})"
+        )
     if filters.subscription_id is not None:
         conditions.append(f"i.subscription_id = {arg(filters.subscription_id)}")
     date_column = "i.due_date" if filters.filter_by_due_date else "i.invoice_date"
@@ -380,8 +397,40 @@ def list_query(account_id: str, filters: InvoiceFilter, after: tuple[dt.date, st
         conditions.append(f"i.invoice_source {op} '{InvoiceSource.SUBSCRIPTION.value}'")
     if after is not None:
         conditions.append(f"(i.invoice_date, i.id) < ({arg(after[0])}::date, {arg(after[1])})")
-    sql = INVOICE_SELECT + " WHERE " + " AND ".join(conditions) + " ORDER BY i.invoice_date DESC, i.id DESC"
-    return ListQuery(sql, args, invoice_from)
+    order = " ORDER BY invoice_date DESC, id DESC" + (f" LIMIT {arg(limit)}" if limit > 0 else "")
+    select = (
+        "SELECT i.id, i.invoice_date,"
+        " CASE WHEN i.wire_version = i.version AND i.wire_schema = $2 THEN i.wire END AS wire"
+        " FROM invoices i WHERE i.account_id = $1" + "".join(f" AND {condition}" for condition in conditions)
+    )
+    # A closed range of due dates (a window, a day) holds invoices whose invoice dates cluster where the
+    # planner, which takes the two columns as independent, does not expect them: in date order it would read
+    # far into the account to find them. Fenced (OFFSET 0), the range is read from the due-date index first
+    # and only its rows are sorted.
+    fence = " OFFSET 0" if _closed_due_range(filters) else ""
+    branches = []
+    for status in dict.fromkeys(filters.statuses):
+        status_args = [*args, status.value]
+        sql = f"SELECT * FROM ({select} AND i.status = ${len(status_args)}{fence}) listed{order}"
+        branches.append(ListQuery(sql, status_args, _stored_from))
+    return MergedQuery(tuple(branches), _listing_order)
+
+
+def _closed_due_range(filters: InvoiceFilter) -> bool:
+    """True when the filters bound the due date on both sides (a day, a window, between two dates)."""
+    due = filters.filter_by_due_date
+    lower = (filters.due_date_gt, filters.due_date_from, *((filters.date_gt, filters.date_gte) if due else ()))
+    upper = (filters.due_date_lt, filters.due_date_to, *((filters.date_lt, filters.date_lte) if due else ()))
+    has = any(value is not None for value in lower) and any(value is not None for value in upper)
+    return filters.due_date is not None or has
+
+
+def _listing_order(invoice: StoredInvoice) -> tuple[dt.date, str]:
+    return invoice.invoice_date, invoice.id
+
+
+def _stored_from(row: Mapping[str, Any]) -> StoredInvoice:
+    return StoredInvoice(row["id"], row["invoice_date"], row["wire"])
 
 
 async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> str:
@@ -397,7 +446,7 @@ async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str
 async def lock(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceHeader:
     """Lock the invoice row for this transaction and return its columns."""
     row = await conn.fetchrow(
-        f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR UPDATE",
+        f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR NO KEY UPDATE",
         account_id,
         invoice_id,
     )
@@ -668,7 +717,88 @@ async def prorated_refunds(conn: asyncpg.Connection, account_id: str, invoice_id
 async def lock_many(conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]) -> None:
     """Lock invoices for this transaction, in id order (the order for several invoices)."""
     await conn.execute(
-        "SELECT 1 FROM invoices WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE",
+        "SELECT 1 FROM invoices WHERE account_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE",
         account_id,
         sorted(invoice_ids),
     )
+
+
+@dataclass(frozen=True)
+class StoredWire:
+    """An invoice's stored wire form, and whether it is current (rendered at its version, by this schema)."""
+
+    id: str
+    wire: bytes | None
+    fresh: bool
+
+
+async def store_wire(
+    conn: asyncpg.Connection, account_id: str, invoice_id: str, version: int, wire: bytes, schema: str
+) -> None:
+    """Keep the wire form of the invoice at `version` (a no-op if the invoice has moved past that version)."""
+    await conn.execute(
+        """
+        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
+        WHERE account_id = $1 AND id = $2 AND version = $3
+        """,
+        account_id,
+        invoice_id,
+        version,
+        wire,
+        schema,
+    )
+
+
+async def stored_wires(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], schema: str
+) -> dict[tuple[str, str], StoredWire]:
+    """The stored wire forms of several invoices, each named by (account id, invoice id), in one statement.
+
+    Invoices that do not exist (or are another account's) are absent from the result.
+    """
+    rows = await conn.fetch(
+        """
+        SELECT i.account_id, i.id, i.wire, (i.wire_version = i.version AND i.wire_schema = $3) IS TRUE AS fresh
+        FROM unnest($1::text[], $2::text[]) AS k(account_id, id)
+        JOIN invoices i ON i.account_id = k.account_id AND i.id = k.id
+        """,
+        [account for account, _ in keys],
+        [invoice for _, invoice in keys],
+        schema,
+    )
+    return {(r["account_id"], r["id"]): StoredWire(r["id"], r["wire"], r["fresh"]) for r in rows}
+
+
+async def get_many(conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:
+    """Whole invoices by id (those that exist), in no particular order."""
+    rows = await conn.fetch(
+        INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = ANY($2::text[])", account_id, list(invoice_ids)
+    )
+    return [invoice_from(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class StaleWire:
+    """An invoice whose stored wire form is missing or stale (the background refresher's queue spans accounts)."""
+
+    account_id: str
+    invoice_id: str
+
+
+async def stale_wires(
+    conn: asyncpg.Connection, schema: str, limit: int, account_id: str | None = None
+) -> list[StaleWire]:
+    """Invoices (of every account, or of one) whose wire form is missing, older than the invoice, or of
+    another schema."""
+    rows = await conn.fetch(
+        """
+        SELECT account_id, id FROM invoices
+        WHERE (wire IS NULL OR wire_version <> version OR wire_schema IS DISTINCT FROM $1)
+            AND ($3::text IS NULL OR account_id = $3)
+        LIMIT $2
+        """,
+        schema,
+        limit,
+        account_id,
+    )
+    return [StaleWire(r["account_id"], r["id"]) for r in rows]

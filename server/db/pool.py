@@ -36,6 +36,10 @@ from server.domain.errors import DeadlineExceeded, ResourceExhausted, Unavailabl
 
 Connection = asyncpg.Connection
 
+# How the service's sessions are named in pg_stat_activity: unary work, and List streams' snapshots.
+APPLICATION_NAME = "invoice-service"
+STREAMS_APPLICATION_NAME = "invoice-service/streams"
+
 _POOL_EXHAUSTED_RETRY_MS = 200
 
 
@@ -62,7 +66,8 @@ async def _set_codecs(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text")
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Set up a new connection as the service's pools do (json codecs), for connections opened elsewhere."""
     await _set_codecs(conn)
 
 
@@ -128,20 +133,22 @@ class Database:
     async def connect(cls, dsn: str, settings: PoolSettings | None = None) -> Database:
         """Open both pools."""
         settings = settings or PoolSettings()
-        server_settings = {"application_name": "invoice-service"}
+        server_settings = {"application_name": APPLICATION_NAME}
         if not settings.transaction_pooling:  # behind PgBouncer these are set per transaction instead
             server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
             server_settings["lock_timeout"] = str(settings.lock_timeout_ms)
         common: dict[str, Any] = {
-            "init": _init_pooled_connection if settings.transaction_pooling else _init_connection,
+            "init": _init_pooled_connection if settings.transaction_pooling else init_connection,
             "reset": _no_reset,
             "server_settings": server_settings,
             "statement_cache_size": 0 if settings.transaction_pooling else settings.statement_cache_size,
             "command_timeout": settings.statement_timeout_ms / 1000 + 5,
         }
         pool = await asyncpg.create_pool(dsn, min_size=settings.min_size, max_size=settings.max_size, **common)
+        # The stream pool's sessions carry their own name, so pg_stat_activity tells List snapshots apart.
+        streams = {**common, "server_settings": {**server_settings, "application_name": STREAMS_APPLICATION_NAME}}
         try:
-            stream_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.stream_max_size, **common)
+            stream_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=settings.stream_max_size, **streams)
         except BaseException:
             await pool.close()
             raise

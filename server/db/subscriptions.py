@@ -91,7 +91,7 @@ async def get(
     conn: asyncpg.Connection, account_id: str, subscription_id: str, *, lock: Literal["update"] | None = None
 ) -> SubscriptionRecord:
     """One subscription with its customer and plan; NotFound otherwise. `lock` takes its row lock."""
-    clause = " FOR UPDATE OF s" if lock else ""
+    clause = " FOR NO KEY UPDATE OF s" if lock else ""
     row = await conn.fetchrow(
         f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE s.account_id = $1 AND s.id = $2{clause}",
         account_id,
@@ -189,7 +189,7 @@ async def due_for_invoicing(
         WHERE s.next_boundary_at <= $1 AND ($3::text IS NULL OR s.account_id = $3)
         ORDER BY s.next_boundary_at
         LIMIT $2
-        FOR UPDATE OF s SKIP LOCKED
+        FOR NO KEY UPDATE OF s SKIP LOCKED
         """,
         now,
         limit,

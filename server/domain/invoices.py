@@ -467,3 +467,16 @@ class Invoice:
     lines: tuple[Line, ...]
     balance_transactions: tuple[BalanceTransaction, ...]
     payments: tuple[Payment, ...]
+
+
+@dataclass(frozen=True)
+class StoredInvoice:
+    """An invoice as the read path lists it: its keyset (invoice date, id) and its stored wire form.
+
+    `wire` is None when the stored form is missing or stale (rendered at an older version, or by another
+    schema): the read path renders it again.
+    """
+
+    id: str
+    invoice_date: dt.date
+    wire: bytes | None

@@ -12,8 +12,14 @@ and domain objects into responses; the billing runner and the command line
 call the same functions.
 
 Lock order, everywhere: the idempotency key (taken by `Transactions.exactly_once`
-first of all), then the customer, then the subscription, then the invoice,
-then the account's invoice-number counter, then the account's event counter
-(taken last, by `publish.invoice_changed`). Lock waits are bounded by the
-call's deadline (`server.db.pool`); a lost wait is ABORTED with RetryInfo.
+first of all), then the subscription, then the customer, then the invoice
+(several: in id order), then the account's invoice-number counter, then the
+account's event counter (taken last, by `publish.invoice_changed`). Lock waits
+are bounded by the call's deadline (`server.db.pool`); a lost wait is ABORTED
+with RetryInfo.
+
+Row locks are `FOR NO KEY UPDATE`, never `FOR UPDATE`: the foreign-key checks of
+a statement that references a locked row (a ledger row naming its customer, a
+second update of an invoice in one transaction) take `FOR KEY SHARE`, which
+`NO KEY UPDATE` allows, so a mutation never waits on a row it only references.
 """

@@ -2,7 +2,7 @@
 
 It runs as a background task in every server process and as `python -m server
 bill`; any number of them may run at once. Each subscription is taken with
-FOR UPDATE SKIP LOCKED, its next boundary is invoiced and advanced in the same
+FOR NO KEY UPDATE SKIP LOCKED, its next boundary is invoiced and advanced in the same
 transaction, and a unique index on (subscription, boundary) rejects a second
 invoice for a period whatever happens. The clock is a parameter so tests move
 time.

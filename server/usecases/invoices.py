@@ -8,23 +8,18 @@ rules of `server.domain.invoices` and `server.domain.lifecycle`, and ends with
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from server.db import customers as customers_repo
 from server.db import invoices as repo
-from server.db import snapshots
-from server.db.pool import Database
 from server.domain import lifecycle
 from server.domain.customers import BalanceAction, Customer, CustomerRef, check_same_currency
 from server.domain.errors import NotFound
 from server.domain.events import InvoiceEventKind
 from server.domain.events import InvoiceEventKind as E
 from server.domain.invoices import (
-    Invoice,
     InvoiceAction,
-    InvoiceFilter,
     InvoiceHeader,
     InvoiceSource,
     InvoiceStatus,
@@ -226,12 +221,6 @@ class Invoices:
         return await self._publish(tx, invoice_id, [E.VOIDED])
 
 
-async def get_invoice(db: Database, account_id: str, invoice_id: str) -> Invoice:
-    """GetInvoice: one invoice of the account; NotFound otherwise."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, invoice_id)
-
-
 async def _lock(tx: Tx, invoice_id: str, expected: int | None) -> InvoiceHeader:
     """Lock the invoice and check the caller's expected version (compare-and-set)."""
     invoice = await repo.lock(tx.conn, tx.account_id, invoice_id)
@@ -252,10 +241,3 @@ async def _reprice(tx: Tx, invoice: InvoiceHeader, lines: list[Line]) -> None:
     changed = [new for new, old in zip(priced, lines, strict=True) if new.id and new != old]
     await repo.update_line_amounts(tx.conn, tx.account_id, changed)
     await repo.save(tx.conn, tx.account_id, invoice.id, totals(priced, invoice.currency).columns())
-
-
-def list_invoices(
-    db: Database, account_id: str, filters: InvoiceFilter, after: tuple[dt.date, str] | None, *, batch: int, limit: int
-) -> AsyncGenerator[list[Invoice], None]:
-    """ListInvoices: the matching invoices from one snapshot, most recent invoice date first, in batches."""
-    return snapshots.batches(db, repo.list_query(account_id, filters, after), size=batch, limit=limit)

@@ -1,16 +1,18 @@
-"""What every invoice mutation does last: record the change on the invoice's change stream.
+"""What every invoice mutation does last: keep the invoice's wire form, and record the change on its stream.
 
-`invoice_changed` reads the invoice as the change left it, renders its wire
-form once, and appends one event per kind to the outbox in the same
-transaction, so a rolled-back change emits nothing and a committed one is
-never lost. The rendered bytes come back with the invoice: a servicer answers
-with exactly the bytes the watchers receive.
+`invoice_changed` reads the invoice as the change left it and renders its wire
+form once; in the same transaction it stores those bytes on the invoice (the
+read path answers GetInvoice and ListInvoices with them, building nothing) and
+appends one event per kind to the outbox, so a rolled-back change emits
+nothing and a committed one is never lost. The rendered bytes come back with
+the invoice: a servicer answers with exactly the bytes readers and watchers get.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from server.db import events as events_repo
 from server.db import invoices as invoices_repo
@@ -18,9 +20,19 @@ from server.domain.events import InvoiceEventKind
 from server.domain.invoices import Invoice
 from server.usecases.unit import Tx
 
-# Renders an invoice in its wire form (deterministic bytes). Supplied by the API layer, which owns the
-# wire format; the application layer only stores and forwards the bytes.
-InvoiceRenderer = Callable[[Invoice], bytes]
+
+class InvoiceRenderer(Protocol):
+    """Renders an invoice in its wire form (deterministic bytes).
+
+    Supplied by the API layer, which owns the wire format; the application layer only stores and forwards
+    the bytes. `schema` names the rendering (message schema and converter revision): a stored form of
+    another schema is stale and is rendered again.
+    """
+
+    @property
+    def schema(self) -> str: ...
+
+    def __call__(self, invoice: Invoice) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ async def invoice_changed(
     """Append events of these kinds for the invoice as it is now; return it and its wire form."""
     invoice = await invoices_repo.get(tx.conn, tx.account_id, invoice_id)
     wire = render(invoice)
+    await invoices_repo.store_wire(tx.conn, tx.account_id, invoice_id, invoice.header.version, wire, render.schema)
     for kind in kinds:
         await events_repo.append(
             tx.conn,

@@ -1,6 +1,6 @@
 """A Python client process that pings every 10 s: holds WatchInvoiceEvents and prints the first event as JSON.
 
-Usage: python -m tests.watch_client <host:port> <api key> <after_sequence>
+Usage: python -m tests.support.watch_client <host:port> <api key> <after_sequence>
 
 A process of its own, like the Go client, so that a stream held open for a long time never shares the test
 process (which forks PostgreSQL servers) with an active gRPC call.

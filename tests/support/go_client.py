@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import ROOT
+from tests.support.cli import ROOT
 
 MODULE = "github.com/invoicing/invoicing-service/clients/go"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import Completed, run
-from tests.conftest import Account, new_account
+from tests.support.accounts import Account, new_account
+from tests.support.cli import Completed, run
 
 IDLE_S = 50
 CLIENT_PING_MS = 10_000
@@ -28,7 +28,7 @@ CLIENT_PING_MS = 10_000
 @dataclass
 class IdleWatches:
     """WatchInvoiceEvents streams of the same account from two client processes that ping every 10 s: the Go
-    client (grpc-go) and a Python one (tests/watch_client.py)."""
+    client (grpc-go) and a Python one (tests/support/watch_client.py)."""
 
     target: str
     account: Account
@@ -45,7 +45,9 @@ class IdleWatches:
         args = (self.target, self.account.key, "0")
         limit = IDLE_S + 600
         self.go_watch = asyncio.create_task(run(self.go_client, "watch", *args, limit_s=limit))
-        self.python_watch = asyncio.create_task(run(sys.executable, "-m", "tests.watch_client", *args, limit_s=limit))
+        self.python_watch = asyncio.create_task(
+            run(sys.executable, "-m", "tests.support.watch_client", *args, limit_s=limit)
+        )
 
     async def idle_for(self, seconds: float) -> None:
         """Wait until the watches have been open (and idle) for seconds."""

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from invoicing.v1 import account_service_pb2, account_service_pb2_grpc, document_pb2, invoice_service_pb2
+from invoicing.v1 import account_service_pb2, document_pb2, invoice_service_pb2
 from pypdf import PdfReader
 
-from tests.client import Api
+from tests.support.client import Api
 
 
 @dataclass
@@ -47,14 +47,9 @@ def text_of(pdf: bytes) -> str:
     return re.sub(r"\s+", " ", " ".join(pages_text(pdf)))
 
 
-def accounts_stub(api: Api) -> account_service_pb2_grpc.AccountServiceStub:
-    """AccountService on the api's authenticated channel."""
-    return account_service_pb2_grpc.AccountServiceStub(api.channel)
-
-
 async def set_profile(api: Api, **fields: Any) -> account_service_pb2.AccountProfile:
     """UpdateAccountProfile with the given fields."""
-    profile: account_service_pb2.AccountProfile = await accounts_stub(api).UpdateAccountProfile(
+    profile: account_service_pb2.AccountProfile = await api.accounts.UpdateAccountProfile(
         account_service_pb2.UpdateAccountProfileRequest(**fields)
     )
     return profile

@@ -1,67 +1,109 @@
-"""Test client: stubs on a channel that adds `authorization: Bearer <key>`, and status helpers."""
+"""The test client: one object with a stub of every service on an authenticated channel, and status helpers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from invoicing.v1 import customer_service_pb2_grpc, invoice_service_pb2_grpc
+from invoicing.v1 import (
+    account_service_pb2_grpc,
+    customer_service_pb2_grpc,
+    invoice_service_pb2_grpc,
+    plan_service_pb2_grpc,
+    subscription_service_pb2_grpc,
+    usage_service_pb2_grpc,
+)
+
+T = TypeVar("T")
 
 
-class _Auth(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-):
+class _Bearer:
+    """Adds `authorization: Bearer <key>` to a call's metadata."""
+
     def __init__(self, key: str) -> None:
         self._metadata = (("authorization", f"Bearer {key}"),)
 
-    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    def details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        """The call's details with the header added."""
         metadata = grpc.aio.Metadata(*(details.metadata or ()), *self._metadata)
         return grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+# grpc.aio files an interceptor under its first matching kind only, so each kind of call needs its own.
+
+
+class _UnaryAuth(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, bearer: _Bearer) -> None:
+        self._bearer = bearer
+
     async def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
+        return await continuation(self._bearer.details(details), request)
+
+
+class _ServerStreamAuth(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, bearer: _Bearer) -> None:
+        self._bearer = bearer
 
     async def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
+        return await continuation(self._bearer.details(details), request)
 
 
-class _StreamAuth(grpc.aio.UnaryStreamClientInterceptor):
-    """grpc.aio files an interceptor under its first matching kind only, so streams need their own."""
+class _ClientStreamAuth(grpc.aio.StreamUnaryClientInterceptor):
+    def __init__(self, bearer: _Bearer) -> None:
+        self._bearer = bearer
 
-    def __init__(self, auth: _Auth) -> None:
-        self._auth = auth
-
-    async def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
-        return await self._auth.intercept_unary_stream(continuation, details, request)
+    async def intercept_stream_unary(self, continuation: Callable[..., Any], details: Any, requests: Any) -> Any:
+        return await continuation(self._bearer.details(details), requests)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Api:
-    """Authenticated stubs of every service."""
+    """A stub of every service on one channel (authenticated when opened by `open_api`)."""
 
     channel: grpc.aio.Channel
     invoices: invoice_service_pb2_grpc.InvoiceServiceStub
     customers: customer_service_pb2_grpc.CustomerServiceStub
+    plans: plan_service_pb2_grpc.PlanServiceStub
+    subscriptions: subscription_service_pb2_grpc.SubscriptionServiceStub
+    usage: usage_service_pb2_grpc.UsageServiceStub
+    accounts: account_service_pb2_grpc.AccountServiceStub
+
+    @classmethod
+    def on(cls, channel: grpc.aio.Channel) -> Api:
+        """Stubs of every service on the channel, which sends whatever credentials it was built with."""
+        return cls(
+            channel=channel,
+            invoices=invoice_service_pb2_grpc.InvoiceServiceStub(channel),
+            customers=customer_service_pb2_grpc.CustomerServiceStub(channel),
+            plans=plan_service_pb2_grpc.PlanServiceStub(channel),
+            subscriptions=subscription_service_pb2_grpc.SubscriptionServiceStub(channel),
+            usage=usage_service_pb2_grpc.UsageServiceStub(channel),
+            accounts=account_service_pb2_grpc.AccountServiceStub(channel),
+        )
 
 
 @asynccontextmanager
 async def open_api(target: str, key: str) -> AsyncIterator[Api]:
-    """Open a channel authenticated with key and yield its stubs."""
-    auth = _Auth(key)
-    async with grpc.aio.insecure_channel(target, interceptors=[auth, _StreamAuth(auth)]) as channel:
-        yield Api(
-            channel=channel,
-            invoices=invoice_service_pb2_grpc.InvoiceServiceStub(channel),
-            customers=customer_service_pb2_grpc.CustomerServiceStub(channel),
-        )
+    """Open a channel that sends `authorization: Bearer <key>` on every call, and yield its stubs."""
+    bearer = _Bearer(key)
+    interceptors = [_UnaryAuth(bearer), _ServerStreamAuth(bearer), _ClientStreamAuth(bearer)]
+    async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
+        yield Api.on(channel)
+
+
+async def stream_of(requests: Sequence[T]) -> AsyncIterator[T]:
+    """The requests of a client stream, yielding control to the event loop between messages."""
+    for request in requests:
+        await asyncio.sleep(0)
+        yield request
 
 
 # The reasons of INVALID_ARGUMENT, per field violation and in ErrorInfo (the README's error table).

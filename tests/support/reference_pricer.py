@@ -35,7 +35,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-EXPONENTS = {"USD": 2, "JPY": 0, "KWD": 3}
+from tests.support.money import EXPONENTS
+
 MONTHS = {"monthly": 1, "quarterly": 3, "semi_annual": 6, "annual": 12}
 _NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.serve import free_port
+
 ENV_SWITCH = "INVOICING_TEST_PGBOUNCER"
 STARTUP_BOUND_S = 30.0
 
@@ -33,13 +35,6 @@ def _binary() -> str:
     if found is None:
         raise RuntimeError(f"{ENV_SWITCH}=1 needs pgbouncer: run `make pgbouncer` (Debian package pgbouncer)")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _server_of(dsn: str) -> tuple[str, str, str, str, str]:
@@ -60,7 +55,7 @@ class PgBouncer:
     def __init__(self, dsn: str) -> None:
         self._host, self._port, self._user, self._password, self._database = _server_of(dsn)
         self.workdir = Path(tempfile.mkdtemp(prefix="invoicing-pgbouncer-"))
-        self.listen_port = _free_port()
+        self.listen_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

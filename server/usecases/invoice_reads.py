@@ -1,0 +1,106 @@
+"""Reading invoices in their stored wire form: one lookup, no message built.
+
+Every mutation stores the invoice's wire form (`publish.invoice_changed`); a
+read hands those bytes out as they are. A form that is missing or stale (an
+invoice stored before forms were kept, or after an upgrade that changed the
+message schema or its rendering) is rendered again on read, and in the
+background by `refresh_stale_forms`, so the next read finds it current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncGenerator
+from dataclasses import replace
+
+import asyncpg
+
+from server.db import invoices as repo
+from server.db import snapshots
+from server.db.pool import Database
+from server.db.wire_loader import WireLoader
+from server.domain.errors import NotFound
+from server.domain.invoices import InvoiceFilter, StoredInvoice
+from server.usecases.publish import InvoiceRenderer
+
+log = logging.getLogger(__name__)
+
+
+class InvoiceReads:
+    """GetInvoice and ListInvoices over stored wire forms."""
+
+    def __init__(self, db: Database, render: InvoiceRenderer) -> None:
+        self._db = db
+        self._render = render
+        self.loader = WireLoader(db, render.schema)
+
+    async def wire(self, account_id: str, invoice_id: str) -> bytes:
+        """GetInvoice: the invoice's wire form; NotFound for an unknown id or another account's invoice."""
+        stored = await self.loader.load(account_id, invoice_id)
+        if stored is None:
+            raise NotFound("invoice", invoice_id)
+        if stored.fresh and stored.wire is not None:
+            return stored.wire
+        return await self._render_again(account_id, invoice_id)
+
+    async def _render_again(self, account_id: str, invoice_id: str) -> bytes:
+        """Render the invoice as it is now and keep the form (unless a change overtook this read)."""
+        async with self._db.transaction() as conn:
+            invoice = await repo.get(conn, account_id, invoice_id)
+            wire = self._render(invoice)
+            await repo.store_wire(conn, account_id, invoice_id, invoice.header.version, wire, self._render.schema)
+        return wire
+
+    def list(
+        self,
+        account_id: str,
+        filters: InvoiceFilter,
+        after: tuple[dt.date, str] | None,
+        *,
+        batch: int,
+        limit: int,
+    ) -> AsyncGenerator[list[StoredInvoice], None]:
+        """ListInvoices: the matching invoices from one snapshot, most recent invoice date first, in batches.
+
+        A stale form in a batch is rendered from the same snapshot (not stored: the snapshot is read-only).
+        """
+
+        async def complete(conn: asyncpg.Connection, listed: list[StoredInvoice]) -> list[StoredInvoice]:
+            stale = [item.id for item in listed if item.wire is None]
+            if not stale:
+                return listed
+            rendered = {i.header.id: self._render(i) for i in await repo.get_many(conn, account_id, stale)}
+            return [item if item.wire is not None else replace(item, wire=rendered[item.id]) for item in listed]
+
+        query = repo.list_query(account_id, filters, after, self._render.schema, limit)
+        return snapshots.batches(self._db, query, size=batch, limit=limit, complete=complete)
+
+
+async def refresh_stale_forms(
+    db: Database, render: InvoiceRenderer, batch: int = 500, account_id: str | None = None
+) -> int:
+    """Render and store every wire form that is missing or stale (of every account, or of one), a batch at a
+    time; return how many.
+
+    Safe in several processes at once: each form is stored only for the version it was rendered from.
+    """
+    refreshed = 0
+    while True:
+        async with db.connection() as conn:
+            stale = await repo.stale_wires(conn, render.schema, batch, account_id)
+        if not stale:
+            return refreshed
+        for item in stale:
+            async with db.transaction() as conn:
+                try:
+                    invoice = await repo.get(conn, item.account_id, item.invoice_id)
+                except NotFound:  # (deleted meanwhile: drafts are never deleted today, but be safe)
+                    continue
+                wire = render(invoice)
+                await repo.store_wire(
+                    conn, item.account_id, item.invoice_id, invoice.header.version, wire, render.schema
+                )
+            refreshed += 1
+        if len(stale) < batch:
+            return refreshed

@@ -1,0 +1,215 @@
+"""Stored wire forms: GetInvoice and ListInvoices answer with the bytes every change stores, never stale.
+
+Each check compares the bytes the server sends with a fresh rendering of the invoice as the database holds it
+(the typed read and converter the mutations use), and with what the row keeps. A form made stale behind the
+service's back (an upgrade that changes the message schema, a row changed without a new form) is rendered
+again: on read, in a list, and by the background refresher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from invoicing.v1 import invoice_pb2, invoice_service_pb2
+
+from server.api.converters import InvoiceWire, invoice_wire
+from server.app import RunningServer
+from server.db import invoices as repo
+from server.db.pool import init_connection
+from server.usecases.invoice_reads import refresh_stale_forms
+from tests.support.accounts import Account
+from tests.support.builders import add_line_request, create_customer, create_invoice, line, metadata_request
+from tests.support.calls import issue, mark_paid, void
+from tests.support.client import Api
+from tests.support.database import connection, execute
+from tests.support.states import force_synced
+
+GET = "/invoicing.v1.InvoiceService/GetInvoice"
+LIST = "/invoicing.v1.InvoiceService/ListInvoices"
+
+
+@pytest.fixture
+async def raw(target: str, account: Account) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel whose calls hand back the response bytes undecoded."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        yield channel
+
+
+def _auth(account: Account) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {account.key}"),)
+
+
+async def get_bytes(channel: grpc.aio.Channel, account: Account, invoice_id: str) -> bytes:
+    """GetInvoice's response exactly as it came over the wire."""
+    call = channel.unary_unary(
+        GET,
+        request_serializer=invoice_service_pb2.GetInvoiceRequest.SerializeToString,
+        response_deserializer=lambda data: data,
+    )
+    data: bytes = await call(invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id), metadata=_auth(account))
+    return data
+
+
+async def fresh(dsn: str, account: Account, invoice_id: str) -> bytes:
+    """The invoice rendered now from what the database holds."""
+    async with connection(dsn) as conn:
+        await init_connection(conn)  # the service's json codecs
+        return invoice_wire(await repo.get(conn, account.id, invoice_id))
+
+
+async def stored_row(dsn: str, account: Account, invoice_id: str) -> tuple[bytes | None, int | None, int, str | None]:
+    """(wire, wire_version, version, wire_schema) of the invoice row."""
+    async with connection(dsn) as conn:
+        row = await conn.fetchrow(
+            "SELECT wire, wire_version, version, wire_schema FROM invoices WHERE account_id = $1 AND id = $2",
+            account.id,
+            invoice_id,
+        )
+    assert row is not None
+    return row["wire"], row["wire_version"], row["version"], row["wire_schema"]
+
+
+async def assert_served_fresh(channel: grpc.aio.Channel, dsn: str, account: Account, invoice_id: str) -> bytes:
+    served = await get_bytes(channel, account, invoice_id)
+    assert served == await fresh(dsn, account, invoice_id)
+    wire, wire_version, version, schema = await stored_row(dsn, account, invoice_id)
+    assert (wire, wire_version, schema) == (served, version, InvoiceWire.schema)
+    return served
+
+
+async def test_get_invoice_sends_a_fresh_form_in_every_status_and_after_every_mutation(
+    api: Api, account: Account, raw: grpc.aio.Channel, migrated_dsn: str
+) -> None:
+    customer = await create_customer(api)
+    draft = await create_invoice(api, customer)
+    seen = [await assert_served_fresh(raw, migrated_dsn, account, draft.id)]
+    await api.invoices.UpdateInvoice(metadata_request(draft.id, set={"po": "4711"}))
+    seen.append(await assert_served_fresh(raw, migrated_dsn, account, draft.id))
+    added = await api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, amount="12.50"))
+    seen.append(await assert_served_fresh(raw, migrated_dsn, account, draft.id))
+    await api.invoices.DeleteInvoiceLineItem(
+        invoice_service_pb2.DeleteInvoiceLineItemRequest(invoice_id=draft.id, line_item_id=added.id)
+    )
+    seen.append(await assert_served_fresh(raw, migrated_dsn, account, draft.id))
+    await issue(api, draft.id)
+    seen.append(await assert_served_fresh(raw, migrated_dsn, account, draft.id))
+    await mark_paid(api, draft.id)
+    seen.append(await assert_served_fresh(raw, migrated_dsn, account, draft.id))
+    assert len(set(seen)) == len(seen)  # every change changed the form
+
+    voided = await issue(api, (await create_invoice(api, customer)).id)
+    await void(api, voided.id)
+    await assert_served_fresh(raw, migrated_dsn, account, voided.id)
+
+    synced = await issue(api, (await create_invoice(api, customer)).id)
+    await force_synced(migrated_dsn, synced.id)  # a row changed behind the service: its form is stale
+    await assert_served_fresh(raw, migrated_dsn, account, synced.id)
+
+
+async def test_list_responses_are_the_stored_forms_concatenated(
+    api: Api, account: Account, raw: grpc.aio.Channel, migrated_dsn: str
+) -> None:
+    customer = await create_customer(api)
+    ids = [
+        (await issue(api, (await create_invoice(api, customer, line_items=[line()] * (n + 1))).id)).id for n in range(7)
+    ]
+    call = raw.unary_stream(
+        LIST,
+        request_serializer=invoice_service_pb2.ListInvoicesRequest.SerializeToString,
+        response_deserializer=lambda data: data,
+    )
+    messages = [data async for data in call(invoice_service_pb2.ListInvoicesRequest(), metadata=_auth(account))]
+    listed = {}
+    for data in messages:
+        response = invoice_service_pb2.ListInvoicesResponse.FromString(data)
+        assert response.resume_token
+        assert response.SerializeToString(deterministic=True) == data  # nothing but the fields, in field order
+        for invoice in response.invoices:
+            listed[invoice.id] = invoice.SerializeToString(deterministic=True)
+    assert set(listed) == set(ids)
+    for invoice_id in ids:
+        assert listed[invoice_id] == await get_bytes(raw, account, invoice_id)
+
+
+async def test_a_stale_form_is_rendered_again_on_read_in_lists_and_in_the_background(
+    api: Api, account: Account, raw: grpc.aio.Channel, migrated_dsn: str, server: RunningServer
+) -> None:
+    customer = await create_customer(api)
+    read, listed, background = [(await issue(api, (await create_invoice(api, customer)).id)).id for _ in range(3)]
+    # As if an upgrade changed the rendering: the stored forms name another schema.
+    await execute(
+        migrated_dsn,
+        "UPDATE invoices SET wire_schema = 'r0-older' WHERE account_id = $1 AND id = ANY($2::text[])",
+        account.id,
+        [read, listed, background],
+    )
+    await assert_served_fresh(raw, migrated_dsn, account, read)  # rendered on read, and kept
+
+    listed_now = [i for i in (await _list(api)) if i.id == listed]
+    assert listed_now[0].SerializeToString(deterministic=True) == await fresh(migrated_dsn, account, listed)
+    assert (await stored_row(migrated_dsn, account, listed))[3] == "r0-older"  # a list reads a snapshot: no write
+
+    assert await refresh_stale_forms(server.db, InvoiceWire(), account_id=account.id) == 2
+    for invoice_id in (listed, background):
+        wire, wire_version, version, schema = await stored_row(migrated_dsn, account, invoice_id)
+        assert (wire_version, schema) == (version, InvoiceWire.schema)
+        assert wire == await fresh(migrated_dsn, account, invoice_id)
+
+
+async def _list(api: Api) -> list[invoice_pb2.Invoice]:
+    stream = api.invoices.ListInvoices(invoice_service_pb2.ListInvoicesRequest())
+    return [invoice async for message in stream for invoice in message.invoices]
+
+
+async def test_concurrent_mutations_never_leave_a_stale_form(
+    api: Api, account: Account, raw: grpc.aio.Channel, migrated_dsn: str
+) -> None:
+    customer = await create_customer(api)
+    draft = await create_invoice(api, customer)
+
+    async def change(n: int) -> None:
+        for _ in range(5):
+            try:
+                if n % 2:
+                    await api.invoices.UpdateInvoice(metadata_request(draft.id, set={f"k{n}": str(n)}))
+                else:
+                    await api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, amount=f"{n}.00"))
+                return
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.ABORTED:  # only a lost lock race is retried
+                    raise
+
+    await asyncio.gather(*(change(n) for n in range(30)))
+    served = await assert_served_fresh(raw, migrated_dsn, account, draft.id)
+    invoice = await api.invoices.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id=draft.id))
+    assert invoice.SerializeToString(deterministic=True) == served
+    assert len(invoice.metadata) == 15
+    assert len(invoice.line_items) == 1 + 15
+
+
+async def test_concurrent_reads_share_statements(
+    api: Api, account: Account, raw: grpc.aio.Channel, migrated_dsn: str, server: RunningServer
+) -> None:
+    customer = await create_customer(api)
+    ids = [(await create_invoice(api, customer)).id for _ in range(16)]
+    expected = {invoice_id: await fresh(migrated_dsn, account, invoice_id) for invoice_id in ids}
+    loader = server.services.reads.loader
+    lookups, statements = loader.lookups, loader.statements
+    served = await asyncio.gather(*(get_bytes(raw, account, ids[n % len(ids)]) for n in range(128)))
+    assert served == [expected[ids[n % len(ids)]] for n in range(128)]
+    assert loader.lookups - lookups == 128
+    assert loader.statements - statements < 128  # overlapping lookups shared statements
+
+
+async def test_an_unknown_or_foreign_invoice_is_not_found(
+    api: Api, other_api: Api, raw: grpc.aio.Channel, account: Account
+) -> None:
+    customer = await create_customer(other_api)
+    theirs = await create_invoice(other_api, customer)
+    for invoice_id in (theirs.id, "inv_unknown"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await get_bytes(raw, account, invoice_id)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
