@@ -177,6 +177,9 @@ class Run:
         """Grow through the sizes, measuring at each."""
         by_size: dict[int, list[growth.Figure]] = {}
         customer = ""
+        # One stream length at every size (what the smallest size's default view holds), so that the cost per
+        # record compares like with like.
+        list_records = min(self.plan.list_records, self.plan.sizes[0] // 2)
         for size in self.plan.sizes:
             self.grow(size)
             customer = customer or accounts.first_customer(self.dsn)
@@ -184,9 +187,8 @@ class Run:
                 if self.wants("growth"):
                     _log(f"growth figures at {growth.size_label(size)}...")
                     by_size[size] = growth.measure(
-                        server, self.dsn, self.keys.main, MAIN.name, customer, self.plan.effort,
-                        min(self.plan.list_records, size // 2),
-                    )  # fmt: skip
+                        server, self.dsn, self.keys.main, MAIN.name, customer, self.plan.effort, list_records
+                    )
                 if size == self.plan.main_size:
                     self.main_rows(server)
         if len(by_size) > 1:

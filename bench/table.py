@@ -100,11 +100,12 @@ def _verdict(ok: bool | None) -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     """The plain-text table printed at the end of a run."""
-    head = f"{'scenario':<58} {'value':>10} {'unit':<12} {'anchor':<34} {'anchor':>10} {'ratio':>7}  target"
+    width = max([len("scenario"), *(len(row.scenario) for row in rows)])
+    head = f"{'scenario':<{width}} {'value':>10} {'unit':<10} {'anchor':<36} {'anchor':>10} {'ratio':>7}  target"
     lines = [head, "-" * len(head)]
     for row in rows:
         lines.append(
-            f"{row.scenario:<58} {_figure(row.value):>10} {row.unit:<12} {row.anchor_name:<34}"
+            f"{row.scenario:<{width}} {_figure(row.value):>10} {row.unit:<10} {row.anchor_name:<36}"
             f" {_figure(row.anchor):>10} {_figure(row.ratio()):>7}  {row.target.text} {_verdict(row.ok)}".rstrip()
         )
     return "\n".join(lines)

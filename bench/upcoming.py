@@ -65,7 +65,19 @@ def create_usage_plan(channel: grpc.Channel, metadata: Metadata, event_name: str
     return str(plan.id)
 
 
-def subscribe(channel: grpc.Channel, metadata: Metadata, plan_id: str, name: str, start: dt.date) -> tuple[str, str]:
+def subscribe(target: str, key: str) -> tuple[str, str, dt.datetime]:
+    """A new customer on a new plan billing the sum of `tokens` of `llm` events, half-way through its period:
+    (customer id, subscription id, the period's start)."""
+    start = period_start()
+    with grpc.insecure_channel(target) as channel:
+        plan_id = create_usage_plan(channel, bearer(key), "llm", "tokens")
+        customer_id, subscription_id = subscribe_customer(channel, bearer(key), plan_id, "Heavy user", start)
+    return customer_id, subscription_id, dt.datetime.combine(start, dt.time(0), tzinfo=dt.UTC)
+
+
+def subscribe_customer(
+    channel: grpc.Channel, metadata: Metadata, plan_id: str, name: str, start: dt.date
+) -> tuple[str, str]:
     """A new customer subscribed to the plan from `start`, billed on the start's day each month:
     (customer id, subscription id)."""
     customer = customer_service_pb2_grpc.CustomerServiceStub(channel).CreateCustomer(
@@ -154,12 +166,7 @@ async def plain_sql_p50_ms(dsn: str, account_name: str, customer_id: str, start:
 
 def row(target: str, dsn: str, key: str, account_name: str, events: int, samples: int) -> Row:
     """GetUpcomingInvoice p50 with `events` events in the period, against the plain SQL aggregate's p50."""
-    start_day = period_start()
-    metadata = bearer(key)
-    with grpc.insecure_channel(target) as channel:
-        plan_id = create_usage_plan(channel, metadata, "llm", "tokens")
-        customer_id, subscription_id = subscribe(channel, metadata, plan_id, "Heavy user", start_day)
-    start = dt.datetime.combine(start_day, dt.time(0), tzinfo=dt.UTC)
+    customer_id, subscription_id, start = subscribe(target, key)
     asyncio.run(seed_events(dsn, account_name, customer_id, start, events))
     upcoming = upcoming_p50_ms(target, key, subscription_id, samples)
     anchor = asyncio.run(plain_sql_p50_ms(dsn, account_name, customer_id, start, max(3, samples // 10)))

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
 from bench.load import count_field
@@ -37,6 +38,8 @@ def test_stream_records_are_counted_without_parsing() -> None:
     assert count_field(invoice_service_pb2.ListInvoicesResponse(resume_token="t").SerializeToString()) == 0
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # a server process per size and several client processes, on a busy machine
 def test_dry_run_produces_every_row(database_dsn: str, project_root: Path, tmp_path: Path) -> None:
     results = tmp_path / "results.json"
     done = subprocess.run(
