@@ -119,17 +119,6 @@ def server_env(dsn: str, workdir: Path, listen: str) -> dict[str, str]:
     }
 
 
-def run_server_command(dsn: str, workdir: Path, *command: str) -> str:
-    """Run `python -m server <command>` against the bench database; its output."""
-    env = server_env(dsn, workdir, "127.0.0.1:0")
-    done = subprocess.run(
-        [sys.executable, "-m", "server", *command], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"python -m server {' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
 @dataclass
 class Server:
     """A running `python -m server serve`."""

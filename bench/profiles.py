@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import accounts, harness, load, reads, seed
+from bench import accounts, forms, harness, load, reads, seed
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
 
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = accounts.create(dsn)
         print(f"seeding {args.invoices:,} invoices x 5 lines...", flush=True)
         asyncio.run(seed.insert_invoices(dsn, accounts.MAIN, 1, args.invoices))
-        seed.finish(dsn, Path(tmp))
+        forms.render(dsn, [(accounts.MAIN, 1, args.invoices)])
+        asyncio.run(seed.vacuum(dsn))
         with harness.serving(dsn, Path(tmp)) as server:
             invoice_id = accounts.rich_invoice(dsn)
             profile_get_invoice(

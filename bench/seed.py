@@ -12,20 +12,15 @@ Invoice number g of an account is a pure function of g (no random state), so a d
 Triggers and foreign key checks are off while seeding (`session_replication_role = replica`, when the role
 allows it): the document parties the insert trigger would copy are joined in per customer instead.
 
-Invoices written here have no stored wire form yet. `finish` runs every post-seeding step the checkout
-offers (`render_commands`): when `python -m server render-invoices` exists, it renders them.
+Invoices written here have no stored wire form yet: `bench.forms` renders them (with the service's renderer)
+before anything is measured.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
-
-from bench import harness
 
 CHUNK = 250_000
 
@@ -188,22 +183,6 @@ async def vacuum(dsn: str) -> None:
             await conn.execute(f"VACUUM (ANALYZE) {table}")
     finally:
         await conn.close()
-
-
-def render_commands() -> list[tuple[str, ...]]:
-    """`python -m server` commands to run after seeding, those this checkout has."""
-    wanted = [("render-invoices",)]
-    return [command for command in wanted if command[0] in harness.server_commands()]
-
-
-def finish(dsn: str, workdir: Path, *, vacuum_after: bool = True) -> float:
-    """After inserting: store the invoices' wire forms (when the server can), then vacuum; seconds spent."""
-    start = time.perf_counter()
-    for command in render_commands():
-        harness.run_server_command(dsn, workdir, *command)
-    if vacuum_after:
-        asyncio.run(vacuum(dsn))
-    return time.perf_counter() - start
 
 
 async def invoice_ids(dsn: str, account: SeedAccount, first: int, last: int) -> list[str]:

@@ -12,12 +12,11 @@ import asyncio
 import datetime as dt
 import statistics
 import uuid
-from pathlib import Path
 
 from google.type import date_pb2
 from invoicing.v1 import invoice_service_pb2
 
-from bench import clients, harness, load, seed
+from bench import clients, forms, harness, load, seed
 from bench.accounts import WRITES
 from bench.reads import GET_INVOICE, Effort, get_invoice_body
 from bench.table import REPORT, Row, Target
@@ -53,9 +52,8 @@ def mutation_script(invoice_id: str, run: str) -> list[clients.Call]:
 class DraftSupply:
     """Fresh drafts for each run: the next range of the writes account's invoices."""
 
-    def __init__(self, dsn: str, workdir: Path) -> None:
+    def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._workdir = workdir
         self._next = 1
 
     def take(self, count: int) -> list[str]:
@@ -63,13 +61,13 @@ class DraftSupply:
         first, last = self._next, self._next + count - 1
         self._next = last + 1
         asyncio.run(seed.insert_invoices(self._dsn, WRITES, first, last))
-        seed.finish(self._dsn, self._workdir, vacuum_after=False)
+        forms.render(self._dsn, [(WRITES, first, last)], processes=1)
         return asyncio.run(seed.invoice_ids(self._dsn, WRITES, first, last))
 
 
-def rows(target: str, dsn: str, workdir: Path, key: str, effort: Effort, drafts_per_run: int) -> list[Row]:
+def rows(target: str, dsn: str, key: str, effort: Effort, drafts_per_run: int) -> list[Row]:
     """Mutation throughput and p99 at 32 in flight against GetInvoice's, with the errors counted."""
-    supply = DraftSupply(dsn, workdir)
+    supply = DraftSupply(dsn)
     metadata = load.bearer(key)
     processes = max(1, effort.stream_processes // 2)
     mutation_rates, mutation_p99, get_rates, get_p99 = [], [], [], []

@@ -749,6 +749,19 @@ async def store_wire(
     )
 
 
+async def store_wires(
+    conn: asyncpg.Connection, account_id: str, forms: Sequence[tuple[str, int, bytes]], schema: str
+) -> None:
+    """`store_wire` for many invoices of an account at once: (invoice id, version, wire form) each, pipelined."""
+    await conn.executemany(
+        """
+        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
+        WHERE account_id = $1 AND id = $2 AND version = $3
+        """,
+        [(account_id, invoice_id, version, wire, schema) for invoice_id, version, wire in forms],
+    )
+
+
 async def stored_wires(
     conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], schema: str
 ) -> dict[tuple[str, str], StoredWire]:
