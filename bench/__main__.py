@@ -1,8 +1,8 @@
 """`make bench`: every SPEC 11 row, each beside its anchor measured in the same run, as a ratio with its target.
 
-The database grows in steps (10k, 200k, 2M invoices: set-based SQL, then the server's own post-seeding
-commands) and a fresh server is started on it at each step. At every step the growth figures are taken; at
-the main step (200k) every other scenario runs:
+The database grows in steps (10k, 200k, 2M invoices: set-based SQL, then their wire forms rendered by the
+service's own renderer, then VACUUM ANALYZE) and a fresh server is started on it at each step. At every step
+the growth figures are taken; at the main step (200k) every other scenario runs:
 
 | row                              | load generator                          | anchor (same run)                  |
 |----------------------------------|-----------------------------------------|------------------------------------|
@@ -12,7 +12,7 @@ the main step (200k) every other scenario runs:
 | ListInvoices RSS growth          | (the same streams)                      | RSS before                         |
 | 64 concurrent ListInvoices       | 4 Python client processes               | one stream alone                   |
 | mutations, 32 in flight          | 2 Python client processes               | GetInvoice, 32 in flight           |
-| IngestEvents, batches of 1000    | 2 Python client processes               | asyncpg binary COPY                |
+| IngestEvents, batches of 1000    | 2 Python client processes               | asyncpg binary COPY, same batches  |
 | GetUpcomingInvoice, 1M events    | Python client, 1 in flight              | plain SQL over the raw events      |
 | growth (per size)                | Python client, 1 in flight              | the figure at the first size       |
 | serve --workers 2                | h2load                                  | --workers 1                        |
@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,6 @@ class Plan:
     document_samples: int
     groups: tuple[str, ...] = GROUPS
     other_share: float = 0.01
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 FULL = Plan(
