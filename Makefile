@@ -24,7 +24,7 @@ help:
 	@echo "make profiles         py-spy flame graphs of GetInvoice and ListInvoices (TAG=after for -after.svg)"
 	@echo "make lint-proto       buf lint on protos/"
 	@echo "make breaking         buf breaking: protos/ against the main branch"
-	@echo "make sample-document  re-render docs/invoice-sample.pdf and .png (the README's sample invoice)"
+	@echo "make sample-document  re-render docs/invoice-sample.* and docs/credit-note-sample.* (the README's samples)"
 	@echo "make clients          generate Go, Python and TypeScript clients into clients/"
 	@echo "make go-tools         install the Go client toolchain from Debian when missing"
 

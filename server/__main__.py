@@ -107,8 +107,10 @@ async def _revoke_api_key(settings: Settings, key_id: str) -> int:
 async def _bill(settings: Settings, now: str | None) -> int:
     import datetime as dt
 
+    from server.api.converters import InvoiceWire
     from server.app import build_services
     from server.db.pool import Database
+    from server.usecases.history import complete_first_versions
 
     dsn, _pg = resolve_database(settings)
     await migrate(direct_dsn(settings, dsn))
@@ -117,6 +119,7 @@ async def _bill(settings: Settings, now: str | None) -> int:
         moment = moment.replace(tzinfo=dt.UTC)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
+        await complete_first_versions(db, InvoiceWire())  # as the server does before it serves
         services = build_services(db, grace=dt.timedelta(hours=settings.billing_grace_hours))
         result = await services.runner.run_once(moment)
     finally:

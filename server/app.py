@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from invoicing.v1 import (
     account_service_pb2,
+    credit_note_service_pb2,
     customer_service_pb2,
     invoice_service_pb2,
     plan_service_pb2,
@@ -22,15 +23,16 @@ from invoicing.v1 import (
 from opentelemetry.sdk.trace import TracerProvider
 
 from server import metrics, reflection, tracing
-from server.api.accounts import AccountServicer
+from server.api.account_service import AccountServicer
 from server.api.converters import InvoiceWire
-from server.api.customers import CustomerServicer
-from server.api.invoices import InvoiceServicer
-from server.api.plans import PlanServicer
+from server.api.credit_note_service import CreditNoteServicer
+from server.api.customer_service import CustomerServicer
+from server.api.invoice_service import InvoiceServicer
+from server.api.plan_service import PlanServicer
 from server.api.registration import add_servicer
 from server.api.streaming import Lister, ResumeTokens
-from server.api.subscriptions import SubscriptionServicer
-from server.api.usage import UsageServicer
+from server.api.subscription_service import SubscriptionServicer
+from server.api.usage_service import UsageServicer
 from server.config import Settings
 from server.db import accounts, idempotency
 from server.db import events as events_repo
@@ -47,13 +49,18 @@ from server.interceptors.request_ids import RequestIds
 from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.interceptors.tracing import CallTracing
 from server.reflection import CommentedReflectionServicer
+from server.usecases.backfills import Backfills
 from server.usecases.billing import Runner
+from server.usecases.credit_notes import CreditNotes
+from server.usecases.credits import Credits
 from server.usecases.events import InvoiceEvents
+from server.usecases.history import complete_first_versions
+from server.usecases.ingestion import Usage
 from server.usecases.invoice_reads import InvoiceReads, refresh_stale_forms
 from server.usecases.invoices import Invoices
 from server.usecases.subscriptions import Subscriptions
+from server.usecases.thresholds import Thresholds
 from server.usecases.unit import Clock, Transactions, utc_now
-from server.usecases.usage import Usage
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ SERVICES = [
     subscription_service_pb2.DESCRIPTOR.services_by_name["SubscriptionService"],
     usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"],
     account_service_pb2.DESCRIPTOR.services_by_name["AccountService"],
+    credit_note_service_pb2.DESCRIPTOR.services_by_name["CreditNoteService"],
 ]
 SERVICE_NAMES = [service.full_name for service in SERVICES]
 # Health per dependency: the database, and the LISTEN connection that wakes change-stream watchers (while it
@@ -87,8 +95,12 @@ class Services:
     transactions: Transactions
     invoices: Invoices
     reads: InvoiceReads
+    credit_notes: CreditNotes
     subscriptions: Subscriptions
     usage: Usage
+    credits: Credits
+    thresholds: Thresholds
+    backfills: Backfills
     runner: Runner
 
 
@@ -97,13 +109,18 @@ def build_services(db: Database, clock: Clock = utc_now, grace: dt.timedelta = D
     transactions = Transactions(db, clock)
     render = InvoiceWire()
     invoices = Invoices(render=render)
+    credits = Credits(invoices)
     return Services(
         transactions=transactions,
         invoices=invoices,
         reads=InvoiceReads(db, render),
+        credit_notes=CreditNotes(render=render),
         subscriptions=Subscriptions(invoices, grace),
         usage=Usage(invoices),
-        runner=Runner(transactions, invoices, grace),
+        credits=credits,
+        thresholds=Thresholds(invoices),
+        backfills=Backfills(invoices),
+        runner=Runner(transactions, invoices, grace, credits),
     )
 
 
@@ -220,11 +237,12 @@ async def start_server(
         )
         servicers: list[object] = [
             invoices,
-            CustomerServicer(transactions, lists),
+            CustomerServicer(transactions, services.credits, lists),
             PlanServicer(transactions, lists),
             SubscriptionServicer(transactions, services.subscriptions, lists),
-            UsageServicer(transactions, services.usage),
+            UsageServicer(transactions, services.usage, services.thresholds, services.backfills),
             AccountServicer(transactions),
+            CreditNoteServicer(transactions, services.credit_notes, lists),
         ]
         for service, servicer in zip(SERVICES, servicers, strict=True):
             add_servicer(server, servicer, service)
@@ -232,6 +250,8 @@ async def start_server(
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, *reflection.SERVICE_NAMES]
         reflection.add_reflection_to_server(CommentedReflectionServicer(reflection_names), server)
+        # Invoices older than their history get their first version before anything can change them.
+        await complete_first_versions(db, services.invoices.render)
         credentials = _server_credentials(settings)
         if credentials is None:
             port = server.add_insecure_port(settings.listen)

@@ -8,7 +8,10 @@ and cancellations; events carry numbers, text and matrix dimensions. Two
 paths:
 - fast: the engine's pure billing function (`boundary_lines`, with the plan
   parsed as the server stores it) on usage the reference measures, for many
-  examples;
+  examples; and the same across plan and quantity changes (two plans, one to
+  three changes, some known only after the previous invoice was made, so
+  that it carries proration lines); and the prepaid credits such lines draw
+  from random blocks;
 - end to end: a real plan, subscription and events through the clocked
   server, whose GetUpcomingInvoice must equal the reference, for a few.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -29,11 +33,14 @@ from invoicing.v1 import price_pb2
 
 from server.api import converters as conv
 from server.domain import money
-from server.domain.billing import Usage, boundary_lines
+from server.domain.billing import Usage, billed_in_advance, boundary_lines, in_arrears
+from server.domain.credits import CreditBlock, draw_credits
 from server.domain.errors import Violations
+from server.domain.invoices import Line
 from server.domain.periods import Period, Schedule, instant
-from server.domain.plans import parse_price
+from server.domain.plans import Plan, parse_price
 from server.domain.pricing import Price, PricedLine
+from server.domain.timeline import ChangeKind, Timeline, build_timeline
 from tests.support import reference_pricer as ref
 from tests.support.builders import create_customer, create_plan, day_of, event, subscribe
 from tests.support.calls import ingest_ok, upcoming
@@ -368,3 +375,240 @@ async def test_upcoming_invoice_equals_the_reference(clocked_api: Api, clock: Cl
         run(_preview_case(clocked_api, clock, case))
 
     await asyncio.to_thread(check)
+
+
+# --- plan and quantity changes (the fast path) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A change as the engine replays it (the TimelineStep of a stored change)."""
+
+    kind: ChangeKind
+    effective_date: dt.date
+    sequence: int
+    plan: Plan
+    price_id: str = ""
+    quantity: Decimal | None = None
+    superseded_by: str = ""
+
+
+def _plan(name: str, specs: list[ref.PriceSpec], currency: str) -> Plan:
+    documents = []
+    for spec in specs:
+        data = conv.price_data(price_proto(spec))
+        data["id"] = spec.id
+        documents.append(data)
+    return Plan(name, "", name, currency, tuple(documents), {}, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+
+
+@st.composite
+def fee_specs(draw: st.DrawFn, index: int, currency: str, cadence: str) -> ref.PriceSpec:
+    """A recurring fixed fee billed in advance (what proration credits and charges), unit model, maybe with a
+    minimum, a maximum and discounts."""
+    exponent = EXPONENTS[currency]
+    low, high = sorted(draw(st.lists(decimals(300, exponent), min_size=2, max_size=2)))
+    discounts = draw(st.lists(st.sampled_from(["amount", "percentage"]), max_size=2))
+    return ref.PriceSpec(
+        id=f"p{index}",
+        name=f"Fee {index}",
+        model="unit",
+        kind="fixed",
+        cadence=cadence,
+        mode="in_advance",
+        quantity=draw(positive(20, 2)),
+        unit_amount=draw(decimals(50, exponent + 2)),
+        minimum=low if draw(st.integers(0, 3)) == 0 else None,
+        maximum=high if draw(st.integers(0, 3)) == 0 else None,
+        discounts=tuple(
+            (kind, draw(positive(40, exponent) if kind == "amount" else positive(1, 4))) for kind in discounts
+        ),
+    )
+
+
+@st.composite
+def change_cases(draw: st.DrawFn) -> dict[str, Any]:
+    """Two plans of one cadence, a subscription (maybe cancelled) on the first, 1 to 3 changes (plan or quantity)
+    on later days, the boundary k invoiced, and which changes were known when the invoice of k-1 was made."""
+    currency = draw(st.sampled_from(sorted(EXPONENTS)))
+    cadence = draw(st.sampled_from(sorted(ref.MONTHS)))
+    specs = {
+        name: [
+            draw(fee_specs(first, currency, cadence)),
+            *(draw(price_specs(first + i, currency, cadence)) for i in range(1, draw(st.integers(1, 4)))),
+        ]
+        for name, first in (("a", 0), ("b", 10))
+    }
+    months = ref.MONTHS[cadence]
+    start = dt.date(2024, 1, 1) + dt.timedelta(days=draw(st.integers(0, 730)))
+    sub = ref.SubscriptionSpec(start, months, draw(st.booleans()), draw(st.sampled_from(ZONES)))
+    k = draw(st.sampled_from([1, 1, 2, 3]))
+    # Mostly inside period k-1 (whose in-advance fees the previous invoice billed), anywhere up to period k else.
+    inside = st.integers(max(1, (sub.edge(k - 1) - start).days), max(1, (sub.edge(k) - start).days - 1))
+    anywhere = st.integers(1, (sub.edge(k + 1) - start).days)
+    offsets = sorted(set(draw(st.lists(inside | inside | anywhere, min_size=1, max_size=3))))
+    phases = [ref.PhaseSpec(start, "a")]
+    steps: list[tuple[str, str, Decimal | None, dt.date]] = []
+    for offset in offsets:
+        day = start + dt.timedelta(days=offset)
+        current = phases[-1]
+        fees = [p for p in specs[current.plan] if p.kind == "fixed" and p.cadence != "one_time"]
+        seats: bool = draw(st.booleans())
+        if fees and seats:
+            fee = draw(st.sampled_from(fees))
+            quantity = draw(positive(20, 2))
+            phases.append(ref.PhaseSpec(day, current.plan, {**current.quantities, fee.id: quantity}))
+            steps.append(("quantity", fee.id, quantity, day))
+        else:
+            plan = draw(st.sampled_from(["a", "b"]))
+            phases.append(ref.PhaseSpec(day, plan))
+            steps.append(("plan", plan, None, day))
+    if draw(st.integers(0, 2)) == 0:
+        sub = ref.SubscriptionSpec(
+            start, months, sub.align, sub.zone, start + dt.timedelta(days=draw(st.integers(1, 400)))
+        )
+    known = draw(st.integers(0, len(steps)) | st.just(0))
+    low = ref._midnight(sub.edge(k - 1), sub.zone) - dt.timedelta(days=2)
+    high = ref._midnight(sub.edge(k + 1), sub.zone) + dt.timedelta(days=2)
+    events = draw(event_lists(low, high, max_size=30))
+    now = None if draw(st.booleans()) else low + (high - low) * draw(st.integers(1, 99)) / 100
+    return {
+        "currency": currency,
+        "specs": specs,
+        "sub": sub,
+        "k": k,
+        "phases": phases,
+        "steps": steps,
+        "known": known,
+        "events": events,
+        "now": now,
+    }
+
+
+def _timeline(case: dict[str, Any], steps: list[tuple[str, str, Decimal | None, dt.date]]) -> Timeline:
+    plans_ = {name: _plan(name, specs, case["currency"]) for name, specs in case["specs"].items()}
+    replayed = [
+        _Step(ChangeKind.PLAN, day, n, plans_[target])
+        if kind == "plan"
+        else _Step(ChangeKind.QUANTITY, day, n, plans_["a"], target, quantity)
+        for n, (kind, target, quantity, day) in enumerate(steps, start=1)
+    ]
+    return build_timeline(case["sub"].start, plans_["a"], replayed)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 200 generated cases of the pure billing function
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(change_cases())
+def test_engine_lines_equal_the_reference_across_changes(case: dict[str, Any]) -> None:
+    """Both sides of each change as lines of their own, and the proration of fees billed before the changes
+    known later, as the reference walks them day by day."""
+    currency, sub, k = case["currency"], case["sub"], case["k"]
+    specs = {s.id: s for prices in case["specs"].values() for s in prices}
+    ended_at = None if sub.end is None else instant(sub.end, sub.zone)
+    schedule = Schedule(sub.start, sub.months, sub.align)
+
+    def lookup(price: Price, billed: Period) -> Usage:
+        stops = [instant(billed.end, sub.zone), case["now"], ended_at]
+        quantity, cells = ref.usage(
+            specs[price.id], case["events"], instant(billed.start, sub.zone), min(s for s in stops if s is not None)
+        )
+        return Usage(exact(quantity), None if cells is None else {key: exact(q) for key, q in cells.items()})
+
+    # What the invoice of boundary k-1 billed, with the changes known then.
+    before = _timeline(case, case["steps"][: case["known"]])
+    earlier = boundary_lines(before, schedule, k - 1, sub.end, lookup)
+    phases_then = case["phases"][: case["known"] + 1]
+    billed_ref = ref.changed_invoice_lines(
+        case["specs"], phases_then, sub, k - 1, case["events"], currency, case["now"], ended_at
+    )
+    assert engine_view(earlier) == reference_view(billed_ref)
+    stored = [
+        Line(
+            li.name,
+            li.quantity,
+            li.price.unit_amount,
+            li.start_date,
+            li.end_date,
+            li.subtotal,
+            li.adjustments,
+            li.adjusted_subtotal,
+            li.amount,
+            is_one_off=False,
+            price_data=li.document,
+        )
+        for li in earlier
+    ]
+    billed = billed_in_advance(stored, schedule.period(k - 1), currency)
+
+    lines = boundary_lines(_timeline(case, case["steps"]), schedule, k, sub.end, lookup, billed)
+    expected = ref.changed_invoice_lines(
+        case["specs"], case["phases"], sub, k, case["events"], currency, case["now"], ended_at, billed_ref
+    )
+    assert engine_view(lines) == reference_view(expected)
+
+
+# --- prepaid credits (the fast path) -----------------------------------------------------------------------
+
+
+@st.composite
+def credit_cases(draw: st.DrawFn) -> dict[str, Any]:
+    """A billing case (as above, without `now`) and up to four credit blocks valid around its periods."""
+    case = draw(billing_cases())
+    case["now"] = None
+    exponent = EXPONENTS[case["currency"]]
+    around = case["sub"].edge(max(case["k"] - 1, 0))
+    specs = []
+    for n in range(draw(st.integers(0, 4))):
+        effective = around + dt.timedelta(days=draw(st.integers(-40, 60)))
+        lasting = draw(st.none() | st.integers(1, 120))
+        specs.append(
+            ref.BlockSpec(
+                id=f"blk{n}",
+                remaining=draw(positive(60, exponent)),
+                effective=effective,
+                expiry=None if lasting is None else effective + dt.timedelta(days=lasting),
+                cost_basis=draw(st.none() | decimals(2, 2)),
+                granted=n,
+            )
+        )
+    case["blocks"] = specs
+    return case
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # 200 generated cases of the pure billing and drawdown functions
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(credit_cases())
+def test_credits_drawn_equal_the_reference(case: dict[str, Any]) -> None:
+    """The credits each line draws, its amount after them, and what each block gives, as the reference draws
+    them (its own order and its own day-by-day validity)."""
+    currency, sub = case["currency"], case["sub"]
+    priced = engine_lines(case)
+    lines = [
+        Line(li.name, li.quantity, li.price.unit_amount, li.start_date, li.end_date, li.subtotal, li.adjustments,
+             li.adjusted_subtotal, li.amount, is_one_off=False)
+        for li in priced
+    ]  # fmt: skip
+    granted_at = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    engine_blocks = [
+        CreditBlock(
+            b.id, "cus", currency, b.remaining, b.remaining, b.cost_basis, b.effective, b.expiry, "",
+            granted_at + dt.timedelta(seconds=b.granted),
+        )
+        for b in case["blocks"]
+    ]  # fmt: skip
+    credited, draws = draw_credits(lines, [in_arrears(li.price) for li in priced], engine_blocks, currency)
+
+    ended_at = None if sub.end is None else ref._midnight(sub.end, sub.zone)
+    expected_lines = ref.invoice_lines(case["specs"], sub, case["k"], case["events"], currency, None, ended_at)
+    payable = [
+        spec.cadence != "one_time" and (spec.kind == "usage" or spec.mode == "in_arrear")
+        for spec in ({s.id: s for s in case["specs"]}[li.price_id] for li in expected_lines)
+    ]
+    expected, given = ref.draw_credits(expected_lines, payable, case["blocks"])
+    assert [(li.credits_applied, li.amount) for li in credited] == expected
+    drawn: dict[str, Decimal] = {}
+    for d in draws:
+        drawn[d.block_id] = drawn.get(d.block_id, D(0)) + d.amount
+    assert drawn == given

@@ -134,6 +134,7 @@ async def test_describe_service_lists_every_invoice_rpc(target: str) -> None:
         "VoidInvoice",
         "WatchInvoiceEvents",
         "GetInvoiceDocument",
+        "ListInvoiceVersions",
     ]
 
 
@@ -155,6 +156,9 @@ async def test_describe_customer_and_health_services(target: str) -> None:
         "ListCustomers",
         "CreateBalanceTransaction",
         "ListBalanceTransactions",
+        "GrantCredits",
+        "ListCreditBlocks",
+        "ListCreditLedger",
     }
     assert {"Check", "Watch"} <= health
 

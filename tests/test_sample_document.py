@@ -1,4 +1,5 @@
-"""The sample invoice in docs/ (shown in the README) is what the renderer produces today, page image included."""
+"""The sample invoice and credit note in docs/ (shown in the README) are what the renderer produces today, page
+images included."""
 
 from __future__ import annotations
 
@@ -24,3 +25,10 @@ def test_the_committed_sample_pdf_and_page_image_are_current(project_root: Path)
     text = text_of((project_root / "docs" / "invoice-sample.pdf").read_bytes())
     assert "株式会社テスト" in text
     assert "Amount due USD 1,586.00" in text
+    note = (project_root / "docs" / "credit-note-sample.png").read_bytes()
+    assert (int.from_bytes(note[16:20], "big"), int.from_bytes(note[20:24], "big")) == (827, 1170)
+    note_text = text_of((project_root / "docs" / "credit-note-sample.pdf").read_bytes())
+    assert "Credit note number CN-00007" in note_text
+    assert "Total credited USD 331.00" in note_text
+    assert "Taken off the amount due of invoice NW-00042 USD -301.00" in note_text
+    assert "Credited to the customer balance USD +30.00" in note_text

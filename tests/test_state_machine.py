@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -23,6 +24,7 @@ from server.domain.invoices import REFUSAL_REASONS, TRANSITIONS, InvoiceAction, 
 from tests.support.builders import add_line_request, create_customer, mark_paid_request, metadata_request
 from tests.support.calls import get_invoice
 from tests.support.client import Api, expect_error
+from tests.support.credit_notes import note_request
 from tests.support.database import connection
 from tests.support.states import allowed_moves, declared_edges, invoice_in_status, status_of
 
@@ -51,6 +53,9 @@ def _perform(api: Api, invoice: invoice_pb2.Invoice, action: InvoiceAction) -> A
         InvoiceAction.MARK_PAID: lambda: api.invoices.MarkInvoicePaid(mark_paid_request(invoice_id)),
         InvoiceAction.VOID: lambda: api.invoices.VoidInvoice(
             invoice_service_pb2.VoidInvoiceRequest(invoice_id=invoice_id)
+        ),
+        InvoiceAction.CREDIT: lambda: api.credit_notes.CreateCreditNote(
+            note_request(invoice_id, (invoice.line_items[0].id, "1.00"))
         ),
     }
     return calls[action]()
@@ -84,6 +89,11 @@ def _effect_of(action: InvoiceAction) -> Check:
     def voided(before: invoice_pb2.Invoice, after: invoice_pb2.Invoice) -> None:
         assert after.HasField("voided_at")
 
+    def credited(before: invoice_pb2.Invoice, after: invoice_pb2.Invoice) -> None:
+        assert [n.total for n in after.credit_notes] == ["1.00"]
+        taken = Decimal(1) if after.status == invoice_pb2.INVOICE_STATUS_ISSUED else Decimal(0)  # refund if paid
+        assert Decimal(after.amount_due) == Decimal(before.amount_due) - taken
+
     return {
         InvoiceAction.ADD_LINE_ITEM: add_line,
         InvoiceAction.DELETE_LINE_ITEM: delete_line,
@@ -92,6 +102,7 @@ def _effect_of(action: InvoiceAction) -> Check:
         InvoiceAction.ISSUE: issued,
         InvoiceAction.MARK_PAID: paid,
         InvoiceAction.VOID: voided,
+        InvoiceAction.CREDIT: credited,
     }[action]
 
 

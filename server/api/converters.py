@@ -19,20 +19,27 @@ from google.type import date_pb2
 from invoicing.v1 import (
     account_service_pb2,
     common_pb2,
+    credit_note_service_pb2,
     customer_pb2,
     document_pb2,
     invoice_pb2,
     invoice_service_pb2,
     plan_service_pb2,
     price_pb2,
+    usage_service_pb2,
 )
 
+from server.api.invoice_diff import invoice_changes
 from server.domain import money
 from server.domain.accounts import AccountProfile, ProfileChanges
+from server.domain.backfills import Backfill, BackfillStatus
+from server.domain.credit_notes import CreditNote, CreditNoteReason, InvoiceCreditNote
+from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
 from server.domain.customers import Address, BalanceTransaction, Customer
 from server.domain.documents import DocumentFormat, RenderedDocument
 from server.domain.errors import InvalidArgument, Violations
 from server.domain.events import InvoiceEvent
+from server.domain.history import InvoiceVersion
 from server.domain.invoices import Discount, DiscountKind, Invoice, Line, LineAdjustment, Payment
 from server.domain.plans import Plan
 from server.domain.tax_ids import TaxId
@@ -162,6 +169,12 @@ _PRICE_ENUMS = {
 DISCOUNT_TYPES, DISCOUNT_TYPE_NUMBERS = _enum_codes(price_pb2.DiscountType, "DISCOUNT_TYPE_", lower=True)
 SUB_LINE_TYPES, SUB_LINE_TYPE_NUMBERS = _enum_codes(invoice_pb2.SubLineItemType, "SUB_LINE_ITEM_TYPE_", lower=True)
 EVENT_TYPES, EVENT_TYPE_NUMBERS = _enum_codes(invoice_pb2.InvoiceEventType, "INVOICE_EVENT_TYPE_", lower=True)
+CREDIT_NOTE_TYPES, CREDIT_NOTE_TYPE_NUMBERS = _enum_codes(
+    credit_note_service_pb2.CreditNoteType, "CREDIT_NOTE_TYPE_", lower=True
+)
+CREDIT_NOTE_REASONS, CREDIT_NOTE_REASON_NUMBERS = _enum_codes(
+    credit_note_service_pb2.CreditNoteReason, "CREDIT_NOTE_REASON_", lower=True
+)
 
 
 # --- shared messages -----------------------------------------------------------
@@ -240,6 +253,7 @@ def customer_pb(customer: Customer) -> customer_pb2.Customer:
         balance=money.to_wire(customer.balance),
         created_at=timestamp(customer.created_at),
         updated_at=timestamp(customer.updated_at),
+        credit_balance=money.to_wire(customer.credit_balance),
     )
 
 
@@ -261,6 +275,84 @@ def balance_transaction_pb(transaction: BalanceTransaction) -> customer_pb2.Bala
 
 
 # --- invoices ------------------------------------------------------------------
+
+
+_ENTRY_TYPES = {
+    LedgerEntryType.INCREMENT: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_INCREMENT,
+    LedgerEntryType.DECREMENT: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_DECREMENT,
+    LedgerEntryType.EXPIRY: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_CREDIT_BLOCK_EXPIRY,
+    LedgerEntryType.RETURN_FROM_VOIDING: customer_pb2.CREDIT_LEDGER_ENTRY_TYPE_RETURN_FROM_VOIDING,
+}
+
+
+def credit_block_pb(block: CreditBlock) -> customer_pb2.CreditBlock:
+    """A CreditBlock message."""
+    cost = block.per_unit_cost_basis
+    return customer_pb2.CreditBlock(
+        id=block.id,
+        customer_id=block.customer_id,
+        currency=block.currency,
+        amount=money.to_wire(block.amount),
+        remaining=money.to_wire(block.remaining),
+        per_unit_cost_basis="" if cost is None else money.to_wire(cost),
+        effective_date=date_pb(block.effective_date),
+        expiry_date=date_pb(block.expiry_date),
+        description=block.description,
+        created_at=timestamp(block.created_at),
+    )
+
+
+def credit_ledger_entry_pb(entry: LedgerEntry) -> customer_pb2.CreditLedgerEntry:
+    """A CreditLedgerEntry message."""
+    return customer_pb2.CreditLedgerEntry(
+        id=entry.id,
+        customer_id=entry.customer_id,
+        entry_type=_ENTRY_TYPES[entry.entry_type],
+        amount=money.to_wire(entry.amount),
+        starting_balance=money.to_wire(entry.starting_balance),
+        ending_balance=money.to_wire(entry.ending_balance),
+        credit_block=credit_block_pb(entry.block),
+        invoice=common_pb2.InvoiceRef(id=entry.invoice_id) if entry.invoice_id else None,
+        line_item_id=entry.line_item_id,
+        description=entry.description,
+        created_at=timestamp(entry.created_at),
+    )
+
+
+_BACKFILL_STATUSES = {
+    BackfillStatus.PENDING: usage_service_pb2.BACKFILL_STATUS_PENDING,
+    BackfillStatus.REFLECTED: usage_service_pb2.BACKFILL_STATUS_REFLECTED,
+    BackfillStatus.REVERTED: usage_service_pb2.BACKFILL_STATUS_REVERTED,
+}
+
+
+def backfill_pb(backfill: Backfill) -> usage_service_pb2.Backfill:
+    """A Backfill message."""
+    return usage_service_pb2.Backfill(
+        id=backfill.id,
+        customer=common_pb2.CustomerRef(id=backfill.customer_id, external_customer_id=backfill.external_customer_id),
+        timeframe_start=timestamp(backfill.timeframe_start),
+        timeframe_end=timestamp(backfill.timeframe_end),
+        replace_existing_events=backfill.replace_existing_events,
+        status=_BACKFILL_STATUSES[backfill.status],
+        events_ingested=backfill.events_ingested,
+        created_at=timestamp(backfill.created_at),
+        closed_at=timestamp(backfill.closed_at),
+        reverted_at=timestamp(backfill.reverted_at),
+        adjustments=[
+            usage_service_pb2.BackfillAdjustment(
+                invoice_id=a.invoice_id,
+                price_id=a.price_id,
+                name=a.name,
+                start_date=date_pb(a.start_date),
+                end_date=date_pb(a.end_date),
+                amount=money.to_wire(a.amount),
+                adjustment_invoice_id=a.adjustment_invoice_id,
+                balance_transaction_id=a.balance_transaction_id,
+            )
+            for a in backfill.adjustments
+        ],
+    )
 
 
 def discount_pb(discount: Discount) -> price_pb2.Discount:
@@ -428,8 +520,91 @@ def invoice_document_locator(invoice_id: str, version: int) -> str:
 
     It depends on the invoice alone (ids are URL-safe), as the invoice's stored wire form requires.
     """
-    method = f"{_DOCUMENT_RPC.containing_service.full_name}/{_DOCUMENT_RPC.name}"
-    return f"grpc://{method}?invoice_id={invoice_id}&version={version}"
+    return _locator(_DOCUMENT_RPC, invoice_id=invoice_id, version=version)
+
+
+def _locator(method: Any, **query: object) -> str:
+    """A grpc:// locator naming an RPC and its request fields (ids are URL-safe)."""
+    path = f"{method.containing_service.full_name}/{method.name}"
+    return f"grpc://{path}?" + "&".join(f"{name}={value}" for name, value in query.items())
+
+
+_CREDIT_NOTE_DOCUMENT_RPC = credit_note_service_pb2.DESCRIPTOR.services_by_name["CreditNoteService"].methods_by_name[
+    "GetCreditNoteDocument"
+]
+
+
+def credit_note_summary_pb(note: InvoiceCreditNote) -> invoice_pb2.CreditNoteSummary:
+    """A CreditNoteSummary message (a note as its invoice lists it)."""
+    return invoice_pb2.CreditNoteSummary(
+        id=note.id,
+        credit_note_number=note.number,
+        memo=note.memo,
+        reason=note.reason.value,
+        total=money.to_wire(note.total),
+        type=note.kind.value,
+        voided_at=timestamp(note.voided_at),
+    )
+
+
+def credit_note_pb(note: CreditNote) -> credit_note_service_pb2.CreditNote:
+    """A CreditNote message."""
+    total = money.to_wire(note.total)
+    return credit_note_service_pb2.CreditNote(
+        id=note.id,
+        credit_note_number=note.number,
+        invoice_id=note.invoice_id,
+        invoice_number=note.invoice_number,
+        customer=common_pb2.CustomerRef(id=note.customer_id, external_customer_id=note.external_customer_id),
+        currency=note.currency,
+        type=CREDIT_NOTE_TYPE_NUMBERS[note.kind.value],
+        reason=CREDIT_NOTE_REASON_NUMBERS[note.reason.value],
+        memo=note.memo,
+        subtotal=total,
+        total=total,
+        line_items=[
+            credit_note_service_pb2.CreditNoteLineItem(
+                id=line.id,
+                invoice_line_item_id=line.invoice_line_item_id,
+                name=line.name,
+                amount=money.to_wire(line.amount),
+                start_date=date_pb(line.start_date),
+                end_date=date_pb(line.end_date),
+            )
+            for line in note.lines
+        ],
+        applied_to_amount_due=money.to_wire(note.applied_to_amount_due),
+        credited_to_balance=money.to_wire(note.credited_to_balance),
+        customer_balance_transactions=[balance_transaction_pb(t) for t in note.balance_transactions],
+        created_at=timestamp(note.created_at),
+        voided_at=timestamp(note.voided_at),
+        version=note.version,
+        credit_note_pdf=_locator(_CREDIT_NOTE_DOCUMENT_RPC, credit_note_id=note.id, version=note.version),
+    )
+
+
+def credit_note_reason_from(number: int, violations: Violations) -> CreditNoteReason | None:
+    """The reason a CreateCreditNote request names (required)."""
+    code = CREDIT_NOTE_REASONS.get(number)
+    if code is None:
+        violations.add("reason", "is required" if number == 0 else f"is not a credit note reason: {number}")
+        return None
+    return CreditNoteReason(code)
+
+
+def invoice_version_pb(record: InvoiceVersion) -> invoice_pb2.InvoiceVersion:
+    """An InvoiceVersion message: the recorded invoice, and its changes from the version recorded before it."""
+    invoice = invoice_pb2.Invoice.FromString(record.invoice)
+    before = None if record.previous is None else invoice_pb2.Invoice.FromString(record.previous)
+    return invoice_pb2.InvoiceVersion(
+        version=record.version,
+        changed_at=timestamp(record.changed_at),
+        method=record.method,
+        api_key_id=record.key_id,
+        request_id=record.request_id,
+        changes=invoice_changes(before, invoice),
+        invoice=invoice,
+    )
 
 
 def _optional_money(amount: Decimal | None) -> str:
@@ -467,6 +642,7 @@ def invoice_pb(invoice: Invoice) -> invoice_pb2.Invoice:
         shipping_address=address_pb(h.shipping_address),
         customer_tax_id=tax_id_pb(h.customer_tax_id),
         customer_balance_transactions=[balance_transaction_pb(t) for t in invoice.balance_transactions],
+        credit_notes=[credit_note_summary_pb(n) for n in invoice.credit_notes],
         payments=[payment_pb(p) for p in invoice.payments],
         will_auto_issue=h.will_auto_issue,
         eligible_to_issue_at=timestamp(h.eligible_to_issue_at),
@@ -524,7 +700,7 @@ def invoice_wire(invoice: Invoice) -> bytes:
 
 # Bump when invoice_pb changes what it writes for the same invoice (a new field filled, a format changed):
 # stored wire forms of the previous revision are then stale and are rendered again.
-RENDER_REVISION = 1
+RENDER_REVISION = 2  # 2: Invoice.credit_notes filled
 
 
 def _descriptor_digest(root: FileDescriptor) -> str:

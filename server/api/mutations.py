@@ -21,13 +21,15 @@ def request_hash(request: Message) -> bytes:
 
 
 def actor_of(request: Any) -> Actor:
-    """The authenticated caller of this RPC, as the actor of the change it asks for."""
+    """The authenticated caller of this RPC, as the actor of the change it asks for (a dry run when the
+    request sets `validate_only`, which every mutating request has)."""
     caller = context.caller()
     return Actor(
         account_id=caller.account_id,
         key_id=caller.key_id,
         method=context.method().rpartition("/")[2],
         request_id=getattr(request, "request_id", ""),
+        dry_run=bool(getattr(request, "validate_only", False)),
     )
 
 
@@ -40,7 +42,8 @@ async def run_mutation(
 ) -> M:
     """Run a use case exactly once per request_id and answer with the (stored) encoded outcome.
 
-    The first caller and every replay get the same bytes (map entries in one order).
+    The first caller and every replay get the same bytes (map entries in one order). A dry run
+    (`validate_only`) answers the same way and is rolled back (`Transactions`).
     """
     encoded = await transactions.exactly_once(actor_of(request), request_hash(request), work, encode)
     return response_type.FromString(encoded)

@@ -45,6 +45,7 @@ from google.protobuf.message import Message
 from server import context, metrics
 from server.api import converters as conv
 from server.domain.errors import InvalidArgument, StreamStalled
+from server.domain.history import InvoiceVersion
 from server.domain.invoices import StoredInvoice
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,9 @@ BY_INVOICE_DATE: Keyset[StoredInvoice, tuple[dt.date, str]] = Keyset(
     lambda invoice: [invoice.invoice_date.isoformat(), invoice.id],
     lambda position: (dt.date.fromisoformat(position[0]), str(position[1])),
 )
+
+# Lists of an invoice's versions, oldest first.
+BY_VERSION: Keyset[InvoiceVersion, int] = Keyset(lambda record: [record.version], lambda position: int(position[0]))
 
 
 def _byte_size(message: Any) -> int:

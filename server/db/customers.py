@@ -35,7 +35,7 @@ from server.domain.validation import TimeRange
 CUSTOMER_COLUMNS = """
     c.id, c.external_customer_id, c.name, c.email, c.currency, c.timezone, c.billing_address,
     c.shipping_address, c.tax_id, c.auto_collection, c.auto_issuance, c.net_terms, c.metadata,
-    c.balance, c.created_at, c.updated_at
+    c.balance, c.created_at, c.updated_at, c.credit_balance
 """
 
 TRANSACTION_COLUMNS = """
@@ -78,6 +78,7 @@ def customer_from(row: Mapping[str, Any]) -> Customer:
         balance=row["balance"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        credit_balance=row["credit_balance"],
     )
 
 
@@ -104,8 +105,9 @@ async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustome
         row = await conn.fetchrow(
             f"""
             INSERT INTO customers AS c (account_id, id, external_customer_id, name, email, currency, timezone,
-                billing_address, shipping_address, tax_id, auto_collection, auto_issuance, net_terms, metadata, balance)
-            VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                billing_address, shipping_address, tax_id, auto_collection, auto_issuance, net_terms, metadata, balance,
+                credit_balance)
+            VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
             RETURNING {CUSTOMER_COLUMNS}
             """,
             account_id,
@@ -236,6 +238,7 @@ async def insert_balance_transaction(
     *,
     description: str = "",
     invoice_id: str | None = None,
+    credit_note_id: str | None = None,
 ) -> BalanceTransaction:
     """Append a ledger row and set the customer's balance to its ending balance.
 
@@ -245,8 +248,8 @@ async def insert_balance_transaction(
         f"""
         WITH t AS (
             INSERT INTO customer_balance_transactions (account_id, id, customer_id, action, type, amount,
-                starting_balance, ending_balance, invoice_id, description)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                starting_balance, ending_balance, invoice_id, description, credit_note_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             RETURNING *
         ), c AS (
             UPDATE customers SET balance = $8, updated_at = now() WHERE account_id = $1 AND id = $3
@@ -263,6 +266,7 @@ async def insert_balance_transaction(
         move.ending_balance,
         invoice_id,
         description,
+        credit_note_id,
     )
     return transaction_from(row)
 

@@ -1,12 +1,24 @@
-"""What an invoice document is made of, read in one statement (SQL only)."""
+"""What a document is made of, read in one statement (SQL only)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 
 from server.db.account_profiles import seller_from
+from server.db.credit_notes import CREDIT_NOTE_SELECT, credit_note_from
+from server.db.customers import address_from, tax_id_from
 from server.db.invoices import INVOICE_SELECT, invoice_from
-from server.domain.documents import BilledCustomer, DocumentParties, InvoiceDocument
+from server.domain.documents import (
+    BilledCustomer,
+    CreditedInvoice,
+    CreditNoteDocument,
+    DocumentParties,
+    InvoiceDocument,
+    listed_credit_notes,
+)
 from server.domain.errors import NotFound
 
 # The invoice as GetInvoice reads it, and the parties copied onto it (migration 0005), from one snapshot.
@@ -16,18 +28,50 @@ FROM ({INVOICE_SELECT} WHERE i.account_id = $1 AND i.id = $2) inv
 JOIN invoices i ON i.account_id = $1 AND i.id = inv.id
 """
 
+# The credit note as GetCreditNote reads it, and what its document shows of the invoice it credits.
+_CREDIT_NOTE_DOCUMENT_SELECT = f"""
+SELECT note.*, i.document_parties, i.invoice_date, i.billing_address, i.customer_tax_id
+FROM ({CREDIT_NOTE_SELECT} WHERE n.account_id = $1 AND n.id = $2) note
+JOIN invoices i ON i.account_id = $1 AND i.id = note.invoice_id
+"""
+
+
+def _parties_from(parties: Mapping[str, Any]) -> DocumentParties:
+    customer = parties["customer"]
+    return DocumentParties(
+        seller=seller_from(parties["seller"]),
+        customer=BilledCustomer(name=customer["name"], email=customer["email"], timezone=customer["timezone"]),
+    )
+
 
 async def invoice_document(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceDocument:
     """The invoice and the parties its document prints; NotFound for an unknown or another account's invoice."""
     row = await conn.fetchrow(_DOCUMENT_SELECT, account_id, invoice_id)
     if row is None:
         raise NotFound("invoice", invoice_id)
-    parties = row["document_parties"]
-    customer = parties["customer"]
+    parties = _parties_from(row["document_parties"])
+    invoice = invoice_from(row)
     return InvoiceDocument(
-        invoice=invoice_from(row),
-        parties=DocumentParties(
-            seller=seller_from(parties["seller"]),
-            customer=BilledCustomer(name=customer["name"], email=customer["email"], timezone=customer["timezone"]),
+        invoice=invoice,
+        parties=parties,
+        credit_notes=listed_credit_notes(invoice, parties.customer.timezone),
+    )
+
+
+async def credit_note_document(conn: asyncpg.Connection, account_id: str, note_id: str) -> CreditNoteDocument:
+    """The credit note, its invoice's number, date and billing details, and the parties copied onto the
+    invoice; NotFound for an unknown or another account's note."""
+    row = await conn.fetchrow(_CREDIT_NOTE_DOCUMENT_SELECT, account_id, note_id)
+    if row is None:
+        raise NotFound("credit_note", note_id)
+    note = credit_note_from(row)
+    return CreditNoteDocument(
+        note=note,
+        invoice=CreditedInvoice(
+            number=note.invoice_number,
+            invoice_date=row["invoice_date"],
+            billing_address=address_from(row["billing_address"]),
+            customer_tax_id=tax_id_from(row["customer_tax_id"]),
         ),
+        parties=_parties_from(row["document_parties"]),
     )

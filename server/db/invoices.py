@@ -1,7 +1,7 @@
 """Invoices and their line items (SQL only).
 
 An invoice is read in one statement: its columns, its line items, balance
-transactions and payments aggregated as JSON (json, not jsonb: cheaper to
+transactions, payments and credit notes aggregated as JSON (json, not jsonb: cheaper to
 build, and parsed once in Python) whose numbers are text, so that money never
 passes through float. `invoice_from` turns such a row into the typed Invoice,
 the one place that knows its columns.
@@ -22,6 +22,7 @@ from server.db.customers import address_from, address_json, tax_id_from, transac
 from server.db.json import as_date, as_datetime
 from server.db.snapshots import ListQuery, MergedQuery
 from server.domain import money
+from server.domain.credit_notes import CreditNoteKind, CreditNoteReason, InvoiceCreditNote
 from server.domain.customers import BalanceDirection, Customer
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
@@ -52,7 +53,7 @@ _LINE_JSON = """
         'sub_line_items', li.sub_line_items, 'price', li.price, 'is_one_off', li.is_one_off)
 """
 
-_TRANSACTION_JSON = """
+TRANSACTION_JSON = """
     json_build_object(
         'id', t.id, 'customer_id', t.customer_id, 'action', t.action, 'type', t.type, 'amount', t.amount::text,
         'starting_balance', t.starting_balance::text, 'ending_balance', t.ending_balance::text,
@@ -66,6 +67,13 @@ _PAYMENT_JSON = """
         'external_id', p.external_id, 'notes', p.notes, 'created_at', p.created_at)
 """
 
+_CREDIT_NOTE_JSON = """
+    json_build_object(
+        'id', n.id, 'credit_note_number', n.credit_note_number, 'type', n.type, 'reason', n.reason,
+        'memo', n.memo, 'total', n.total::text, 'applied_to_amount_due', n.applied_to_amount_due::text,
+        'credited_to_balance', n.credited_to_balance::text, 'created_at', n.created_at, 'voided_at', n.voided_at)
+"""
+
 HEADER_COLUMNS = """
     i.id, i.customer_id, i.subscription_id, i.billing_boundary, i.invoice_source, i.status, i.version,
     i.invoice_number, i.currency, i.invoice_date, i.due_date, i.net_terms, i.subtotal, i.total, i.amount_due, i.memo,
@@ -75,15 +83,20 @@ HEADER_COLUMNS = """
     i.payment_started_at, i.payment_failed_at, i.sync_failed_at, i.created_at, i.updated_at
 """
 
-INVOICE_SELECT = f"""
-SELECT {HEADER_COLUMNS}, c.external_customer_id,
+_LINES_OF = f"""
     (SELECT coalesce(json_agg({_LINE_JSON} ORDER BY li.position), '[]'::json)
-       FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id) AS line_items,
-    (SELECT coalesce(json_agg({_TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
+       FROM invoice_line_items li WHERE li.account_id = i.account_id AND li.invoice_id = i.id)
+"""
+
+INVOICE_SELECT = f"""
+SELECT {HEADER_COLUMNS}, c.external_customer_id, {_LINES_OF} AS line_items,
+    (SELECT coalesce(json_agg({TRANSACTION_JSON} ORDER BY t.created_at, t.id), '[]'::json)
        FROM customer_balance_transactions t
       WHERE t.account_id = i.account_id AND t.invoice_id = i.id) AS balance_transactions,
     (SELECT coalesce(json_agg({_PAYMENT_JSON} ORDER BY p.created_at, p.id), '[]'::json)
-       FROM payments p WHERE p.account_id = i.account_id AND p.invoice_id = i.id) AS payments
+       FROM payments p WHERE p.account_id = i.account_id AND p.invoice_id = i.id) AS payments,
+    (SELECT coalesce(json_agg({_CREDIT_NOTE_JSON} ORDER BY n.created_at, n.id), '[]'::json)
+       FROM credit_notes n WHERE n.account_id = i.account_id AND n.invoice_id = i.id) AS credit_notes
 FROM invoices i JOIN customers c ON c.account_id = i.account_id AND c.id = i.customer_id
 """
 
@@ -156,6 +169,22 @@ def _payment_from(data: Mapping[str, Any]) -> Payment:
     )
 
 
+def credit_note_summary_from(data: Mapping[str, Any]) -> InvoiceCreditNote:
+    """A credit note as its invoice lists it, from its JSON form (_CREDIT_NOTE_JSON)."""
+    return InvoiceCreditNote(
+        id=data["id"],
+        number=data["credit_note_number"],
+        kind=CreditNoteKind(data["type"]),
+        reason=CreditNoteReason(data["reason"]),
+        memo=data["memo"],
+        total=Decimal(data["total"]),
+        applied_to_amount_due=Decimal(data["applied_to_amount_due"]),
+        credited_to_balance=Decimal(data["credited_to_balance"]),
+        created_at=as_datetime(data["created_at"]),
+        voided_at=None if data["voided_at"] is None else as_datetime(data["voided_at"]),
+    )
+
+
 def header_from(row: Mapping[str, Any]) -> InvoiceHeader:
     """The invoice columns of a row selected with HEADER_COLUMNS."""
     return InvoiceHeader(
@@ -208,6 +237,7 @@ def invoice_from(row: Mapping[str, Any]) -> Invoice:
         lines=tuple(line_from(li) for li in row["line_items"]),
         balance_transactions=tuple(transaction_from(t) for t in row["balance_transactions"]),
         payments=tuple(_payment_from(p) for p in row["payments"]),
+        credit_notes=tuple(credit_note_summary_from(n) for n in row["credit_notes"]),
     )
 
 
@@ -258,7 +288,7 @@ async def insert(
             net_terms, subtotal, total, amount_due, memo, metadata, discounts, auto_collection, will_auto_issue,
             billing_address, shipping_address, customer_tax_id, subscription_id, billing_boundary,
             eligible_to_issue_at, scheduled_issue_at)
-        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $22, $11, $12, $13, $14, $15, $16, $17, $18,
             $19, $20, $21::timestamptz, CASE WHEN $15 THEN $21::timestamptz END)
         """,
         account_id,
@@ -282,6 +312,7 @@ async def insert(
         subscription_id,
         billing_boundary,
         eligible_to_issue_at,
+        totals.amount_due,
     )
     await insert_lines(conn, account_id, invoice_id, lines, currency, first_position=0)
     return invoice_id
@@ -306,12 +337,13 @@ async def insert_lines(
             start_date, end_date, subtotal, adjustments, adjusted_subtotal, credits_applied,
             partially_invoiced_amount, amount, price, is_one_off, sub_line_items)
         SELECT $1, $2, u.id, u.position, u.name, u.quantity, u.unit_amount, u.start_date, u.end_date, u.subtotal,
-            u.adjustments::jsonb, u.adjusted_subtotal, $16, $16, u.amount, u.price::jsonb, u.is_one_off,
-            u.sub_lines::jsonb
+            u.adjustments::jsonb, u.adjusted_subtotal, u.credits + $16, u.partial + $16, u.amount, u.price::jsonb,
+            u.is_one_off, u.sub_lines::jsonb
         FROM unnest($3::text[], $4::int[], $5::text[], $6::numeric[], $7::numeric[], $8::date[], $9::date[],
-            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[], $17::text[])
+            $10::numeric[], $11::text[], $12::numeric[], $13::numeric[], $14::text[], $15::bool[], $17::text[],
+            $18::numeric[], $19::numeric[])
             AS u(id, position, name, quantity, unit_amount, start_date, end_date, subtotal, adjustments,
-                 adjusted_subtotal, amount, price, is_one_off, sub_lines)
+                 adjusted_subtotal, amount, price, is_one_off, sub_lines, credits, partial)
         """,
         account_id,
         invoice_id,
@@ -330,6 +362,8 @@ async def insert_lines(
         [li.is_one_off for li in lines],
         money.zero(currency),
         [json.dumps(list(li.sub_line_data)) for li in lines],
+        [li.credits_applied for li in lines],
+        [li.partially_invoiced_amount for li in lines],
     )
     return ids
 
@@ -616,8 +650,9 @@ async def applied_balance(conn: asyncpg.Connection, account_id: str, invoice_id:
 
 async def replace_generated_lines(
     conn: asyncpg.Connection, account_id: str, invoice_id: str, generated: Sequence[Line], currency: str
-) -> None:
-    """Swap a subscription invoice's generated lines for new ones, keeping one-off lines added by hand."""
+) -> list[str]:
+    """Swap a subscription invoice's generated lines for new ones, keeping one-off lines added by hand; return
+    the new lines' ids, in order."""
     await conn.execute(
         "DELETE FROM invoice_line_items WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off",
         account_id,
@@ -641,7 +676,7 @@ async def replace_generated_lines(
         invoice_id,
         len(generated),
     )
-    await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
+    return await insert_lines(conn, account_id, invoice_id, generated, currency, first_position=0)
 
 
 @dataclass(frozen=True)
@@ -678,6 +713,7 @@ async def boundary_invoices(
         """
         SELECT id, billing_boundary FROM invoices
         WHERE account_id = $1 AND subscription_id = $2 AND billing_boundary >= $3 AND status <> 'void'
+          AND invoice_source = 'subscription'
         ORDER BY id
         """,
         account_id,
@@ -687,29 +723,48 @@ async def boundary_invoices(
     return [r["id"] for r in rows]
 
 
-async def generated_amounts(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> dict[str, Decimal]:
-    """The amount of each line the subscription generated on the invoice, by the id of its plan price."""
-    rows = await conn.fetch(
-        """
-        SELECT price ->> 'id' AS price_id, amount FROM invoice_line_items
-        WHERE account_id = $1 AND invoice_id = $2 AND NOT is_one_off
+async def priced_lines(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> list[Line]:
+    """The invoice's lines, in order, each with its price and amounts."""
+    value = await conn.fetchval(
+        f"SELECT {_LINES_OF} FROM invoices i WHERE i.account_id = $1 AND i.id = $2", account_id, invoice_id
+    )
+    return [line_from(item) for item in value or []]
+
+
+async def boundary_invoice_lines(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, boundary: int
+) -> list[Line] | None:
+    """The lines (with their prices) of the subscription's invoice of a boundary; None when it has none that is
+    not void."""
+    value = await conn.fetchval(
+        f"""
+        SELECT {_LINES_OF} FROM invoices i
+        WHERE i.account_id = $1 AND i.subscription_id = $2 AND i.billing_boundary = $3
+          AND i.invoice_source = 'subscription' AND i.status <> 'void'
         """,
         account_id,
-        invoice_id,
+        subscription_id,
+        boundary,
     )
-    return {r["price_id"]: r["amount"] for r in rows}
+    return None if value is None else [line_from(item) for item in value]
 
 
-async def prorated_refunds(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Decimal:
-    """The net balance credited for the invoice by cancellations so far (refunds less their reversals)."""
+async def prorated_refunds(
+    conn: asyncpg.Connection, account_id: str, invoice_id: str, *, with_backfills: bool = False
+) -> Decimal:
+    """The net balance credited for the invoice by prorated refunds so far (refunds less their reversals): those of
+    cancellations and negative totals, and with `with_backfills` the credits of backfills too."""
     value: Decimal = await conn.fetchval(
         """
         SELECT coalesce(sum(CASE type WHEN 'increment' THEN amount ELSE -amount END), 0)
-        FROM customer_balance_transactions
+        FROM customer_balance_transactions t
         WHERE account_id = $1 AND invoice_id = $2 AND action IN ('prorated_refund', 'revert_prorated_refund')
+          AND ($3 OR NOT EXISTS (SELECT 1 FROM backfill_adjustments a
+                                 WHERE a.account_id = t.account_id AND a.balance_transaction_id = t.id))
         """,
         account_id,
         invoice_id,
+        with_backfills,
     )
     return value
 
@@ -815,3 +870,55 @@ async def stale_wires(
         account_id,
     )
     return [StaleWire(r["account_id"], r["id"]) for r in rows]
+
+
+async def subscription_drafts_of(conn: asyncpg.Connection, account_id: str, customer_id: str) -> list[str]:
+    """The ids of the customer's drafts that bill a subscription's period, in id order."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM invoices
+        WHERE account_id = $1 AND customer_id = $2 AND status = 'draft' AND invoice_source = 'subscription'
+          AND billing_boundary IS NOT NULL
+        ORDER BY id
+        """,
+        account_id,
+        customer_id,
+    )
+    return [r["id"] for r in rows]
+
+
+async def partially_invoiced(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str, boundary: int
+) -> dict[tuple[str, dt.date], Decimal]:
+    """What the subscription's partial invoices (not void) of a boundary billed of each line, before credits:
+    (price id, first day) → the sum of those lines' amounts and credits applied."""
+    rows = await conn.fetch(
+        """
+        SELECT li.price ->> 'id' AS price_id, li.start_date, sum(li.amount + li.credits_applied) AS covered
+        FROM invoices i JOIN invoice_line_items li ON li.account_id = i.account_id AND li.invoice_id = i.id
+        WHERE i.account_id = $1 AND i.subscription_id = $2 AND i.billing_boundary = $3
+          AND i.invoice_source = 'partial' AND i.status <> 'void'
+        GROUP BY 1, 2
+        """,
+        account_id,
+        subscription_id,
+        boundary,
+    )
+    return {(r["price_id"], r["start_date"]): r["covered"] for r in rows}
+
+
+async def subscription_invoices(
+    conn: asyncpg.Connection, account_id: str, subscription_id: str
+) -> list[tuple[str, int, InvoiceStatus]]:
+    """(id, boundary, status) of the subscription's invoices of its periods that are not void, by boundary."""
+    rows = await conn.fetch(
+        """
+        SELECT id, billing_boundary, status FROM invoices
+        WHERE account_id = $1 AND subscription_id = $2 AND invoice_source = 'subscription'
+          AND billing_boundary IS NOT NULL AND status <> 'void'
+        ORDER BY billing_boundary
+        """,
+        account_id,
+        subscription_id,
+    )
+    return [(r["id"], r["billing_boundary"], InvoiceStatus(r["status"])) for r in rows]

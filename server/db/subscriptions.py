@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Literal
 
 import asyncpg
 
+from server.db.json import as_date, as_datetime
 from server.db.plans import plan_columns, plan_from
 from server.db.snapshots import ListQuery
-from server.domain.billing import BilledPeriods, Term
+from server.domain.billing import BilledPeriods, CancelAt, Term
+from server.domain.changes import ChangeRecord
 from server.domain.errors import NotFound
 from server.domain.ids import new_id
 from server.domain.invoices import InvoiceStatus
@@ -18,17 +21,53 @@ from server.domain.periods import Schedule
 from server.domain.plans import cadence_months, metered_events
 from server.domain.pricing import Cadence
 from server.domain.subscriptions import SubscriptionRecord
+from server.domain.timeline import ChangeKind
 
+_CHANGE_JSON = """
+    json_build_object(
+        'id', sc.id, 'subscription_id', sc.subscription_id, 'sequence', sc.sequence, 'kind', sc.kind,
+        'option', sc.change_option, 'effective_date', sc.effective_date, 'previous_plan_id', sc.previous_plan_id,
+        'price_id', sc.price_id, 'quantity', sc.quantity::text, 'previous_quantity', sc.previous_quantity::text,
+        'superseded_by', sc.superseded_by, 'superseded_at', sc.superseded_at, 'created_at', sc.created_at,
+        'plan', json_build_object(
+            'id', cp.id, 'external_plan_id', cp.external_plan_id, 'name', cp.name, 'currency', cp.currency,
+            'prices', cp.prices, 'metadata', cp.metadata, 'created_at', cp.created_at))
+"""
+_CHANGES_FROM = """
+    FROM subscription_changes sc JOIN plans cp ON cp.account_id = sc.account_id AND cp.id = sc.plan_id
+"""
 SUBSCRIPTION_COLUMNS = f"""
     s.id, s.customer_id, c.external_customer_id, c.timezone,
     c.auto_issuance AS customer_auto_issuance, s.start_date, s.end_date, s.ended_at, s.align_to_start, s.net_terms,
-    s.auto_issuance, s.metadata, s.next_boundary, s.created_at, {plan_columns("plan_")}
+    s.auto_issuance, s.metadata, s.next_boundary, s.created_at, s.invoicing_threshold, {plan_columns("plan_")},
+    (SELECT coalesce(json_agg({_CHANGE_JSON} ORDER BY sc.sequence), '[]'::json) {_CHANGES_FROM}
+      WHERE sc.account_id = s.account_id AND sc.subscription_id = s.id AND sc.superseded_by IS NULL) AS changes
 """
 _FROM = """
     FROM subscriptions s
     JOIN customers c ON c.account_id = s.account_id AND c.id = s.customer_id
     JOIN plans p ON p.account_id = s.account_id AND p.id = s.plan_id
 """
+
+
+def change_from(data: Mapping[str, Any]) -> ChangeRecord:
+    """A stored change from its JSON form (_CHANGE_JSON)."""
+    return ChangeRecord(
+        id=data["id"],
+        subscription_id=data["subscription_id"],
+        sequence=data["sequence"],
+        kind=ChangeKind(data["kind"]),
+        option=CancelAt(data["option"]),
+        effective_date=as_date(data["effective_date"]),
+        plan=plan_from(data["plan"]),
+        previous_plan_id=data["previous_plan_id"],
+        price_id=data["price_id"] or "",
+        quantity=None if data["quantity"] is None else Decimal(data["quantity"]),
+        previous_quantity=None if data["previous_quantity"] is None else Decimal(data["previous_quantity"]),
+        superseded_by=data["superseded_by"] or "",
+        superseded_at=None if data["superseded_at"] is None else as_datetime(data["superseded_at"]),
+        created_at=as_datetime(data["created_at"]),
+    )
 
 
 def subscription_from(row: Mapping[str, Any]) -> SubscriptionRecord:
@@ -49,6 +88,8 @@ def subscription_from(row: Mapping[str, Any]) -> SubscriptionRecord:
         metadata=row["metadata"],
         next_boundary=row["next_boundary"],
         created_at=row["created_at"],
+        changes=tuple(change_from(c) for c in row["changes"]),
+        invoicing_threshold=row["invoicing_threshold"],
     )
 
 
@@ -64,14 +105,15 @@ async def insert(
     auto_issuance: bool | None,
     metadata: dict[str, str],
     first_boundary_at: dt.datetime,
+    invoicing_threshold: Decimal | None = None,
 ) -> str:
     """Insert a subscription; return its id."""
     subscription_id = new_id("sub")
     await conn.execute(
         """
         INSERT INTO subscriptions (account_id, id, customer_id, plan_id, start_date, align_to_start, net_terms,
-            auto_issuance, metadata, next_boundary_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            auto_issuance, metadata, next_boundary_at, invoicing_threshold)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         """,
         account_id,
         subscription_id,
@@ -83,6 +125,7 @@ async def insert(
         auto_issuance,
         metadata,
         first_boundary_at,
+        invoicing_threshold,
     )
     return subscription_id
 
@@ -201,24 +244,35 @@ async def due_for_invoicing(
 async def billed_periods(
     conn: asyncpg.Connection, account_id: str, customer_ids: Sequence[str], event_names: Sequence[str]
 ) -> list[BilledPeriods]:
-    """The customers' subscriptions whose plans meter any of the event names, with what the usage check needs:
-    the term, the plan's prices and, per invoiced boundary, the invoice id and status (a void invoice only
-    when the boundary has no other)."""
+    """The customers' subscriptions any of whose plans meter any of the event names, with what the usage check
+    needs: the term, the events each plan meters from its first day, and, per invoiced boundary, the invoice id
+    and status (a void invoice only when the boundary has no other)."""
     rows = await conn.fetch(
         """
         SELECT s.id, s.customer_id, s.start_date, s.end_date, s.ended_at, s.align_to_start, c.timezone, p.prices,
+            (SELECT coalesce(json_agg(json_build_object('day', sc.effective_date, 'prices', cp.prices)
+                                      ORDER BY sc.effective_date, sc.sequence), '[]'::json)
+               FROM subscription_changes sc JOIN plans cp ON cp.account_id = sc.account_id AND cp.id = sc.plan_id
+              WHERE sc.account_id = s.account_id AND sc.subscription_id = s.id AND sc.superseded_by IS NULL
+                AND sc.kind = 'plan') AS plan_changes,
             (SELECT coalesce(json_agg(json_build_object('k', b.billing_boundary, 'id', b.id, 'status', b.status)),
                              '[]'::json)
                FROM (SELECT DISTINCT ON (i.billing_boundary) i.billing_boundary, i.id, i.status
                        FROM invoices i
                       WHERE i.account_id = s.account_id AND i.subscription_id = s.id
+                        AND i.invoice_source = 'subscription' AND i.billing_boundary IS NOT NULL
                       ORDER BY i.billing_boundary, i.status = 'void') b) AS invoices
         FROM subscriptions s
         JOIN customers c ON c.account_id = s.account_id AND c.id = s.customer_id
         JOIN plans p ON p.account_id = s.account_id AND p.id = s.plan_id
         WHERE s.account_id = $1 AND s.customer_id = ANY($2::text[])
-          AND EXISTS (SELECT 1 FROM jsonb_array_elements(p.prices) pr
-                      WHERE pr -> 'billable_metric' ->> 'event_name' = ANY($3::text[]))
+          AND EXISTS (SELECT 1 FROM plans ap, jsonb_array_elements(ap.prices) pr
+                      WHERE ap.account_id = s.account_id
+                        AND (ap.id = s.plan_id OR ap.id IN (
+                            SELECT sc.plan_id FROM subscription_changes sc
+                            WHERE sc.account_id = s.account_id AND sc.subscription_id = s.id
+                              AND sc.superseded_by IS NULL))
+                        AND pr -> 'billable_metric' ->> 'event_name' = ANY($3::text[]))
         """,
         account_id,
         list(customer_ids),
@@ -230,12 +284,14 @@ async def billed_periods(
 def _billed_periods(row: Mapping[str, Any]) -> BilledPeriods:
     prices = row["prices"]
     schedule = Schedule(row["start_date"], cadence_months(Cadence(p["cadence"]) for p in prices), row["align_to_start"])
+    changed = [(max(as_date(c["day"]), row["start_date"]), metered_events(c["prices"])) for c in row["plan_changes"]]
     return BilledPeriods(
         id=row["id"],
         customer_id=row["customer_id"],
         term=Term(schedule, row["timezone"], row["end_date"], row["ended_at"]),
         event_names=metered_events(prices),
         invoices={i["k"]: (i["id"], InvoiceStatus(i["status"])) for i in row["invoices"]},
+        changed=tuple(changed),
     )
 
 
@@ -247,3 +303,126 @@ async def hold(conn: asyncpg.Connection, account_id: str, subscription_ids: Sequ
         account_id,
         sorted(subscription_ids),
     )
+
+
+async def insert_change(
+    conn: asyncpg.Connection,
+    account_id: str,
+    subscription_id: str,
+    *,
+    kind: ChangeKind,
+    option: CancelAt,
+    effective_date: dt.date,
+    plan_id: str,
+    previous_plan_id: str,
+    price_id: str = "",
+    quantity: Decimal | None = None,
+    previous_quantity: Decimal | None = None,
+) -> str:
+    """Record a change (the caller holds the subscription's row lock, so sequences do not race); return its id."""
+    change_id = new_id("sch")
+    await conn.execute(
+        """
+        INSERT INTO subscription_changes (account_id, id, subscription_id, sequence, kind, change_option,
+            effective_date, plan_id, previous_plan_id, price_id, quantity, previous_quantity)
+        SELECT $1, $2, $3, coalesce(max(sequence), 0) + 1, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11
+        FROM subscription_changes WHERE account_id = $1 AND subscription_id = $3
+        """,
+        account_id,
+        change_id,
+        subscription_id,
+        kind.value,
+        option.value,
+        effective_date,
+        plan_id,
+        previous_plan_id,
+        price_id,
+        quantity,
+        previous_quantity,
+    )
+    return change_id
+
+
+async def supersede(
+    conn: asyncpg.Connection, account_id: str, change_ids: Sequence[str], by: str, at: dt.datetime
+) -> None:
+    """Mark changes as superseded by a later one (they will not take effect)."""
+    await conn.execute(
+        "UPDATE subscription_changes SET superseded_by = $3, superseded_at = $4"
+        " WHERE account_id = $1 AND id = ANY($2::text[])",
+        account_id,
+        list(change_ids),
+        by,
+        at,
+    )
+
+
+async def get_change(conn: asyncpg.Connection, account_id: str, change_id: str) -> ChangeRecord:
+    """One stored change."""
+    value = await conn.fetchval(
+        f"SELECT {_CHANGE_JSON} {_CHANGES_FROM} WHERE sc.account_id = $1 AND sc.id = $2", account_id, change_id
+    )
+    if value is None:
+        raise NotFound("subscription_change", change_id)
+    return change_from(value)
+
+
+def changes_query(
+    account_id: str, subscription_id: str, after: tuple[dt.datetime, str] | None
+) -> ListQuery[ChangeRecord]:
+    """SQL and arguments listing a subscription's changes (superseded ones too), newest first."""
+    args: list[Any] = [account_id, subscription_id]
+    condition = ""
+    if after is not None:
+        args += list(after)
+        condition = " AND (sc.created_at, sc.id) < ($3, $4)"
+    return ListQuery(
+        f"SELECT {_CHANGE_JSON} AS change {_CHANGES_FROM}"
+        f" WHERE sc.account_id = $1 AND sc.subscription_id = $2{condition} ORDER BY sc.created_at DESC, sc.id DESC",
+        args,
+        lambda row: change_from(row["change"]),
+    )
+
+
+async def update(
+    conn: asyncpg.Connection,
+    account_id: str,
+    subscription_id: str,
+    *,
+    metadata: Mapping[str, str],
+    invoicing_threshold: Decimal | None,
+) -> None:
+    """Write a locked subscription's metadata and invoicing threshold."""
+    await conn.execute(
+        "UPDATE subscriptions SET metadata = $3, invoicing_threshold = $4 WHERE account_id = $1 AND id = $2",
+        account_id,
+        subscription_id,
+        dict(metadata),
+        invoicing_threshold,
+    )
+
+
+async def with_threshold(
+    conn: asyncpg.Connection, account_id: str, customer_ids: Sequence[str], now: dt.datetime
+) -> list[str]:
+    """The ids of the customers' subscriptions that have an invoicing threshold and have not ended, in id order."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM subscriptions
+        WHERE account_id = $1 AND customer_id = ANY($2::text[]) AND invoicing_threshold IS NOT NULL
+          AND (ended_at IS NULL OR ended_at > $3)
+        ORDER BY id
+        """,
+        account_id,
+        list(customer_ids),
+        now,
+    )
+    return [r["id"] for r in rows]
+
+
+async def of_customer(conn: asyncpg.Connection, account_id: str, customer_id: str) -> list[str]:
+    """The ids of the customer's subscriptions, in id order."""
+    rows = await conn.fetch(
+        "SELECT id FROM subscriptions WHERE account_id = $1 AND customer_id = $2 ORDER BY id", account_id, customer_id
+    )
+    return [r["id"] for r in rows]

@@ -1,8 +1,10 @@
 """Usage events and their 15-minute rollups (SQL only).
 
 Raw events and rollups are written in one transaction, and only the events
-that were actually inserted (not duplicates) are rolled up, so the rollups
-always equal an aggregation of the raw events. Rollup rows are upserted in
+that were actually inserted (not duplicates) and count (`billable`: not the
+events of a backfill still open, nor those a closed backfill replaced) are
+rolled up, so the rollups always equal an aggregation of the billable raw
+events; a backfill that changes what counts rebuilds the rollups it touches. Rollup rows are upserted in
 key order, so concurrent ingestions lock them in the same order and cannot
 deadlock.
 """
@@ -17,7 +19,8 @@ from typing import Any
 
 import asyncpg
 
-from server.domain.usage import NUMBER_PATTERN, Event, PropertyValue, Rollup, RollupKey
+from server.domain import money
+from server.domain.usage import NUMBER_PATTERN, Event, PropertyValue, Rollup, RollupKey, bucket_of, rollups
 
 
 def _json_value(value: PropertyValue) -> Any:
@@ -42,8 +45,11 @@ async def customer_ids(
     return known, by_external
 
 
-async def insert_events(conn: asyncpg.Connection, account_id: str, events: Sequence[Event]) -> set[str]:
-    """Insert events, skipping keys already stored; return the keys inserted now.
+async def insert_events(
+    conn: asyncpg.Connection, account_id: str, events: Sequence[Event], backfill_id: str = ""
+) -> set[str]:
+    """Insert events, skipping keys already stored; return the keys inserted now. Events of a backfill are
+    stored not billable (they count once it is closed).
 
     Rows go in key order, so concurrent batches with overlapping keys wait on each other in one order.
     """
@@ -52,8 +58,9 @@ async def insert_events(conn: asyncpg.Connection, account_id: str, events: Seque
     events = sorted(events, key=lambda e: e.idempotency_key)
     rows = await conn.fetch(
         """
-        INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties)
-        SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb
+        INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties,
+            backfill_id, billable)
+        SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb, NULLIF($7, ''), $7 = ''
         FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
             AS u(key, customer_id, event_name, occurred_at, properties)
         ON CONFLICT (account_id, idempotency_key) DO NOTHING
@@ -65,6 +72,7 @@ async def insert_events(conn: asyncpg.Connection, account_id: str, events: Seque
         [e.event_name for e in events],
         [e.occurred_at for e in events],
         [json.dumps({k: _json_value(v) for k, v in e.properties.items()}) for e in events],
+        backfill_id,
     )
     return {r["idempotency_key"] for r in rows}
 
@@ -141,6 +149,7 @@ async def raw_properties(
         """
         SELECT properties FROM usage_events
         WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $4 AND occurred_at < $5
+          AND billable
         """,
         account_id,
         customer_id,
@@ -165,7 +174,7 @@ async def distinct_values(
         """
         SELECT count(DISTINCT properties -> $4) FROM usage_events
         WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $5 AND occurred_at < $6
-          AND properties ? $4
+          AND properties ? $4 AND billable
         """,
         account_id,
         customer_id,
@@ -202,6 +211,7 @@ async def matrix_groups(
             count(DISTINCT properties -> $5) AS distinct_values
         FROM usage_events
         WHERE account_id = $1 AND customer_id = $2 AND event_name = $3 AND occurred_at >= $6 AND occurred_at < $7
+          AND billable
         GROUP BY 1
         """,
         account_id,
@@ -214,3 +224,50 @@ async def matrix_groups(
         NUMBER_PATTERN,
     )
     return [(tuple(r["cell"]), r["events"], r["total"], r["maximum"], r["distinct_values"]) for r in rows]
+
+
+async def rebuild_rollups(
+    conn: asyncpg.Connection, account_id: str, customer_id: str, start: dt.datetime, end: dt.datetime
+) -> None:
+    """Rebuild the customer's rollups of every bucket that [start, end) touches from its billable events (after
+    a backfill made events count or stop counting)."""
+    first = bucket_of(start)
+    after = bucket_of(end) + (dt.timedelta(minutes=15) if end > bucket_of(end) else dt.timedelta(0))
+    await conn.execute(
+        "DELETE FROM usage_rollups WHERE account_id = $1 AND customer_id = $2 AND bucket >= $3 AND bucket < $4",
+        account_id,
+        customer_id,
+        first,
+        after,
+    )
+    totals: dict[RollupKey, Rollup] = {}
+    cursor = conn.cursor(
+        """
+        SELECT idempotency_key, event_name, occurred_at, properties FROM usage_events
+        WHERE account_id = $1 AND customer_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND billable
+        """,
+        account_id,
+        customer_id,
+        first,
+        after,
+    )
+    batch: list[Event] = []
+    async for row in cursor:
+        batch.append(
+            Event(row["idempotency_key"], customer_id, row["event_name"], row["occurred_at"], row["properties"])
+        )
+        if len(batch) >= 1000:
+            _merge(totals, rollups(batch))
+            batch = []
+    _merge(totals, rollups(batch))
+    await add_rollups(conn, account_id, totals)
+
+
+def _merge(into: dict[RollupKey, Rollup], more: Mapping[RollupKey, Rollup]) -> None:
+    with money.exact_context():
+        for key, rollup in more.items():
+            found = into.setdefault(key, Rollup())
+            found.events += rollup.events
+            found.total += rollup.total
+            if rollup.maximum is not None and (found.maximum is None or rollup.maximum > found.maximum):
+                found.maximum = rollup.maximum

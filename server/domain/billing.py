@@ -4,7 +4,15 @@ Boundary k is the first day of period k. The invoice dated on it bills:
 - usage prices over period k-1, in arrears (their usage is looked up by the caller);
 - fixed fees billed in arrears over period k-1;
 - fixed fees billed in advance over period k;
-- one-time prices on the first invoice (k = 0).
+- one-time prices on the first invoice (k = 0), and those of a plan a change
+  starts with the in-advance fees of the period it starts in.
+The subscription's phases (`server.domain.timeline`) say which prices bill
+which days: each price bills its segment of a period (the days its phase, or
+consecutive phases with the same quantity, cover) as a line of its own, so an
+invoice shows both sides of a change as separate lines with their periods.
+In-advance fees already billed when a change alters their period are prorated
+on the next invoice: a credit for the days no longer billed so, and a charge
+for the new terms (`proration_lines`).
 A period cut short by the subscription's end date is prorated by days, and so
 is the partial first period of a calendar-aligned subscription; periods that
 start on or after the end date are not billed. Minimums and maximums are
@@ -25,16 +33,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from typing import Final
 
 from server.domain import money
-from server.domain.errors import FailedPrecondition
-from server.domain.invoices import InvoiceStatus
+from server.domain.errors import FailedPrecondition, Violations
+from server.domain.invoices import InvoiceStatus, Line
 from server.domain.periods import Period, Schedule, instant
-from server.domain.pricing import BillingMode, Cadence, Price, PricedLine, PriceType, price_line, proration
+from server.domain.plans import PriceDocument, parse_price
+from server.domain.pricing import BillingMode, Cadence, Price, PricedLine, PriceType, day_fraction, price_line
+from server.domain.timeline import Phase, Timeline
 from server.domain.validation import today_in
 
 # How close to a period boundary an ingestion counts as racing the runner that invoices it: the
@@ -78,53 +89,270 @@ def _billable(period: Period, end_date: dt.date | None) -> Period | None:
     return Period(period.start, end_date)
 
 
-def _fraction(schedule: Schedule, index: int, billed: Period) -> Decimal:
+def _fraction(schedule: Schedule, index: int, billed: Period) -> Fraction:
     full = Period(schedule.boundary(index), schedule.boundary(index + 1))
-    return proration(billed.start, billed.end, full.start, full.end)
+    return day_fraction(billed.start, billed.end, full.start, full.end)
+
+
+def cut_short(schedule: Schedule, index: int, end_date: dt.date | None) -> bool:
+    """True when the subscription's end falls inside period `index` (its last days are not billed)."""
+    return end_date is not None and end_date < schedule.period(index).end
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The days of a period one price bills with one quantity: consecutive phases that bill the same price with
+    the same quantity make one segment. `rank` (phase, position of the price in its plan) orders the lines."""
+
+    price: Price
+    document: PriceDocument
+    days: Period
+    rank: tuple[int, int]
+
+
+def _overlap(period: Period, start: dt.date, end: dt.date | None) -> Period | None:
+    first, after = max(period.start, start), period.end if end is None else min(period.end, end)
+    return Period(first, after) if first < after else None
+
+
+def segments(timeline: Timeline, period: Period, wanted: Callable[[Phase, Price], bool]) -> list[Segment]:
+    """The segments of the wanted prices of each phase over the days of `period`, in line order."""
+    runs: dict[tuple[str, Decimal], list[Segment]] = {}
+    for index, phase in enumerate(timeline.phases):
+        days = _overlap(period, phase.start, timeline.end_of(index))
+        if days is None:
+            continue
+        for position, price in enumerate(phase.prices):
+            if not wanted(phase, price):
+                continue
+            found = runs.setdefault((price.id, price.fixed_quantity), [])
+            if found and found[-1].days.end == days.start:
+                found[-1] = replace(found[-1], days=Period(found[-1].days.start, days.end))
+            else:
+                found.append(Segment(price, phase.documents.get(price.id, {}), days, (index, position)))
+    return sorted((segment for group in runs.values() for segment in group), key=lambda s: s.rank)
+
+
+def in_arrears(price: Price) -> bool:
+    """True for a price billed in arrears (usage, and fees billed at the end of their period): what prepaid
+    credits pay."""
+    return price.cadence is not Cadence.ONE_TIME and (
+        price.price_type is PriceType.USAGE or price.billing_mode is BillingMode.IN_ARREAR
+    )
+
+
+def _in_advance_fee(price: Price) -> bool:
+    return (
+        price.price_type is PriceType.FIXED
+        and price.billing_mode is BillingMode.IN_ADVANCE
+        and price.cadence is not Cadence.ONE_TIME
+    )
+
+
+def advance_segments(timeline: Timeline, current: Period) -> list[Segment]:
+    """What is billed in advance for a period: its recurring in-advance fees, and the one-time prices of a plan
+    that starts in it."""
+    return segments(
+        timeline,
+        current,
+        lambda phase, price: (
+            _in_advance_fee(price)
+            or (price.cadence is Cadence.ONE_TIME and phase.bills_one_time and phase.start >= current.start)
+        ),
+    )
+
+
+def usage_segments(timeline: Timeline, schedule: Schedule, k: int, end_date: dt.date | None) -> list[Segment]:
+    """The segments of usage prices the invoice of boundary k bills (their usage is for the caller to measure)."""
+    previous = _billable(schedule.period(k - 1), end_date) if k >= 1 else None
+    if previous is None:
+        return []
+    return [
+        segment
+        for segment in segments(timeline, previous, lambda _phase, price: in_arrears(price))
+        if segment.price.price_type is PriceType.USAGE
+    ]
+
+
+def _fee_line(segment: Segment, schedule: Schedule, index: int) -> PricedLine:
+    """A fixed fee over its segment of period `index`: prorated by days (a one-time price is never prorated)."""
+    price = segment.price
+    fraction = Fraction(1) if price.cadence is Cadence.ONE_TIME else _fraction(schedule, index, segment.days)
+    line = price_line(
+        price,
+        quantity=price.fixed_quantity,
+        start_date=segment.days.start,
+        end_date=segment.days.last_day,
+        proration=fraction,
+    )
+    return replace(line, document=segment.document)
 
 
 def boundary_lines(
-    prices: Sequence[Price],
+    prices: Sequence[Price] | Timeline,
     schedule: Schedule,
     k: int,
     end_date: dt.date | None,
     usage: UsageLookup,
+    billed: Sequence[BilledFee] | None = None,
 ) -> list[PricedLine]:
-    """The priced lines of the invoice at boundary k, in the plan's price order."""
-    lines: list[PricedLine] = []
+    """The priced lines of the invoice at boundary k, in line order (phase, then the plan's price order).
+
+    `prices` is the subscription's timeline (a plain list of prices: one plan
+    that never changed). `billed` is what the invoice of boundary k-1 billed in
+    advance for period k-1 (None when there is no such invoice, or it is
+    void): when the phases of that period changed after it was billed, and the
+    subscription's end does not cut the period short (a cancellation settles
+    that on the balance), the proration lines (`proration_lines`) follow.
+    """
+    timeline = prices if isinstance(prices, Timeline) else Timeline.of_prices(schedule.start_date, prices)
+    ranked: list[tuple[tuple[int, int], PricedLine]] = []
     previous = _billable(schedule.period(k - 1), end_date) if k >= 1 else None
     current = _billable(schedule.period(k), end_date)
-    for price in prices:
-        if price.cadence is Cadence.ONE_TIME:
-            if k == 0 and current is not None:
-                lines.append(_fixed(price, current, Decimal(1)))
-            continue
-        if price.price_type is PriceType.USAGE:
-            if previous is not None:
-                used = billable_usage(usage(price, previous))
-                lines.append(
-                    price_line(
-                        price,
-                        quantity=used.quantity,
-                        matrix=used.matrix,
-                        start_date=previous.start,
-                        end_date=previous.last_day,
-                        proration=_fraction(schedule, k - 1, previous),
-                    )
+    if previous is not None:
+        for segment in segments(timeline, previous, lambda _phase, price: in_arrears(price)):
+            price = segment.price
+            if price.price_type is PriceType.USAGE:
+                used = billable_usage(usage(price, segment.days))
+                priced = price_line(
+                    price,
+                    quantity=used.quantity,
+                    matrix=used.matrix,
+                    start_date=segment.days.start,
+                    end_date=segment.days.last_day,
+                    proration=_fraction(schedule, k - 1, segment.days),
                 )
-            continue
-        if price.billing_mode is BillingMode.IN_ARREAR:
-            if previous is not None:
-                lines.append(_fixed(price, previous, _fraction(schedule, k - 1, previous)))
-        elif current is not None:
-            lines.append(_fixed(price, current, _fraction(schedule, k, current)))
+                line = replace(priced, document=segment.document)
+            else:
+                line = _fee_line(segment, schedule, k - 1)
+            ranked.append((segment.rank, line))
+    if current is not None:
+        ranked += [(segment.rank, _fee_line(segment, schedule, k)) for segment in advance_segments(timeline, current)]
+    lines = [line for _, line in sorted(ranked, key=lambda item: item[0])]
+    if previous is not None and billed is not None and not cut_short(schedule, k - 1, end_date):
+        lines += proration_lines(timeline, schedule, k - 1, billed)
     return lines
 
 
-def _fixed(price: Price, period: Period, fraction: Decimal) -> PricedLine:
-    return price_line(
-        price, quantity=price.fixed_quantity, start_date=period.start, end_date=period.last_day, proration=fraction
+@dataclass(frozen=True)
+class BilledFee:
+    """A line an invoice billed in advance for its period: its price (with the quantity billed), days, amount."""
+
+    price: Price
+    document: PriceDocument
+    days: Period
+    amount: Decimal
+
+
+def billed_in_advance(lines: Sequence[Line], period: Period, currency: str) -> list[BilledFee]:
+    """The lines of a subscription invoice that bill fees in advance for `period` (not the proration lines of
+    the period before, which it may also carry)."""
+    billed = []
+    for line in lines:
+        if line.is_one_off or line.price_data is None or line.start_date < period.start:
+            continue
+        price = parse_price(line.price_data, "price", currency, Violations(), stored=True)
+        if price is None or price.price_type is not PriceType.FIXED:
+            continue
+        if price.cadence is Cadence.ONE_TIME or price.billing_mode is BillingMode.IN_ADVANCE:
+            days = Period(line.start_date, line.end_date + dt.timedelta(days=1))
+            billed.append(BilledFee(replace(price, fixed_quantity=line.quantity), line.price_data, days, line.amount))
+    return billed
+
+
+def _intersection(a: Period, b: Period) -> Period | None:
+    return _overlap(a, b.start, b.end)
+
+
+def _minus(ranges: Sequence[Period], taken: Sequence[Period]) -> list[Period]:
+    """The days of `ranges` outside every range of `taken`."""
+    left = list(ranges)
+    for cut in taken:
+        pieces = []
+        for piece in left:
+            if _intersection(piece, cut) is None:
+                pieces.append(piece)
+                continue
+            if piece.start < cut.start:
+                pieces.append(Period(piece.start, cut.start))
+            if cut.end < piece.end:
+                pieces.append(Period(cut.end, piece.end))
+        left = pieces
+    return left
+
+
+def _hull(ranges: Sequence[Period]) -> Period:
+    return Period(min(r.start for r in ranges), max(r.end for r in ranges))
+
+
+def _flat_line(price: Price, document: PriceDocument, days: Period, amount: Decimal) -> PricedLine:
+    """A line that is only an amount (a proration credit or the difference charged), no adjustments."""
+    return PricedLine(
+        price=price,
+        name=price.name,
+        quantity=price.fixed_quantity,
+        start_date=days.start,
+        end_date=days.last_day,
+        subtotal=amount,
+        sub_lines=(),
+        adjustments=(),
+        adjusted_subtotal=amount,
+        amount=amount,
+        proration=Decimal(0),
+        document=document,
     )
+
+
+@money.exact
+def proration_lines(
+    timeline: Timeline, schedule: Schedule, index: int, billed: Sequence[BilledFee]
+) -> list[PricedLine]:
+    """Both sides of the changes made to period `index` after its in-advance fees were billed (Orb's proration).
+
+    For each fee (price and quantity), billed or now due: the days still
+    billed at the same terms keep what they cost; the credit is what was
+    billed minus what those kept days cost through the pricing function (a
+    negative line over the days no longer billed so); the charge is what the
+    fee costs now minus the same kept days (the priced line itself over the new
+    days when nothing is kept). So the period's in-advance fees come to exactly
+    what the pricing function charges for the phases as they are, on both
+    invoices together.
+    """
+    period = schedule.period(index)
+    now: dict[tuple[str, Decimal], list[Segment]] = {}
+    for segment in advance_segments(timeline, period):
+        now.setdefault((segment.price.id, segment.price.fixed_quantity), []).append(segment)
+    was: dict[tuple[str, Decimal], list[BilledFee]] = {}
+    for fee in billed:
+        was.setdefault((fee.price.id, fee.price.fixed_quantity), []).append(fee)
+    lines: list[PricedLine] = []
+    for key in [*was, *(key for key in now if key not in was)]:
+        due, paid = now.get(key, []), was.get(key, [])
+        due_days, paid_days = [s.days for s in due], [f.days for f in paid]
+        if sorted(due_days, key=lambda d: d.start) == sorted(paid_days, key=lambda d: d.start):
+            continue
+        kept = [
+            replace(segment, days=common)
+            for segment in due
+            for days in paid_days
+            if (common := _intersection(segment.days, days)) is not None
+        ]
+        kept_cost = sum((_fee_line(s, schedule, index).amount for s in kept), Decimal(0))
+        priced_now = [_fee_line(s, schedule, index) for s in due]
+        credit = sum((f.amount for f in paid), Decimal(0)) - kept_cost
+        if paid and credit != 0:
+            unused = _minus(paid_days, due_days) or paid_days
+            lines.append(_flat_line(paid[0].price, paid[0].document, _hull(unused), -credit))
+        if not due:
+            continue
+        if not kept:
+            lines += [line for line in priced_now if line.amount != 0]
+            continue
+        charge = sum((line.amount for line in priced_now), Decimal(0)) - kept_cost
+        if charge != 0:
+            added = _minus(due_days, paid_days) or due_days
+            lines.append(_flat_line(due[0].price, due[0].document, _hull(added), charge))
+    return lines
 
 
 def has_usage(lines: Sequence[PricedLine]) -> bool:
@@ -267,15 +495,40 @@ def cancellation_end(
     return end, instant(end, zone)
 
 
-def _in_advance_fee(price: Price) -> bool:
-    return (
-        price.price_type is PriceType.FIXED
-        and price.billing_mode is BillingMode.IN_ADVANCE
-        and price.cadence is not Cadence.ONE_TIME
-    )
-
-
 @money.exact
+def advance_refund(
+    timeline: Timeline,
+    schedule: Schedule,
+    k: int,
+    end_date: dt.date | None,
+    billed: Sequence[BilledFee],
+    refunded: Decimal,
+    currency: str,
+) -> Decimal:
+    """What a cancellation owes back for the fees the invoice of boundary k billed in advance (negative: takes
+    back), once it is no longer a draft.
+
+    When the end cuts period k short, the customer is owed what was billed in
+    advance for it minus what the shortened period costs through the same
+    pricing function under the phases as they are (a fee prorated by the days
+    up to the end date, then its adjustments; a fee whose days now lie wholly
+    after the end costs nothing), so a cancellation after the invoice nets to
+    exactly what a cancellation before it would have billed. Otherwise nothing
+    is owed on the balance (plan changes within the period are prorated on the
+    next invoice), and what earlier cancellations credited (`refunded`) is
+    taken back.
+    """
+    target = money.zero(currency)
+    current = _billable(schedule.period(k), end_date)
+    if cut_short(schedule, k, end_date):
+        cost = sum(
+            (_fee_line(s, schedule, k).amount for s in (advance_segments(timeline, current) if current else [])),
+            money.zero(currency),
+        )
+        target = sum((fee.amount for fee in billed), money.zero(currency)) - cost
+    return target - refunded  # in minor units already: nothing to round
+
+
 def fee_credit(
     prices: Sequence[Price],
     schedule: Schedule,
@@ -285,37 +538,36 @@ def fee_credit(
     refunded: Decimal,
     currency: str,
 ) -> Decimal:
-    """What a cancellation owes back for the in-advance fees of the invoice of boundary k (negative: takes back).
-
-    `billed` is the amount of each subscription line on that invoice, by price
-    id; `refunded` what earlier cancellations already credited for it. The
-    credit is the billed amount of each recurring in-advance fee minus what the
-    shortened period costs through the same pricing function (the fee prorated
-    by the days used, up to the end date, then the price's adjustments; a fee
-    whose period now lies wholly after the end costs nothing), so a
-    cancellation after the invoice nets to exactly what a cancellation before
-    it would have billed. A later cancellation that moves the end later takes
-    back the difference.
-    """
-    fees = [p for p in prices if _in_advance_fee(p) and p.id in billed]
-    costs = {
-        line.price.id: line.amount
-        for line in boundary_lines(fees, schedule, k, end_date, lambda _price, _period: Usage(Decimal(0)))
-    }
-    owed = sum((billed[p.id] - costs.get(p.id, Decimal(0)) for p in fees), money.zero(currency))
-    return owed - refunded  # both in minor units already: nothing to round
+    """`advance_refund` for a subscription that stayed on one plan, given what its invoice of boundary k billed
+    by price id (the fees billed in advance among them count)."""
+    fees = [
+        BilledFee(price, {}, schedule.period(k), billed[price.id])
+        for price in prices
+        if price.id in billed and (_in_advance_fee(price) or price.cadence is Cadence.ONE_TIME)
+    ]
+    timeline = Timeline.of_prices(schedule.start_date, prices)
+    return advance_refund(timeline, schedule, k, end_date, fees, refunded, currency)
 
 
 @dataclass(frozen=True)
 class BilledPeriods:
-    """A subscription as the ingestion check sees it: the events it bills, its term, and the status of the
-    invoice of each boundary invoiced so far (boundary → (invoice id, status))."""
+    """A subscription as the ingestion check sees it: the events it bills (from each plan's first day on), its
+    term, and the status of the invoice of each boundary invoiced so far (boundary → (invoice id, status))."""
 
     id: str
     customer_id: str
     term: Term
-    event_names: frozenset[str]
+    event_names: frozenset[str]  # of its first plan
     invoices: Mapping[int, tuple[str, InvoiceStatus]]
+    changed: tuple[tuple[dt.date, frozenset[str]], ...] = ()  # from each plan change on: the events it meters
+
+    def meters(self, event_name: str, day: dt.date) -> bool:
+        """True when the plan in effect on that (local) day bills events of that name."""
+        names = self.event_names
+        for start, plan_names in self.changed:
+            if start <= day:
+                names = plan_names
+        return event_name in names
 
 
 @dataclass
@@ -346,7 +598,8 @@ def check_periods(
         drafts: set[str] = set()
         pending: set[str] = set()
         for sub in by_customer.get(customer_id, ()):
-            k = sub.term.event_boundary(occurred_at) if event_name in sub.event_names else None
+            metered = sub.meters(event_name, today_in(sub.term.timezone, occurred_at))
+            k = sub.term.event_boundary(occurred_at) if metered else None
             if k is None:
                 continue
             invoice = sub.invoices.get(k)

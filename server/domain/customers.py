@@ -228,7 +228,7 @@ def move_balance(starting_balance: Decimal, direction: BalanceDirection, amount:
 
 @dataclass(frozen=True)
 class Customer:
-    """A customer as stored, with its current balance."""
+    """A customer as stored, with its current balance and prepaid credit balance."""
 
     id: str
     external_customer_id: str  # "" when none
@@ -246,6 +246,7 @@ class Customer:
     balance: Decimal
     created_at: dt.datetime
     updated_at: dt.datetime
+    credit_balance: Decimal = Decimal(0)  # prepaid credits left: the sum of the credits ledger
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ class InvoiceEventKind(StrEnum):
     ISSUED = "issued"
     PAID = "paid"
     VOIDED = "voided"
+    CREDIT_NOTE_CREATED = "credit_note_created"
+    CREDIT_NOTE_VOIDED = "credit_note_voided"
 
 
 @dataclass(frozen=True)

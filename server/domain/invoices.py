@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from server.domain import money
+from server.domain.credit_notes import InvoiceCreditNote
 from server.domain.customers import Address, BalanceTransaction
 from server.domain.errors import FailedPrecondition, Violations
 from server.domain.ids import new_id
@@ -56,6 +57,7 @@ class InvoiceAction(StrEnum):
     ISSUE = "issue"
     MARK_PAID = "mark_paid"
     VOID = "void"
+    CREDIT = "credit"  # issue a credit note (server.domain.crediting)
 
 
 DEFAULT_LIST_STATUSES: Final = (InvoiceStatus.ISSUED, InvoiceStatus.PAID, InvoiceStatus.SYNCED)
@@ -63,7 +65,9 @@ DEFAULT_LIST_STATUSES: Final = (InvoiceStatus.ISSUED, InvoiceStatus.PAID, Invoic
 # The state machine: for each status, the actions allowed and the status each
 # leads to. Anything not listed fails FAILED_PRECONDITION with the reason below.
 # An invoice issued with nothing due takes both edges, issue then mark_paid, in
-# one transaction.
+# one transaction, as does an issued invoice whose amount due a credit note
+# (an adjustment) brings to zero: credit then mark_paid. A credit note on a
+# paid invoice is a refund to the customer balance.
 TRANSITIONS: Final[dict[InvoiceStatus, dict[InvoiceAction, InvoiceStatus]]] = {
     InvoiceStatus.DRAFT: {
         InvoiceAction.ADD_LINE_ITEM: InvoiceStatus.DRAFT,
@@ -76,12 +80,16 @@ TRANSITIONS: Final[dict[InvoiceStatus, dict[InvoiceAction, InvoiceStatus]]] = {
         InvoiceAction.UPDATE_METADATA: InvoiceStatus.ISSUED,
         InvoiceAction.MARK_PAID: InvoiceStatus.PAID,
         InvoiceAction.VOID: InvoiceStatus.VOID,
+        InvoiceAction.CREDIT: InvoiceStatus.ISSUED,
     },
     InvoiceStatus.SYNCED: {
         InvoiceAction.UPDATE_METADATA: InvoiceStatus.SYNCED,
         InvoiceAction.MARK_PAID: InvoiceStatus.PAID,
     },
-    InvoiceStatus.PAID: {InvoiceAction.UPDATE_METADATA: InvoiceStatus.PAID},
+    InvoiceStatus.PAID: {
+        InvoiceAction.UPDATE_METADATA: InvoiceStatus.PAID,
+        InvoiceAction.CREDIT: InvoiceStatus.PAID,
+    },
     InvoiceStatus.VOID: {InvoiceAction.UPDATE_METADATA: InvoiceStatus.VOID},
 }
 
@@ -94,6 +102,7 @@ REFUSAL_REASONS: Final[dict[InvoiceAction, str]] = {
     InvoiceAction.ISSUE: "INVOICE_NOT_DRAFT",
     InvoiceAction.MARK_PAID: "INVOICE_NOT_ISSUED",
     InvoiceAction.VOID: "INVOICE_NOT_ISSUED",
+    InvoiceAction.CREDIT: "INVOICE_NOT_CREDITABLE",
 }
 
 
@@ -193,9 +202,15 @@ class Totals:
     subtotal: Decimal
     total: Decimal
 
+    @property
+    def amount_due(self) -> Decimal:
+        """What a draft with these totals would have due: the total, or nothing when proration credits make it
+        negative (issuing it credits the balance instead)."""
+        return max(self.total, self.total * 0)
+
     def columns(self) -> dict[str, object]:
         """The invoice fields these totals set on a draft (nothing applied yet: all of the total is due)."""
-        return {"subtotal": self.subtotal, "total": self.total, "amount_due": self.total}
+        return {"subtotal": self.subtotal, "total": self.total, "amount_due": self.amount_due}
 
 
 @money.exact
@@ -460,13 +475,15 @@ class InvoiceHeader:
 
 @dataclass(frozen=True)
 class Invoice:
-    """A whole invoice as stored: its columns, its customer's external id, lines, ledger rows and payments."""
+    """A whole invoice as stored: its columns, its customer's external id, lines, ledger rows, payments and
+    credit notes."""
 
     header: InvoiceHeader
     external_customer_id: str  # "" when none
     lines: tuple[Line, ...]
     balance_transactions: tuple[BalanceTransaction, ...]
     payments: tuple[Payment, ...]
+    credit_notes: tuple[InvoiceCreditNote, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -175,12 +175,17 @@ def check_deletable(line: Line) -> None:
 
 @dataclass(frozen=True)
 class IssueOutcome:
-    """What issuing writes: the amount due, the balance movement, the due date and the final status."""
+    """What issuing writes: the amount due, the balance movements, the due date and the final status.
+
+    `credit_move` credits the balance with a negative total (proration credits
+    beyond the charges); `balance_move` applies the balance to what is due.
+    """
 
     amount_due: Decimal
     balance_move: BalanceMove | None
     due_date: dt.date
     status: InvoiceStatus
+    credit_move: BalanceMove | None = None
 
 
 def issue(
@@ -197,8 +202,10 @@ def issue(
 ) -> IssueOutcome:
     """Issue a draft: apply the customer balance after the total and decide the due date and status.
 
-    A positive balance (credit) lowers the amount due, by at most the total; a
-    negative balance (owed) raises it and resets to zero. Nothing due → paid.
+    A negative total (proration credits beyond the charges) is credited to the
+    balance first and leaves nothing due. Then a positive balance (credit)
+    lowers the amount due, by at most the total; a negative balance (owed)
+    raises it and resets to zero. Nothing due → paid.
     """
     target = transition(status, InvoiceAction.ISSUE)
     if eligible_at is not None and eligible_at > now:
@@ -208,6 +215,10 @@ def issue(
             subject="eligible_to_issue_at",
         )
     move: BalanceMove | None = None
+    credit: BalanceMove | None = None
+    if total < 0:  # proration credits beyond the charges: the difference is the customer's
+        credit = move_balance(balance, BalanceDirection.INCREMENT, -total)
+        balance, total = credit.ending_balance, total * 0
     amount_due = total
     if balance > 0:
         applied = min(balance, total)
@@ -220,7 +231,7 @@ def issue(
     if amount_due == 0:
         target = transition(target, InvoiceAction.MARK_PAID)
     due_date = fixed_due_date or issue_date + dt.timedelta(days=net_terms)
-    return IssueOutcome(money.round_money(amount_due, currency), move, due_date, target)
+    return IssueOutcome(money.round_money(amount_due, currency), move, due_date, target, credit)
 
 
 @dataclass(frozen=True)

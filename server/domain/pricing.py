@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
+from fractions import Fraction
+from typing import Any
 
 from server.domain import money
 from server.domain.invoices import AdjustmentKind, Discount, DiscountKind, LineAdjustment
@@ -173,7 +175,9 @@ class PricedLine:
     adjustments: tuple[LineAdjustment, ...]
     adjusted_subtotal: Decimal
     amount: Decimal
-    proration: Decimal = Decimal(1)
+    proration: Decimal = Decimal(1)  # the part of the period billed, by days
+    # The price as stored (the proto's JSON shape), with the quantity billed, when the caller knows it.
+    document: Mapping[str, Any] | None = None
 
 
 def _tier_amounts(price: Price, quantity: Decimal) -> list[SubLine]:
@@ -270,7 +274,7 @@ def price_line(
     quantity: Decimal,
     start_date: dt.date,
     end_date: dt.date,
-    proration: Decimal = Decimal(1),
+    proration: Decimal | Fraction = Decimal(1),
     matrix: Mapping[tuple[str, ...], Decimal] | None = None,
 ) -> PricedLine:
     """Price one line over a service period: model, proration, then adjustments in Orb's order.
@@ -287,7 +291,7 @@ def price_line(
     currency = price.currency
     scale = proration if price.price_type is PriceType.FIXED else Decimal(1)
     full, subs = model_subtotal(price, quantity, matrix)
-    exact_subtotal = full * scale
+    exact_subtotal = _prorated(full, scale)
     running = exact_subtotal
     # Each step: (kind, exact value after it, configured value, reason).
     steps: list[tuple[AdjustmentKind, Decimal, Decimal, str]] = []
@@ -295,7 +299,7 @@ def price_line(
     if usage_off:
         billed = max(quantity - usage_off, Decimal(0))
         discounted, _ = model_subtotal(price, billed, _scale_matrix(matrix, billed, quantity) if matrix else None)
-        running = discounted * scale
+        running = _prorated(discounted, scale)
         steps.append((AdjustmentKind.USAGE_DISCOUNT, running, usage_off, ""))
     for kind, adjustment_kind in (
         (DiscountKind.AMOUNT, AdjustmentKind.AMOUNT_DISCOUNT),
@@ -307,10 +311,10 @@ def price_line(
             base = max(running, Decimal(0))
             running -= min(discount.value, base) if kind is DiscountKind.AMOUNT else base * discount.value
             steps.append((adjustment_kind, running, discount.value, discount.reason))
-    if price.minimum is not None and running < (floor := price.minimum * proration):
+    if price.minimum is not None and running < (floor := _prorated(price.minimum, proration)):
         running = floor
         steps.append((AdjustmentKind.MINIMUM, running, price.minimum, ""))
-    if price.maximum is not None and running > (cap := price.maximum * proration):
+    if price.maximum is not None and running > (cap := _prorated(price.maximum, proration)):
         running = cap
         steps.append((AdjustmentKind.MAXIMUM, running, price.maximum, ""))
     subtotal, changes = money.rounded_steps(exact_subtotal, [value for _, value, _, _ in steps], currency)
@@ -330,7 +334,7 @@ def price_line(
         adjustments=adjustments,
         adjusted_subtotal=adjusted,
         amount=max(adjusted, money.zero(currency)),
-        proration=proration,
+        proration=proration if isinstance(proration, Decimal) else Decimal(proration.numerator) / proration.denominator,
     )
 
 
@@ -343,8 +347,28 @@ def _scale_matrix(
     return {values: units * billed / total for values, units in matrix.items()}
 
 
+def _prorated(value: Decimal, fraction: Decimal | Fraction) -> Decimal:
+    """value × fraction, exactly when the product terminates: a fraction of days divides last, so that an amount
+    that lands on a half of the minor unit (1.035 × 1/90 = 0.0115) is computed as such, not a hair below it."""
+    if isinstance(fraction, Fraction):
+        return value * fraction.numerator / fraction.denominator
+    return value * fraction
+
+
+def day_fraction(
+    start: dt.date, end_exclusive: dt.date, period_start: dt.date, period_end_exclusive: dt.date
+) -> Fraction:
+    """The fraction of a period that [start, end) covers, by days, as an exact ratio (what billing passes to
+    `price_line` as `proration`)."""
+    days = (min(end_exclusive, period_end_exclusive) - max(start, period_start)).days
+    period_days = (period_end_exclusive - period_start).days
+    if period_days <= 0 or days <= 0:
+        return Fraction(0)
+    return min(Fraction(days, period_days), Fraction(1))
+
+
 def proration(start: dt.date, end_exclusive: dt.date, period_start: dt.date, period_end_exclusive: dt.date) -> Decimal:
-    """The fraction of a period that [start, end) covers, by days."""
+    """The fraction of a period that [start, end) covers, by days (as a Decimal; see `day_fraction`)."""
     days = (min(end_exclusive, period_end_exclusive) - max(start, period_start)).days
     period_days = (period_end_exclusive - period_start).days
     if period_days <= 0 or days <= 0:

@@ -10,12 +10,15 @@ from typing import Any, Final
 
 from server.domain import money
 from server.domain.billing import Term
+from server.domain.changes import ChangeRecord
 from server.domain.customers import CustomerRef
 from server.domain.errors import Violations
 from server.domain.invoices import Line, add_months
 from server.domain.periods import Schedule
-from server.domain.plans import Plan, PlanRef, PriceDocument, parse_price, plan_months
-from server.domain.pricing import Price, PricedLine, SubLine, SubLineKind
+from server.domain.plans import Plan, PlanRef, plan_months
+from server.domain.pricing import PricedLine, SubLine, SubLineKind
+from server.domain.timeline import Timeline, build_timeline, parsed_prices
+from server.domain.validation import MetadataPatch
 
 # How long an invoice that bills usage waits after its period for late events, unless configured otherwise.
 DEFAULT_GRACE: Final = dt.timedelta(hours=12)
@@ -48,18 +51,27 @@ class NewSubscription:
     net_terms: int | None  # None: the customer's
     auto_issuance: bool | None  # None: the customer's
     metadata: Mapping[str, str]
+    invoicing_threshold: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SubscriptionUpdate:
+    """UpdateSubscription: the fields named; None leaves one alone (a threshold of 0 removes it)."""
+
+    metadata: MetadataPatch | None = None
+    invoicing_threshold: Decimal | None = None
 
 
 @dataclass(frozen=True)
 class SubscriptionRecord:
-    """A subscription row with its customer's billing settings and its plan."""
+    """A subscription row with its customer's billing settings, its first plan and the changes in effect."""
 
     id: str
     customer_id: str
     external_customer_id: str  # "" when none
     timezone: str  # the customer's: it decides which instant a billing date means
     customer_auto_issuance: bool | None
-    plan: Plan
+    plan: Plan  # the plan it started on
     start_date: dt.date
     end_date: dt.date | None  # exclusive: the first day not billed
     ended_at: dt.datetime | None  # the instant billing stops (set with end_date)
@@ -69,11 +81,18 @@ class SubscriptionRecord:
     metadata: Mapping[str, str]
     next_boundary: int  # the next period boundary not invoiced yet
     created_at: dt.datetime
+    changes: tuple[ChangeRecord, ...] = ()  # the changes not superseded, oldest first
+    invoicing_threshold: Decimal | None = None  # accrued usage that triggers a partial invoice
+
+    @property
+    def timeline(self) -> Timeline:
+        """Its phases: the plans and quantities it bills over time."""
+        return build_timeline(self.start_date, self.plan, self.changes)
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """What billing needs of a subscription: its schedule, term, prices and customer settings."""
+    """What billing needs of a subscription: its schedule, term, phases and customer settings."""
 
     account_id: str
     id: str
@@ -82,8 +101,7 @@ class Subscription:
     currency: str
     schedule: Schedule
     end_date: dt.date | None
-    prices: tuple[Price, ...]
-    price_data: Mapping[str, PriceDocument]
+    timeline: Timeline
     net_terms: int
     auto_issue: bool
     ended_at: dt.datetime | None = None
@@ -107,13 +125,8 @@ class Subscription:
 
 
 def subscription_from(record: SubscriptionRecord, account_id: str) -> Subscription:
-    """Billing's view of a stored subscription."""
-    data = record.plan.prices
-    prices = []
-    for index, item in enumerate(data):
-        price = parse_price(item, f"prices[{index}]", record.plan.currency, Violations(), stored=True)
-        assert price is not None, "stored prices were validated when the plan was created"
-        prices.append(price)
+    """Billing's view of a stored subscription (every plan it changes to shares the first plan's cadence)."""
+    prices, _ = parsed_prices(record.plan)
     auto = record.auto_issuance
     if auto is None:
         auto = record.customer_auto_issuance
@@ -125,8 +138,7 @@ def subscription_from(record: SubscriptionRecord, account_id: str) -> Subscripti
         currency=record.plan.currency,
         schedule=Schedule(record.start_date, plan_months(prices), record.align_to_start),
         end_date=record.end_date,
-        prices=tuple(prices),
-        price_data={p["id"]: p for p in data},
+        timeline=record.timeline,
         net_terms=record.net_terms,
         auto_issue=True if auto is None else auto,
         ended_at=record.ended_at,
@@ -153,7 +165,7 @@ def sub_line_document(sub: SubLine, currency: str) -> dict[str, Any]:
 
 
 def invoice_lines(priced: Sequence[PricedLine], sub: Subscription) -> list[Line]:
-    """Priced lines in the form invoices store, each carrying its plan price."""
+    """Priced lines in the form invoices store, each carrying its price (with the quantity billed)."""
     return [
         Line(
             name=p.name,
@@ -166,7 +178,7 @@ def invoice_lines(priced: Sequence[PricedLine], sub: Subscription) -> list[Line]
             adjusted_subtotal=p.adjusted_subtotal,
             amount=p.amount,
             is_one_off=False,
-            price_data=sub.price_data[p.price.id],
+            price_data=p.document,
             sub_line_data=tuple(sub_line_document(s, sub.currency) for s in p.sub_lines),
         )
         for p in priced

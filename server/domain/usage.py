@@ -190,7 +190,15 @@ class IngestOutcome:
     ingested: int = 0
     duplicates: int = 0
     rejected: list[tuple[int, EventProblem]] = field(default_factory=list)
+    customers: set[str] = field(default_factory=set)  # whose events were stored (their thresholds are checked)
 
     def reject(self, index: int, problem: EventProblem) -> None:
         """Record why the event at index was refused."""
         self.rejected.append((index, problem))
+
+    def add(self, other: IngestOutcome) -> None:
+        """Count in what another ingestion (a later batch of the same stream) did."""
+        self.ingested += other.ingested
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        self.customers |= other.customers

@@ -23,6 +23,7 @@ from server.domain.errors import FailedPrecondition
 from server.domain.events import InvoiceEventKind
 from server.domain.subscriptions import DEFAULT_GRACE, subscription_from
 from server.usecases import subscription_billing
+from server.usecases.credits import Credits
 from server.usecases.invoices import Invoices
 from server.usecases.publish import invoice_changed
 from server.usecases.unit import Actor, Transactions, Tx
@@ -40,15 +41,23 @@ class RunResult:
 
     generated: int = 0
     issued: int = 0
+    expired: int = 0  # credit blocks whose remainder expired
 
 
 class Runner:
     """Invoices elapsed billing periods and auto-issues due drafts (use cases of no RPC)."""
 
-    def __init__(self, transactions: Transactions, invoices: Invoices, grace: dt.timedelta = DEFAULT_GRACE):
+    def __init__(
+        self,
+        transactions: Transactions,
+        invoices: Invoices,
+        grace: dt.timedelta = DEFAULT_GRACE,
+        credits: Credits | None = None,
+    ):
         self._tx = transactions
         self._invoices = invoices
         self._grace = grace
+        self._credits = credits or Credits(invoices)
 
     async def invoice_due_periods(self, now: dt.datetime, account_id: str | None = None) -> int:
         """Create the invoices of every boundary that has arrived; return how many were created.
@@ -100,10 +109,12 @@ class Runner:
         return issued
 
     async def run_once(self, now: dt.datetime, account_id: str | None = None) -> RunResult:
-        """One pass: invoice elapsed periods, then issue what is due (of every account, or of one)."""
+        """One pass: invoice elapsed periods, issue what is due, then expire the prepaid credits no invoice can
+        draw any more (of every account, or of one)."""
         generated = await self.invoice_due_periods(now, account_id)
         issued = await self.issue_due_drafts(now, account_id)
-        return RunResult(generated, issued)
+        expired = await self._credits.expire_due(self._tx, now, account_id)
+        return RunResult(generated, issued, expired)
 
     async def run_forever(self, interval_s: float) -> None:
         """Run a pass every interval_s seconds until cancelled; errors are logged and retried."""

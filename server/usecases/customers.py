@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from server.db import credits as credits_repo
 from server.db import customers as repo
 from server.db import snapshots
 from server.db.pool import Database
@@ -21,6 +22,7 @@ from server.domain.customers import (
     NewCustomer,
     move_balance,
 )
+from server.domain.errors import FailedPrecondition
 from server.domain.validation import TimeRange
 from server.usecases.unit import Tx
 
@@ -43,6 +45,12 @@ async def create_customer(tx: Tx, customer: NewCustomer) -> Customer:
 async def update_customer(tx: Tx, ref: CustomerRef, changes: CustomerChanges) -> Customer:
     """UpdateCustomer: the named fields; currency and timezone only while nothing depends on them."""
     current = await _lock(tx, ref)
+    if changes.currency not in (None, current.currency) and await credits_repo.has_blocks(
+        tx.conn, tx.account_id, current.id
+    ):
+        raise FailedPrecondition(
+            "CUSTOMER_HAS_CREDITS", "currency cannot change once the customer was granted credits", subject="currency"
+        )
     if changes.currency is not None or changes.timezone is not None:
         changes.check_allowed(
             current_currency=current.currency,

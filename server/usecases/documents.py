@@ -1,21 +1,29 @@
 """Document use cases: load what a document shows, render it off the event loop.
 
 Rendering is CPU work (tens of milliseconds, about 0.1 s for 500 lines) in Typst, which releases the
-GIL: it runs on a pool of `max_concurrent` worker threads (one per core by default), so that documents
-never stall the event loop nor run more renders at once than the cores can do. A call cancelled while
-its render waits in the pool's queue takes the render out of the queue.
+GIL: it runs on a pool of `max_concurrent` worker threads (one per core by default, shared by invoice and
+credit note documents), so that documents never stall the event loop nor run more renders at once than
+the cores can do. A call cancelled while its render waits in the pool's queue takes the render out of
+the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 from server.db import documents as repo
 from server.db.pool import Database
-from server.domain.documents import MEDIA_TYPES, DocumentFormat, InvoiceDocument, RenderedDocument
-from server.domain.documents.content import invoice_filename, invoice_sheet
+from server.domain.documents import (
+    MEDIA_TYPES,
+    CreditNoteDocument,
+    DocumentFormat,
+    InvoiceDocument,
+    RenderedDocument,
+)
+from server.domain.documents.content import credit_note_filename, credit_note_sheet, invoice_filename, invoice_sheet
 from server.domain.documents.pdf import render_pdf
 
 
@@ -36,13 +44,35 @@ def render_invoice_document(document: InvoiceDocument, document_format: Document
     )
 
 
+async def load_credit_note_document(db: Database, account_id: str, note_id: str) -> CreditNoteDocument:
+    """The credit note, what it shows of its invoice, and the parties, read in one statement; NotFound otherwise."""
+    async with db.connection() as conn:
+        return await repo.credit_note_document(conn, account_id, note_id)
+
+
+def render_credit_note_document(document: CreditNoteDocument, document_format: DocumentFormat) -> RenderedDocument:
+    """The document of a credit note version, by the same layout as invoices. Pure and deterministic."""
+    data = render_pdf(credit_note_sheet(document))
+    return RenderedDocument(
+        data=data,
+        media_type=MEDIA_TYPES[document_format],
+        filename=credit_note_filename(document),
+        version=document.note.version,
+    )
+
+
+@functools.cache
+def render_threads(workers: int) -> ThreadPoolExecutor:
+    """The process's render threads (one pool per size): invoice and credit note documents share them."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="document-render")
+
+
 class Documents:
-    """GetInvoiceDocument: load in the database, render in a worker thread."""
+    """GetInvoiceDocument and GetCreditNoteDocument: load in the database, render in a worker thread."""
 
     def __init__(self, db: Database, max_concurrent: int | None = None) -> None:
         self._db = db
-        workers = max_concurrent or os.cpu_count() or 1
-        self._renderers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="document-render")
+        self._renderers = render_threads(max_concurrent or os.cpu_count() or 1)
 
     async def invoice_document(
         self, account_id: str, invoice_id: str, document_format: DocumentFormat
@@ -51,3 +81,11 @@ class Documents:
         document = await load_invoice_document(self._db, account_id, invoice_id)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._renderers, render_invoice_document, document, document_format)
+
+    async def credit_note_document(
+        self, account_id: str, note_id: str, document_format: DocumentFormat
+    ) -> RenderedDocument:
+        """The current version of the credit note as a document."""
+        document = await load_credit_note_document(self._db, account_id, note_id)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._renderers, render_credit_note_document, document, document_format)

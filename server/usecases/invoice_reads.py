@@ -91,16 +91,14 @@ async def refresh_stale_forms(
             stale = await repo.stale_wires(conn, render.schema, batch, account_id)
         if not stale:
             return refreshed
+        by_account: dict[str, list[str]] = {}
         for item in stale:
-            async with db.transaction() as conn:
-                try:
-                    invoice = await repo.get(conn, item.account_id, item.invoice_id)
-                except NotFound:  # (deleted meanwhile: drafts are never deleted today, but be safe)
-                    continue
-                wire = render(invoice)
-                await repo.store_wire(
-                    conn, item.account_id, item.invoice_id, invoice.header.version, wire, render.schema
-                )
-            refreshed += 1
+            by_account.setdefault(item.account_id, []).append(item.invoice_id)
+        for owner, invoice_ids in by_account.items():
+            async with db.transaction() as conn:  # (no lock: each form is kept only for the version it shows)
+                invoices = await repo.get_many(conn, owner, invoice_ids)
+                forms = [(i.header.id, i.header.version, render(i)) for i in invoices]
+                await repo.store_wires(conn, owner, forms, render.schema)
+            refreshed += len(forms)
         if len(stale) < batch:
             return refreshed

@@ -13,8 +13,15 @@ from dataclasses import dataclass, replace
 
 from server.db import customers as customers_repo
 from server.db import invoices as repo
-from server.domain import lifecycle
-from server.domain.customers import BalanceAction, Customer, CustomerRef, check_same_currency
+from server.domain import crediting, lifecycle
+from server.domain.customers import (
+    BalanceAction,
+    BalanceDirection,
+    Customer,
+    CustomerRef,
+    check_same_currency,
+    move_balance,
+)
 from server.domain.errors import NotFound
 from server.domain.events import InvoiceEventKind
 from server.domain.events import InvoiceEventKind as E
@@ -32,7 +39,7 @@ from server.domain.invoices import (
     transition,
 )
 from server.domain.validation import today_in
-from server.usecases import subscription_billing
+from server.usecases import credit_ledger, subscription_billing
 from server.usecases.publish import ChangedInvoice, InvoiceRenderer, invoice_changed
 from server.usecases.unit import Tx
 
@@ -135,18 +142,27 @@ class Invoices:
 
     async def issue(self, tx: Tx, invoice_id: str, expected: int | None) -> ChangedInvoice:
         """IssueInvoice (and the runner's auto-issue): number, due date, balance applied, paid if nothing is due."""
-        customer, invoice = await _lock_with_customer(tx, invoice_id, expected)
+        customer, invoice = await lock_with_customer(tx, invoice_id, expected)
+        return await self._issue_locked(tx, customer, invoice)
+
+    async def publish(self, tx: Tx, invoice_id: str, kinds: Sequence[InvoiceEventKind]) -> ChangedInvoice:
+        """Record the events of an invoice another use case created (a partial invoice)."""
+        return await self._publish(tx, invoice_id, kinds)
+
+    async def issue_locked(self, tx: Tx, customer: Customer, invoice: InvoiceHeader) -> ChangedInvoice:
+        """Issue an invoice whose customer and row the caller holds locked (the one lock order)."""
         return await self._issue_locked(tx, customer, invoice)
 
     async def _issue_locked(self, tx: Tx, customer: Customer, invoice: InvoiceHeader) -> ChangedInvoice:
         columns: dict[str, object] = {}
         total = invoice.total
         if invoice.source is InvoiceSource.SUBSCRIPTION and invoice.status is InvoiceStatus.DRAFT:
-            # Bill the usage stored now, late events included.
+            # Bill the usage stored now, late events included, and draw the prepaid credits its lines use.
             refreshed = await subscription_billing.refresh(tx.conn, tx.account_id, invoice)
             if refreshed is not None:
-                columns |= refreshed.columns()
-                total = refreshed.total
+                columns |= refreshed.totals.columns()
+                total = refreshed.totals.total
+                await credit_ledger.draw(tx, customer.id, invoice.id, refreshed.draws)
         outcome = lifecycle.issue(
             status=invoice.status,
             total=total,
@@ -158,6 +174,16 @@ class Invoices:
             eligible_at=invoice.eligible_to_issue_at,
             now=tx.now,
         )
+        if outcome.credit_move is not None:
+            await customers_repo.insert_balance_transaction(
+                tx.conn,
+                tx.account_id,
+                customer.id,
+                BalanceAction.PRORATED_REFUND,
+                outcome.credit_move,
+                description="proration credits beyond the invoice's charges",
+                invoice_id=invoice.id,
+            )
         if outcome.balance_move is not None:
             await customers_repo.insert_balance_transaction(
                 tx.conn,
@@ -182,7 +208,7 @@ class Invoices:
             invoice = await repo.lock(tx.conn, tx.account_id, invoice_id)
             refreshed = await subscription_billing.refresh(tx.conn, tx.account_id, invoice)
             if refreshed is not None:
-                await repo.save(tx.conn, tx.account_id, invoice_id, refreshed.columns())
+                await repo.save(tx.conn, tx.account_id, invoice_id, refreshed.totals.columns())
                 await self._publish(tx, invoice_id, [E.UPDATED])
 
     async def touch(self, tx: Tx, invoice_id: str) -> ChangedInvoice:
@@ -209,13 +235,32 @@ class Invoices:
         return await self._publish(tx, invoice_id, [E.PAID])
 
     async def void(self, tx: Tx, invoice_id: str, expected: int | None) -> ChangedInvoice:
-        """VoidInvoice: issued → void, giving back every balance change the invoice made."""
-        customer, invoice = await _lock_with_customer(tx, invoice_id, expected)
+        """VoidInvoice: issued → void, giving back every balance change the invoice made (refused while live
+        adjustment credit notes remain)."""
+        customer, invoice = await lock_with_customer(tx, invoice_id, expected)
         status = lifecycle.void(invoice.status)
+        crediting.check_no_live_adjustments((await repo.get(tx.conn, tx.account_id, invoice_id)).credit_notes)
         applied = await repo.applied_balance(tx.conn, tx.account_id, invoice_id)
-        for move in lifecycle.void_reversals(applied, customer.balance):
+        balance = customer.balance
+        for move in lifecycle.void_reversals(applied, balance):
             await customers_repo.insert_balance_transaction(
                 tx.conn, tx.account_id, customer.id, BalanceAction.RETURN_FROM_VOIDING, move, invoice_id=invoice_id
+            )
+            balance = move.ending_balance
+        await credit_ledger.give_back(tx, customer.id, invoice_id)
+        # Prorated refunds credited for the invoice (its negative total, a cancellation, a backfill) are taken back.
+        refunded = await repo.prorated_refunds(tx.conn, tx.account_id, invoice_id, with_backfills=True)
+        if refunded != 0:
+            direction = BalanceDirection.DECREMENT if refunded > 0 else BalanceDirection.INCREMENT
+            action = BalanceAction.REVERT_PRORATED_REFUND if refunded > 0 else BalanceAction.PRORATED_REFUND
+            await customers_repo.insert_balance_transaction(
+                tx.conn,
+                tx.account_id,
+                customer.id,
+                action,
+                move_balance(balance, direction, abs(refunded)),
+                description="the invoice was voided",
+                invoice_id=invoice_id,
             )
         await repo.save(tx.conn, tx.account_id, invoice_id, {"status": status.value, "voided_at": tx.now})
         return await self._publish(tx, invoice_id, [E.VOIDED])
@@ -228,7 +273,7 @@ async def _lock(tx: Tx, invoice_id: str, expected: int | None) -> InvoiceHeader:
     return invoice
 
 
-async def _lock_with_customer(tx: Tx, invoice_id: str, expected: int | None) -> tuple[Customer, InvoiceHeader]:
+async def lock_with_customer(tx: Tx, invoice_id: str, expected: int | None) -> tuple[Customer, InvoiceHeader]:
     """Lock the invoice's customer, then the invoice (the one lock order), and check the expected version."""
     customer_id = await repo.customer_of(tx.conn, tx.account_id, invoice_id)
     customer = await customers_repo.get(tx.conn, tx.account_id, customer_id=customer_id, lock="update")
@@ -236,8 +281,12 @@ async def _lock_with_customer(tx: Tx, invoice_id: str, expected: int | None) -> 
 
 
 async def _reprice(tx: Tx, invoice: InvoiceHeader, lines: list[Line]) -> None:
-    """Spread the invoice's discount over its current lines again and store the new totals."""
-    priced = apply_discount(lines, invoice.currency, invoice.discount)
+    """Spread the invoice's discount over its current lines again and store the new totals.
+
+    Without an invoice-level discount (every subscription invoice) the lines keep their amounts: a subscription
+    line's adjustments, partial-invoice deduction and prepaid credits stay as its pricing left them.
+    """
+    priced = lines if invoice.discount is None else apply_discount(lines, invoice.currency, invoice.discount)
     changed = [new for new, old in zip(priced, lines, strict=True) if new.id and new != old]
     await repo.update_line_amounts(tx.conn, tx.account_id, changed)
     await repo.save(tx.conn, tx.account_id, invoice.id, totals(priced, invoice.currency).columns())

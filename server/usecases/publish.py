@@ -1,11 +1,13 @@
-"""What every invoice mutation does last: keep the invoice's wire form, and record the change on its stream.
+"""What every invoice mutation does last: keep the invoice's wire form, record the version, announce the change.
 
 `invoice_changed` reads the invoice as the change left it and renders its wire
 form once; in the same transaction it stores those bytes on the invoice (the
-read path answers GetInvoice and ListInvoices with them, building nothing) and
-appends one event per kind to the outbox, so a rolled-back change emits
-nothing and a committed one is never lost. The rendered bytes come back with
-the invoice: a servicer answers with exactly the bytes readers and watchers get.
+read path answers GetInvoice and ListInvoices with them, building nothing),
+records them as a new version in the invoice's history (who made it:
+`tx.actor`), and appends one event per kind to the outbox, so a rolled-back
+change emits nothing and a committed one is never lost. The rendered bytes
+come back with the invoice: a servicer answers with exactly the bytes readers
+and watchers get.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from server.db import events as events_repo
+from server.db import history as history_repo
 from server.db import invoices as invoices_repo
 from server.domain.events import InvoiceEventKind
 from server.domain.invoices import Invoice
@@ -46,10 +49,11 @@ class ChangedInvoice:
 async def invoice_changed(
     tx: Tx, render: InvoiceRenderer, invoice_id: str, kinds: Sequence[InvoiceEventKind]
 ) -> ChangedInvoice:
-    """Append events of these kinds for the invoice as it is now; return it and its wire form."""
+    """Record the invoice as it is now in its history, append events of these kinds; return it and its wire form."""
     invoice = await invoices_repo.get(tx.conn, tx.account_id, invoice_id)
     wire = render(invoice)
     await invoices_repo.store_wire(tx.conn, tx.account_id, invoice_id, invoice.header.version, wire, render.schema)
+    await history_repo.record(tx.conn, tx.account_id, invoice.header, wire, **tx.actor.recorded())
     for kind in kinds:
         await events_repo.append(
             tx.conn,

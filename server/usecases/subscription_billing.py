@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 import asyncpg
 
+from server.db import credits as credits_repo
 from server.db import customers as customers_repo
 from server.db import invoices as invoices_repo
 from server.db import subscriptions as repo
-from server.domain.billing import PeriodCheck, Usage, boundary_lines, check_periods, has_usage
+from server.domain.billing import (
+    PeriodCheck,
+    Usage,
+    billed_in_advance,
+    boundary_lines,
+    check_periods,
+    has_usage,
+    in_arrears,
+    usage_segments,
+)
+from server.domain.credits import Draw, draw_credits
 from server.domain.customers import Customer
 from server.domain.errors import FailedPrecondition
 from server.domain.invoices import InvoiceHeader, InvoiceSource, Line, Totals, totals
@@ -31,23 +43,71 @@ from server.usecases.metering import measure
 async def price_boundary(
     conn: asyncpg.Connection, sub: Subscription, k: int, usage_until: dt.datetime | None = None
 ) -> list[PricedLine]:
-    """The priced lines of boundary k, with usage measured up to usage_until (default: the period's end)."""
+    """The priced lines of boundary k, with usage measured up to usage_until (default: each segment's end), and
+    the proration lines of what the invoice of boundary k-1 billed in advance."""
     measured: dict[tuple[str, dt.date], Usage] = {}
-    if k >= 1:
-        period = sub.schedule.period(k - 1)
-        start = instant(period.start, sub.timezone)
-        end = sub.term.usage_end(period)
+    for segment in usage_segments(sub.timeline, sub.schedule, k, sub.end_date):
+        start = instant(segment.days.start, sub.timezone)
+        end = sub.term.usage_end(segment.days)
         if usage_until is not None:
             end = min(end, usage_until)
-        for price in sub.prices:
-            if price.price_type is PriceType.USAGE:
-                used = await measure(conn, sub.account_id, sub.customer_id, price, start, max(end, start))
-                measured[(price.id, period.start)] = used
+        used = await measure(conn, sub.account_id, sub.customer_id, segment.price, start, max(end, start))
+        measured[(segment.price.id, segment.days.start)] = used
 
     def lookup(price: Price, billed: Period) -> Usage:
         return measured[(price.id, billed.start)]
 
-    return boundary_lines(sub.prices, sub.schedule, k, sub.end_date, lookup)
+    billed = None
+    if k >= 1:
+        lines = await invoices_repo.boundary_invoice_lines(conn, sub.account_id, sub.id, k - 1)
+        if lines is not None:
+            billed = billed_in_advance(lines, sub.schedule.period(k - 1), sub.currency)
+    return boundary_lines(sub.timeline, sub.schedule, k, sub.end_date, lookup, billed)
+
+
+@dataclass(frozen=True)
+class Billed:
+    """The invoice of a boundary: its priced lines, the lines as stored (prepaid credits drawn), and the draws
+    (by line position)."""
+
+    priced: list[PricedLine]
+    lines: list[Line]
+    draws: list[Draw]
+
+
+async def bill_boundary(
+    conn: asyncpg.Connection,
+    sub: Subscription,
+    k: int,
+    usage_until: dt.datetime | None = None,
+    *,
+    usage_only: bool = False,
+) -> Billed:
+    """The lines of boundary k as an invoice stores them (all of them, or only its usage lines): what partial
+    invoices of the boundary already billed of each line deducted, then the prepaid credits they draw from the
+    customer's blocks as they are now."""
+    priced = await price_boundary(conn, sub, k, usage_until)
+    if usage_only:
+        priced = [p for p in priced if p.price.price_type is PriceType.USAGE]
+    partial = await invoices_repo.partially_invoiced(conn, sub.account_id, sub.id, k)
+    lines = [
+        replace(line, partially_invoiced_amount=partial.get((p.price.id, p.start_date), line.amount * 0))
+        for p, line in zip(priced, invoice_lines(priced, sub), strict=True)
+    ]
+    blocks = await credits_repo.available(conn, sub.account_id, sub.customer_id)
+    credited, draws = draw_credits(lines, [in_arrears(p.price) for p in priced], blocks, sub.currency)
+    return Billed(priced, credited, draws)
+
+
+async def usage_lines(conn: asyncpg.Connection, sub: Subscription, k: int) -> list[Line]:
+    """The usage lines of boundary k priced with the usage stored now, less what partial invoices billed of
+    them, before credits (what a backfill compares with an issued invoice)."""
+    priced = [p for p in await price_boundary(conn, sub, k) if p.price.price_type is PriceType.USAGE]
+    partial = await invoices_repo.partially_invoiced(conn, sub.account_id, sub.id, k)
+    return [
+        replace(line, amount=line.amount - partial.get((p.price.id, p.start_date), line.amount * 0))
+        for p, line in zip(priced, invoice_lines(priced, sub), strict=True)
+    ]
 
 
 async def generate(conn: asyncpg.Connection, sub: Subscription, k: int, grace: dt.timedelta) -> str | None:
@@ -55,10 +115,10 @@ async def generate(conn: asyncpg.Connection, sub: Subscription, k: int, grace: d
 
     Raises asyncpg.UniqueViolationError if that boundary was already invoiced.
     """
-    priced = await price_boundary(conn, sub, k)
-    if not priced:
+    billed = await bill_boundary(conn, sub, k)
+    if not billed.priced:
         return None
-    lines = invoice_lines(priced, sub)
+    lines = billed.lines
     customer = await customers_repo.get(conn, sub.account_id, customer_id=sub.customer_id)
     boundary = sub.boundary_at(k)
     return await invoices_repo.insert(
@@ -80,22 +140,71 @@ async def generate(conn: asyncpg.Connection, sub: Subscription, k: int, grace: d
         subscription_id=sub.id,
         billing_boundary=k,
         # Usage invoices wait out a grace period so that late events still count.
-        eligible_to_issue_at=boundary + grace if has_usage(priced) else boundary,
+        eligible_to_issue_at=boundary + grace if has_usage(billed.priced) else boundary,
     )
 
 
-async def refresh(conn: asyncpg.Connection, account_id: str, invoice: InvoiceHeader) -> Totals | None:
-    """Re-price a subscription draft's generated lines with the usage stored now; return its new totals.
+@dataclass(frozen=True)
+class Refreshed:
+    """A draft re-priced: its new totals, and the credits its lines draw (line id, block id, amount)."""
 
-    Called when the draft is issued and when late events reach it, so events that
-    arrived within the grace period are billed. None for invoices not from a subscription.
+    totals: Totals
+    draws: list[tuple[str, str, Decimal]]
+
+
+async def refresh(conn: asyncpg.Connection, account_id: str, invoice: InvoiceHeader) -> Refreshed | None:
+    """Re-price a subscription draft's generated lines with the usage and credits stored now.
+
+    Called when the draft is issued (the credits it draws are then taken from
+    the ledger) and when late events or new credits reach it, so events that
+    arrived within the grace period are billed. None for invoices not from a
+    subscription's period.
     """
-    if invoice.subscription_id is None or invoice.billing_boundary is None:
+    if (
+        invoice.source is not InvoiceSource.SUBSCRIPTION
+        or invoice.subscription_id is None
+        or invoice.billing_boundary is None
+    ):
         return None
     sub = subscription_from(await repo.get(conn, account_id, invoice.subscription_id), account_id)
-    generated = invoice_lines(await price_boundary(conn, sub, invoice.billing_boundary), sub)
-    await invoices_repo.replace_generated_lines(conn, account_id, invoice.id, generated, sub.currency)
-    return totals(await invoices_repo.lines(conn, account_id, invoice.id), sub.currency)
+    billed = await bill_boundary(conn, sub, invoice.billing_boundary)
+    ids = await invoices_repo.replace_generated_lines(conn, account_id, invoice.id, billed.lines, sub.currency)
+    draws = [(ids[d.line], d.block_id, d.amount) for d in billed.draws]
+    return Refreshed(totals(await invoices_repo.lines(conn, account_id, invoice.id), sub.currency), draws)
+
+
+def _shown(line: Line) -> tuple[object, ...]:
+    price_id = None if line.price_data is None else line.price_data.get("id")
+    return (
+        price_id,
+        line.name,
+        line.quantity,
+        line.start_date,
+        line.end_date,
+        line.subtotal,
+        line.credits_applied,
+        line.amount,
+    )
+
+
+async def reprices(conn: asyncpg.Connection, sub: Subscription, k: int, stored: Sequence[Line]) -> bool:
+    """True when the draft of boundary k would bill other lines than the ones it has (its subscription changed)."""
+    generated = (await bill_boundary(conn, sub, k)).lines
+    return [_shown(li) for li in generated] != [_shown(li) for li in stored if not li.is_one_off]
+
+
+async def stale_drafts(conn: asyncpg.Connection, account_id: str, invoice_ids: Sequence[str]) -> list[str]:
+    """The subscription drafts among these whose lines would now differ (what they bill or the credits they draw)."""
+    stale = []
+    for invoice_id in invoice_ids:
+        invoice = await invoices_repo.lock(conn, account_id, invoice_id)
+        if invoice.subscription_id is None or invoice.billing_boundary is None:
+            continue
+        sub = subscription_from(await repo.get(conn, account_id, invoice.subscription_id), account_id)
+        stored = await invoices_repo.priced_lines(conn, account_id, invoice_id)
+        if await reprices(conn, sub, invoice.billing_boundary, stored):
+            stale.append(invoice_id)
+    return stale
 
 
 async def check_usage_periods(
@@ -153,19 +262,19 @@ async def upcoming_invoice(
     record = await repo.get(conn, account_id, subscription_id)
     sub = subscription_from(record, account_id)
     k = sub.term.upcoming_boundary(now, record.next_boundary)
-    priced = [] if k is None else await price_boundary(conn, sub, k, usage_until=now)
-    if k == 0 and not priced:  # a subscription starting later whose first invoice bills nothing
+    billed = None if k is None else await bill_boundary(conn, sub, k, usage_until=now)
+    if k == 0 and billed is not None and not billed.priced:  # starting later, and its first invoice bills nothing
         k = 1
-        priced = await price_boundary(conn, sub, k, usage_until=now)
-    if k is None or (not priced and record.ended_at is not None and record.ended_at <= now):
+        billed = await bill_boundary(conn, sub, k, usage_until=now)
+    if k is None or billed is None or (not billed.priced and record.ended_at is not None and record.ended_at <= now):
         raise FailedPrecondition(
             "SUBSCRIPTION_NOT_ACTIVE",
             "the subscription has ended and its final invoice has been generated: nothing is upcoming",
             subject="subscription_id",
         )
     customer = await customers_repo.get(conn, account_id, customer_id=sub.customer_id)
-    lines = invoice_lines(priced, sub)
-    eligible = sub.boundary_at(k) + (grace if has_usage(priced) else dt.timedelta(0))
+    lines = billed.lines
+    eligible = sub.boundary_at(k) + (grace if has_usage(billed.priced) else dt.timedelta(0))
     return UpcomingInvoice(
         subscription=record,
         customer=customer,

@@ -12,7 +12,8 @@
 - `fuzz`: the fuzz framework behind tests/test_fuzz_rpcs.py.
 - `money`: the tests' own exact money arithmetic; `reference_pricer`: an independent pricer the service's
   upcoming invoices are compared with (tests/test_pricing_differential.py).
-- `documents`: invoice documents fetched through GetInvoiceDocument, and their text.
+- `documents`: invoice and credit note documents fetched through their RPCs, and their text.
+- `credit_notes`: credit note requests and calls, invoice versions (history), change events replayed.
 - `cli`: real command-line clients (grpcurl, buf curl, node, go) run as processes; `go_client`: the Go client
   built against Debian's grpc-go (fixtures); `keepalive`: idle watches held while the suite runs (fixtures);
   `watch_client`: the Python watching process they start.

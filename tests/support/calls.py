@@ -154,3 +154,54 @@ async def ingest_ok(api: Api, events: Sequence[usage_service_pb2.Event]) -> None
     """IngestEvents with one batch whose events must all be accepted."""
     response = await ingest(api, events)
     assert list(response.errors) == []
+
+
+async def change_plan(
+    api: Api,
+    subscription_id: str,
+    plan_id: str,
+    option: subscription_service_pb2.ChangeOption,
+    on: str | None = None,
+    request_id: str = "",
+) -> subscription_service_pb2.SubscriptionChangeResponse:
+    """ChangeSubscriptionPlan (on the date "YYYY-MM-DD", when given)."""
+    request = subscription_service_pb2.ChangeSubscriptionPlanRequest(
+        subscription_id=subscription_id, plan_id=plan_id, change_option=option, request_id=request_id
+    )
+    if on is not None:
+        request.change_date.CopyFrom(date(on))
+    result: subscription_service_pb2.SubscriptionChangeResponse = await api.subscriptions.ChangeSubscriptionPlan(
+        request
+    )
+    return result
+
+
+async def change_quantity(
+    api: Api,
+    subscription_id: str,
+    price_id: str,
+    quantity: str,
+    option: subscription_service_pb2.ChangeOption,
+    on: str | None = None,
+    request_id: str = "",
+) -> subscription_service_pb2.SubscriptionChangeResponse:
+    """UpdateFixedFeeQuantity (on the date "YYYY-MM-DD", when given)."""
+    request = subscription_service_pb2.UpdateFixedFeeQuantityRequest(
+        subscription_id=subscription_id,
+        price_id=price_id,
+        quantity=quantity,
+        change_option=option,
+        request_id=request_id,
+    )
+    if on is not None:
+        request.change_date.CopyFrom(date(on))
+    result: subscription_service_pb2.SubscriptionChangeResponse = await api.subscriptions.UpdateFixedFeeQuantity(
+        request
+    )
+    return result
+
+
+async def subscription_changes(api: Api, subscription_id: str) -> list[subscription_service_pb2.SubscriptionChange]:
+    """Every change a ListSubscriptionChanges stream delivers (newest first), in order."""
+    request = subscription_service_pb2.ListSubscriptionChangesRequest(subscription_id=subscription_id)
+    return [c async for batch in api.subscriptions.ListSubscriptionChanges(request) for c in batch.changes]

@@ -38,13 +38,15 @@ async def assert_balance_matches_ledger(api: Api, customer_id: str) -> Decimal:
 
 
 def assert_totals_are_sum_of_lines(invoice: invoice_pb2.Invoice) -> None:
-    """total = sum of line amounts, subtotal = sum of line subtotals, each line's amount = its adjusted subtotal."""
+    """total = sum of line amounts, subtotal = sum of line subtotals, each line's amount = its adjusted subtotal
+    less what partial invoices billed of it and the prepaid credits it draws."""
     assert Decimal(invoice.total) == sum((Decimal(li.amount) for li in invoice.line_items), Decimal(0)), invoice.id
     assert Decimal(invoice.subtotal) == sum((Decimal(li.subtotal) for li in invoice.line_items), Decimal(0))
     for line in invoice.line_items:
         adjusted = Decimal(line.subtotal) + sum((Decimal(a.amount) for a in line.adjustments), Decimal(0))
         assert Decimal(line.adjusted_subtotal) == adjusted
-        assert Decimal(line.amount) == adjusted
+        deducted = Decimal(line.partially_invoiced_amount) + Decimal(line.credits_applied)
+        assert Decimal(line.amount) == adjusted - deducted
 
 
 def sequence_of(number: str) -> int:

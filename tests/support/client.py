@@ -13,6 +13,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from invoicing.v1 import (
     account_service_pb2_grpc,
+    credit_note_service_pb2_grpc,
     customer_service_pb2_grpc,
     invoice_service_pb2_grpc,
     plan_service_pb2_grpc,
@@ -75,6 +76,7 @@ class Api:
     subscriptions: subscription_service_pb2_grpc.SubscriptionServiceStub
     usage: usage_service_pb2_grpc.UsageServiceStub
     accounts: account_service_pb2_grpc.AccountServiceStub
+    credit_notes: credit_note_service_pb2_grpc.CreditNoteServiceStub
 
     @classmethod
     def on(cls, channel: grpc.aio.Channel) -> Api:
@@ -87,6 +89,7 @@ class Api:
             subscriptions=subscription_service_pb2_grpc.SubscriptionServiceStub(channel),
             usage=usage_service_pb2_grpc.UsageServiceStub(channel),
             accounts=account_service_pb2_grpc.AccountServiceStub(channel),
+            credit_notes=credit_note_service_pb2_grpc.CreditNoteServiceStub(channel),
         )
 
 

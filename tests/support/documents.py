@@ -1,4 +1,4 @@
-"""Fetching invoice documents through the real RPC, and reading their text back with pypdf."""
+"""Fetching invoice and credit note documents through the real RPCs, and reading their text back with pypdf."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from invoicing.v1 import account_service_pb2, document_pb2, invoice_service_pb2
+from invoicing.v1 import account_service_pb2, credit_note_service_pb2, document_pb2, invoice_service_pb2
 from pypdf import PdfReader
 
 from tests.support.client import Api
@@ -26,7 +26,17 @@ class Fetched:
 async def fetch_document(api: Api, invoice_id: str, **fields: Any) -> Fetched:
     """GetInvoiceDocument, every chunk concatenated; checks the size and digest the first chunk announces."""
     request = invoice_service_pb2.GetInvoiceDocumentRequest(invoice_id=invoice_id, **fields)
-    chunks = [chunk async for chunk in api.invoices.GetInvoiceDocument(request)]
+    return _whole([chunk async for chunk in api.invoices.GetInvoiceDocument(request)])
+
+
+async def fetch_credit_note_document(api: Api, credit_note_id: str, **fields: Any) -> Fetched:
+    """GetCreditNoteDocument, checked and concatenated as fetch_document does."""
+    request = credit_note_service_pb2.GetCreditNoteDocumentRequest(credit_note_id=credit_note_id, **fields)
+    return _whole([chunk async for chunk in api.credit_notes.GetCreditNoteDocument(request)])
+
+
+def _whole(chunks: list[document_pb2.DocumentChunk]) -> Fetched:
+    """The document the chunks carry, after checking what the first one announces."""
     data = b"".join(chunk.data for chunk in chunks)
     first = chunks[0]
     assert first.content_type == "application/pdf"

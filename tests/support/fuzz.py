@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from invoicing.v1 import (
     account_service_pb2,
     common_pb2,
+    credit_note_service_pb2,
     customer_pb2,
     customer_service_pb2,
     document_pb2,
@@ -59,8 +60,9 @@ from tests.support.builders import (
     today_utc,
     usage_price,
 )
-from tests.support.calls import ALL_STATUSES, issue
+from tests.support.calls import ALL_STATUSES, get_invoice, issue, mark_paid
 from tests.support.client import Api, stream_of
+from tests.support.credit_notes import create_note, note_request
 
 T = TypeVar("T")
 Draw = Callable[[st.SearchStrategy[Any]], Any]
@@ -72,6 +74,7 @@ SERVICE_MODULES: Final = (
     subscription_service_pb2,
     usage_service_pb2,
     account_service_pb2,
+    credit_note_service_pb2,
 )
 SERVICES: Final[list[ServiceDescriptor]] = [
     service for module in SERVICE_MODULES for service in module.DESCRIPTOR.services_by_name.values()
@@ -98,7 +101,7 @@ CALL_TIMEOUT_S: Final = 30.0
 # The change stream never ends by itself: it is read under this deadline, which it may reach.
 WATCH_TIMEOUT_S: Final = 0.2
 # RPCs whose id fields are filters: naming another account's resource there matches nothing.
-FILTER_RPCS: Final = frozenset({"ListInvoices", "ListSubscriptions", "WatchInvoiceEvents"})
+FILTER_RPCS: Final = frozenset({"ListInvoices", "ListSubscriptions", "WatchInvoiceEvents", "ListCreditNotes"})
 READ_PREFIXES: Final = ("Get", "List", "Watch")
 
 
@@ -497,12 +500,15 @@ class Other:
     plan: plan_service_pb2.Plan
     subscription: subscription_service_pb2.Subscription
     token: str
+    note: credit_note_service_pb2.CreditNote
 
     @classmethod
     async def create(cls, api: Api) -> Other:
         customer = await create_customer(api)
         draft = await create_invoice(api, customer, line_items=[line(), line(name="Extra")])
         issued = await _issued(api, customer)
+        note = await create_note(api, issued.id, (issued.line_items[0].id, "1.00"))
+        issued = await api.invoices.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id=issued.id))
         credit = await api.customers.CreateBalanceTransaction(
             customer_service_pb2.CreateBalanceTransactionRequest(
                 customer_id=customer.id, amount="5.00", type=customer_pb2.BALANCE_TRANSACTION_TYPE_INCREMENT
@@ -514,11 +520,11 @@ class Other:
         token = await _first_token(
             api.invoices.ListInvoices(invoice_service_pb2.ListInvoicesRequest(status=ALL_STATUSES, limit=1))
         )
-        return cls(api, customer, [draft, issued], credit.id, plan, subscription, token)
+        return cls(api, customer, [draft, issued], credit.id, plan, subscription, token, note)
 
     def server_ids(self) -> set[str]:
         """Every id the server gave this account's resources."""
-        ids = {self.customer.id, self.credit_id, self.plan.id, self.subscription.id}
+        ids = {self.customer.id, self.credit_id, self.plan.id, self.subscription.id, self.note.id}
         ids.update(price.id for price in self.plan.prices)
         for invoice in self.invoices:
             ids.add(invoice.id)
@@ -551,6 +557,11 @@ class Other:
             customers.ListCustomers(customer_service_pb2.ListCustomersRequest()),
             plans.ListPlans(plan_service_pb2.ListPlansRequest()),
             subscriptions.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest()),
+            self.api.credit_notes.ListCreditNotes(credit_note_service_pb2.ListCreditNotesRequest()),
+            *(
+                self.api.invoices.ListInvoiceVersions(invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=i.id))
+                for i in self.invoices
+            ),
         ]
         for call in streams:
             async for batch in call:
@@ -569,6 +580,7 @@ class Home:
     issued: list[invoice_pb2.Invoice]
     plans: list[plan_service_pb2.Plan]
     subscriptions: list[subscription_service_pb2.Subscription]
+    notes: list[credit_note_service_pb2.CreditNote] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -607,7 +619,19 @@ class Home:
         await api.usage.IngestEvents(
             usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])
         )
+        await api.customers.GrantCredits(
+            customer_service_pb2.GrantCreditsRequest(customer_id=usd.id, amount="25.00", currency="USD")
+        )
+        await api.subscriptions.UpdateFixedFeeQuantity(
+            subscription_service_pb2.UpdateFixedFeeQuantityRequest(
+                subscription_id=subscriptions[0].id,
+                price_id=plans[0].prices[0].id,
+                quantity="3",
+                change_option=subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM,
+            )
+        )
         home = cls(api, [usd, jpy], drafts, issued, plans, subscriptions)
+        home.notes = [await home.fresh_note(0), await home.fresh_note(1)]  # an adjustment and a refund
         home.tokens = {
             "ListInvoices": await _first_token(api.invoices.ListInvoices(home.list_invoices_filters(limit=1))),
             "ListCustomers": await _first_token(
@@ -622,6 +646,31 @@ class Home:
             "ListSubscriptions": await _first_token(
                 api.subscriptions.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest(limit=1))
             ),
+            "ListCreditBlocks": await _first_token(
+                api.customers.ListCreditBlocks(
+                    customer_service_pb2.ListCreditBlocksRequest(customer_id=usd.id, limit=1)
+                )
+            ),
+            "ListCreditLedger": await _first_token(
+                api.customers.ListCreditLedger(
+                    customer_service_pb2.ListCreditLedgerRequest(customer_id=usd.id, limit=1)
+                )
+            ),
+            "ListSubscriptionChanges": await _first_token(
+                api.subscriptions.ListSubscriptionChanges(
+                    subscription_service_pb2.ListSubscriptionChangesRequest(
+                        subscription_id=subscriptions[0].id, limit=1
+                    )
+                )
+            ),
+            "ListCreditNotes": await _first_token(
+                api.credit_notes.ListCreditNotes(credit_note_service_pb2.ListCreditNotesRequest(limit=1))
+            ),
+            "ListInvoiceVersions": await _first_token(
+                api.invoices.ListInvoiceVersions(
+                    invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=issued[0].id, limit=1)
+                )
+            ),
         }
         return home
 
@@ -632,6 +681,8 @@ class Home:
             ids.append(invoice.id)
             ids.extend(item.id for item in invoice.line_items)
         ids.extend(price.id for plan in self.plans for price in plan.prices)
+        for note in self.notes:
+            ids += [note.id, note.invoice_id, *(item.invoice_line_item_id for item in note.line_items)]
         return ids
 
     def client_ids(self) -> list[str]:
@@ -653,6 +704,19 @@ class Home:
         if choice % 4 == 0:
             return pick(self.issued, choice // 4)
         return await _issued(self.api, self.customers[0])
+
+    async def creditable(self, choice: int) -> invoice_pb2.Invoice:
+        """A fresh invoice a credit note can be issued on: issued (an adjustment), or for a third of the
+        choices paid (a refund)."""
+        invoice = await _issued(self.api, self.customers[choice % 2])
+        if choice % 3 == 1:
+            invoice = await mark_paid(self.api, invoice.id)
+        return invoice
+
+    async def fresh_note(self, choice: int) -> credit_note_service_pb2.CreditNote:
+        """A live credit note on a fresh invoice (an adjustment, or a refund for a third of the choices)."""
+        invoice = await self.creditable(choice)
+        return await create_note(self.api, invoice.id, (invoice.line_items[0].id, "1"))
 
     async def subscription(self, choice: int) -> subscription_service_pb2.Subscription:
         """A subscription: a fresh one for half the choices."""
@@ -917,6 +981,43 @@ async def _list_balance_transactions(home: Home, choice: int) -> list[Message]:
     ]
 
 
+async def _grant_credits(home: Home, choice: int) -> list[Message]:
+    customer = pick(home.customers, choice)
+    request = customer_service_pb2.GrantCreditsRequest(
+        amount="10" if customer.currency == "JPY" else "10.00",
+        currency=customer.currency,
+        per_unit_cost_basis="0.25" if choice % 3 else "",
+        description="Prepaid",
+        request_id=_request_id(),
+    )
+    if choice % 2:
+        request.external_customer_id = customer.external_customer_id
+    else:
+        request.customer_id = customer.id
+    if choice % 4 == 1:
+        request.effective_date.CopyFrom(date(today_utc() + dt.timedelta(days=2)))
+        request.expiry_date.CopyFrom(date(today_utc() + dt.timedelta(days=90)))
+    return [request]
+
+
+async def _list_credits(home: Home, choice: int, rpc: str) -> list[Message]:
+    request_type = message_class(method_named(rpc).input_type)
+    if choice % 2:
+        return [request_type(customer_id=home.customers[0].id, resume_token=home.tokens[rpc])]
+    customer = pick(home.customers, choice // 2)
+    if choice % 4 == 2:
+        return [request_type(external_customer_id=customer.external_customer_id, limit=choice % 3)]
+    return [request_type(customer_id=customer.id, limit=choice % 3)]
+
+
+async def _list_credit_blocks(home: Home, choice: int) -> list[Message]:
+    return await _list_credits(home, choice, "ListCreditBlocks")
+
+
+async def _list_credit_ledger(home: Home, choice: int) -> list[Message]:
+    return await _list_credits(home, choice, "ListCreditLedger")
+
+
 async def _create_plan(home: Home, choice: int) -> list[Message]:
     return [
         plan_request(
@@ -951,6 +1052,7 @@ async def _create_subscription(home: Home, choice: int) -> list[Message]:
             auto_issuance=False,
             metadata={"channel": "sales"},
             request_id=_request_id(),
+            invoicing_threshold="1000" if choice % 4 == 3 else "",
         )
     ]
 
@@ -987,6 +1089,111 @@ async def _cancel(home: Home, choice: int) -> list[Message]:
     return [request]
 
 
+_CHANGE_OPTIONS: Final = [
+    subscription_service_pb2.CHANGE_OPTION_IMMEDIATE,
+    subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM,
+    subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE,
+]
+
+
+def _change_date(request: Any, choice: int) -> None:
+    request.change_option = pick(_CHANGE_OPTIONS, choice)
+    if request.change_option == subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE:
+        request.change_date.CopyFrom(date(today_utc() + dt.timedelta(days=10)))
+
+
+async def _change_plan(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.ChangeSubscriptionPlanRequest(
+        subscription_id=subscription.id, plan_id=subscription.plan.id, request_id=_request_id()
+    )
+    _change_date(request, choice)
+    return [request]
+
+
+async def _change_quantity(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.UpdateFixedFeeQuantityRequest(
+        subscription_id=subscription.id,
+        price_id=subscription.plan.prices[0].id,
+        quantity=str(1 + choice % 7),
+        request_id=_request_id(),
+    )
+    _change_date(request, choice)
+    return [request]
+
+
+async def _update_subscription(home: Home, choice: int) -> list[Message]:
+    subscription = await home.subscription(choice)
+    request = subscription_service_pb2.UpdateSubscriptionRequest(
+        subscription_id=subscription.id, request_id=_request_id()
+    )
+    if choice % 3 != 2:
+        request.invoicing_threshold = "" if choice % 3 == 1 else "100"
+    if choice % 3 != 0:
+        request.metadata.CopyFrom(common_pb2.MetadataChange(set={"tier": "gold"}, remove_keys=["channel"]))
+    return [request]
+
+
+async def _list_changes(home: Home, choice: int) -> list[Message]:
+    if choice % 2:
+        return [
+            subscription_service_pb2.ListSubscriptionChangesRequest(
+                subscription_id=home.subscriptions[0].id, resume_token=home.tokens["ListSubscriptionChanges"]
+            )
+        ]
+    return [
+        subscription_service_pb2.ListSubscriptionChangesRequest(
+            subscription_id=pick(home.subscriptions, choice // 2).id, limit=choice % 3
+        )
+    ]
+
+
+async def _fresh_backfill(home: Home, choice: int) -> usage_service_pb2.Backfill:
+    """A pending backfill of a minute somewhere in the last four years (two never overlap, in practice)."""
+    minute = uuid.uuid4().int % (4 * 365 * 24 * 60)
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=minute + 10)
+    backfill: usage_service_pb2.Backfill = await home.api.usage.CreateBackfill(
+        usage_service_pb2.CreateBackfillRequest(
+            customer_id=pick(home.customers, choice).id,
+            timeframe_start=timestamp(start),
+            timeframe_end=timestamp(start + dt.timedelta(minutes=1)),
+        )
+    )
+    return backfill
+
+
+async def _create_backfill(home: Home, choice: int) -> list[Message]:
+    minute = uuid.uuid4().int % (4 * 365 * 24 * 60)
+    start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=minute + 10)
+    customer = pick(home.customers, choice)
+    request = usage_service_pb2.CreateBackfillRequest(
+        timeframe_start=timestamp(start),
+        timeframe_end=timestamp(start + dt.timedelta(minutes=1 + choice % 30)),
+        replace_existing_events=choice % 3 == 0,
+        request_id=_request_id(),
+    )
+    if choice % 2:
+        request.external_customer_id = customer.external_customer_id
+    else:
+        request.customer_id = customer.id
+    return [request]
+
+
+async def _get_backfill(home: Home, choice: int) -> list[Message]:
+    return [usage_service_pb2.GetBackfillRequest(backfill_id=(await _fresh_backfill(home, choice)).id)]
+
+
+async def _close_backfill(home: Home, choice: int) -> list[Message]:
+    backfill = await _fresh_backfill(home, choice)
+    return [usage_service_pb2.CloseBackfillRequest(backfill_id=backfill.id, request_id=_request_id())]
+
+
+async def _revert_backfill(home: Home, choice: int) -> list[Message]:
+    backfill = await _fresh_backfill(home, choice)
+    return [usage_service_pb2.RevertBackfillRequest(backfill_id=backfill.id, request_id=_request_id())]
+
+
 async def _ingest(home: Home, choice: int) -> list[Message]:
     usd = home.customers[0]
     return [usage_service_pb2.IngestEventsRequest(events=[_event(usd), _event(usd, by_external=True)])]
@@ -996,6 +1203,67 @@ async def _ingest_stream(home: Home, choice: int) -> list[Message]:
     request_type = message_class(method_named("IngestEventStream").input_type)
     usd = home.customers[0]
     return [request_type(events=[_event(usd), _event(usd, by_external=True)]) for _ in range(1 + choice % 3)]
+
+
+async def _create_credit_note(home: Home, choice: int) -> list[Message]:
+    invoice = await home.creditable(choice)
+    reasons = list(credit_note_service_pb2.CreditNoteReason.values())[1:]
+    return [
+        note_request(
+            invoice.id,
+            *((item.id, "1") for item in invoice.line_items),
+            reason=pick(reasons, choice),
+            memo="Returned goods",
+            expected_version=invoice.version,
+            request_id=_request_id(),
+        )
+    ]
+
+
+async def _get_credit_note(home: Home, choice: int) -> list[Message]:
+    return [credit_note_service_pb2.GetCreditNoteRequest(credit_note_id=pick(home.notes, choice).id)]
+
+
+async def _list_credit_notes(home: Home, choice: int) -> list[Message]:
+    if choice % 3 == 0:
+        return [credit_note_service_pb2.ListCreditNotesRequest(limit=1, resume_token=home.tokens["ListCreditNotes"])]
+    note = pick(home.notes, choice)
+    return [
+        credit_note_service_pb2.ListCreditNotesRequest(
+            customer_id=note.customer.id if choice % 2 else "",
+            external_customer_id="" if choice % 2 else note.customer.external_customer_id,
+            invoice_id=note.invoice_id if choice % 4 == 1 else "",
+            created_at_gte=_recent_timestamp(-86_400),
+            created_at_lt=_recent_timestamp(60),
+            limit=choice % 3,
+        )
+    ]
+
+
+async def _void_credit_note(home: Home, choice: int) -> list[Message]:
+    note = await home.fresh_note(choice)
+    invoice = await get_invoice(home.api, note.invoice_id)
+    return [
+        credit_note_service_pb2.VoidCreditNoteRequest(
+            credit_note_id=note.id, expected_version=invoice.version, request_id=_request_id()
+        )
+    ]
+
+
+async def _credit_note_document(home: Home, choice: int) -> list[Message]:
+    document_format = document_pb2.DOCUMENT_FORMAT_PDF if choice % 2 else document_pb2.DOCUMENT_FORMAT_UNSPECIFIED
+    note = pick(home.notes, choice)
+    return [credit_note_service_pb2.GetCreditNoteDocumentRequest(credit_note_id=note.id, format=document_format)]
+
+
+async def _list_invoice_versions(home: Home, choice: int) -> list[Message]:
+    if choice % 3 == 0:
+        token = home.tokens["ListInvoiceVersions"]
+        return [
+            invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=home.issued[0].id, limit=1, resume_token=token)
+        ]
+    invoice = pick([*home.drafts, *home.issued], choice)
+    return [invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=invoice.id, limit=choice % 3)]
 
 
 BUILDERS: Final = {
@@ -1017,6 +1285,9 @@ BUILDERS: Final = {
     "ListCustomers": _list_customers,
     "CreateBalanceTransaction": _balance_transaction,
     "ListBalanceTransactions": _list_balance_transactions,
+    "GrantCredits": _grant_credits,
+    "ListCreditBlocks": _list_credit_blocks,
+    "ListCreditLedger": _list_credit_ledger,
     "CreatePlan": _create_plan,
     "GetPlan": _get_plan,
     "ListPlans": _list_plans,
@@ -1024,10 +1295,24 @@ BUILDERS: Final = {
     "GetSubscription": _get_subscription,
     "ListSubscriptions": _list_subscriptions,
     "CancelSubscription": _cancel,
+    "ChangeSubscriptionPlan": _change_plan,
+    "UpdateFixedFeeQuantity": _change_quantity,
+    "ListSubscriptionChanges": _list_changes,
+    "UpdateSubscription": _update_subscription,
     "IngestEvents": _ingest,
     "IngestEventStream": _ingest_stream,
+    "CreateBackfill": _create_backfill,
+    "GetBackfill": _get_backfill,
+    "CloseBackfill": _close_backfill,
+    "RevertBackfill": _revert_backfill,
     "GetAccountProfile": _get_account_profile,
     "UpdateAccountProfile": _update_account_profile,
+    "CreateCreditNote": _create_credit_note,
+    "GetCreditNote": _get_credit_note,
+    "ListCreditNotes": _list_credit_notes,
+    "VoidCreditNote": _void_credit_note,
+    "GetCreditNoteDocument": _credit_note_document,
+    "ListInvoiceVersions": _list_invoice_versions,
 }
 
 

@@ -32,17 +32,19 @@ class GetAccountProfileRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class UpdateAccountProfileRequest(_message.Message):
-    __slots__ = ("name", "email", "address", "tax_id", "payment_instructions", "request_id")
+    __slots__ = ("name", "email", "address", "tax_id", "payment_instructions", "request_id", "validate_only")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TAX_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     name: str
     email: str
     address: _common_pb2.Address
     tax_id: _common_pb2.CustomerTaxId
     payment_instructions: str
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., tax_id: _Optional[_Union[_common_pb2.CustomerTaxId, _Mapping]] = ..., payment_instructions: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., address: _Optional[_Union[_common_pb2.Address, _Mapping]] = ..., tax_id: _Optional[_Union[_common_pb2.CustomerTaxId, _Mapping]] = ..., payment_instructions: _Optional[str] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...

@@ -72,6 +72,21 @@ class CustomerServiceStub:
                 request_serializer=invoicing_dot_v1_dot_customer__service__pb2.ListBalanceTransactionsRequest.SerializeToString,
                 response_deserializer=invoicing_dot_v1_dot_customer__service__pb2.ListBalanceTransactionsResponse.FromString,
                 _registered_method=True)
+        self.GrantCredits = channel.unary_unary(
+                '/invoicing.v1.CustomerService/GrantCredits',
+                request_serializer=invoicing_dot_v1_dot_customer__service__pb2.GrantCreditsRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_customer__pb2.CreditBlock.FromString,
+                _registered_method=True)
+        self.ListCreditBlocks = channel.unary_stream(
+                '/invoicing.v1.CustomerService/ListCreditBlocks',
+                request_serializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditBlocksRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditBlocksResponse.FromString,
+                _registered_method=True)
+        self.ListCreditLedger = channel.unary_stream(
+                '/invoicing.v1.CustomerService/ListCreditLedger',
+                request_serializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditLedgerRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditLedgerResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -137,6 +152,50 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantCredits(self, request, context):
+        """Grants prepaid credits (Orb's credits ledger increment): a credit block of
+        `amount` in the customer's currency, usable from `effective_date` until
+        `expiry_date`, recorded as an increment entry; returns the block.
+        Credits pay the in-arrears lines of the customer's subscription invoices
+        (usage prices and fees billed in arrears) after their adjustments and
+        after what partial invoices already billed of them, before tax, in line
+        order (`InvoiceLineItem.credits_applied`). A line draws from the blocks
+        whose validity overlaps its service period: soonest expiry first (never
+        expiring last), then the lowest cost basis, then the oldest. Drafts and
+        the upcoming invoice show what would be drawn; the ledger is drawn when
+        the invoice is issued, and given back if it is voided. The customer's
+        subscription drafts are re-priced with the new credits at once. A
+        block's remainder expires (an entry of its own) once its expiry date has
+        passed and no invoice can still draw from it. Idempotent by `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCreditBlocks(self, request, context):
+        """Streams a customer's credit blocks, newest first, in batches.
+        A client that stops reading keeps the stream's snapshot for a bounded
+        time only; the stream then fails ABORTED, reason STREAM_STALLED, with
+        the resume token of the last message sent in the ErrorInfo metadata
+        (`resume_token`): call again with it to continue exactly there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCreditLedger(self, request, context):
+        """Streams a customer's credits ledger, newest first, in batches: every
+        grant, draw, expiry and return, each with the balance before and after.
+        The customer's `credit_balance` always equals the sum of its entries.
+        A client that stops reading keeps the stream's snapshot for a bounded
+        time only; the stream then fails ABORTED, reason STREAM_STALLED, with
+        the resume token of the last message sent in the ErrorInfo metadata
+        (`resume_token`): call again with it to continue exactly there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +228,21 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.ListBalanceTransactions,
                     request_deserializer=invoicing_dot_v1_dot_customer__service__pb2.ListBalanceTransactionsRequest.FromString,
                     response_serializer=invoicing_dot_v1_dot_customer__service__pb2.ListBalanceTransactionsResponse.SerializeToString,
+            ),
+            'GrantCredits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantCredits,
+                    request_deserializer=invoicing_dot_v1_dot_customer__service__pb2.GrantCreditsRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_customer__pb2.CreditBlock.SerializeToString,
+            ),
+            'ListCreditBlocks': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListCreditBlocks,
+                    request_deserializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditBlocksRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditBlocksResponse.SerializeToString,
+            ),
+            'ListCreditLedger': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListCreditLedger,
+                    request_deserializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditLedgerRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_customer__service__pb2.ListCreditLedgerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -340,6 +414,87 @@ class CustomerService:
             '/invoicing.v1.CustomerService/ListBalanceTransactions',
             invoicing_dot_v1_dot_customer__service__pb2.ListBalanceTransactionsRequest.SerializeToString,
             invoicing_dot_v1_dot_customer__service__pb2.ListBalanceTransactionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantCredits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.CustomerService/GrantCredits',
+            invoicing_dot_v1_dot_customer__service__pb2.GrantCreditsRequest.SerializeToString,
+            invoicing_dot_v1_dot_customer__pb2.CreditBlock.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCreditBlocks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/invoicing.v1.CustomerService/ListCreditBlocks',
+            invoicing_dot_v1_dot_customer__service__pb2.ListCreditBlocksRequest.SerializeToString,
+            invoicing_dot_v1_dot_customer__service__pb2.ListCreditBlocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCreditLedger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/invoicing.v1.CustomerService/ListCreditLedger',
+            invoicing_dot_v1_dot_customer__service__pb2.ListCreditLedgerRequest.SerializeToString,
+            invoicing_dot_v1_dot_customer__service__pb2.ListCreditLedgerResponse.FromString,
             options,
             channel_credentials,
             insecure,

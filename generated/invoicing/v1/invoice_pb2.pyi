@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.type import date_pb2 as _date_pb2
 from invoicing.v1 import common_pb2 as _common_pb2
@@ -46,6 +47,13 @@ class SubLineItemType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SUB_LINE_ITEM_TYPE_MATRIX: _ClassVar[SubLineItemType]
     SUB_LINE_ITEM_TYPE_OTHER: _ClassVar[SubLineItemType]
 
+class InvoiceFieldChangeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INVOICE_FIELD_CHANGE_TYPE_UNSPECIFIED: _ClassVar[InvoiceFieldChangeType]
+    INVOICE_FIELD_CHANGE_TYPE_ADDED: _ClassVar[InvoiceFieldChangeType]
+    INVOICE_FIELD_CHANGE_TYPE_REMOVED: _ClassVar[InvoiceFieldChangeType]
+    INVOICE_FIELD_CHANGE_TYPE_MODIFIED: _ClassVar[InvoiceFieldChangeType]
+
 class InvoiceDateType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     INVOICE_DATE_TYPE_UNSPECIFIED: _ClassVar[InvoiceDateType]
@@ -68,6 +76,8 @@ class InvoiceEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVOICE_EVENT_TYPE_ISSUED: _ClassVar[InvoiceEventType]
     INVOICE_EVENT_TYPE_PAID: _ClassVar[InvoiceEventType]
     INVOICE_EVENT_TYPE_VOIDED: _ClassVar[InvoiceEventType]
+    INVOICE_EVENT_TYPE_CREDIT_NOTE_CREATED: _ClassVar[InvoiceEventType]
+    INVOICE_EVENT_TYPE_CREDIT_NOTE_VOIDED: _ClassVar[InvoiceEventType]
 INVOICE_STATUS_UNSPECIFIED: InvoiceStatus
 INVOICE_STATUS_DRAFT: InvoiceStatus
 INVOICE_STATUS_ISSUED: InvoiceStatus
@@ -88,6 +98,10 @@ SUB_LINE_ITEM_TYPE_UNSPECIFIED: SubLineItemType
 SUB_LINE_ITEM_TYPE_TIER: SubLineItemType
 SUB_LINE_ITEM_TYPE_MATRIX: SubLineItemType
 SUB_LINE_ITEM_TYPE_OTHER: SubLineItemType
+INVOICE_FIELD_CHANGE_TYPE_UNSPECIFIED: InvoiceFieldChangeType
+INVOICE_FIELD_CHANGE_TYPE_ADDED: InvoiceFieldChangeType
+INVOICE_FIELD_CHANGE_TYPE_REMOVED: InvoiceFieldChangeType
+INVOICE_FIELD_CHANGE_TYPE_MODIFIED: InvoiceFieldChangeType
 INVOICE_DATE_TYPE_UNSPECIFIED: InvoiceDateType
 INVOICE_DATE_TYPE_INVOICE_DATE: InvoiceDateType
 INVOICE_DATE_TYPE_DUE_DATE: InvoiceDateType
@@ -102,6 +116,8 @@ INVOICE_EVENT_TYPE_UPDATED: InvoiceEventType
 INVOICE_EVENT_TYPE_ISSUED: InvoiceEventType
 INVOICE_EVENT_TYPE_PAID: InvoiceEventType
 INVOICE_EVENT_TYPE_VOIDED: InvoiceEventType
+INVOICE_EVENT_TYPE_CREDIT_NOTE_CREATED: InvoiceEventType
+INVOICE_EVENT_TYPE_CREDIT_NOTE_VOIDED: InvoiceEventType
 
 class Adjustment(_message.Message):
     __slots__ = ("id", "adjustment_type", "amount", "applies_to_price_ids", "is_invoice_level", "reason", "usage_discount", "amount_discount", "percentage_discount", "minimum_amount", "maximum_amount")
@@ -405,3 +421,33 @@ class InvoiceEvent(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     invoice: Invoice
     def __init__(self, sequence: _Optional[int] = ..., type: _Optional[_Union[InvoiceEventType, str]] = ..., invoice_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., invoice: _Optional[_Union[Invoice, _Mapping]] = ...) -> None: ...
+
+class InvoiceFieldChange(_message.Message):
+    __slots__ = ("path", "type", "old_value", "new_value")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    OLD_VALUE_FIELD_NUMBER: _ClassVar[int]
+    NEW_VALUE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    type: InvoiceFieldChangeType
+    old_value: _struct_pb2.Value
+    new_value: _struct_pb2.Value
+    def __init__(self, path: _Optional[str] = ..., type: _Optional[_Union[InvoiceFieldChangeType, str]] = ..., old_value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., new_value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class InvoiceVersion(_message.Message):
+    __slots__ = ("version", "changed_at", "method", "api_key_id", "request_id", "changes", "invoice")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    changed_at: _timestamp_pb2.Timestamp
+    method: str
+    api_key_id: str
+    request_id: str
+    changes: _containers.RepeatedCompositeFieldContainer[InvoiceFieldChange]
+    invoice: Invoice
+    def __init__(self, version: _Optional[int] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[str] = ..., api_key_id: _Optional[str] = ..., request_id: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[InvoiceFieldChange, _Mapping]]] = ..., invoice: _Optional[_Union[Invoice, _Mapping]] = ...) -> None: ...

@@ -26,7 +26,7 @@ class NewInvoiceLineItem(_message.Message):
     def __init__(self, name: _Optional[str] = ..., quantity: _Optional[str] = ..., unit_amount: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ...) -> None: ...
 
 class CreateInvoiceRequest(_message.Message):
-    __slots__ = ("customer_id", "external_customer_id", "currency", "invoice_date", "line_items", "net_terms", "due_date", "memo", "metadata", "discount", "will_auto_issue", "auto_collection", "request_id")
+    __slots__ = ("customer_id", "external_customer_id", "currency", "invoice_date", "line_items", "net_terms", "due_date", "memo", "metadata", "discount", "will_auto_issue", "auto_collection", "request_id", "validate_only")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,7 @@ class CreateInvoiceRequest(_message.Message):
     WILL_AUTO_ISSUE_FIELD_NUMBER: _ClassVar[int]
     AUTO_COLLECTION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     external_customer_id: str
     currency: str
@@ -60,13 +61,16 @@ class CreateInvoiceRequest(_message.Message):
     will_auto_issue: bool
     auto_collection: bool
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., currency: _Optional[str] = ..., invoice_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., line_items: _Optional[_Iterable[_Union[NewInvoiceLineItem, _Mapping]]] = ..., net_terms: _Optional[int] = ..., due_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., memo: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., discount: _Optional[_Union[_price_pb2.Discount, _Mapping]] = ..., will_auto_issue: _Optional[bool] = ..., auto_collection: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, customer_id: _Optional[str] = ..., external_customer_id: _Optional[str] = ..., currency: _Optional[str] = ..., invoice_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., line_items: _Optional[_Iterable[_Union[NewInvoiceLineItem, _Mapping]]] = ..., net_terms: _Optional[int] = ..., due_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., memo: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., discount: _Optional[_Union[_price_pb2.Discount, _Mapping]] = ..., will_auto_issue: _Optional[bool] = ..., auto_collection: _Optional[bool] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class GetInvoiceRequest(_message.Message):
-    __slots__ = ("invoice_id",)
+    __slots__ = ("invoice_id", "version")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
-    def __init__(self, invoice_id: _Optional[str] = ...) -> None: ...
+    version: int
+    def __init__(self, invoice_id: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetInvoiceDocumentRequest(_message.Message):
     __slots__ = ("invoice_id", "format")
@@ -133,7 +137,7 @@ class ListInvoicesResponse(_message.Message):
     def __init__(self, invoices: _Optional[_Iterable[_Union[_invoice_pb2.Invoice, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class UpdateInvoiceRequest(_message.Message):
-    __slots__ = ("invoice_id", "metadata", "net_terms", "due_date", "auto_collection", "invoice_date", "expected_version", "request_id")
+    __slots__ = ("invoice_id", "metadata", "net_terms", "due_date", "auto_collection", "invoice_date", "expected_version", "request_id", "validate_only")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     NET_TERMS_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +146,7 @@ class UpdateInvoiceRequest(_message.Message):
     INVOICE_DATE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     metadata: _common_pb2.MetadataChange
     net_terms: int
@@ -150,10 +155,11 @@ class UpdateInvoiceRequest(_message.Message):
     invoice_date: _date_pb2.Date
     expected_version: int
     request_id: str
-    def __init__(self, invoice_id: _Optional[str] = ..., metadata: _Optional[_Union[_common_pb2.MetadataChange, _Mapping]] = ..., net_terms: _Optional[int] = ..., due_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., auto_collection: _Optional[bool] = ..., invoice_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, invoice_id: _Optional[str] = ..., metadata: _Optional[_Union[_common_pb2.MetadataChange, _Mapping]] = ..., net_terms: _Optional[int] = ..., due_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., auto_collection: _Optional[bool] = ..., invoice_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class CreateInvoiceLineItemRequest(_message.Message):
-    __slots__ = ("invoice_id", "amount", "quantity", "name", "start_date", "end_date", "expected_version", "request_id")
+    __slots__ = ("invoice_id", "amount", "quantity", "name", "start_date", "end_date", "expected_version", "request_id", "validate_only")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +168,7 @@ class CreateInvoiceLineItemRequest(_message.Message):
     END_DATE_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     amount: str
     quantity: str
@@ -170,55 +177,64 @@ class CreateInvoiceLineItemRequest(_message.Message):
     end_date: _date_pb2.Date
     expected_version: int
     request_id: str
-    def __init__(self, invoice_id: _Optional[str] = ..., amount: _Optional[str] = ..., quantity: _Optional[str] = ..., name: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, invoice_id: _Optional[str] = ..., amount: _Optional[str] = ..., quantity: _Optional[str] = ..., name: _Optional[str] = ..., start_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class DeleteInvoiceLineItemRequest(_message.Message):
-    __slots__ = ("invoice_id", "line_item_id", "expected_version", "request_id")
+    __slots__ = ("invoice_id", "line_item_id", "expected_version", "request_id", "validate_only")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     LINE_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     line_item_id: str
     expected_version: int
     request_id: str
-    def __init__(self, invoice_id: _Optional[str] = ..., line_item_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, invoice_id: _Optional[str] = ..., line_item_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class IssueInvoiceRequest(_message.Message):
-    __slots__ = ("invoice_id", "expected_version", "request_id")
+    __slots__ = ("invoice_id", "expected_version", "request_id", "validate_only")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     expected_version: int
     request_id: str
-    def __init__(self, invoice_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, invoice_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class MarkInvoicePaidRequest(_message.Message):
-    __slots__ = ("invoice_id", "payment_received_date", "external_id", "notes", "expected_version", "request_id")
+    __slots__ = ("invoice_id", "payment_received_date", "external_id", "notes", "expected_version", "request_id", "validate_only")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_RECEIVED_DATE_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     payment_received_date: _date_pb2.Date
     external_id: str
     notes: str
     expected_version: int
     request_id: str
-    def __init__(self, invoice_id: _Optional[str] = ..., payment_received_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., external_id: _Optional[str] = ..., notes: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, invoice_id: _Optional[str] = ..., payment_received_date: _Optional[_Union[_date_pb2.Date, _Mapping]] = ..., external_id: _Optional[str] = ..., notes: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class VoidInvoiceRequest(_message.Message):
-    __slots__ = ("invoice_id", "expected_version", "request_id")
+    __slots__ = ("invoice_id", "expected_version", "request_id", "validate_only")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     expected_version: int
     request_id: str
-    def __init__(self, invoice_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, invoice_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class WatchInvoiceEventsRequest(_message.Message):
     __slots__ = ("after_sequence", "customer_id", "types")
@@ -229,3 +245,21 @@ class WatchInvoiceEventsRequest(_message.Message):
     customer_id: str
     types: _containers.RepeatedScalarFieldContainer[_invoice_pb2.InvoiceEventType]
     def __init__(self, after_sequence: _Optional[int] = ..., customer_id: _Optional[str] = ..., types: _Optional[_Iterable[_Union[_invoice_pb2.InvoiceEventType, str]]] = ...) -> None: ...
+
+class ListInvoiceVersionsRequest(_message.Message):
+    __slots__ = ("invoice_id", "limit", "resume_token")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    limit: int
+    resume_token: str
+    def __init__(self, invoice_id: _Optional[str] = ..., limit: _Optional[int] = ..., resume_token: _Optional[str] = ...) -> None: ...
+
+class ListInvoiceVersionsResponse(_message.Message):
+    __slots__ = ("versions", "resume_token")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[_invoice_pb2.InvoiceVersion]
+    resume_token: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[_invoice_pb2.InvoiceVersion, _Mapping]]] = ..., resume_token: _Optional[str] = ...) -> None: ...

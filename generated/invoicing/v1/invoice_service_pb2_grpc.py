@@ -37,6 +37,20 @@ class InvoiceServiceStub:
     `expected_version`: when set and different from the invoice's `version`, the
     call fails ABORTED and changes nothing.
 
+    Every mutating RPC also takes `validate_only` (a dry run): the whole
+    mutation runs, with every check and computation, in a transaction that is
+    then rolled back, and the call answers what it would have returned (the
+    totals, the balance applied, the invoice number it would take). Nothing is
+    stored: no row, no number consumed, no idempotency record (a dry run's
+    `request_id` is neither recorded nor replayed), no change event. A dry run
+    waits at most one second (and never past its deadline) for a lock another
+    mutation holds, then fails ABORTED (reason LOCK_TIMEOUT) with RetryInfo.
+
+    Every change to an invoice is recorded as a version in the same
+    transaction: ListInvoiceVersions streams them with who made them and what
+    changed, and GetInvoice reads any of them by `version`. Credit notes
+    (CreditNoteService) change invoices too.
+
     ListInvoices is a server stream of batches over one consistent snapshot,
     resumable with a token. This departs on purpose from AIP-158 (unary
     paginated lists): see the README.
@@ -118,6 +132,11 @@ class InvoiceServiceStub:
                 request_serializer=invoicing_dot_v1_dot_invoice__service__pb2.GetInvoiceDocumentRequest.SerializeToString,
                 response_deserializer=invoicing_dot_v1_dot_document__pb2.DocumentChunk.FromString,
                 _registered_method=True)
+        self.ListInvoiceVersions = channel.unary_stream(
+                '/invoicing.v1.InvoiceService/ListInvoiceVersions',
+                request_serializer=invoicing_dot_v1_dot_invoice__service__pb2.ListInvoiceVersionsRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_invoice__service__pb2.ListInvoiceVersionsResponse.FromString,
+                _registered_method=True)
 
 
 class InvoiceServiceServicer:
@@ -129,6 +148,20 @@ class InvoiceServiceServicer:
     request fails ALREADY_EXISTS. Invoice mutations also take an optional
     `expected_version`: when set and different from the invoice's `version`, the
     call fails ABORTED and changes nothing.
+
+    Every mutating RPC also takes `validate_only` (a dry run): the whole
+    mutation runs, with every check and computation, in a transaction that is
+    then rolled back, and the call answers what it would have returned (the
+    totals, the balance applied, the invoice number it would take). Nothing is
+    stored: no row, no number consumed, no idempotency record (a dry run's
+    `request_id` is neither recorded nor replayed), no change event. A dry run
+    waits at most one second (and never past its deadline) for a lock another
+    mutation holds, then fails ABORTED (reason LOCK_TIMEOUT) with RetryInfo.
+
+    Every change to an invoice is recorded as a version in the same
+    transaction: ListInvoiceVersions streams them with who made them and what
+    changed, and GetInvoice reads any of them by `version`. Credit notes
+    (CreditNoteService) change invoices too.
 
     ListInvoices is a server stream of batches over one consistent snapshot,
     resumable with a token. This departs on purpose from AIP-158 (unary
@@ -154,8 +187,10 @@ class InvoiceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetInvoice(self, request, context):
-        """Returns one invoice. NOT_FOUND for an unknown id or another account's
-        invoice.
+        """Returns one invoice. With `version`, returns it as that version left it
+        (see ListInvoiceVersions). NOT_FOUND for an unknown id or another
+        account's invoice, and (reason INVOICE_VERSION_NOT_FOUND) for a version
+        not recorded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -251,6 +286,21 @@ class InvoiceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListInvoiceVersions(self, request, context):
+        """Streams every recorded version of an invoice, oldest first, in batches:
+        when it was made, by which RPC, API key and `request_id`, the
+        field-level changes from the version before, and the invoice as it was.
+        Versions are written in the same transaction as the change and kept as
+        long as the invoice. An invoice created before history was kept starts
+        with the state it had then (method "history-start"). NOT_FOUND for an
+        unknown id or another account's invoice. Resumable with a token, like
+        every List stream (and ends ABORTED, reason STREAM_STALLED, when its
+        client stops reading for too long).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InvoiceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -314,6 +364,11 @@ def add_InvoiceServiceServicer_to_server(servicer, server):
                     request_deserializer=invoicing_dot_v1_dot_invoice__service__pb2.GetInvoiceDocumentRequest.FromString,
                     response_serializer=invoicing_dot_v1_dot_document__pb2.DocumentChunk.SerializeToString,
             ),
+            'ListInvoiceVersions': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListInvoiceVersions,
+                    request_deserializer=invoicing_dot_v1_dot_invoice__service__pb2.ListInvoiceVersionsRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_invoice__service__pb2.ListInvoiceVersionsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'invoicing.v1.InvoiceService', rpc_method_handlers)
@@ -331,6 +386,20 @@ class InvoiceService:
     request fails ALREADY_EXISTS. Invoice mutations also take an optional
     `expected_version`: when set and different from the invoice's `version`, the
     call fails ABORTED and changes nothing.
+
+    Every mutating RPC also takes `validate_only` (a dry run): the whole
+    mutation runs, with every check and computation, in a transaction that is
+    then rolled back, and the call answers what it would have returned (the
+    totals, the balance applied, the invoice number it would take). Nothing is
+    stored: no row, no number consumed, no idempotency record (a dry run's
+    `request_id` is neither recorded nor replayed), no change event. A dry run
+    waits at most one second (and never past its deadline) for a lock another
+    mutation holds, then fails ABORTED (reason LOCK_TIMEOUT) with RetryInfo.
+
+    Every change to an invoice is recorded as a version in the same
+    transaction: ListInvoiceVersions streams them with who made them and what
+    changed, and GetInvoice reads any of them by `version`. Credit notes
+    (CreditNoteService) change invoices too.
 
     ListInvoices is a server stream of batches over one consistent snapshot,
     resumable with a token. This departs on purpose from AIP-158 (unary
@@ -661,6 +730,33 @@ class InvoiceService:
             '/invoicing.v1.InvoiceService/GetInvoiceDocument',
             invoicing_dot_v1_dot_invoice__service__pb2.GetInvoiceDocumentRequest.SerializeToString,
             invoicing_dot_v1_dot_document__pb2.DocumentChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInvoiceVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/invoicing.v1.InvoiceService/ListInvoiceVersions',
+            invoicing_dot_v1_dot_invoice__service__pb2.ListInvoiceVersionsRequest.SerializeToString,
+            invoicing_dot_v1_dot_invoice__service__pb2.ListInvoiceVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

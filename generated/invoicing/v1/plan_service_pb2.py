@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from invoicing.v1 import price_pb2 as invoicing_dot_v1_dot_price__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1finvoicing/v1/plan_service.proto\x12\x0cinvoicing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18invoicing/v1/price.proto\"\x86\x02\n\x04Plan\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12#\n\x06prices\x18\x04 \x03(\x0b\x32\x13.invoicing.v1.Price\x12\x18\n\x10\x65xternal_plan_id\x18\x05 \x01(\t\x12\x32\n\x08metadata\x18\x06 \x03(\x0b\x32 .invoicing.v1.Plan.MetadataEntry\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf8\x01\n\x11\x43reatePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12#\n\x06prices\x18\x03 \x03(\x0b\x32\x13.invoicing.v1.Price\x12\x18\n\x10\x65xternal_plan_id\x18\x04 \x01(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.invoicing.v1.CreatePlanRequest.MetadataEntry\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\";\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xternal_plan_id\x18\x02 \x01(\t\"7\n\x10ListPlansRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"L\n\x11ListPlansResponse\x12!\n\x05plans\x18\x01 \x03(\x0b\x32\x12.invoicing.v1.Plan\x12\x14\n\x0cresume_token\x18\x02 \x01(\t2\xdd\x01\n\x0bPlanService\x12\x41\n\nCreatePlan\x12\x1f.invoicing.v1.CreatePlanRequest\x1a\x12.invoicing.v1.Plan\x12;\n\x07GetPlan\x12\x1c.invoicing.v1.GetPlanRequest\x1a\x12.invoicing.v1.Plan\x12N\n\tListPlans\x12\x1e.invoicing.v1.ListPlansRequest\x1a\x1f.invoicing.v1.ListPlansResponse0\x01\x42\xa6\x01\n\x10\x63om.invoicing.v1B\x10PlanServiceProtoP\x01ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1finvoicing/v1/plan_service.proto\x12\x0cinvoicing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18invoicing/v1/price.proto\"\x86\x02\n\x04Plan\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12#\n\x06prices\x18\x04 \x03(\x0b\x32\x13.invoicing.v1.Price\x12\x18\n\x10\x65xternal_plan_id\x18\x05 \x01(\t\x12\x32\n\x08metadata\x18\x06 \x03(\x0b\x32 .invoicing.v1.Plan.MetadataEntry\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8f\x02\n\x11\x43reatePlanRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12#\n\x06prices\x18\x03 \x03(\x0b\x32\x13.invoicing.v1.Price\x12\x18\n\x10\x65xternal_plan_id\x18\x04 \x01(\t\x12?\n\x08metadata\x18\x05 \x03(\x0b\x32-.invoicing.v1.CreatePlanRequest.MetadataEntry\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x15\n\rvalidate_only\x18\x07 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\";\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xternal_plan_id\x18\x02 \x01(\t\"7\n\x10ListPlansRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"L\n\x11ListPlansResponse\x12!\n\x05plans\x18\x01 \x03(\x0b\x32\x12.invoicing.v1.Plan\x12\x14\n\x0cresume_token\x18\x02 \x01(\t2\xdd\x01\n\x0bPlanService\x12\x41\n\nCreatePlan\x12\x1f.invoicing.v1.CreatePlanRequest\x1a\x12.invoicing.v1.Plan\x12;\n\x07GetPlan\x12\x1c.invoicing.v1.GetPlanRequest\x1a\x12.invoicing.v1.Plan\x12N\n\tListPlans\x12\x1e.invoicing.v1.ListPlansRequest\x1a\x1f.invoicing.v1.ListPlansResponse0\x01\x42\xa6\x01\n\x10\x63om.invoicing.v1B\x10PlanServiceProtoP\x01ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,15 +43,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLAN_METADATAENTRY']._serialized_start=324
   _globals['_PLAN_METADATAENTRY']._serialized_end=371
   _globals['_CREATEPLANREQUEST']._serialized_start=374
-  _globals['_CREATEPLANREQUEST']._serialized_end=622
+  _globals['_CREATEPLANREQUEST']._serialized_end=645
   _globals['_CREATEPLANREQUEST_METADATAENTRY']._serialized_start=324
   _globals['_CREATEPLANREQUEST_METADATAENTRY']._serialized_end=371
-  _globals['_GETPLANREQUEST']._serialized_start=624
-  _globals['_GETPLANREQUEST']._serialized_end=683
-  _globals['_LISTPLANSREQUEST']._serialized_start=685
-  _globals['_LISTPLANSREQUEST']._serialized_end=740
-  _globals['_LISTPLANSRESPONSE']._serialized_start=742
-  _globals['_LISTPLANSRESPONSE']._serialized_end=818
-  _globals['_PLANSERVICE']._serialized_start=821
-  _globals['_PLANSERVICE']._serialized_end=1042
+  _globals['_GETPLANREQUEST']._serialized_start=647
+  _globals['_GETPLANREQUEST']._serialized_end=706
+  _globals['_LISTPLANSREQUEST']._serialized_start=708
+  _globals['_LISTPLANSREQUEST']._serialized_end=763
+  _globals['_LISTPLANSRESPONSE']._serialized_start=765
+  _globals['_LISTPLANSRESPONSE']._serialized_end=841
+  _globals['_PLANSERVICE']._serialized_start=844
+  _globals['_PLANSERVICE']._serialized_end=1065
 # @@protoc_insertion_point(module_scope)

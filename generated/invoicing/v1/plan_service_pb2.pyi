@@ -36,7 +36,7 @@ class Plan(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.Price, _Mapping]]] = ..., external_plan_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreatePlanRequest(_message.Message):
-    __slots__ = ("name", "currency", "prices", "external_plan_id", "metadata", "request_id")
+    __slots__ = ("name", "currency", "prices", "external_plan_id", "metadata", "request_id", "validate_only")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -50,13 +50,15 @@ class CreatePlanRequest(_message.Message):
     EXTERNAL_PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     name: str
     currency: str
     prices: _containers.RepeatedCompositeFieldContainer[_price_pb2.Price]
     external_plan_id: str
     metadata: _containers.ScalarMap[str, str]
     request_id: str
-    def __init__(self, name: _Optional[str] = ..., currency: _Optional[str] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.Price, _Mapping]]] = ..., external_plan_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, name: _Optional[str] = ..., currency: _Optional[str] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.Price, _Mapping]]] = ..., external_plan_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., request_id: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class GetPlanRequest(_message.Message):
     __slots__ = ("plan_id", "external_plan_id")

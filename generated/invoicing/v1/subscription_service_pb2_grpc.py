@@ -56,6 +56,26 @@ class SubscriptionServiceStub:
                 request_serializer=invoicing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionRequest.SerializeToString,
                 response_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.Subscription.FromString,
                 _registered_method=True)
+        self.ChangeSubscriptionPlan = channel.unary_unary(
+                '/invoicing.v1.SubscriptionService/ChangeSubscriptionPlan',
+                request_serializer=invoicing_dot_v1_dot_subscription__service__pb2.ChangeSubscriptionPlanRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.SubscriptionChangeResponse.FromString,
+                _registered_method=True)
+        self.UpdateFixedFeeQuantity = channel.unary_unary(
+                '/invoicing.v1.SubscriptionService/UpdateFixedFeeQuantity',
+                request_serializer=invoicing_dot_v1_dot_subscription__service__pb2.UpdateFixedFeeQuantityRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.SubscriptionChangeResponse.FromString,
+                _registered_method=True)
+        self.ListSubscriptionChanges = channel.unary_stream(
+                '/invoicing.v1.SubscriptionService/ListSubscriptionChanges',
+                request_serializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesResponse.FromString,
+                _registered_method=True)
+        self.UpdateSubscription = channel.unary_unary(
+                '/invoicing.v1.SubscriptionService/UpdateSubscription',
+                request_serializer=invoicing_dot_v1_dot_subscription__service__pb2.UpdateSubscriptionRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.Subscription.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -103,6 +123,59 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangeSubscriptionPlan(self, request, context):
+        """Moves a subscription to another plan: immediately, at the end of the
+        current billing period, or on a date. The new plan must be in the
+        subscription's currency and bill over periods of the same length (the
+        billing cycle is kept; FAILED_PRECONDITION PLAN_CADENCE_MISMATCH
+        otherwise). From the change's date the new plan's prices bill, with
+        Orb's proration by days in the customer's timezone: usage and in-arrears
+        fees are split at the change (the next invoice shows a line for each
+        side, with its period); in-advance fees already invoiced for the period
+        the change falls in are credited for the days no longer billed so (a
+        negative line) and the new plan's fees charged for the rest, both on the
+        next invoice. A draft invoice of that period is re-priced at once
+        instead. The change supersedes every change that was to take effect on or
+        after its date. A subscription cannot change on or after the day it ends
+        (SUBSCRIPTION_ENDS_BEFORE_CHANGE) nor once it has ended. Idempotent by
+        `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateFixedFeeQuantity(self, request, context):
+        """Sets the quantity (seats) of one recurring fixed fee of the plan in
+        effect on the change's date, from that date until the plan changes; the
+        proration is ChangeSubscriptionPlan's (the old quantity credited for the
+        unused days, the new one charged). Supersedes a quantity change of the
+        same fee on the same date. Idempotent by `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubscriptionChanges(self, request, context):
+        """Streams a subscription's changes (superseded ones included), newest
+        first, in batches: its history. NOT_FOUND for an unknown subscription.
+        A client that stops reading keeps the stream's snapshot for a bounded
+        time only; the stream then fails ABORTED, reason STREAM_STALLED, with
+        the resume token of the last message sent in the ErrorInfo metadata
+        (`resume_token`): call again with it to continue exactly there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSubscription(self, request, context):
+        """Changes the fields present in the request (the invoicing threshold, the
+        metadata) and nothing else. A new threshold applies from the next
+        ingested batch on. Idempotent by `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +197,26 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
             'CancelSubscription': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelSubscription,
                     request_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_subscription__service__pb2.Subscription.SerializeToString,
+            ),
+            'ChangeSubscriptionPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeSubscriptionPlan,
+                    request_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.ChangeSubscriptionPlanRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_subscription__service__pb2.SubscriptionChangeResponse.SerializeToString,
+            ),
+            'UpdateFixedFeeQuantity': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateFixedFeeQuantity,
+                    request_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.UpdateFixedFeeQuantityRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_subscription__service__pb2.SubscriptionChangeResponse.SerializeToString,
+            ),
+            'ListSubscriptionChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListSubscriptionChanges,
+                    request_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesResponse.SerializeToString,
+            ),
+            'UpdateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSubscription,
+                    request_deserializer=invoicing_dot_v1_dot_subscription__service__pb2.UpdateSubscriptionRequest.FromString,
                     response_serializer=invoicing_dot_v1_dot_subscription__service__pb2.Subscription.SerializeToString,
             ),
     }
@@ -236,6 +329,114 @@ class SubscriptionService:
             target,
             '/invoicing.v1.SubscriptionService/CancelSubscription',
             invoicing_dot_v1_dot_subscription__service__pb2.CancelSubscriptionRequest.SerializeToString,
+            invoicing_dot_v1_dot_subscription__service__pb2.Subscription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeSubscriptionPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.SubscriptionService/ChangeSubscriptionPlan',
+            invoicing_dot_v1_dot_subscription__service__pb2.ChangeSubscriptionPlanRequest.SerializeToString,
+            invoicing_dot_v1_dot_subscription__service__pb2.SubscriptionChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateFixedFeeQuantity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.SubscriptionService/UpdateFixedFeeQuantity',
+            invoicing_dot_v1_dot_subscription__service__pb2.UpdateFixedFeeQuantityRequest.SerializeToString,
+            invoicing_dot_v1_dot_subscription__service__pb2.SubscriptionChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubscriptionChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/invoicing.v1.SubscriptionService/ListSubscriptionChanges',
+            invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesRequest.SerializeToString,
+            invoicing_dot_v1_dot_subscription__service__pb2.ListSubscriptionChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.SubscriptionService/UpdateSubscription',
+            invoicing_dot_v1_dot_subscription__service__pb2.UpdateSubscriptionRequest.SerializeToString,
             invoicing_dot_v1_dot_subscription__service__pb2.Subscription.FromString,
             options,
             channel_credentials,

@@ -24,9 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
+from invoicing.v1 import common_pb2 as invoicing_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n invoicing/v1/usage_service.proto\x12\x0cinvoicing.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\x05\x45vent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x03 \x01(\t\x12\x12\n\nevent_name\x18\x04 \x01(\t\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\nproperties\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\":\n\x13IngestEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\"?\n\x18IngestEventStreamRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\"K\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"f\n\x14IngestEventsResponse\x12\x10\n\x08ingested\x18\x01 \x01(\x03\x12\x12\n\nduplicates\x18\x02 \x01(\x03\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.invoicing.v1.EventError2\xc8\x01\n\x0cUsageService\x12U\n\x0cIngestEvents\x12!.invoicing.v1.IngestEventsRequest\x1a\".invoicing.v1.IngestEventsResponse\x12\x61\n\x11IngestEventStream\x12&.invoicing.v1.IngestEventStreamRequest\x1a\".invoicing.v1.IngestEventsResponse(\x01\x42\xa7\x01\n\x10\x63om.invoicing.v1B\x11UsageServiceProtoP\x01ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n invoicing/v1/usage_service.proto\x12\x0cinvoicing.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x19invoicing/v1/common.proto\"\xe3\x01\n\x12\x42\x61\x63kfillAdjustment\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x10\n\x08price_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12%\n\nstart_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x65nd_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06\x61mount\x18\x06 \x01(\t\x12\x1d\n\x15\x61\x64justment_invoice_id\x18\x07 \x01(\t\x12\x1e\n\x16\x62\x61lance_transaction_id\x18\x08 \x01(\t\"\xda\x03\n\x08\x42\x61\x63kfill\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x19.invoicing.v1.CustomerRef\x12\x33\n\x0ftimeframe_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rtimeframe_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x17replace_existing_events\x18\x05 \x01(\x08\x12,\n\x06status\x18\x06 \x01(\x0e\x32\x1c.invoicing.v1.BackfillStatus\x12\x17\n\x0f\x65vents_ingested\x18\x07 \x01(\x03\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tclosed_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breverted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x0b\x61\x64justments\x18\x0b \x03(\x0b\x32 .invoicing.v1.BackfillAdjustment\"\xfe\x01\n\x15\x43reateBackfillRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x02 \x01(\t\x12\x33\n\x0ftimeframe_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rtimeframe_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x17replace_existing_events\x18\x05 \x01(\x08\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x15\n\rvalidate_only\x18\x07 \x01(\x08\")\n\x12GetBackfillRequest\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x01 \x01(\t\"V\n\x14\x43loseBackfillRequest\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"W\n\x15RevertBackfillRequest\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"\xc3\x01\n\x05\x45vent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x1c\n\x14\x65xternal_customer_id\x18\x03 \x01(\t\x12\x12\n\nevent_name\x18\x04 \x01(\t\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\nproperties\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"f\n\x13IngestEventsRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"k\n\x18IngestEventStreamRequest\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.invoicing.v1.Event\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x02 \x01(\t\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"K\n\nEventError\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"f\n\x14IngestEventsResponse\x12\x10\n\x08ingested\x18\x01 \x01(\x03\x12\x12\n\nduplicates\x18\x02 \x01(\x03\x12(\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x18.invoicing.v1.EventError*\x8b\x01\n\x0e\x42\x61\x63kfillStatus\x12\x1f\n\x1b\x42\x41\x43KFILL_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x42\x41\x43KFILL_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x42\x41\x43KFILL_STATUS_REFLECTED\x10\x02\x12\x1c\n\x18\x42\x41\x43KFILL_STATUS_REVERTED\x10\x03\x32\xfc\x03\n\x0cUsageService\x12U\n\x0cIngestEvents\x12!.invoicing.v1.IngestEventsRequest\x1a\".invoicing.v1.IngestEventsResponse\x12\x61\n\x11IngestEventStream\x12&.invoicing.v1.IngestEventStreamRequest\x1a\".invoicing.v1.IngestEventsResponse(\x01\x12M\n\x0e\x43reateBackfill\x12#.invoicing.v1.CreateBackfillRequest\x1a\x16.invoicing.v1.Backfill\x12G\n\x0bGetBackfill\x12 .invoicing.v1.GetBackfillRequest\x1a\x16.invoicing.v1.Backfill\x12K\n\rCloseBackfill\x12\".invoicing.v1.CloseBackfillRequest\x1a\x16.invoicing.v1.Backfill\x12M\n\x0eRevertBackfill\x12#.invoicing.v1.RevertBackfillRequest\x1a\x16.invoicing.v1.BackfillB\xa7\x01\n\x10\x63om.invoicing.v1B\x11UsageServiceProtoP\x01ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\xa2\x02\x03IXX\xaa\x02\x0cInvoicing.V1\xca\x02\x0cInvoicing\\V1\xea\x02\rInvoicing::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +36,30 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'invoicing.v1.usage_service_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020com.invoicing.v1B\021UsageServiceProtoP\001ZJgithub.com/invoicing/invoicing-service/clients/go/invoicing/v1;invoicingv1\242\002\003IXX\252\002\014Invoicing.V1\312\002\014Invoicing\\V1\352\002\rInvoicing::V1'
-  _globals['_EVENT']._serialized_start=114
-  _globals['_EVENT']._serialized_end=309
-  _globals['_INGESTEVENTSREQUEST']._serialized_start=311
-  _globals['_INGESTEVENTSREQUEST']._serialized_end=369
-  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_start=371
-  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_end=434
-  _globals['_EVENTERROR']._serialized_start=436
-  _globals['_EVENTERROR']._serialized_end=511
-  _globals['_INGESTEVENTSRESPONSE']._serialized_start=513
-  _globals['_INGESTEVENTSRESPONSE']._serialized_end=615
-  _globals['_USAGESERVICE']._serialized_start=618
-  _globals['_USAGESERVICE']._serialized_end=818
+  _globals['_BACKFILLSTATUS']._serialized_start=1941
+  _globals['_BACKFILLSTATUS']._serialized_end=2080
+  _globals['_BACKFILLADJUSTMENT']._serialized_start=165
+  _globals['_BACKFILLADJUSTMENT']._serialized_end=392
+  _globals['_BACKFILL']._serialized_start=395
+  _globals['_BACKFILL']._serialized_end=869
+  _globals['_CREATEBACKFILLREQUEST']._serialized_start=872
+  _globals['_CREATEBACKFILLREQUEST']._serialized_end=1126
+  _globals['_GETBACKFILLREQUEST']._serialized_start=1128
+  _globals['_GETBACKFILLREQUEST']._serialized_end=1169
+  _globals['_CLOSEBACKFILLREQUEST']._serialized_start=1171
+  _globals['_CLOSEBACKFILLREQUEST']._serialized_end=1257
+  _globals['_REVERTBACKFILLREQUEST']._serialized_start=1259
+  _globals['_REVERTBACKFILLREQUEST']._serialized_end=1346
+  _globals['_EVENT']._serialized_start=1349
+  _globals['_EVENT']._serialized_end=1544
+  _globals['_INGESTEVENTSREQUEST']._serialized_start=1546
+  _globals['_INGESTEVENTSREQUEST']._serialized_end=1648
+  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_start=1650
+  _globals['_INGESTEVENTSTREAMREQUEST']._serialized_end=1757
+  _globals['_EVENTERROR']._serialized_start=1759
+  _globals['_EVENTERROR']._serialized_end=1834
+  _globals['_INGESTEVENTSRESPONSE']._serialized_start=1836
+  _globals['_INGESTEVENTSRESPONSE']._serialized_end=1938
+  _globals['_USAGESERVICE']._serialized_start=2083
+  _globals['_USAGESERVICE']._serialized_end=2591
 # @@protoc_insertion_point(module_scope)

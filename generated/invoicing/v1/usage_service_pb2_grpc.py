@@ -46,6 +46,26 @@ class UsageServiceStub:
                 request_serializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventStreamRequest.SerializeToString,
                 response_deserializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventsResponse.FromString,
                 _registered_method=True)
+        self.CreateBackfill = channel.unary_unary(
+                '/invoicing.v1.UsageService/CreateBackfill',
+                request_serializer=invoicing_dot_v1_dot_usage__service__pb2.CreateBackfillRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
+                _registered_method=True)
+        self.GetBackfill = channel.unary_unary(
+                '/invoicing.v1.UsageService/GetBackfill',
+                request_serializer=invoicing_dot_v1_dot_usage__service__pb2.GetBackfillRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
+                _registered_method=True)
+        self.CloseBackfill = channel.unary_unary(
+                '/invoicing.v1.UsageService/CloseBackfill',
+                request_serializer=invoicing_dot_v1_dot_usage__service__pb2.CloseBackfillRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
+                _registered_method=True)
+        self.RevertBackfill = channel.unary_unary(
+                '/invoicing.v1.UsageService/RevertBackfill',
+                request_serializer=invoicing_dot_v1_dot_usage__service__pb2.RevertBackfillRequest.SerializeToString,
+                response_deserializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
+                _registered_method=True)
 
 
 class UsageServiceServicer:
@@ -59,7 +79,10 @@ class UsageServiceServicer:
         An event in a billing period whose invoice is still a draft (the grace
         period after the period ends) is accepted and the draft is re-priced at
         once; an event in a period whose invoice is already issued, paid, synced
-        or void is refused with PERIOD_CLOSED (backfills do not exist yet).
+        or void is refused with PERIOD_CLOSED (send it through a backfill).
+        Once the batch has committed, the invoicing thresholds of its customers'
+        subscriptions are checked (Subscription.invoicing_threshold): a partial
+        invoice is issued before the call returns when one is reached.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,6 +91,54 @@ class UsageServiceServicer:
     def IngestEventStream(self, request_iterator, context):
         """The same for high-volume producers: a client stream of batches, one
         summary at the end (indexes count across the whole stream).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBackfill(self, request, context):
+        """Opens a backfill (Orb's): usage of one customer for a timeframe that may
+        already be invoiced, sent with IngestEvents' `backfill_id`. Its events
+        are stored as they come but count only once the backfill is closed. A
+        customer has at most one pending backfill over any stretch of time
+        (FAILED_PRECONDITION BACKFILL_OVERLAPS). Idempotent by `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBackfill(self, request, context):
+        """Returns one backfill, with the corrections closing it made.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseBackfill(self, request, context):
+        """Closes a pending backfill (FAILED_PRECONDITION BACKFILL_NOT_PENDING
+        otherwise): in one transaction its events count from then on (with
+        `replace_existing_events`, the customer's other events of the timeframe
+        stop counting), and every invoiced period whose usage the timeframe
+        touches is re-priced: a draft in place (an `updated` event); for an
+        issued, synced or paid invoice, each usage line's difference is
+        recorded, never rewriting the invoice: an increase as a line of a new
+        invoice of the subscription (issued like its own invoices, by the runner
+        when it may issue itself), a decrease as a `prorated_refund` balance
+        credit linked to the invoice (never more than the line charged after
+        prepaid credits; it stands in for a credit note on the issued invoice
+        until credit notes exist). Periods not invoiced yet bill the new usage
+        when their invoice comes. Idempotent by `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevertBackfill(self, request, context):
+        """Reverts a backfill: a pending one is discarded (its events never count);
+        a closed one is undone (its events stop counting, those it replaced
+        count again) and its periods re-priced the same way, which records the
+        opposite differences. Events are never deleted. FAILED_PRECONDITION
+        BACKFILL_REVERTED for one already reverted. Idempotent by `request_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,6 +156,26 @@ def add_UsageServiceServicer_to_server(servicer, server):
                     servicer.IngestEventStream,
                     request_deserializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventStreamRequest.FromString,
                     response_serializer=invoicing_dot_v1_dot_usage__service__pb2.IngestEventsResponse.SerializeToString,
+            ),
+            'CreateBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBackfill,
+                    request_deserializer=invoicing_dot_v1_dot_usage__service__pb2.CreateBackfillRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.SerializeToString,
+            ),
+            'GetBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBackfill,
+                    request_deserializer=invoicing_dot_v1_dot_usage__service__pb2.GetBackfillRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.SerializeToString,
+            ),
+            'CloseBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseBackfill,
+                    request_deserializer=invoicing_dot_v1_dot_usage__service__pb2.CloseBackfillRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.SerializeToString,
+            ),
+            'RevertBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevertBackfill,
+                    request_deserializer=invoicing_dot_v1_dot_usage__service__pb2.RevertBackfillRequest.FromString,
+                    response_serializer=invoicing_dot_v1_dot_usage__service__pb2.Backfill.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -143,6 +234,114 @@ class UsageService:
             '/invoicing.v1.UsageService/IngestEventStream',
             invoicing_dot_v1_dot_usage__service__pb2.IngestEventStreamRequest.SerializeToString,
             invoicing_dot_v1_dot_usage__service__pb2.IngestEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.UsageService/CreateBackfill',
+            invoicing_dot_v1_dot_usage__service__pb2.CreateBackfillRequest.SerializeToString,
+            invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.UsageService/GetBackfill',
+            invoicing_dot_v1_dot_usage__service__pb2.GetBackfillRequest.SerializeToString,
+            invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.UsageService/CloseBackfill',
+            invoicing_dot_v1_dot_usage__service__pb2.CloseBackfillRequest.SerializeToString,
+            invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevertBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/invoicing.v1.UsageService/RevertBackfill',
+            invoicing_dot_v1_dot_usage__service__pb2.RevertBackfillRequest.SerializeToString,
+            invoicing_dot_v1_dot_usage__service__pb2.Backfill.FromString,
             options,
             channel_credentials,
             insecure,

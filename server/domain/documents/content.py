@@ -1,6 +1,6 @@
 """What a document says: domain records in, a `Sheet` of ready-to-print text out. Pure: no I/O, no protos.
 
-A Sheet is the same shape for every kind of document (an invoice now, a credit note next): a title and
+A Sheet is the same shape for every kind of document (an invoice, a credit note): a title and
 a status mark, the seller and the recipient, a few facts (number, dates), a table of lines with their
 detail rows, the totals, and sections (payments, credit notes, memo, payment instructions). The PDF
 layout (`server.domain.documents.pdf`) knows only Sheets, so a new kind of document is a new function that
@@ -14,7 +14,6 @@ their precision. Dates are ISO 8601; instants are printed as dates in the custom
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,7 +22,7 @@ from typing import Any
 from server.domain import money
 from server.domain.accounts import Seller
 from server.domain.customers import Address, BalanceAction, BalanceDirection
-from server.domain.documents import BilledCustomer, InvoiceDocument
+from server.domain.documents import BilledCustomer, CreditNoteDocument, InvoiceDocument, local_date
 from server.domain.invoices import AdjustmentKind, InvoiceStatus, Line, LineAdjustment
 from server.domain.tax_ids import TaxId
 
@@ -159,11 +158,6 @@ def decimal_text(value: Decimal) -> str:
 def date_text(day: dt.date) -> str:
     """A calendar date, ISO 8601."""
     return day.isoformat()
-
-
-def local_date(instant: dt.datetime, timezone: str) -> dt.date:
-    """The calendar date of an instant in a timezone."""
-    return instant.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
 def period_text(start: dt.date, end: dt.date) -> str:
@@ -342,8 +336,9 @@ def invoice_totals(document: InvoiceDocument) -> list[TotalRow]:
             label = "Customer balance applied" if credit else "Outstanding customer balance added"
             rows.append(TotalRow(label, signed_money_text(-move.amount if credit else move.amount, currency)))
     for note in document.credit_notes:
-        if note.kind == "adjustment" and not note.voided:
-            rows.append(TotalRow(f"Credit note {note.number}", signed_money_text(-note.total, currency)))
+        applied = note.total if note.applied is None else note.applied
+        if note.kind == "adjustment" and not note.voided and applied:
+            rows.append(TotalRow(f"Credit note {note.number}", signed_money_text(-applied, currency)))
     rows.append(TotalRow("Amount due", money_text(header.amount_due, currency), strong=True))
     return rows
 
@@ -445,3 +440,92 @@ def invoice_filename(document: InvoiceDocument) -> str:
     """A file name for the document: "ACME-00001.pdf", or "<id>-draft.pdf" before a number is assigned."""
     header = document.invoice.header
     return f"{header.invoice_number}.pdf" if header.invoice_number else f"{header.id}-draft.pdf"
+
+
+# --- the credit note -------------------------------------------------------------------------------
+
+
+def _credit_note_facts(document: CreditNoteDocument) -> list[Entry]:
+    note = document.note
+    timezone = document.parties.customer.timezone
+    facts = [
+        Entry("Credit note number", note.number),
+        Entry("Issued", date_text(local_date(note.created_at, timezone))),
+        Entry("Invoice", document.invoice.number),
+        Entry("Invoice date", date_text(document.invoice.invoice_date)),
+        Entry("Type", note.kind.value.capitalize()),
+        Entry("Reason", note.reason.label),
+    ]
+    if note.voided_at is not None:
+        facts.append(Entry("Voided", date_text(local_date(note.voided_at, timezone))))
+    if note.external_customer_id:
+        facts.append(Entry("Customer reference", note.external_customer_id))
+    facts.append(Entry("Currency", note.currency))
+    return facts
+
+
+def credit_note_totals(document: CreditNoteDocument) -> list[TotalRow]:
+    """The note's total, and how it was applied: off the invoice's amount due, to the customer balance."""
+    note = document.note
+    currency = note.currency
+    rows = [TotalRow("Total credited", money_text(note.total, currency), strong=True)]
+    if note.applied_to_amount_due:
+        label = f"Taken off the amount due of invoice {document.invoice.number}"
+        rows.append(TotalRow(label, signed_money_text(-note.applied_to_amount_due, currency)))
+    if note.credited_to_balance:
+        rows.append(TotalRow("Credited to the customer balance", signed_money_text(note.credited_to_balance, currency)))
+    return rows
+
+
+def _credit_note_sections(document: CreditNoteDocument) -> list[Section]:
+    note = document.note
+    timezone = document.parties.customer.timezone
+    sections = []
+    if note.balance_transactions:
+        entries = []
+        for move in note.balance_transactions:
+            what = "Credited" if move.action is BalanceAction.CREDIT_NOTE_APPLIED else "Taken back on voiding"
+            signed = move.amount if move.direction is BalanceDirection.INCREMENT else -move.amount
+            label = f"{what} {date_text(local_date(move.created_at, timezone))}"
+            entries.append(Entry(label, signed_money_text(signed, note.currency)))
+        sections.append(Section("Customer balance", tuple(entries)))
+    if note.memo:
+        sections.append(Section("Memo", text=note.memo))
+    return sections
+
+
+def credit_note_sheet(document: CreditNoteDocument) -> Sheet:
+    """The sheet of a credit note document: the credited lines, the total and how it was applied."""
+    note = document.note
+    currency = note.currency
+    rows = [
+        TableRow(
+            kind="line",
+            description=line.name,
+            period=period_text(line.start_date, line.end_date),
+            amount=amount_text(line.amount, currency),
+        )
+        for line in note.lines
+    ]
+    invoice = document.invoice
+    return Sheet(
+        title="Credit note",
+        mark="" if note.live else "VOID",
+        seller=seller_party(document.parties.seller),
+        recipient=recipient_party(document.parties.customer, invoice.billing_address, invoice.customer_tax_id),
+        facts=tuple(_credit_note_facts(document)),
+        columns=("Credited line", "Period", "", "", "", f"Credited ({currency})"),
+        rows=tuple(rows),
+        totals=tuple(credit_note_totals(document)),
+        sections=tuple(_credit_note_sections(document)),
+        footer=f"Credit note {note.number} · {note.id} · invoice {invoice.number} · version {note.version}",
+        document_title=f"Credit note {note.number} · {document.parties.customer.name}",
+        author=document.parties.seller.name,
+        created_at=note.voided_at or note.created_at,
+        keywords=(note.id, f"version {note.version}"),
+    )
+
+
+def credit_note_filename(document: CreditNoteDocument) -> str:
+    """A file name for the document: "CN-00001.pdf"."""
+    return f"{document.note.number}.pdf"

@@ -1,8 +1,9 @@
-"""A sample invoice document built from domain records in memory: the picture in the README and the benchmark.
+"""Sample documents built from domain records in memory: the pictures in the README and the benchmark.
 
 It shows most of what a document can hold: a seller with a profile, a customer with a non-Latin name,
 a billing address and a tax id, a subscription line with tiers, a discounted line, a one-off line, the
-customer balance applied, a memo and payment instructions. `lines` adds that many more one-off lines.
+customer balance applied, a memo and payment instructions. `lines` adds that many more one-off lines. The
+sample credit note credits two of its lines, partly off the amount due and partly to the customer balance.
 """
 
 from __future__ import annotations
@@ -11,8 +12,15 @@ import datetime as dt
 from decimal import Decimal
 
 from server.domain.accounts import Seller
+from server.domain.credit_notes import CreditNote, CreditNoteKind, CreditNoteLine, CreditNoteReason
 from server.domain.customers import Address, BalanceAction, BalanceDirection, BalanceTransaction
-from server.domain.documents import BilledCustomer, DocumentParties, InvoiceDocument
+from server.domain.documents import (
+    BilledCustomer,
+    CreditedInvoice,
+    CreditNoteDocument,
+    DocumentParties,
+    InvoiceDocument,
+)
 from server.domain.invoices import (
     AdjustmentKind,
     Invoice,
@@ -58,6 +66,9 @@ def _tiered_price() -> dict[str, object]:
             ]
         },
     }
+
+
+_PERIOD = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
 
 
 def sample_lines(extra: int = 0) -> list[Line]:
@@ -223,3 +234,62 @@ def sample_document(extra_lines: int = 0) -> InvoiceDocument:
         payments=(),
     )
     return InvoiceDocument(invoice=invoice, parties=DocumentParties(seller=SELLER, customer=CUSTOMER))
+
+
+def sample_credit_note_document() -> CreditNoteDocument:
+    """An adjustment note on the sample invoice: two seats and the workshop, 30.00 of it to the balance."""
+    invoice = sample_document().invoice
+    header = invoice.header
+    created = _ISSUED + dt.timedelta(days=9, hours=2)
+    lines = (
+        CreditNoteLine("cnl_sample1", "ili_seats", "Analyst seats", Decimal("81.00"), *_PERIOD),
+        CreditNoteLine(
+            "cnl_sample2",
+            "ili_onboarding",
+            "Onboarding workshop (Łódź office)",
+            Decimal("250.00"),
+            dt.date(2026, 10, 14),
+            dt.date(2026, 10, 14),
+        ),
+    )
+    credited = Decimal("30.00")
+    note = CreditNote(
+        id="cn_sample00000000000000001",
+        number="CN-00007",
+        invoice_id=header.id,
+        invoice_number=header.invoice_number,
+        customer_id=header.customer_id,
+        external_customer_id=invoice.external_customer_id,
+        currency=header.currency,
+        kind=CreditNoteKind.ADJUSTMENT,
+        reason=CreditNoteReason.ORDER_CHANGE,
+        memo="Two analyst seats were cancelled before October, and the workshop moved to next quarter.",
+        total=Decimal("331.00"),
+        applied_to_amount_due=Decimal("301.00"),
+        credited_to_balance=credited,
+        lines=lines,
+        balance_transactions=(
+            BalanceTransaction(
+                id="cbt_sample_note",
+                customer_id=header.customer_id,
+                action=BalanceAction.CREDIT_NOTE_APPLIED,
+                direction=BalanceDirection.INCREMENT,
+                amount=credited,
+                starting_balance=Decimal("0.00"),
+                ending_balance=credited,
+                invoice_id=header.id,
+                credit_note_id="cn_sample00000000000000001",
+                description="Credit note CN-00007",
+                created_at=created,
+            ),
+        ),
+        created_at=created,
+        voided_at=None,
+    )
+    return CreditNoteDocument(
+        note=note,
+        invoice=CreditedInvoice(
+            header.invoice_number, header.invoice_date, header.billing_address, header.customer_tax_id
+        ),
+        parties=DocumentParties(seller=SELLER, customer=CUSTOMER),
+    )

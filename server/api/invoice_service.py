@@ -12,7 +12,7 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_g
 from server.api import converters as conv
 from server.api.documents import InvoiceDocuments
 from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_INVOICE_DATE, Lister
+from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister
 from server.context import account_id
 from server.domain import lifecycle, money
 from server.domain.customers import CustomerRef, check_currency
@@ -40,6 +40,7 @@ from server.domain.validation import (
     check_text,
 )
 from server.usecases.events import InvoiceEvents
+from server.usecases.history import get_invoice_version, list_invoice_versions
 from server.usecases.invoice_reads import InvoiceReads
 from server.usecases.invoices import CreateInvoice, Invoices
 from server.usecases.publish import ChangedInvoice
@@ -243,9 +244,39 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
     ) -> invoice_pb2.Invoice:
         v = Violations()
         check_id(request.invoice_id, "invoice_id", v)
+        if request.HasField("version") and request.version < 1:
+            v.add("version", "must be greater than zero")
         v.raise_if_any()
-        # The stored wire form, passed through as it is (see server.api.registration).
+        # A stored wire form (the recorded version, or the invoice's current one), passed through as it is
+        # (see server.api.registration).
+        if request.HasField("version"):
+            return await get_invoice_version(  # type: ignore[return-value]
+                self._db, account_id(), request.invoice_id, request.version
+            )
         return await self._reads.wire(account_id(), request.invoice_id)  # type: ignore[return-value]
+
+    async def ListInvoiceVersions(
+        self, request: invoice_service_pb2.ListInvoiceVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[invoice_service_pb2.ListInvoiceVersionsResponse]:
+        v = Violations()
+        check_id(request.invoice_id, "invoice_id", v)
+        check_limit(request.limit, v)
+        v.raise_if_any()
+        account = account_id()
+        scope, after = self._lists.resume(account, "ListInvoiceVersions", request, BY_VERSION)
+        batches = list_invoice_versions(
+            self._db, account, request.invoice_id, after, batch=self._lists.batch_records, limit=request.limit
+        )
+        async for response in self._lists.stream(
+            scope,
+            batches,
+            keyset=BY_VERSION,
+            build=conv.invoice_version_pb,
+            respond=lambda items, token: invoice_service_pb2.ListInvoiceVersionsResponse(
+                versions=items, resume_token=token
+            ),
+        ):
+            yield response
 
     async def ListInvoices(
         self, request: invoice_service_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext

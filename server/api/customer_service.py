@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
 
 from server.api import converters as conv
 from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_CREATED, Lister
+from server.api.streaming import BY_CREATED, Created, Lister
 from server.context import account_id
 from server.domain import money
+from server.domain.credits import NewGrant
 from server.domain.customers import (
     DEFAULT_NET_TERMS,
     DEFAULT_TIMEZONE,
@@ -19,6 +23,7 @@ from server.domain.customers import (
     CustomerChanges,
     CustomerRef,
     NewCustomer,
+    check_currency,
 )
 from server.domain.errors import Violations
 from server.domain.validation import (
@@ -28,6 +33,7 @@ from server.domain.validation import (
     check_request_id,
     check_text,
 )
+from server.usecases.credits import Credits, list_blocks, list_ledger
 from server.usecases.customers import (
     ManualAdjustment,
     adjust_balance,
@@ -38,6 +44,10 @@ from server.usecases.customers import (
     update_customer,
 )
 from server.usecases.unit import Transactions
+
+Record = TypeVar("Record", bound=Created)
+Item = TypeVar("Item", bound=Message)
+Response = TypeVar("Response", bound=Message)
 
 
 def time_range(request: object) -> TimeRange:
@@ -53,9 +63,10 @@ def time_range(request: object) -> TimeRange:
 class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
     """Implements CustomerService."""
 
-    def __init__(self, transactions: Transactions, lists: Lister) -> None:
+    def __init__(self, transactions: Transactions, credits: Credits, lists: Lister) -> None:
         self._tx = transactions
         self._db = transactions.db
+        self._credits = credits
         self._lists = lists
 
     async def CreateCustomer(
@@ -200,4 +211,81 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
                 balance_transactions=items, resume_token=token
             ),
         ):
+            yield response
+
+    async def GrantCredits(
+        self, request: customer_service_pb2.GrantCreditsRequest, context: grpc.aio.ServicerContext
+    ) -> customer_pb2.CreditBlock:
+        v = Violations()
+        ref = CustomerRef(request.customer_id, request.external_customer_id)
+        ref.check(v)
+        check_request_id(request.request_id, v)
+        if not request.amount:
+            v.add("amount", "is required")
+        amount = money.parse_decimal(request.amount, "amount", v, allow_zero=False) if request.amount else None
+        check_currency(request.currency, "currency", v)
+        cost = None
+        if request.per_unit_cost_basis:
+            cost = money.parse_decimal(request.per_unit_cost_basis, "per_unit_cost_basis", v)
+        grant = NewGrant(
+            customer=ref,
+            amount=amount or Decimal(0),
+            currency=request.currency,
+            effective_date=conv.optional_date(request, "effective_date", v),
+            expiry_date=conv.optional_date(request, "expiry_date", v),
+            per_unit_cost_basis=cost,
+            description=request.description,
+        )
+        grant.validate(v, self._tx.clock().date())
+        v.raise_if_any()
+        return await run_mutation(
+            self._tx,
+            request,
+            customer_pb2.CreditBlock,
+            lambda tx: self._credits.grant(tx, grant),
+            encoder(conv.credit_block_pb),
+        )
+
+    async def ListCreditBlocks(
+        self, request: customer_service_pb2.ListCreditBlocksRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[customer_service_pb2.ListCreditBlocksResponse]:
+        async for response in self._credits_stream(
+            request,
+            "ListCreditBlocks",
+            list_blocks,
+            conv.credit_block_pb,
+            lambda items, token: customer_service_pb2.ListCreditBlocksResponse(credit_blocks=items, resume_token=token),
+        ):
+            yield response
+
+    async def ListCreditLedger(
+        self, request: customer_service_pb2.ListCreditLedgerRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[customer_service_pb2.ListCreditLedgerResponse]:
+        async for response in self._credits_stream(
+            request,
+            "ListCreditLedger",
+            list_ledger,
+            conv.credit_ledger_entry_pb,
+            lambda items, token: customer_service_pb2.ListCreditLedgerResponse(entries=items, resume_token=token),
+        ):
+            yield response
+
+    async def _credits_stream(
+        self,
+        request: Any,
+        method: str,
+        batches_of: Callable[..., AsyncGenerator[list[Record], None]],
+        build: Callable[[Record], Item],
+        respond: Callable[[list[Item], str], Response],
+    ) -> AsyncIterator[Response]:
+        """A stream of a customer's credit records (blocks or ledger entries), newest first."""
+        v = Violations()
+        ref = CustomerRef(request.customer_id, request.external_customer_id)
+        ref.check(v)
+        check_limit(request.limit, v)
+        v.raise_if_any()
+        account = account_id()
+        scope, after = self._lists.resume(account, method, request, BY_CREATED)
+        batches = batches_of(self._db, account, ref, after, batch=self._lists.batch_records, limit=request.limit)
+        async for response in self._lists.stream(scope, batches, keyset=BY_CREATED, build=build, respond=respond):
             yield response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -10,9 +10,11 @@ from google.protobuf import struct_pb2
 from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import actor_of
+from server.api.mutations import actor_of, run_mutation
+from server.context import account_id
+from server.domain.backfills import Backfill, NewBackfill
 from server.domain.customers import CustomerRef
-from server.domain.errors import InvalidArgument
+from server.domain.errors import InvalidArgument, Violations
 from server.domain.usage import (
     MAX_EVENTS_PER_BATCH,
     MAX_PROPERTIES,
@@ -23,8 +25,11 @@ from server.domain.usage import (
     check_event,
     property_value,
 )
-from server.usecases.unit import Transactions
-from server.usecases.usage import Usage
+from server.domain.validation import check_id, check_request_id
+from server.usecases.backfills import Backfills, get_backfill
+from server.usecases.ingestion import Usage
+from server.usecases.thresholds import Thresholds
+from server.usecases.unit import Transactions, Tx
 
 
 def response_of(outcome: IngestOutcome) -> usage_service_pb2.IngestEventsResponse:
@@ -71,9 +76,11 @@ def _properties(message: usage_service_pb2.Event) -> dict[str, PropertyValue] | 
 class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
     """Implements UsageService."""
 
-    def __init__(self, transactions: Transactions, usage: Usage) -> None:
+    def __init__(self, transactions: Transactions, usage: Usage, thresholds: Thresholds, backfills: Backfills) -> None:
         self._tx = transactions
         self._usage = usage
+        self._thresholds = thresholds
+        self._backfills = backfills
 
     async def _ingest(
         self, request: Any, events: Sequence[usage_service_pb2.Event], offset: int, outcome: IngestOutcome
@@ -82,6 +89,9 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         ones and their rollups in one transaction."""
         if not events or len(events) > MAX_EVENTS_PER_BATCH:
             raise InvalidArgument.one("events", f"a batch has 1 to {MAX_EVENTS_PER_BATCH} events")
+        v = Violations()
+        check_id(request.backfill_id, "backfill_id", v, required=False)
+        v.raise_if_any()
         now = self._tx.clock()
         batch: list[IncomingEvent] = []
         for index, message in enumerate(events, start=offset):
@@ -106,7 +116,14 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
             batch.append(
                 IncomingEvent(index, message.idempotency_key, customer, message.event_name, occurred, properties)
             )
-        await self._tx.run(actor_of(request), lambda tx: self._usage.ingest(tx, batch, outcome))
+        actor = actor_of(request)
+        stored = IngestOutcome()
+        backfill_id = request.backfill_id
+        await self._tx.run(actor, lambda tx: self._usage.ingest(tx, batch, stored, backfill_id))
+        outcome.add(stored)
+        if not actor.dry_run:  # a dry run committed nothing: no threshold can have been crossed
+            # Once the batch has committed: the partial invoices its usage calls for (a transaction each).
+            await self._thresholds.after_ingest(self._tx, actor, stored.customers)
 
     async def IngestEvents(
         self, request: usage_service_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
@@ -126,3 +143,62 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
             await self._ingest(request, request.events, offset, outcome)
             offset += len(request.events)
         return response_of(outcome)
+
+    def _encode(self, backfill: Backfill) -> bytes:
+        return conv.backfill_pb(backfill).SerializeToString(deterministic=True)
+
+    async def CreateBackfill(
+        self, request: usage_service_pb2.CreateBackfillRequest, context: grpc.aio.ServicerContext
+    ) -> usage_service_pb2.Backfill:
+        v = Violations()
+        customer = CustomerRef(request.customer_id, request.external_customer_id)
+        customer.check(v)
+        check_request_id(request.request_id, v)
+        start = conv.optional_timestamp(request, "timeframe_start")
+        end = conv.optional_timestamp(request, "timeframe_end")
+        for name, value in (("timeframe_start", start), ("timeframe_end", end)):
+            if value is None:
+                v.add(name, "is required")
+        if start is not None and end is not None:
+            NewBackfill(customer, start, end, request.replace_existing_events).validate(v, self._tx.clock())
+        v.raise_if_any()
+        assert start is not None
+        assert end is not None
+        new = NewBackfill(customer, start, end, request.replace_existing_events)
+        return await run_mutation(
+            self._tx,
+            request,
+            usage_service_pb2.Backfill,
+            lambda tx: self._backfills.create(tx, customer, new),
+            self._encode,
+        )
+
+    async def GetBackfill(
+        self, request: usage_service_pb2.GetBackfillRequest, context: grpc.aio.ServicerContext
+    ) -> usage_service_pb2.Backfill:
+        v = Violations()
+        check_id(request.backfill_id, "backfill_id", v)
+        v.raise_if_any()
+        return conv.backfill_pb(await get_backfill(self._tx.db, account_id(), request.backfill_id))
+
+    async def CloseBackfill(
+        self, request: usage_service_pb2.CloseBackfillRequest, context: grpc.aio.ServicerContext
+    ) -> usage_service_pb2.Backfill:
+        return await self._move_backfill(request, self._backfills.close)
+
+    async def RevertBackfill(
+        self, request: usage_service_pb2.RevertBackfillRequest, context: grpc.aio.ServicerContext
+    ) -> usage_service_pb2.Backfill:
+        return await self._move_backfill(request, self._backfills.revert)
+
+    async def _move_backfill(
+        self, request: Any, move: Callable[[Tx, str], Awaitable[Backfill]]
+    ) -> usage_service_pb2.Backfill:
+        """Close or revert a backfill, exactly once per request_id."""
+        v = Violations()
+        check_id(request.backfill_id, "backfill_id", v)
+        check_request_id(request.request_id, v)
+        v.raise_if_any()
+        return await run_mutation(
+            self._tx, request, usage_service_pb2.Backfill, lambda tx: move(tx, request.backfill_id), self._encode
+        )

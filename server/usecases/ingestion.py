@@ -2,10 +2,11 @@
 
 A batch's events are stored unless nothing could bill them: a negative
 quantity where a `sum` or `max` price reads the property, or a timestamp in a
-period whose invoice is no longer a draft (`PERIOD_CLOSED`, until backfills
-exist). Events within a draft's grace window are stored and the draft is
-re-priced in the same transaction, so a late event is billed or refused, never
-accepted and lost.
+period whose invoice is no longer a draft (`PERIOD_CLOSED`: such usage is sent
+through a backfill). Events within a draft's grace window are stored and the
+draft is re-priced in the same transaction, so a late event is billed or
+refused, never accepted and lost. A backfill's events are stored without
+counting until it closes (`server.usecases.backfills`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from server.db import backfills as backfills_repo
 from server.db import plans as plans_repo
 from server.db import usage as repo
+from server.domain.backfills import Backfill
 from server.domain.usage import (
     Event,
     EventProblem,
@@ -52,8 +55,18 @@ class Usage:
     def __init__(self, invoices: Invoices) -> None:
         self._invoices = invoices
 
-    async def ingest(self, tx: Tx, incoming: Sequence[IncomingEvent], outcome: IngestOutcome) -> None:
-        """Store a batch's billable events and their rollups; count duplicates and refusals into outcome."""
+    async def ingest(
+        self, tx: Tx, incoming: Sequence[IncomingEvent], outcome: IngestOutcome, backfill_id: str = ""
+    ) -> None:
+        """Store a batch's billable events and their rollups; count duplicates and refusals into outcome.
+
+        With a backfill: its events (of its customer, within its timeframe) are stored not counting, without
+        rollups, until it is closed; the backfill is held (shared) meanwhile, so it cannot close under them.
+        """
+        backfill = None
+        if backfill_id:
+            backfill = await backfills_repo.get(tx.conn, tx.account_id, backfill_id, lock="share")
+            backfill.check_pending()
         known, by_external = await repo.customer_ids(
             tx.conn,
             tx.account_id,
@@ -78,12 +91,40 @@ class Usage:
             seen.add(item.idempotency_key)
             valid.append(Event(item.idempotency_key, customer, item.event_name, item.occurred_at, item.properties))
             positions.append(item.index)
+        if backfill is not None:
+            await self._backfill(tx, backfill, valid, positions, outcome)
+            return
         valid, positions, late = await self._billable(tx, valid, positions, outcome)
         inserted = await repo.insert_events(tx.conn, tx.account_id, valid)
         await repo.add_rollups(tx.conn, tx.account_id, rollups(e for e in valid if e.idempotency_key in inserted))
         await self._invoices.refresh_drafts(tx, late.drafts_of(inserted))
         outcome.ingested += len(inserted)
+        outcome.customers |= {e.customer_id for e in valid if e.idempotency_key in inserted}
         outcome.duplicates += len(valid) - len(inserted) + late.duplicates
+
+    async def _backfill(
+        self, tx: Tx, backfill: Backfill, events: list[Event], positions: list[int], outcome: IngestOutcome
+    ) -> None:
+        """Store a backfill's events (not counting yet): each of its customer and within its timeframe."""
+        kept = []
+        for event, index in zip(events, positions, strict=True):
+            if event.customer_id != backfill.customer_id:
+                outcome.reject(
+                    index,
+                    EventProblem("BACKFILL_CUSTOMER_MISMATCH", "customer_id", "the backfill is for another customer"),
+                )
+            elif not backfill.covers(event.occurred_at):
+                outcome.reject(
+                    index,
+                    EventProblem("OUTSIDE_BACKFILL_TIMEFRAME", "timestamp", "is outside the backfill's timeframe"),
+                )
+            else:
+                kept.append((event, index))
+        events, _ = await _quantities(tx, [e for e, _ in kept], [i for _, i in kept], outcome)
+        inserted = await repo.insert_events(tx.conn, tx.account_id, events, backfill.id)
+        await backfills_repo.count_ingested(tx.conn, tx.account_id, backfill.id, len(inserted))
+        outcome.ingested += len(inserted)
+        outcome.duplicates += len(events) - len(inserted)
 
     async def _billable(
         self, tx: Tx, events: list[Event], positions: list[int], outcome: IngestOutcome
@@ -93,17 +134,7 @@ class Usage:
         An event refused for its period whose key is already stored is a resent one: counted as a
         duplicate, as any resend is.
         """
-        if any(negative_numbers(e.properties) for e in events):
-            names = sorted({e.event_name for e in events})
-            metered = await plans_repo.metered_properties(tx.conn, tx.account_id, names)
-            kept = []
-            for event, index in zip(events, positions, strict=True):
-                problem = negative_quantity(event, metered)
-                if problem is None:
-                    kept.append((event, index))
-                else:
-                    outcome.reject(index, problem)
-            events, positions = [e for e, _ in kept], [i for _, i in kept]
+        events, positions = await _quantities(tx, events, positions, outcome)
         check = await check_usage_periods(tx.conn, tx.account_id, events, tx.now)
         closed_keys = [events[p].idempotency_key for p in check.closed]
         stored = await repo.stored_keys(tx.conn, tx.account_id, closed_keys) if closed_keys else set()
@@ -117,3 +148,21 @@ class Usage:
             else:
                 outcome.reject(index, EventProblem("PERIOD_CLOSED", "timestamp", check.closed[position]))
         return [e for e, _ in kept], [i for _, i in kept], late
+
+
+async def _quantities(
+    tx: Tx, events: list[Event], positions: list[int], outcome: IngestOutcome
+) -> tuple[list[Event], list[int]]:
+    """Refuse events with a negative number where a `sum` or `max` price reads a quantity; keep the others."""
+    if not any(negative_numbers(e.properties) for e in events):
+        return events, positions
+    names = sorted({e.event_name for e in events})
+    metered = await plans_repo.metered_properties(tx.conn, tx.account_id, names)
+    kept = []
+    for event, index in zip(events, positions, strict=True):
+        problem = negative_quantity(event, metered)
+        if problem is None:
+            kept.append((event, index))
+        else:
+            outcome.reject(index, problem)
+    return [e for e, _ in kept], [i for _, i in kept]

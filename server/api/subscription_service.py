@@ -1,0 +1,374 @@
+"""SubscriptionService: subscriptions and their current billing period."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
+
+from server.api import converters as conv
+from server.api.mutations import run_mutation
+from server.api.streaming import BY_CREATED, Lister
+from server.context import account_id
+from server.domain import money
+from server.domain.billing import CancelAt, SubscriptionStatus
+from server.domain.changes import ChangeRecord, ChangeStatus, PlanChange, QuantityChange, check_change_date
+from server.domain.customers import CustomerRef
+from server.domain.errors import Violations
+from server.domain.plans import PlanRef
+from server.domain.pricing import Cadence, PriceType
+from server.domain.subscriptions import (
+    NewSubscription,
+    SubscriptionRecord,
+    SubscriptionUpdate,
+    check_cancellation_date,
+    check_start_date,
+    subscription_from,
+)
+from server.domain.timeline import ChangeKind, Timeline
+from server.domain.validation import (
+    check_id,
+    check_limit,
+    check_metadata,
+    check_metadata_patch,
+    check_net_terms,
+    check_request_id,
+    today_in,
+)
+from server.usecases.subscriptions import (
+    ChangeOutcome,
+    Subscriptions,
+    get_subscription,
+    list_changes,
+    list_subscriptions,
+)
+from server.usecases.unit import Transactions
+
+_CANCEL_AT = {
+    subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM: CancelAt.END_OF_TERM,
+    subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE: CancelAt.REQUESTED_DATE,
+    subscription_service_pb2.CANCEL_OPTION_IMMEDIATE: CancelAt.IMMEDIATE,
+}
+
+_STATUS_NUMBERS = {
+    SubscriptionStatus.UPCOMING: subscription_service_pb2.SUBSCRIPTION_STATUS_UPCOMING,
+    SubscriptionStatus.ACTIVE: subscription_service_pb2.SUBSCRIPTION_STATUS_ACTIVE,
+    SubscriptionStatus.ENDED: subscription_service_pb2.SUBSCRIPTION_STATUS_ENDED,
+}
+_STATUSES = {number: status for status, number in _STATUS_NUMBERS.items()}
+
+_CHANGE_AT = {
+    subscription_service_pb2.CHANGE_OPTION_IMMEDIATE: CancelAt.IMMEDIATE,
+    subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM: CancelAt.END_OF_TERM,
+    subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE: CancelAt.REQUESTED_DATE,
+}
+_CHANGE_OPTION_NUMBERS = {option: number for number, option in _CHANGE_AT.items()}
+_CHANGE_TYPES = {
+    ChangeKind.PLAN: subscription_service_pb2.SUBSCRIPTION_CHANGE_TYPE_PLAN,
+    ChangeKind.QUANTITY: subscription_service_pb2.SUBSCRIPTION_CHANGE_TYPE_QUANTITY,
+}
+_CHANGE_STATUSES = {
+    ChangeStatus.SCHEDULED: subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_SCHEDULED,
+    ChangeStatus.APPLIED: subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_APPLIED,
+    ChangeStatus.SUPERSEDED: subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_SUPERSEDED,
+}
+
+
+def _phases_pb(timeline: Timeline) -> list[subscription_service_pb2.SubscriptionPhase]:
+    return [
+        subscription_service_pb2.SubscriptionPhase(
+            start_date=conv.date_pb(phase.start),
+            end_date=conv.date_pb(timeline.end_of(index)),
+            plan_id=phase.plan_id,
+            plan_name=timeline.plans[phase.plan_id].name,
+            fixed_fee_quantities={
+                price.id: money.to_wire(price.fixed_quantity)
+                for price in phase.prices
+                if price.price_type is PriceType.FIXED and price.cadence is not Cadence.ONE_TIME
+            },
+        )
+        for index, phase in enumerate(timeline.phases)
+    ]
+
+
+def change_pb(change: ChangeRecord, today: dt.date) -> subscription_service_pb2.SubscriptionChange:
+    """A SubscriptionChange message, with its status on the customer's `today`."""
+    return subscription_service_pb2.SubscriptionChange(
+        id=change.id,
+        subscription_id=change.subscription_id,
+        type=_CHANGE_TYPES[change.kind],
+        change_option=_CHANGE_OPTION_NUMBERS[change.option],
+        effective_date=conv.date_pb(change.effective_date),
+        plan_id=change.plan.id,
+        previous_plan_id=change.previous_plan_id,
+        price_id=change.price_id,
+        quantity="" if change.quantity is None else money.to_wire(change.quantity),
+        previous_quantity="" if change.previous_quantity is None else money.to_wire(change.previous_quantity),
+        status=_CHANGE_STATUSES[change.status(today)],
+        superseded_by_change_id=change.superseded_by,
+        superseded_at=conv.timestamp(change.superseded_at),
+        created_at=conv.timestamp(change.created_at),
+    )
+
+
+def subscription_pb(record: SubscriptionRecord, now: dt.datetime) -> subscription_service_pb2.Subscription:
+    """A Subscription message, with its status, current period and plan at `now`."""
+    status, period = subscription_from(record, "").term.status(now)
+    timeline = record.timeline
+    return subscription_service_pb2.Subscription(
+        id=record.id,
+        customer=common_pb2.CustomerRef(id=record.customer_id, external_customer_id=record.external_customer_id),
+        plan=conv.plan_pb(timeline.plan_on(today_in(record.timezone, now))),
+        start_date=conv.date_pb(record.start_date),
+        end_date=conv.date_pb(record.end_date),
+        status=_STATUS_NUMBERS[status],
+        align_billing_with_subscription_start_date=record.align_to_start,
+        net_terms=record.net_terms,
+        auto_issuance=record.auto_issuance,
+        current_billing_period_start_date=conv.date_pb(period.start) if period else None,
+        current_billing_period_end_date=conv.date_pb(period.end) if period else None,
+        metadata=record.metadata,
+        created_at=conv.timestamp(record.created_at),
+        ended_at=conv.timestamp(record.ended_at),
+        phases=_phases_pb(timeline),
+        invoicing_threshold="" if record.invoicing_threshold is None else money.to_wire(record.invoicing_threshold),
+    )
+
+
+class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):
+    """Implements SubscriptionService."""
+
+    def __init__(self, transactions: Transactions, subscriptions: Subscriptions, lists: Lister) -> None:
+        self._tx = transactions
+        self._db = transactions.db
+        self._subscriptions = subscriptions
+        self._lists = lists
+
+    def _encode(self, record: SubscriptionRecord) -> bytes:
+        return subscription_pb(record, self._tx.clock()).SerializeToString(deterministic=True)
+
+    async def CreateSubscription(
+        self, request: subscription_service_pb2.CreateSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> subscription_service_pb2.Subscription:
+        v = Violations()
+        customer = CustomerRef(request.customer_id, request.external_customer_id)
+        customer.check(v)
+        plan = PlanRef(request.plan_id, request.external_plan_id)
+        plan.check(v)
+        check_request_id(request.request_id, v)
+        start = conv.date_from(request.start_date, "start_date", v, required=True)
+        if start is not None:
+            check_start_date(start, self._tx.clock().date(), v)
+        if request.HasField("net_terms"):
+            check_net_terms(request.net_terms, "net_terms", v)
+        check_metadata(dict(request.metadata), "metadata", v)
+        threshold = None
+        if request.invoicing_threshold:
+            threshold = money.parse_decimal(request.invoicing_threshold, "invoicing_threshold", v, allow_zero=False)
+        v.raise_if_any()
+        assert start is not None
+        new = NewSubscription(
+            customer=customer,
+            plan=plan,
+            start_date=start,
+            align_to_start=request.align_billing_with_subscription_start_date,
+            net_terms=request.net_terms if request.HasField("net_terms") else None,
+            auto_issuance=request.auto_issuance if request.HasField("auto_issuance") else None,
+            metadata=dict(request.metadata),
+            invoicing_threshold=threshold,
+        )
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.Subscription,
+            lambda tx: self._subscriptions.create(tx, new),
+            self._encode,
+        )
+
+    async def GetSubscription(
+        self, request: subscription_service_pb2.GetSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> subscription_service_pb2.Subscription:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        v.raise_if_any()
+        record = await get_subscription(self._db, account_id(), request.subscription_id)
+        return subscription_pb(record, self._tx.clock())
+
+    async def ListSubscriptions(
+        self, request: subscription_service_pb2.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[subscription_service_pb2.ListSubscriptionsResponse]:
+        v = Violations()
+        check_limit(request.limit, v)
+        check_id(request.customer_id, "customer_id", v, required=False)
+        check_id(request.external_customer_id, "external_customer_id", v, required=False)
+        wanted = []
+        for index, number in enumerate(request.status):
+            if number not in _STATUSES:
+                v.add(f"status[{index}]", f"is not a subscription status: {number}")
+            else:
+                wanted.append(_STATUSES[number])
+        v.raise_if_any()
+        account = account_id()
+        scope, after = self._lists.resume(account, "ListSubscriptions", request, BY_CREATED)
+        now = self._tx.clock()
+        batches = list_subscriptions(
+            self._db,
+            account,
+            request.customer_id or None,
+            request.external_customer_id or None,
+            wanted,
+            now,
+            after,
+            batch=self._lists.batch_records,
+            limit=request.limit,
+        )
+        async for response in self._lists.stream(
+            scope,
+            batches,
+            keyset=BY_CREATED,
+            build=lambda record: subscription_pb(record, now),
+            respond=lambda items, token: subscription_service_pb2.ListSubscriptionsResponse(
+                subscriptions=items, resume_token=token
+            ),
+        ):
+            yield response
+
+    async def CancelSubscription(
+        self, request: subscription_service_pb2.CancelSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> subscription_service_pb2.Subscription:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        check_request_id(request.request_id, v)
+        option = request.cancel_option
+        requested = conv.optional_date(request, "cancellation_date", v)
+        if option == subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE and requested is None:
+            v.add("cancellation_date", "is required with CANCEL_OPTION_REQUESTED_DATE")
+        if requested is not None:
+            check_cancellation_date(requested, self._tx.clock().date(), v)
+        if option not in _CANCEL_AT:
+            v.add("cancel_option", "must be END_OF_SUBSCRIPTION_TERM, REQUESTED_DATE or IMMEDIATE")
+        v.raise_if_any()
+        when = _CANCEL_AT[option]
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.Subscription,
+            lambda tx: self._subscriptions.cancel(tx, request.subscription_id, when, requested),
+            self._encode,
+        )
+
+    def _change_options(self, request: Any, v: Violations) -> tuple[CancelAt, dt.date | None]:
+        """The change option and date of a change request (recorded in v when wrong)."""
+        option = request.change_option
+        requested = conv.optional_date(request, "change_date", v)
+        if option == subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE and requested is None:
+            v.add("change_date", "is required with CHANGE_OPTION_REQUESTED_DATE")
+        if requested is not None:
+            check_change_date(requested, self._tx.clock().date(), v)
+        if option not in _CHANGE_AT:
+            v.add("change_option", "must be IMMEDIATE, END_OF_SUBSCRIPTION_TERM or REQUESTED_DATE")
+            return CancelAt.IMMEDIATE, requested
+        return _CHANGE_AT[option], requested
+
+    def _encode_change(self, outcome: ChangeOutcome) -> bytes:
+        now = self._tx.clock()
+        today = today_in(outcome.subscription.timezone, now)
+        response = subscription_service_pb2.SubscriptionChangeResponse(
+            subscription=subscription_pb(outcome.subscription, now), change=change_pb(outcome.change, today)
+        )
+        return response.SerializeToString(deterministic=True)
+
+    async def ChangeSubscriptionPlan(
+        self, request: subscription_service_pb2.ChangeSubscriptionPlanRequest, context: grpc.aio.ServicerContext
+    ) -> subscription_service_pb2.SubscriptionChangeResponse:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        plan = PlanRef(request.plan_id, request.external_plan_id)
+        plan.check(v)
+        check_request_id(request.request_id, v)
+        option, requested = self._change_options(request, v)
+        v.raise_if_any()
+        change = PlanChange(plan, option, requested)
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.SubscriptionChangeResponse,
+            lambda tx: self._subscriptions.change_plan(tx, request.subscription_id, change),
+            self._encode_change,
+        )
+
+    async def UpdateFixedFeeQuantity(
+        self, request: subscription_service_pb2.UpdateFixedFeeQuantityRequest, context: grpc.aio.ServicerContext
+    ) -> subscription_service_pb2.SubscriptionChangeResponse:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        check_id(request.price_id, "price_id", v)
+        check_request_id(request.request_id, v)
+        quantity = None
+        if not request.quantity:
+            v.add("quantity", "is required")
+        else:
+            quantity = money.parse_decimal(request.quantity, "quantity", v)
+        option, requested = self._change_options(request, v)
+        v.raise_if_any()
+        assert quantity is not None
+        change = QuantityChange(request.price_id, quantity, option, requested)
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.SubscriptionChangeResponse,
+            lambda tx: self._subscriptions.change_quantity(tx, request.subscription_id, change),
+            self._encode_change,
+        )
+
+    async def ListSubscriptionChanges(
+        self, request: subscription_service_pb2.ListSubscriptionChangesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[subscription_service_pb2.ListSubscriptionChangesResponse]:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        check_limit(request.limit, v)
+        v.raise_if_any()
+        account = account_id()
+        scope, after = self._lists.resume(account, "ListSubscriptionChanges", request, BY_CREATED)
+        record = await get_subscription(self._db, account, request.subscription_id)  # NOT_FOUND first
+        today = today_in(record.timezone, self._tx.clock())
+        batches = list_changes(
+            self._db, account, request.subscription_id, after, batch=self._lists.batch_records, limit=request.limit
+        )
+        async for response in self._lists.stream(
+            scope,
+            batches,
+            keyset=BY_CREATED,
+            build=lambda change: change_pb(change, today),
+            respond=lambda items, token: subscription_service_pb2.ListSubscriptionChangesResponse(
+                changes=items, resume_token=token
+            ),
+        ):
+            yield response
+
+    async def UpdateSubscription(
+        self, request: subscription_service_pb2.UpdateSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> subscription_service_pb2.Subscription:
+        v = Violations()
+        check_id(request.subscription_id, "subscription_id", v)
+        check_request_id(request.request_id, v)
+        threshold = None
+        if request.HasField("invoicing_threshold"):
+            threshold = money.parse_decimal(request.invoicing_threshold or "0", "invoicing_threshold", v)
+        metadata = conv.metadata_patch_from(request.metadata) if request.HasField("metadata") else None
+        if metadata is not None:
+            check_metadata_patch(metadata, "metadata", v)
+        if threshold is None and metadata is None and not v.items:
+            v.add("subscription_id", "names no field to change: set invoicing_threshold or metadata")
+        v.raise_if_any()
+        update = SubscriptionUpdate(metadata=metadata, invoicing_threshold=threshold)
+        return await run_mutation(
+            self._tx,
+            request,
+            subscription_service_pb2.Subscription,
+            lambda tx: self._subscriptions.update(tx, request.subscription_id, update),
+            self._encode,
+        )
