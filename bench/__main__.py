@@ -151,7 +151,7 @@ class Run:
         """Every row measured at the main size, on the server started for it."""
         p, effort, keys = self.plan, self.plan.effort, self.keys
         invoice_id = accounts.rich_invoice(self.dsn)
-        self.measure("unary", lambda: reads.unary_rows(self.h2load, server, keys.main, invoice_id, effort))
+        self.measure("unary", lambda: reads.unary_rows(self.h2load, server, self.dsn, keys.main, invoice_id, effort))
         self.measure("list", lambda: reads.full_view_rows(server, self.dsn, keys.main, MAIN.name, effort))
         self.measure("streams", lambda: [reads.concurrent_streams_row(server, self.dsn, keys.main, MAIN.name, effort)])
         self.measure(

@@ -19,7 +19,8 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2
 from bench.load import count_field
 
 ROWS = {
-    "get_invoice_64", "get_invoice_p50", "list_full_view", "list_rss_growth", "list_concurrent_streams",
+    "get_invoice_64", "get_invoice_p50", "stored_form_lookup_p50", "list_full_view", "list_rss_growth",
+    "list_concurrent_streams",
     "mutations_throughput", "mutations_p99", "ingest", "upcoming", "fairness_64", "fairness_256", "document",
     "document_renderer", "workers",
 }  # fmt: skip
