@@ -28,6 +28,8 @@ class ErrorsAndMetrics(MethodInterceptor):
     """The outermost interceptor of the service methods."""
 
     def unary(self, behavior: Unary, method: str) -> Unary:
+        observe = metrics.rpc_observer(method)
+
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = "OK"
@@ -43,7 +45,7 @@ class ErrorsAndMetrics(MethodInterceptor):
                 code = status.code.name
                 await _abort(context, status)
             finally:
-                metrics.observe(method, code, time.perf_counter() - started)
+                observe(code, time.perf_counter() - started)
 
         return call
 
@@ -67,6 +69,7 @@ class ErrorsAndMetrics(MethodInterceptor):
         call as a cancellation, quietly, instead of surfacing in grpc as an error with a traceback.
         """
         open_streams = metrics.OPEN_STREAMS.labels(method)
+        observe = metrics.rpc_observer(method)
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> None:
             started = time.perf_counter()
@@ -91,7 +94,7 @@ class ErrorsAndMetrics(MethodInterceptor):
                 await _abort(context, status)
             finally:
                 open_streams.dec()
-                metrics.observe(method, code, time.perf_counter() - started)
+                observe(code, time.perf_counter() - started)
 
         return cast(ServerStream, call)
 
