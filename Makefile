@@ -9,8 +9,9 @@ PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test test-reliability test-pgbouncer test-partitioned pgbouncer install generate check-generated lint lint-proto \
-	breaking clients typecheck bench clean-data help debian-tools sample-document go-tools
+.PHONY: run test test-reliability test-pgbouncer test-partitioned pgbouncer install generate check-generated lint \
+	lint-proto breaking clients typecheck bench bench-quick profiles clean-data help debian-tools sample-document \
+	go-tools
 
 help:
 	@echo "make run              serve on 127.0.0.1:50051 with an embedded PostgreSQL and demo data"
@@ -20,7 +21,9 @@ help:
 	@echo "make test-partitioned the test suite again, on the schema hash-partitioned by account (as Citus would)"
 	@echo "make generate         regenerate generated/ from protos/"
 	@echo "make check-generated  fail if generated/ is stale"
-	@echo "make bench            run the benchmarks"
+	@echo "make bench            every SPEC 11 row beside its anchor (seeds up to 2M invoices; about 30 min)"
+	@echo "make bench-quick      the headline rows on smaller sets (under 3 min)"
+	@echo "make profiles         py-spy flame graphs of GetInvoice and ListInvoices (TAG=after for -after.svg)"
 	@echo "make lint-proto       buf lint on protos/"
 	@echo "make breaking         buf breaking: protos/ against the main branch"
 	@echo "make sample-document  re-render docs/invoice-sample.* and docs/credit-note-sample.* (the README's samples)"
@@ -41,9 +44,11 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-# Debian tools the tests use: pdftoppm (poppler-utils) renders document pages to images.
+# Debian tools the tests and the bench use: pdftoppm (poppler-utils) renders document pages to images,
+# h2load (nghttp2-client) is the bench's unary load generator.
 debian-tools:
 	@command -v pdftoppm >/dev/null || (apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null)
+	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null)
 
 # Re-render the README's sample invoice (docs/invoice-sample.pdf and .png) after a layout change.
 sample-document: $(STAMP) debian-tools
@@ -120,12 +125,21 @@ test-pgbouncer: $(STAMP) $(NODE_STAMP) pgbouncer
 	INVOICING_TEST_PGBOUNCER=1 $(PY) -m pytest -q
 
 # The default suite on the schema with every account-scoped table hash-partitioned by account_id (the rule a
-# distributed database sets: every key includes account_id); CI runs it.
+# distributed database sets: every key leads with account_id); CI runs it.
 test-partitioned: $(STAMP) $(NODE_STAMP) pgbouncer debian-tools
 	INVOICING_TEST_PARTITIONS=8 $(PY) -m pytest -q
 
-bench: $(STAMP)
+# The bench (bench/__main__.py): results in bench/results/latest.json; `python -m bench.report` prints them as
+# the README's table. py-spy comes with the dev dependencies.
+bench: $(STAMP) debian-tools
 	$(PY) -m bench
+
+bench-quick: $(STAMP) debian-tools
+	$(PY) -m bench --quick
+
+TAG ?= before
+profiles: $(STAMP) debian-tools
+	$(PY) -m bench.profiles --tag $(TAG)
 
 clean-data:
 	rm -rf .data

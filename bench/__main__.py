@@ -1,326 +1,277 @@
-"""`make bench`: seed a data set, run each scenario against a real server, print one table.
+"""`make bench`: every SPEC 11 row, each beside its anchor measured in the same run, as a ratio with its target.
 
-Each figure is printed beside its anchor measured in the same run on the same machine, as a ratio:
-- unary throughput with h2load (pre-framed gRPC bodies, so the client costs the server little), against
-  grpc.health.v1.Health/Check on the same server stack;
-- unary latency at 1 in flight with a Python client, against the same anchor;
-- ListInvoices records/s with a Python streaming client, against asyncpg reading the same invoice and
-  line rows with a cursor in one process; server RSS growth over the stream;
-- GetInvoiceDocument of a 500-line invoice, against GetInvoice of the same invoice.
-- another account's GetInvoice p99 while one account runs far past its concurrency limit on a hot
-  customer, against the same p99 alone (`bench/fairness.py`).
+The database grows in steps (10k, 200k, 2M invoices: set-based SQL, then their wire forms rendered by the
+service's own renderer, then VACUUM ANALYZE) and a fresh server is started on it at each step. At every step
+the growth figures are taken; at the main step (200k) every other scenario runs:
 
-Medians of several runs. Usage: python -m bench [--invoices N] [--runs R] [--seconds S] [--only documents]
+| row                              | load generator                          | anchor (same run)                  |
+|----------------------------------|-----------------------------------------|------------------------------------|
+| GetInvoice, 64 in flight         | h2load, pre-framed bodies               | Health/Check, same server          |
+| GetInvoice p50, 1 in flight      | h2load, per-request log                 | Health/Check p50                   |
+| ListInvoices full view           | Python stream reader (counts, no parse) | asyncpg cursor over the same rows  |
+| ListInvoices RSS growth          | (the same streams)                      | RSS before                         |
+| 64 concurrent ListInvoices       | 4 Python client processes               | one stream alone                   |
+| mutations, 32 in flight          | 2 Python client processes               | GetInvoice, 32 in flight           |
+| IngestEvents, batches of 1000    | 2 Python client processes               | asyncpg binary COPY, same batches  |
+| GetUpcomingInvoice, 1M events    | Python client, 1 in flight              | plain SQL over the raw events      |
+| growth (per size)                | Python client, 1 in flight              | the figure at the first size       |
+| serve --workers 2                | h2load                                  | --workers 1                        |
+| fairness, documents              | Python clients                          | alone; GetInvoice                  |
+
+Medians of several runs. The table is printed at the end and written as JSON (bench/results/latest.json);
+`python -m bench.report` prints it as the README's Markdown table.
+
+Usage: python -m bench [--quick | --dry-run] [--only GROUP,...] [--database-url URL] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
-import re
-import shutil
-import signal
-import socket
-import statistics
-import struct
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-import asyncpg
-import grpc
-import psutil
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc
+from bench import accounts, documents, fairness, forms, growth, harness, ingestion, reads, seed, upcoming, writes
+from bench.accounts import MAIN, OTHERS
+from bench.table import RESULTS, Row, format_table, load_average, write_json
 
-from bench import documents, fairness, upcoming
-from bench.seed import seed_invoices
-from server.db import embedded
-from server.db.migrate import migrate
-from server.keys import create_key
-
-ROOT = Path(__file__).resolve().parent.parent
+GROUPS = ("unary", "list", "streams", "mutations", "ingest", "upcoming", "growth", "workers", "fairness", "documents")
 
 
-@dataclass
-class Row:
-    """One line of the result table."""
+@dataclass(frozen=True)
+class Plan:
+    """The sizes and effort of a run."""
 
-    scenario: str
-    value: float
-    unit: str
-    anchor_name: str
-    anchor: float
-    target: str
-
-    def ratio(self) -> float:
-        return self.value / self.anchor if self.anchor else float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    name: str
+    sizes: tuple[int, ...]
+    main_size: int
+    effort: reads.Effort
+    events: int
+    ingest_events: int
+    drafts_per_run: int
+    list_records: int
+    fairness_samples: int
+    fairness_settle_s: float
+    document_samples: int
+    groups: tuple[str, ...] = GROUPS
+    other_share: float = 0.01
 
 
-def _ensure_h2load() -> str:
-    path = shutil.which("h2load")
-    if path is None:
-        print("installing h2load (Debian package nghttp2-client)...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nghttp2-client"], check=True, stdout=subprocess.DEVNULL)
-        path = shutil.which("h2load")
-    if path is None:
-        raise SystemExit("h2load is required: apt-get install nghttp2-client")
-    return path
+FULL = Plan(
+    "full", (10_000, 200_000, 2_000_000), 200_000, reads.Effort(runs=3, seconds=8, latency_samples=2000),
+    events=1_000_000, ingest_events=100_000, drafts_per_run=1000, list_records=20_000, fairness_samples=2000,
+    fairness_settle_s=2.0, document_samples=20,
+)  # fmt: skip
+QUICK = Plan(
+    "quick", (2_000, 20_000), 20_000, reads.Effort(runs=2, seconds=3, latency_samples=500),
+    events=100_000, ingest_events=20_000, drafts_per_run=200, list_records=2_000, fairness_samples=300,
+    fairness_settle_s=1.0, document_samples=3,
+    groups=("unary", "list", "streams", "mutations", "ingest", "upcoming", "growth"),
+)  # fmt: skip
+DRY_RUN = Plan(
+    "dry-run", (100, 300), 300,
+    reads.Effort(runs=1, seconds=1, latency_samples=20, streams=8, stream_processes=2),
+    events=2_000, ingest_events=2_000, drafts_per_run=8, list_records=50, fairness_samples=10,
+    fairness_settle_s=0.2, document_samples=1,
+)  # fmt: skip
 
 
-def _grpc_frame(payload: bytes) -> bytes:
-    return b"\x00" + struct.pack(">I", len(payload)) + payload
+def _parse_size(text: str) -> int:
+    text = text.strip().lower().replace("_", "")
+    for suffix, factor in (("k", 1_000), ("m", 1_000_000)):
+        if text.endswith(suffix):
+            return int(float(text[:-1]) * factor)
+    return int(text)
 
 
-def h2load_rps(h2load: str, url: str, body: bytes, key: str | None, in_flight: int, seconds: int) -> float:
-    """Requests per second that h2load reaches with `in_flight` concurrent streams over 4 connections."""
-    connections = 4 if in_flight >= 4 else 1
-    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-        f.write(_grpc_frame(body))
-        f.flush()
-        cmd = [
-            h2load,
-            "-c", str(connections),
-            "-m", str(max(1, in_flight // connections)),
-            "-D", str(seconds),
-            "--warm-up-time", "1",
-            "-d", f.name,
-            "-H", "content-type: application/grpc",
-            "-H", "te: trailers",
-        ]  # fmt: skip
-        if key:
-            cmd += ["-H", f"authorization: Bearer {key}"]
-        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    failed = re.search(r"requests: .* (\d+) failed, (\d+) errored", out)
-    if failed and (int(failed.group(1)) or int(failed.group(2))):
-        raise RuntimeError(f"h2load saw failures:\n{out}")
-    match = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
-    if match is None:
-        raise RuntimeError(f"unexpected h2load output:\n{out}")
-    return float(match.group(1))
+def _log(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
-def p50_latency_ms(target: str, call: str, request: bytes, key: str | None, count: int) -> float:
-    """Median latency of `count` sequential unary calls from a Python client (1 in flight)."""
-    with grpc.insecure_channel(target) as channel:
-        method = channel.unary_unary(call, request_serializer=None, response_deserializer=None)
-        metadata = (("authorization", f"Bearer {key}"),) if key else ()
-        for _ in range(50):
-            method(request, metadata=metadata)
-        samples = []
-        for _ in range(count):
-            start = time.perf_counter_ns()
-            method(request, metadata=metadata)
-            samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1e6
+class Run:
+    """One bench run: the database, the plan, the rows measured so far and the seeding record."""
 
+    def __init__(self, plan: Plan, dsn: str, workdir: Path, h2load: str) -> None:
+        self.plan = plan
+        self.dsn = dsn
+        self.workdir = workdir
+        self.h2load = h2load
+        self.rows: list[Row] = []
+        self.seeding: list[dict[str, Any]] = []
+        self.keys = accounts.create(dsn)
+        self._seeded: dict[str, int] = {}
 
-def stream_all(target: str, key: str) -> tuple[int, float]:
-    """Stream every invoice (all statuses); return (records, seconds)."""
-    request = invoice_service_pb2.ListInvoicesRequest(
-        status=[invoice_pb2.INVOICE_STATUS_DRAFT, invoice_pb2.INVOICE_STATUS_ISSUED, invoice_pb2.INVOICE_STATUS_PAID]
-    )
-    with grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 16 << 20)]) as channel:
-        stub = invoice_service_pb2_grpc.InvoiceServiceStub(channel)
+    def wants(self, group: str) -> bool:
+        """True when the plan runs this group of rows."""
+        return group in self.plan.groups
+
+    def grow(self, size: int) -> None:
+        """Seed the main account up to `size` invoices (the others up to their share), render, vacuum."""
         start = time.perf_counter()
-        records = 0
-        for message in stub.ListInvoices(request, metadata=(("authorization", f"Bearer {key}"),)):
-            records += len(message.invoices)
-        return records, time.perf_counter() - start
-
-
-async def asyncpg_cursor_read(dsn: str) -> tuple[int, float]:
-    """Anchor: read the same invoices and their line items with one asyncpg cursor; return (invoices, seconds)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        start = time.perf_counter()
-        invoices = 0
-        last = None
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            cursor = await conn.cursor(
-                "SELECT i.*, li.* FROM invoices i JOIN invoice_line_items li"
-                " ON li.account_id = i.account_id AND li.invoice_id = i.id"
-                " ORDER BY i.invoice_date DESC, i.id DESC, li.position"
-            )
-            while rows := await cursor.fetch(2000):
-                for row in rows:
-                    if row[1] != last:
-                        invoices += 1
-                        last = row[1]
-        return invoices, time.perf_counter() - start
-    finally:
-        await conn.close()
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--invoices", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["documents"], help="run one scenario alone (no seeding)")
-    args = parser.parse_args()
-    h2load = "" if args.only else _ensure_h2load()
-
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        pg = embedded.start(Path(tmp) / "pg", ephemeral=True)
-        try:
-            return _run(args, h2load, pg.dsn, Path(tmp))
-        finally:
-            pg.stop()
-
-
-def _run(args: argparse.Namespace, h2load: str, dsn: str, tmp: Path) -> int:
-    asyncio.run(migrate(dsn))
-    _, key = asyncio.run(create_key(dsn, "bench", invoice_prefix="BENCH"))
-    _, hot_key = asyncio.run(create_key(dsn, "bench-hot", invoice_prefix="HOT"))
-    invoice_id = ""
-    if not args.only:
-        print(f"seeding {args.invoices} invoices x 5 lines...", flush=True)
-        invoice_id = asyncio.run(seed_invoices(dsn, "bench", args.invoices))
-    port = _free_port()
-    target = f"127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "INVOICING_LISTEN": target,
-        "INVOICING_DATA_DIR": str(tmp / "data"),
-        "INVOICING_LOG_LEVEL": "WARNING",
-        "INVOICING_API_KEY_CACHE_SECONDS": "60",
-    }
-    server = subprocess.Popen([sys.executable, "-m", "server", "serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-    try:
-        assert server.stdout is not None
-        server.stdout.readline()  # "listening" line: the server is ready
-        if args.only == "documents":
-            _print_rows(_document_rows(target, key))
-            return 0
-        return _scenarios(args, h2load, dsn, target, (key, hot_key), invoice_id, server.pid)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
-
-
-def _scenarios(
-    args: argparse.Namespace, h2load: str, dsn: str, target: str, keys: tuple[str, str], invoice_id: str, pid: int
-) -> int:
-    key, hot_key = keys
-    url = f"http://{target}"
-    health_body = health_pb2.HealthCheckRequest().SerializeToString()
-    get_body = invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id).SerializeToString()
-    health_url = url + "/grpc.health.v1.Health/Check"
-    get_url = url + "/invoicing.v1.InvoiceService/GetInvoice"
-    # The invoice exists and the key works: one real call before measuring.
-    with grpc.insecure_channel(target) as channel:
-        invoice_service_pb2_grpc.InvoiceServiceStub(channel).GetInvoice(
-            invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id),
-            metadata=(("authorization", f"Bearer {key}"),),
+        targets = [(MAIN, size), *((o, max(10, round(size * self.plan.other_share))) for o in OTHERS)]
+        ranges = []
+        for account, count in targets:
+            done = self._seeded.get(account.name, 0)
+            if count > done:
+                asyncio.run(seed.insert_invoices(self.dsn, account, done + 1, count))
+                ranges.append((account, done + 1, count))
+                self._seeded[account.name] = count
+        inserted = time.perf_counter()
+        forms.render(self.dsn, ranges)
+        rendered = time.perf_counter()
+        asyncio.run(seed.vacuum(self.dsn))
+        vacuumed = time.perf_counter()
+        total = sum(self._seeded.values())
+        self.seeding.append(
+            {"size": size, "invoices_in_database": total, "insert_s": round(inserted - start, 1),
+             "render_s": round(rendered - inserted, 1), "vacuum_s": round(vacuumed - rendered, 1)}
+        )  # fmt: skip
+        _log(
+            f"seeded {total:,} invoices x 5 lines: insert {inserted - start:.0f} s, wire forms"
+            f" {rendered - inserted:.0f} s, vacuum {vacuumed - rendered:.0f} s"
         )
-        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
 
-    def median(measure: Callable[[], float], runs: int) -> float:
-        return statistics.median(measure() for _ in range(runs))
+    def measure(self, group: str, scenario: Callable[[], list[Row]]) -> None:
+        """Run one group of rows and keep them (printing each as it comes)."""
+        if not self.wants(group):
+            return
+        _log(f"{group}...")
+        for row in scenario():
+            _log(f"  {row.scenario}: {row.value:.4g} {row.unit} (anchor {row.anchor:.4g}, ratio {row.ratio():.3g})")
+            self.rows.append(row)
 
-    rows: list[Row] = []
-    anchor_rps = median(lambda: h2load_rps(h2load, health_url, health_body, None, 64, args.seconds), args.runs)
-    get_rps = median(lambda: h2load_rps(h2load, get_url, get_body, key, 64, args.seconds), args.runs)
-    rows.append(Row("GetInvoice (5 lines), 64 in flight", get_rps, "req/s", "Health/Check", anchor_rps, ">= 0.6x"))
-    anchor_ms = median(
-        lambda: p50_latency_ms(target, "/grpc.health.v1.Health/Check", health_body, None, 2000), args.runs
-    )
-    get_ms = median(
-        lambda: p50_latency_ms(target, "/invoicing.v1.InvoiceService/GetInvoice", get_body, key, 2000), args.runs
-    )
-    rows.append(Row("GetInvoice p50, 1 in flight", get_ms, "ms", "Health/Check p50", anchor_ms, "<= 1.5x"))
-
-    process = psutil.Process(pid)
-    rss_before = process.memory_info().rss
-    list_rates, rss_peaks = [], []
-    for _ in range(args.runs):
-        records, seconds = stream_all(target, key)
-        list_rates.append(records / seconds)
-        rss_peaks.append(process.memory_info().rss)
-    anchor_rates = []
-    for _ in range(args.runs):
-        count, seconds = asyncio.run(asyncpg_cursor_read(dsn))
-        anchor_rates.append(count / seconds)
-    rows.append(
-        Row(
-            f"ListInvoices full view ({records} invoices x 5 lines)",
-            statistics.median(list_rates),
-            "invoices/s",
-            "asyncpg cursor, same rows",
-            statistics.median(anchor_rates),
-            ">= 0.5x",
+    def main_rows(self, server: harness.Server) -> None:
+        """Every row measured at the main size, on the server started for it."""
+        p, effort, keys = self.plan, self.plan.effort, self.keys
+        invoice_id = accounts.rich_invoice(self.dsn)
+        self.measure("unary", lambda: reads.unary_rows(self.h2load, server, self.dsn, keys.main, invoice_id, effort))
+        self.measure("list", lambda: reads.full_view_rows(server, self.dsn, keys.main, MAIN.name, effort))
+        self.measure("streams", lambda: [reads.concurrent_streams_row(server, self.dsn, keys.main, MAIN.name, effort)])
+        self.measure(
+            "mutations",
+            lambda: writes.rows(server.target, self.dsn, keys.writes, effort, p.drafts_per_run),
         )
-    )
-    growth_mb = (max(rss_peaks) - rss_before) / 1e6
-    print(f"seeding {args.events} usage events...", flush=True)
-    upcoming_ms, sql_ms = upcoming.measure(target, dsn, key, "bench", args.events, args.runs)
-    rows.append(
-        Row(
-            f"GetUpcomingInvoice p50 ({args.events} events in the period)",
-            upcoming_ms,
-            "ms",
-            "plain SQL over raw events",
-            sql_ms,
-            "<= 0.2x, p50 <= 20 ms",
+        self.measure(
+            "ingest",
+            lambda: [
+                ingestion.row(server.target, self.dsn, keys.ingest, accounts.INGEST, p.ingest_events, effort.runs,
+                              max(1, effort.stream_processes // 2))
+            ],
+        )  # fmt: skip
+        self.measure(
+            "upcoming",
+            lambda: [upcoming.row(server.target, self.dsn, keys.main, MAIN.name, p.events, effort.latency_samples)],
         )
-    )
-    print("one account past its limit on a hot customer...", flush=True)
-    alone_p99, loaded_p99 = fairness.measure(target, key, hot_key, invoice_id, args.runs, args.seconds)
-    for callers, target_text in [(fairness.AT_LIMIT, "<= 2x"), (fairness.PAST_LIMIT, "(report)")]:
-        rows.append(
-            Row(
-                f"GetInvoice p99, other account, {callers} hot callers",
-                loaded_p99[callers],
-                "ms",
-                "same p99, alone",
-                alone_p99,
-                target_text,
-            )
+        self.measure(
+            "fairness",
+            lambda: fairness.rows(server.target, keys.main, keys.hot, invoice_id, effort.runs, p.fairness_samples,
+                                  p.fairness_settle_s),
+        )  # fmt: skip
+        self.measure("documents", lambda: documents.rows(server.target, keys.main, p.document_samples))
+        self.measure(
+            "workers", lambda: [reads.workers_row(self.h2load, self.dsn, self.workdir, keys.main, invoice_id, effort)]
         )
-    rows += _document_rows(target, key)
-    _print_rows(rows)
-    print(
-        f"{'ListInvoices server RSS growth':<48} {growth_mb:>12.1f} {'MB':<11} {'(RSS before the stream)':<26}"
-        f" {rss_before / 1e6:>12.1f} {'':>7}  <= 50 MB"
-    )
-    print(f"\nmedians of {args.runs} runs; unary load by h2load (4 connections), latency and streams by Python clients")
-    return 0
+
+    def execute(self) -> None:
+        """Grow through the sizes, measuring at each."""
+        by_size: dict[int, list[growth.Figure]] = {}
+        customer = ""
+        # One stream length at every size (what the smallest size's default view holds), so that the cost per
+        # record compares like with like.
+        list_records = min(self.plan.list_records, self.plan.sizes[0] // 2)
+        for size in self.plan.sizes:
+            self.grow(size)
+            customer = customer or accounts.first_customer(self.dsn)
+            with harness.serving(self.dsn, self.workdir) as server:
+                if self.wants("growth"):
+                    _log(f"growth figures at {growth.size_label(size)}...")
+                    by_size[size] = growth.measure(
+                        server, self.dsn, self.keys.main, MAIN.name, customer, self.plan.effort, list_records
+                    )
+                if size == self.plan.main_size:
+                    self.main_rows(server)
+        if len(by_size) > 1:
+            self.rows += growth.rows(by_size)
 
 
-def _document_rows(target: str, key: str) -> list[Row]:
-    """GetInvoiceDocument of a 500-line invoice (the call, and the renderer alone) against GetInvoice of it."""
-    print("rendering 500-line invoice documents...", flush=True)
-    document_ms, get_ms, render_ms, size = documents.measure(target, key)
-    return [
-        Row(f"GetInvoiceDocument p50, 500 lines ({size // 1000} kB PDF)", document_ms, "ms",
-            "GetInvoice, same invoice", get_ms, "p50 <= 250 ms"),
-        Row("  of which the renderer alone (in process)", render_ms, "ms",
-            "GetInvoice, same invoice", get_ms, ""),
-    ]  # fmt: skip
+def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="smaller sets, fewer runs, the headline rows (~3 min)")
+    mode.add_argument("--dry-run", action="store_true", help="every row on a tiny set, once: checks the bench works")
+    parser.add_argument("--only", help=f"comma-separated groups to run, of: {', '.join(GROUPS)}")
+    parser.add_argument("--sizes", help="invoice counts to grow through, such as 10k,200k,2M")
+    parser.add_argument("--main-size", help="the size at which the non-growth rows run (one of --sizes)")
+    parser.add_argument("--runs", type=int, help="runs per figure (the median is kept)")
+    parser.add_argument("--database-url", help="use a fresh database on this PostgreSQL (default: an embedded one)")
+    parser.add_argument("--json", type=Path, help="where to write the results (default bench/results/latest.json)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else DRY_RUN if args.dry_run else FULL
+    if args.only:
+        wanted = tuple(g.strip() for g in args.only.split(","))
+        unknown = set(wanted) - set(GROUPS)
+        if unknown:
+            parser.error(f"unknown groups: {', '.join(sorted(unknown))}")
+        plan = replace(plan, groups=wanted)
+    if args.sizes:
+        sizes = tuple(sorted(_parse_size(s) for s in args.sizes.split(",")))
+        plan = replace(plan, sizes=sizes, main_size=sizes[min(1, len(sizes) - 1)])
+    if args.main_size:
+        plan = replace(plan, main_size=_parse_size(args.main_size))
+    if plan.main_size not in plan.sizes:
+        parser.error("--main-size must be one of the sizes")
+    if args.runs:
+        plan = replace(plan, effort=replace(plan.effort, runs=args.runs))
+    if "growth" not in plan.groups:
+        plan = replace(plan, sizes=(plan.main_size,))  # only the main size's rows: no larger set to seed
+    return plan, args
 
 
-def _print_rows(rows: list[Row]) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; print the table; write the JSON file."""
+    plan, args = _arguments(argv)
+    h2load = harness.ensure_tool("h2load", "nghttp2-client")
+    started, load_before = time.time(), load_average()
+    _log(f"{plan.name} run: sizes {', '.join(growth.size_label(s) for s in plan.sizes)}; load average {load_before}")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, harness.database(args.database_url, Path(tmp)) as dsn:
+        run = Run(plan, dsn, Path(tmp), h2load)
+        run.execute()
+    load_after = load_average()
+    duration = time.time() - started
     print()
-    print(f"{'scenario':<48} {'value':>12} {'unit':<11} {'anchor':<26} {'anchor value':>12} {'ratio':>7}  target")
-    for row in rows:
+    print(format_table(run.rows))
+    print(
+        f"\n{plan.name} run, {duration / 60:.1f} min; medians of {plan.effort.runs} run(s); load average"
+        f" {load_before} at the start, {load_after} at the end ({os.cpu_count()} cores)."
+    )
+    for step in run.seeding:
         print(
-            f"{row.scenario:<48} {row.value:>12.2f} {row.unit:<11} {row.anchor_name:<26} {row.anchor:>12.2f}"
-            f" {row.ratio():>7.2f}  {row.target}"
+            f"seeding to {step['invoices_in_database']:,} invoices: {step['insert_s']} s insert,"
+            f" {step['render_s']} s wire forms, {step['vacuum_s']} s vacuum"
         )
+    meta = {
+        "mode": plan.name,
+        "started_at": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(timespec="seconds"),
+        "duration_s": round(duration, 1),
+        "cores": os.cpu_count(),
+        "load_average_start": load_before,
+        "load_average_end": load_after,
+        "runs": plan.effort.runs,
+        "sizes": list(plan.sizes),
+        "main_size": plan.main_size,
+        "seeding": run.seeding,
+    }
+    path = args.json or RESULTS / "latest.json"
+    write_json(path, run.rows, meta)
+    print(f"results written to {path}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from invoicing.v1 import (
     invoice_service_pb2_grpc,
 )
 
+from bench.table import Row, value_at_most
 from server.domain.documents.content import invoice_sheet
 from server.domain.documents.pdf import render_pdf
 from server.domain.documents.sample import sample_document
@@ -89,3 +90,14 @@ def measure(target: str, key: str, count: int = 20) -> tuple[float, float, float
     sheet = invoice_sheet(sample_document(LINES - 4))  # the sample's 4 lines and 496 more
     render_ms = _p50_ms(lambda: render_pdf(sheet), count)
     return document_ms, get_ms, render_ms, size
+
+
+def rows(target: str, key: str, count: int) -> list[Row]:
+    """GetInvoiceDocument of a 500-line invoice (the call, and the renderer alone) against GetInvoice of it."""
+    document_ms, get_ms, render_ms, size = measure(target, key, count)
+    return [
+        Row("document", f"GetInvoiceDocument p50, {LINES} lines ({size // 1000} kB PDF)", document_ms, "ms",
+            "GetInvoice, same invoice", get_ms, value_at_most(250, "ms"), "Python client (1 in flight)"),
+        Row("document_renderer", "  of which the renderer alone (in process)", render_ms, "ms",
+            "GetInvoice, same invoice", get_ms, client="in process"),
+    ]  # fmt: skip

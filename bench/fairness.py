@@ -34,6 +34,8 @@ from invoicing.v1 import (
     invoice_service_pb2_grpc,
 )
 
+from bench.table import REPORT, Row, ratio_at_most
+
 AT_LIMIT = 64
 PAST_LIMIT = 256
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,20 +58,38 @@ def p99_latency_ms(target: str, key: str, invoice_id: str, count: int) -> float:
 
 
 def measure(
-    target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, seconds: int
+    target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, count: int, settle_s: float = 2.0
 ) -> tuple[float, dict[int, float]]:
     """The quiet account's p99 alone, and with the hot account's callers (at, then past, its limit)."""
-    count = max(500, seconds * 250)
     alone = statistics.median(p99_latency_ms(target, quiet_key, invoice_id, count) for _ in range(runs))
     loaded = {
-        callers: _p99_beside_hot(target, quiet_key, hot_key, invoice_id, runs, count, callers)
+        callers: _p99_beside_hot(target, quiet_key, hot_key, invoice_id, runs, count, callers, settle_s)
         for callers in (AT_LIMIT, PAST_LIMIT)
     }
     return alone, loaded
 
 
+def rows(
+    target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, count: int, settle_s: float = 2.0
+) -> list[Row]:
+    """The quiet account's GetInvoice p99 beside the hot account, at and past its limit, against alone."""
+    alone, loaded = measure(target, quiet_key, hot_key, invoice_id, runs, count, settle_s)
+    return [
+        Row(f"fairness_{callers}", f"GetInvoice p99, other account, {callers} hot callers", loaded[callers], "ms",
+            "same p99, alone", alone, bound, "Python clients (hot: 1 process; quiet: 1 in flight)")
+        for callers, bound in ((AT_LIMIT, ratio_at_most(2)), (PAST_LIMIT, REPORT))
+    ]  # fmt: skip
+
+
 def _p99_beside_hot(
-    target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, count: int, callers: int
+    target: str,
+    quiet_key: str,
+    hot_key: str,
+    invoice_id: str,
+    runs: int,
+    count: int,
+    callers: int,
+    settle_s: float,
 ) -> float:
     hot = subprocess.Popen(
         [sys.executable, "-m", "bench.fairness", "hot", target, hot_key, str(callers), "600"],
@@ -80,7 +100,7 @@ def _p99_beside_hot(
     try:
         assert hot.stdout is not None
         hot.stdout.readline()  # "hot": its callers are running
-        time.sleep(2)  # let them reach the limit
+        time.sleep(settle_s)  # let them reach the limit
         loaded = statistics.median(p99_latency_ms(target, quiet_key, invoice_id, count) for _ in range(runs))
     finally:
         hot.send_signal(signal.SIGTERM)

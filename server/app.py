@@ -42,6 +42,7 @@ from server.db.probe import DatabaseProbe
 from server.domain.subscriptions import DEFAULT_GRACE
 from server.interceptors.admission import Admission, Limits
 from server.interceptors.auth import Authentication, KeyCache
+from server.interceptors.base import MethodInterceptor, wrap_handler
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
 from server.interceptors.errors import ErrorsAndMetrics
@@ -211,10 +212,8 @@ async def start_server(
         # Outermost first: the span (when tracing) covers the whole call; every failure (authentication and
         # admission included) is mapped and counted by ErrorsAndMetrics; admission comes after
         # authentication, which names the account.
-        interceptors: list[grpc.aio.ServerInterceptor] = (
-            [] if tracer_provider is None else [CallTracing(tracer_provider)]
-        )
-        interceptors += [
+        layers: list[MethodInterceptor] = [] if tracer_provider is None else [CallTracing(tracer_provider)]
+        layers += [
             RequestIds(),
             ErrorsAndMetrics(),
             DeadlinePropagation(),
@@ -222,7 +221,9 @@ async def start_server(
             Admission(limits),
             RequestDecoding(),
         ]
-        server = grpc.aio.server(interceptors=interceptors, options=options)
+        # The layers wrap each method's handler once, at registration (see server.interceptors.base), not as
+        # grpc.aio interceptors, which grpc.aio would await on every call.
+        server = grpc.aio.server(options=options)
         lists = Lister(tokens, settings.stream_settings(), db.streams)
         notifier = Notifier(direct_dsn or dsn)
         services = build_services(db, clock, dt.timedelta(hours=settings.billing_grace_hours))
@@ -245,7 +246,7 @@ async def start_server(
             CreditNoteServicer(transactions, services.credit_notes, lists),
         ]
         for service, servicer in zip(SERVICES, servicers, strict=True):
-            add_servicer(server, servicer, service)
+            add_servicer(server, servicer, service, wrap_handler(layers))
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection_names = [*SERVICE_NAMES, health.SERVICE_NAME, *reflection.SERVICE_NAMES]

@@ -99,10 +99,20 @@ def watch_pools(pools: Iterable[Pool]) -> None:
         _POOLS.pools.add(pool)
 
 
-def observe(method: str, code: str, seconds: float) -> None:
-    """Count one finished RPC and its duration."""
-    RPCS.labels(method, code).inc()
-    LATENCY.labels(method).observe(seconds)
+def rpc_observer(method: str) -> Callable[[str, float], None]:
+    """How to count one finished RPC of method and its duration, given its code (bound once per method: the
+    label lookups cost more than the counting, and this runs on every call)."""
+    latency = LATENCY.labels(method).observe
+    counters: dict[str, Callable[[], None]] = {}
+
+    def observe(code: str, seconds: float) -> None:
+        count = counters.get(code)
+        if count is None:
+            count = counters[code] = RPCS.labels(method, code).inc
+        count()
+        latency(seconds)
+
+    return observe
 
 
 def acquire_wait(pool: str) -> Callable[[float], None]:

@@ -18,7 +18,7 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2
 from server.api.converters import InvoiceWire, invoice_wire
 from server.app import RunningServer
 from server.db import invoices as repo
-from server.db.pool import init_connection
+from server.db.pool import LOOKUPS_APPLICATION_NAME, init_connection
 from server.usecases.invoice_reads import refresh_stale_forms
 from tests.support.accounts import Account
 from tests.support.builders import add_line_request, create_customer, create_invoice, line, metadata_request
@@ -213,3 +213,38 @@ async def test_an_unknown_or_foreign_invoice_is_not_found(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await get_bytes(raw, account, invoice_id)
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_lookup_lane_replaces_a_connection_the_database_dropped(
+    api: Api, account: Account, raw: grpc.aio.Channel, migrated_dsn: str
+) -> None:
+    customer = await create_customer(api)
+    invoice = await create_invoice(api, customer)
+    expected = await fresh(migrated_dsn, account, invoice.id)
+    assert await get_bytes(raw, account, invoice.id) == expected  # the lane has a connection now
+    async with connection(migrated_dsn) as conn:
+        dropped = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            LOOKUPS_APPLICATION_NAME,
+        )
+    assert dropped >= 1
+    # The dropped connection is never used again: at most the call that finds it lost fails, as UNAVAILABLE
+    # (safe to retry), and the next lookup opens a new one.
+    codes = []
+    for _ in range(3):
+        try:
+            served = await get_bytes(raw, account, invoice.id)
+        except grpc.aio.AioRpcError as exc:
+            codes.append(exc.code())
+            continue
+        assert served == expected
+        break
+    else:
+        pytest.fail(f"GetInvoice kept failing after the lookup connection was dropped: {codes}")
+    assert set(codes) <= {grpc.StatusCode.UNAVAILABLE}
+    assert len(codes) <= 1
+    async with connection(migrated_dsn) as conn:
+        lane = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", LOOKUPS_APPLICATION_NAME
+        )
+    assert lane >= 1

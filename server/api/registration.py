@@ -7,6 +7,7 @@ hands bytes through and serializes messages, so one servicer may do both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -30,14 +31,24 @@ _KINDS = {
 }
 
 
-def add_servicer(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor) -> None:
-    """Serve every method of `service` from the servicer's method of the same name."""
+Wrap = Callable[[grpc.RpcMethodHandler, str], grpc.RpcMethodHandler]
+
+
+def add_servicer(
+    server: grpc.aio.Server, servicer: object, service: ServiceDescriptor, wrap: Wrap | None = None
+) -> None:
+    """Serve every method of `service` from the servicer's method of the same name.
+
+    `wrap` puts the per-call layers (server.interceptors) around each method's handler, given the method's full
+    name (`/package.Service/Method`), once, here.
+    """
     handlers = {}
     for method in service.methods:
         request = message_factory.GetMessageClass(method.input_type)
         make = _KINDS[(method.client_streaming, method.server_streaming)]
-        handlers[method.name] = make(
+        handler = make(
             getattr(servicer, method.name), request_deserializer=request.FromString, response_serializer=_serialize
         )
+        handlers[method.name] = handler if wrap is None else wrap(handler, f"/{service.full_name}/{method.name}")
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
     server.add_registered_method_handlers(service.full_name, handlers)

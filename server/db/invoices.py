@@ -824,6 +824,20 @@ async def stored_wires(
 
     Invoices that do not exist (or are another account's) are absent from the result.
     """
+    if len(keys) == 1:
+        # The common case at low load, as a plain primary-key lookup: the join over unnest costs a plan per
+        # execution (PostgreSQL keeps planning it afresh), several times the lookup itself.
+        ((account_id, invoice_id),) = keys
+        row = await conn.fetchrow(
+            """
+            SELECT wire, (wire_version = version AND wire_schema = $3) IS TRUE AS fresh
+            FROM invoices WHERE account_id = $1 AND id = $2
+            """,
+            account_id,
+            invoice_id,
+            schema,
+        )
+        return {} if row is None else {keys[0]: StoredWire(invoice_id, row["wire"], row["fresh"])}
     rows = await conn.fetch(
         """
         SELECT i.account_id, i.id, i.wire, (i.wire_version = i.version AND i.wire_schema = $3) IS TRUE AS fresh

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +39,7 @@ Connection = asyncpg.Connection
 # How the service's sessions are named in pg_stat_activity: unary work, and List streams' snapshots.
 APPLICATION_NAME = "invoice-service"
 STREAMS_APPLICATION_NAME = "invoice-service/streams"
+LOOKUPS_APPLICATION_NAME = "invoice-service/lookups"
 
 _POOL_EXHAUSTED_RETRY_MS = 200
 
@@ -118,10 +119,20 @@ class TrackedPool:
 class Database:
     """The pools of one server process."""
 
-    def __init__(self, pool: asyncpg.Pool, stream_pool: asyncpg.Pool, settings: PoolSettings) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        stream_pool: asyncpg.Pool,
+        settings: PoolSettings,
+        connect: Callable[[], Awaitable[asyncpg.Connection]] | None = None,
+    ) -> None:
         self.pool = pool
         self.stream_pool = stream_pool
         self.settings = settings
+        # Connections of the lookup lane (see `lookup`), opened on demand; idle ones wait here.
+        self._connect = connect
+        self._lookup_idle: list[asyncpg.Connection] = []
+        self._lookup_open: set[asyncpg.Connection] = set()
         self.unary = TrackedPool("unary", pool, settings.account_share, settings.acquire_timeout_s)
         self.streams = TrackedPool("stream", stream_pool, settings.account_share, settings.stream_acquire_timeout_s)
         # Set by the health probe: whether the database answered its last checks. A connection wait that
@@ -152,11 +163,51 @@ class Database:
         except BaseException:
             await pool.close()
             raise
-        return cls(pool, stream_pool, settings)
+        lookups = {**common, "server_settings": {**server_settings, "application_name": LOOKUPS_APPLICATION_NAME}}
+        init = lookups.pop("init")
+        del lookups["reset"]
+
+        async def connect_lookup() -> asyncpg.Connection:
+            conn = await asyncpg.connect(dsn, timeout=settings.acquire_timeout_s, **lookups)
+            await init(conn)
+            return conn
+
+        return cls(pool, stream_pool, settings, connect_lookup)
 
     async def close(self) -> None:
-        """Close both pools, waiting for connections in use to come back."""
+        """Close both pools, waiting for connections in use to come back, and the lookup lane."""
         await asyncio.gather(self.pool.close(), self.stream_pool.close())
+        for conn in [*self._lookup_open]:
+            self._lookup_open.discard(conn)
+            await conn.close()
+        self._lookup_idle.clear()
+
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the lookup lane, for one single-statement read on behalf of many callers.
+
+        The lane serves the coalesced primary-key lookups of the hot read path (server.db.wire_loader), which
+        runs a bounded number of statements at a time: it keeps that many connections of its own, beside the
+        pools, so a lookup costs its statement and no pool checkout (a checkout, with its share, bound and
+        gauges, costs more than the lookup itself). A connection that fails is closed, not reused; the next
+        lookup opens another. Behind a transaction pooler (or without a way to connect) the lookup takes a
+        connection of the unary pool instead, as any read does.
+        """
+        if self._connect is None or self.settings.transaction_pooling:
+            async with self.connection() as conn:
+                yield conn
+            return
+        conn = self._lookup_idle.pop() if self._lookup_idle else None
+        if conn is None or conn.is_closed():
+            conn = await self._connect()
+            self._lookup_open.add(conn)
+        try:
+            yield conn
+        except BaseException:
+            self._lookup_open.discard(conn)
+            conn.terminate()  # its state is unknown (a statement may still run): never reuse it
+            raise
+        self._lookup_idle.append(conn)
 
     @asynccontextmanager
     async def _acquire(self, tracked: TrackedPool) -> AsyncIterator[asyncpg.Connection]:

@@ -2,9 +2,9 @@
 
 Each lookup waits on a future; a drain task takes every lookup pending at that moment and reads them all with
 one `= ANY`-style statement, then the next batch, so under load the cost of a statement (and of a connection
-acquired from the pool) is shared by every call that arrived meanwhile, and at one call in flight a lookup is
-still a single statement. The drain runs in a context of its own: no caller's deadline or account share
-bounds the shared statement; each caller still stops waiting at its own deadline.
+taken from the database's lookup lane) is shared by every call that arrived meanwhile, and at one call in
+flight a lookup is still a single primary-key statement. The drain runs in a context of its own: no caller's
+deadline or account share bounds the shared statement; each caller still stops waiting at its own deadline.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class WireLoader:
                 waiting = {key: self._pending.pop(key) for key in keys}
                 self.statements += 1
                 try:
-                    async with self._db.connection() as conn:
+                    async with self._db.lookup() as conn:
                         found = await repo.stored_wires(conn, keys, self._schema)
                 except Exception as exc:  # every caller of the batch gets the failure, mapped in its own call
                     for futures in waiting.values():

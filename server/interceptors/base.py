@@ -1,16 +1,17 @@
-"""The shape every interceptor here shares: wrap each method's handler once, then reuse it.
+"""The shape every interceptor here shares: wrap each method's handler once, when the servicer is registered.
 
-grpc.aio calls `intercept_service` for every call; building the wrapped
-handler each time would cost more than the work it wraps, so it is built on
-the first call of a method and cached. Per call, the wrapped behaviour reads
-what it needs from the call's context.
+The layers are not grpc.aio server interceptors: grpc.aio awaits every
+interceptor's `intercept_service` on every call, a cost paid before the
+handler runs. Each layer here wraps a method's handler once, at registration
+(`wrap_handler`, composed by `server.app`); per call, the wrapped behaviour
+reads what it needs from the call's context.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -21,6 +22,19 @@ PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 ServerStream = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 Deserializer = Callable[[bytes], Any] | None
+
+
+def wrap_handler(
+    layers: Sequence[MethodInterceptor],
+) -> Callable[[grpc.RpcMethodHandler, str], grpc.RpcMethodHandler]:
+    """A function that wraps a method's handler in `layers`, the first one outermost."""
+
+    def wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        for layer in reversed(layers):
+            handler = layer.wrap(handler, method)
+        return handler
+
+    return wrap
 
 
 def is_public(method: str) -> bool:
@@ -43,28 +57,13 @@ async def serve_stream(behavior: ServerStream, request: Any, context: grpc.aio.S
             await context.write(message)
 
 
-class MethodInterceptor(grpc.aio.ServerInterceptor):
+class MethodInterceptor:
     """Base class: subclasses say how to wrap a unary behaviour and a server-stream behaviour."""
 
-    def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        method: str = handler_call_details.method
-        if method in self._wrapped:
-            return self._wrapped[method]
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler  # unknown method: grpc answers UNIMPLEMENTED; not cached (no growth from junk names)
-        wrapped = handler if is_public(method) else self._wrap(handler, method)
-        self._wrapped[method] = wrapped
-        return wrapped
-
-    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """The handler of `method` (its full name) with this layer around it; public methods unwrapped."""
+        if is_public(method):
+            return handler
         codec = {
             "request_deserializer": self.deserializer(handler.request_deserializer),
             "response_serializer": handler.response_serializer,

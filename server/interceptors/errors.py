@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, cast
 
 import grpc
@@ -28,6 +28,8 @@ class ErrorsAndMetrics(MethodInterceptor):
     """The outermost interceptor of the service methods."""
 
     def unary(self, behavior: Unary, method: str) -> Unary:
+        observe = metrics.rpc_observer(method)
+
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code: str | None = "OK"  # None: counted already
@@ -40,10 +42,10 @@ class ErrorsAndMetrics(MethodInterceptor):
                 raise
             except Exception as exc:  # every failure leaves through the one mapping
                 code = None
-                await _fail(context, status_for_exception(exc, method), method, started)
+                await _fail(context, status_for_exception(exc, method), observe, started)
             finally:
                 if code is not None:
-                    metrics.observe(method, code, time.perf_counter() - started)
+                    observe(code, time.perf_counter() - started)
 
         return call
 
@@ -67,6 +69,7 @@ class ErrorsAndMetrics(MethodInterceptor):
         call as a cancellation, quietly, instead of surfacing in grpc as an error with a traceback.
         """
         open_streams = metrics.OPEN_STREAMS.labels(method)
+        observe = metrics.rpc_observer(method)
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> None:
             started = time.perf_counter()
@@ -87,20 +90,22 @@ class ErrorsAndMetrics(MethodInterceptor):
                 raise
             except Exception as exc:
                 code = None
-                await _fail(context, status_for_exception(exc, method), method, started)
+                await _fail(context, status_for_exception(exc, method), observe, started)
             finally:
                 open_streams.dec()
                 if code is not None:
-                    metrics.observe(method, code, time.perf_counter() - started)
+                    observe(code, time.perf_counter() - started)
 
         return cast(ServerStream, call)
 
 
-async def _fail(context: grpc.aio.ServicerContext, status: grpc.Status, method: str, started: float) -> None:
+async def _fail(
+    context: grpc.aio.ServicerContext, status: grpc.Status, observe: Callable[[str, float], None], started: float
+) -> None:
     """Count the failed call, then end it with status (context.abort raises AbortError, which grpc expects).
 
     Counted first: abort sends the status before it returns, so a client that has seen the status finds the
     call in the metrics.
     """
-    metrics.observe(method, status.code.name, time.perf_counter() - started)
+    observe(status.code.name, time.perf_counter() - started)
     await context.abort(status.code, status.details, status.trailing_metadata)

@@ -1,0 +1,67 @@
+"""The bench cannot rot: `python -m bench --dry-run` runs every scenario once, on a tiny data set.
+
+Nothing here looks at a timing. The dry run must finish, produce every row of the table (each with a figure
+and an anchor), and the rows that count errors must have seen none: the mutations all reached `paid`,
+every ingested event was stored, every concurrent stream came back complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoicing.v1 import invoice_pb2, invoice_service_pb2
+
+from bench.load import count_field
+
+ROWS = {
+    "get_invoice_64", "get_invoice_p50", "stored_form_lookup_p50", "list_full_view", "list_rss_growth",
+    "list_concurrent_streams",
+    "mutations_throughput", "mutations_p99", "ingest", "upcoming", "fairness_64", "fairness_256", "document",
+    "document_renderer", "workers",
+}  # fmt: skip
+GROWTH = {
+    "get_invoice_p50", "list_per_record", "first_batch", "first_batch_amount_gt", "first_batch_void",
+    "first_batch_customer", "first_batch_due_window",
+}  # fmt: skip
+MUST_BE_CLEAN = {"list_concurrent_streams", "mutations_throughput", "ingest"}
+
+
+def test_stream_records_are_counted_without_parsing() -> None:
+    message = invoice_service_pb2.ListInvoicesResponse(
+        invoices=[invoice_pb2.Invoice(id=f"inv_{n}", memo="x" * 300 * n) for n in range(3)], resume_token="t" * 200
+    )
+    assert count_field(message.SerializeToString()) == 3
+    assert count_field(invoice_service_pb2.ListInvoicesResponse(resume_token="t").SerializeToString()) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # a server process per size and several client processes, on a busy machine
+def test_dry_run_produces_every_row(database_dsn: str, project_root: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--dry-run", "--database-url", database_dsn, "--json", str(results)],
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(results.read_text())
+    rows = {row["key"]: row for row in document["rows"]}
+    assert set(rows) == ROWS | {f"growth_{figure}_300" for figure in GROWTH}
+    for key, row in rows.items():
+        if key == "workers" and row["note"]:
+            continue  # serve has no --workers yet: the row says so
+        assert math.isfinite(row["value"] if row["value"] is not None else math.nan), row
+        assert row["value"] > 0 or key == "list_rss_growth", row  # memory may even shrink over a stream
+        assert (row["anchor"] or 0) > 0, row
+        assert row["scenario"] in done.stdout
+    for key in MUST_BE_CLEAN:
+        assert rows[key]["note"] == "", rows[key]
+    assert [step["invoices_in_database"] for step in document["seeding"]] == [130, 330]
