@@ -12,7 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from server.db.customers import address_from, address_json, tax_id_from
+from server.db.customers import address_json
+from server.db.records import record_from
 from server.domain.accounts import AccountProfile, ProfileChanges, Seller
 
 _PROFILE_SELECT = """
@@ -24,13 +25,7 @@ WHERE a.id = $1
 
 def seller_from(data: Mapping[str, Any]) -> Seller:
     """The seller stored as JSON (account_seller's output)."""
-    return Seller(
-        name=data["name"],
-        email=data["email"],
-        address=address_from(data["address"]),
-        tax_id=tax_id_from(data["tax_id"]),
-        payment_instructions=data["payment_instructions"],
-    )
+    return record_from(Seller, data)
 
 
 async def get(conn: asyncpg.Connection, account_id: str) -> AccountProfile:

@@ -17,7 +17,7 @@ import asyncpg
 
 from server.db.customers import transaction_from
 from server.db.invoices import TRANSACTION_JSON
-from server.db.json import as_date
+from server.db.records import record_from
 from server.db.snapshots import ListQuery
 from server.domain.credit_notes import CreditNote, CreditNoteFilter, CreditNoteKind, CreditNoteLine, CreditNoteReason
 from server.domain.errors import NotFound
@@ -46,37 +46,15 @@ JOIN customers c ON c.account_id = n.account_id AND c.id = n.customer_id
 """
 
 
-def _line_from(data: Mapping[str, Any]) -> CreditNoteLine:
-    return CreditNoteLine(
-        id=data["id"],
-        invoice_line_item_id=data["invoice_line_item_id"],
-        name=data["name"],
-        amount=Decimal(data["amount"]),
-        start_date=as_date(data["start_date"]),
-        end_date=as_date(data["end_date"]),
-    )
-
-
 def credit_note_from(row: Mapping[str, Any]) -> CreditNote:
     """The credit note of a row selected with CREDIT_NOTE_SELECT."""
-    return CreditNote(
-        id=row["id"],
+    return record_from(
+        CreditNote,
+        row,
         number=row["credit_note_number"],
-        invoice_id=row["invoice_id"],
-        invoice_number=row["invoice_number"] or "",
-        customer_id=row["customer_id"],
-        external_customer_id=row["external_customer_id"] or "",
-        currency=row["currency"],
         kind=CreditNoteKind(row["type"]),
-        reason=CreditNoteReason(row["reason"]),
-        memo=row["memo"],
-        total=row["total"],
-        applied_to_amount_due=row["applied_to_amount_due"],
-        credited_to_balance=row["credited_to_balance"],
-        lines=tuple(_line_from(li) for li in row["line_items"]),
+        lines=tuple(record_from(CreditNoteLine, li) for li in row["line_items"]),
         balance_transactions=tuple(transaction_from(t) for t in row["balance_transactions"]),
-        created_at=row["created_at"],
-        voided_at=row["voided_at"],
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from server.db.json import as_date, as_datetime
+from server.db.records import record_from
 from server.db.snapshots import ListQuery
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
 from server.domain.ids import new_id
@@ -31,36 +31,11 @@ _BLOCK_JSON = """
 
 def block_from(data: Mapping[str, Any]) -> CreditBlock:
     """A block from its JSON form (_BLOCK_JSON)."""
-    cost = data["per_unit_cost_basis"]
-    expiry = data["expiry_date"]
-    return CreditBlock(
-        id=data["id"],
-        customer_id=data["customer_id"],
-        currency=data["currency"],
-        amount=Decimal(data["amount"]),
-        remaining=Decimal(data["remaining"]),
-        per_unit_cost_basis=None if cost is None else Decimal(cost),
-        effective_date=as_date(data["effective_date"]),
-        expiry_date=None if expiry is None else as_date(expiry),
-        description=data["description"],
-        created_at=as_datetime(data["created_at"]),
-    )
+    return record_from(CreditBlock, data)
 
 
 def _entry_from(row: Mapping[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        block=block_from(row["block"]),
-        entry_type=LedgerEntryType(row["entry_type"]),
-        amount=row["amount"],
-        starting_balance=row["starting_balance"],
-        ending_balance=row["ending_balance"],
-        invoice_id=row["invoice_id"] or "",
-        line_item_id=row["line_item_id"] or "",
-        description=row["description"],
-        created_at=row["created_at"],
-    )
+    return record_from(LedgerEntry, row)
 
 
 _ENTRY_SELECT = f"""

@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any, Literal
 
 import asyncpg
 
-from server.db.json import as_datetime
+from server.db.records import record_from
 from server.db.snapshots import ListQuery
 from server.domain import money
 from server.domain.customers import (
@@ -49,54 +48,14 @@ def address_json(value: Address | TaxId | None) -> dict[str, Any] | None:
     return None if value is None else dataclasses.asdict(value)
 
 
-def address_from(value: Mapping[str, str] | None) -> Address | None:
-    """The address stored as JSON (None stays None)."""
-    return None if value is None else Address(**value)
-
-
-def tax_id_from(value: Mapping[str, str] | None) -> TaxId | None:
-    """The tax id stored as JSON (None stays None)."""
-    return None if value is None else TaxId(**value)
-
-
 def customer_from(row: Mapping[str, Any]) -> Customer:
     """The customer of a row selected with CUSTOMER_COLUMNS."""
-    return Customer(
-        id=row["id"],
-        external_customer_id=row["external_customer_id"] or "",
-        name=row["name"],
-        email=row["email"],
-        currency=row["currency"],
-        timezone=row["timezone"],
-        billing_address=address_from(row["billing_address"]),
-        shipping_address=address_from(row["shipping_address"]),
-        tax_id=tax_id_from(row["tax_id"]),
-        auto_collection=row["auto_collection"],
-        auto_issuance=row["auto_issuance"],
-        net_terms=row["net_terms"],
-        metadata=row["metadata"],
-        balance=row["balance"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        credit_balance=row["credit_balance"],
-    )
+    return record_from(Customer, row)
 
 
 def transaction_from(row: Mapping[str, Any]) -> BalanceTransaction:
     """The ledger row selected with TRANSACTION_COLUMNS (or its JSON form, numbers and times as text)."""
-    return BalanceTransaction(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        action=BalanceAction(row["action"]),
-        direction=BalanceDirection(row["type"]),
-        amount=Decimal(row["amount"]),
-        starting_balance=Decimal(row["starting_balance"]),
-        ending_balance=Decimal(row["ending_balance"]),
-        invoice_id=row["invoice_id"],
-        credit_note_id=row["credit_note_id"],
-        description=row["description"],
-        created_at=as_datetime(row["created_at"]),
-    )
+    return record_from(BalanceTransaction, row, direction=BalanceDirection(row["type"]))
 
 
 async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustomer) -> Customer:

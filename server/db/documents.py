@@ -7,12 +7,10 @@ from typing import Any
 
 import asyncpg
 
-from server.db.account_profiles import seller_from
 from server.db.credit_notes import CREDIT_NOTE_SELECT, credit_note_from
-from server.db.customers import address_from, tax_id_from
 from server.db.invoices import INVOICE_SELECT, invoice_from
+from server.db.records import record_from
 from server.domain.documents import (
-    BilledCustomer,
     CreditedInvoice,
     CreditNoteDocument,
     DocumentParties,
@@ -37,11 +35,7 @@ JOIN invoices i ON i.account_id = $1 AND i.id = note.invoice_id
 
 
 def _parties_from(parties: Mapping[str, Any]) -> DocumentParties:
-    customer = parties["customer"]
-    return DocumentParties(
-        seller=seller_from(parties["seller"]),
-        customer=BilledCustomer(name=customer["name"], email=customer["email"], timezone=customer["timezone"]),
-    )
+    return record_from(DocumentParties, parties)
 
 
 async def invoice_document(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceDocument:
@@ -67,11 +61,6 @@ async def credit_note_document(conn: asyncpg.Connection, account_id: str, note_i
     note = credit_note_from(row)
     return CreditNoteDocument(
         note=note,
-        invoice=CreditedInvoice(
-            number=note.invoice_number,
-            invoice_date=row["invoice_date"],
-            billing_address=address_from(row["billing_address"]),
-            customer_tax_id=tax_id_from(row["customer_tax_id"]),
-        ),
+        invoice=record_from(CreditedInvoice, row, number=note.invoice_number),
         parties=_parties_from(row["document_parties"]),
     )

@@ -18,11 +18,12 @@ from typing import Any
 
 import asyncpg
 
-from server.db.customers import address_from, address_json, tax_id_from, transaction_from
-from server.db.json import as_date, as_datetime
+from server.db.customers import address_json, transaction_from
+from server.db.json import as_date
+from server.db.records import record_from
 from server.db.snapshots import ListQuery, MergedQuery
 from server.domain import money
-from server.domain.credit_notes import CreditNoteKind, CreditNoteReason, InvoiceCreditNote
+from server.domain.credit_notes import CreditNoteKind, InvoiceCreditNote
 from server.domain.customers import BalanceDirection, Customer
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
@@ -127,113 +128,42 @@ def discounts_json(discounts: Sequence[Discount]) -> list[dict[str, str]]:
 
 
 def _adjustment_from(data: Mapping[str, Any]) -> LineAdjustment:
-    return LineAdjustment(
-        kind=AdjustmentKind(data["adjustment_type"]),
-        amount=Decimal(data["amount"]),
-        configured=Decimal(data["configured"]),
-        is_invoice_level=data["is_invoice_level"],
-        reason=data.get("reason", ""),
-        id=data.get("id", ""),
-    )
+    return record_from(LineAdjustment, data, kind=AdjustmentKind(data["adjustment_type"]))
 
 
 def line_from(data: Mapping[str, Any]) -> Line:
     """A stored line from its JSON form (_LINE_JSON)."""
-    return Line(
-        id=data["id"],
-        name=data["name"],
-        quantity=Decimal(data["quantity"]),
-        unit_amount=Decimal(data["unit_amount"]),
-        start_date=as_date(data["start_date"]),
-        end_date=as_date(data["end_date"]),
-        subtotal=Decimal(data["subtotal"]),
+    return record_from(
+        Line,
+        data,
         adjustments=tuple(_adjustment_from(a) for a in data["adjustments"]),
-        adjusted_subtotal=Decimal(data["adjusted_subtotal"]),
-        credits_applied=Decimal(data["credits_applied"]),
-        partially_invoiced_amount=Decimal(data["partially_invoiced_amount"]),
-        amount=Decimal(data["amount"]),
         sub_line_data=tuple(data["sub_line_items"]),
         price_data=data["price"],
-        is_one_off=data["is_one_off"],
     )
 
 
 def _payment_from(data: Mapping[str, Any]) -> Payment:
-    return Payment(
-        id=data["id"],
-        amount=Decimal(data["amount"]),
-        received=as_date(data["payment_received_date"]),
-        external_id=data["external_id"] or "",
-        notes=data["notes"],
-        created_at=as_datetime(data["created_at"]),
-    )
+    return record_from(Payment, data, received=as_date(data["payment_received_date"]))
 
 
 def credit_note_summary_from(data: Mapping[str, Any]) -> InvoiceCreditNote:
     """A credit note as its invoice lists it, from its JSON form (_CREDIT_NOTE_JSON)."""
-    return InvoiceCreditNote(
-        id=data["id"],
-        number=data["credit_note_number"],
-        kind=CreditNoteKind(data["type"]),
-        reason=CreditNoteReason(data["reason"]),
-        memo=data["memo"],
-        total=Decimal(data["total"]),
-        applied_to_amount_due=Decimal(data["applied_to_amount_due"]),
-        credited_to_balance=Decimal(data["credited_to_balance"]),
-        created_at=as_datetime(data["created_at"]),
-        voided_at=None if data["voided_at"] is None else as_datetime(data["voided_at"]),
-    )
+    return record_from(InvoiceCreditNote, data, number=data["credit_note_number"], kind=CreditNoteKind(data["type"]))
 
 
 def header_from(row: Mapping[str, Any]) -> InvoiceHeader:
     """The invoice columns of a row selected with HEADER_COLUMNS."""
-    return InvoiceHeader(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        subscription_id=row["subscription_id"],
-        billing_boundary=row["billing_boundary"],
-        source=InvoiceSource(row["invoice_source"]),
-        status=InvoiceStatus(row["status"]),
-        version=row["version"],
-        invoice_number=row["invoice_number"] or "",
-        currency=row["currency"],
-        invoice_date=row["invoice_date"],
-        due_date=row["due_date"],
-        net_terms=row["net_terms"],
-        subtotal=row["subtotal"],
-        total=row["total"],
-        amount_due=row["amount_due"],
-        memo=row["memo"],
-        metadata=row["metadata"],
-        discounts=discounts_from(row["discounts"]),
-        minimum_amount=row["minimum_amount"],
-        maximum_amount=row["maximum_amount"],
-        auto_collection=row["auto_collection"],
-        will_auto_issue=row["will_auto_issue"],
-        billing_address=address_from(row["billing_address"]),
-        shipping_address=address_from(row["shipping_address"]),
-        customer_tax_id=tax_id_from(row["customer_tax_id"]),
-        hosted_invoice_url=row["hosted_invoice_url"],
-        invoice_pdf=row["invoice_pdf"],
-        eligible_to_issue_at=row["eligible_to_issue_at"],
-        scheduled_issue_at=row["scheduled_issue_at"],
-        issued_at=row["issued_at"],
-        paid_at=row["paid_at"],
-        voided_at=row["voided_at"],
-        issue_failed_at=row["issue_failed_at"],
-        payment_started_at=row["payment_started_at"],
-        payment_failed_at=row["payment_failed_at"],
-        sync_failed_at=row["sync_failed_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+    return record_from(
+        InvoiceHeader, row, source=InvoiceSource(row["invoice_source"]), discounts=discounts_from(row["discounts"])
     )
 
 
 def invoice_from(row: Mapping[str, Any]) -> Invoice:
     """The invoice of a row selected with INVOICE_SELECT."""
-    return Invoice(
+    return record_from(
+        Invoice,
+        row,
         header=header_from(row),
-        external_customer_id=row["external_customer_id"] or "",
         lines=tuple(line_from(li) for li in row["line_items"]),
         balance_transactions=tuple(transaction_from(t) for t in row["balance_transactions"]),
         payments=tuple(_payment_from(p) for p in row["payments"]),

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from server.db.records import record_from
 from server.db.snapshots import ListQuery
 from server.domain.errors import AlreadyExists, NotFound
 from server.domain.ids import new_id
@@ -24,15 +25,7 @@ def plan_columns(prefix: str = "") -> str:
 
 def plan_from(row: Mapping[str, Any], prefix: str = "") -> Plan:
     """The plan of a row selected with plan_columns(prefix)."""
-    return Plan(
-        id=row[f"{prefix}id"],
-        external_plan_id=row[f"{prefix}external_plan_id"] or "",
-        name=row[f"{prefix}name"],
-        currency=row[f"{prefix}currency"],
-        prices=tuple(row[f"{prefix}prices"]),
-        metadata=row[f"{prefix}metadata"],
-        created_at=row[f"{prefix}created_at"],
-    )
+    return record_from(Plan, {name: row[f"{prefix}{name}"] for name in _NAMES})
 
 
 async def insert(conn: asyncpg.Connection, account_id: str, plan: NewPlan) -> Plan:

@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 import asyncpg
 
-from server.db.json import as_date, as_datetime
+from server.db.json import as_date
 from server.db.plans import plan_columns, plan_from
+from server.db.records import record_from
 from server.db.snapshots import ListQuery
 from server.domain.billing import BilledPeriods, CancelAt, Term
 from server.domain.changes import ChangeRecord
@@ -52,44 +53,16 @@ _FROM = """
 
 def change_from(data: Mapping[str, Any]) -> ChangeRecord:
     """A stored change from its JSON form (_CHANGE_JSON)."""
-    return ChangeRecord(
-        id=data["id"],
-        subscription_id=data["subscription_id"],
-        sequence=data["sequence"],
-        kind=ChangeKind(data["kind"]),
-        option=CancelAt(data["option"]),
-        effective_date=as_date(data["effective_date"]),
-        plan=plan_from(data["plan"]),
-        previous_plan_id=data["previous_plan_id"],
-        price_id=data["price_id"] or "",
-        quantity=None if data["quantity"] is None else Decimal(data["quantity"]),
-        previous_quantity=None if data["previous_quantity"] is None else Decimal(data["previous_quantity"]),
-        superseded_by=data["superseded_by"] or "",
-        superseded_at=None if data["superseded_at"] is None else as_datetime(data["superseded_at"]),
-        created_at=as_datetime(data["created_at"]),
-    )
+    return record_from(ChangeRecord, data, plan=plan_from(data["plan"]))
 
 
 def subscription_from(row: Mapping[str, Any]) -> SubscriptionRecord:
     """The subscription of a row selected with SUBSCRIPTION_COLUMNS and _FROM."""
-    return SubscriptionRecord(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        external_customer_id=row["external_customer_id"] or "",
-        timezone=row["timezone"],
-        customer_auto_issuance=row["customer_auto_issuance"],
+    return record_from(
+        SubscriptionRecord,
+        row,
         plan=plan_from(row, "plan_"),
-        start_date=row["start_date"],
-        end_date=row["end_date"],
-        ended_at=row["ended_at"],
-        align_to_start=row["align_to_start"],
-        net_terms=row["net_terms"],
-        auto_issuance=row["auto_issuance"],
-        metadata=row["metadata"],
-        next_boundary=row["next_boundary"],
-        created_at=row["created_at"],
         changes=tuple(change_from(c) for c in row["changes"]),
-        invoicing_threshold=row["invoicing_threshold"],
     )
 
 
