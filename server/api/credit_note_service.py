@@ -11,7 +11,7 @@ from invoicing.v1 import credit_note_service_pb2, credit_note_service_pb2_grpc, 
 from server.api import converters as conv
 from server.api.customer_service import time_range
 from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_CREATED, Lister
+from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.credit_notes import CreditNoteFilter, NewCreditNote, NewCreditNoteLine, check_new_credit_note
@@ -96,19 +96,12 @@ class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer)
             invoice_id=request.invoice_id or None,
             created=created,
         )
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListCreditNotes", request, BY_CREATED)
-        batches = list_credit_notes(
-            self._db, account, filters, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_credit_notes(self._db, account, filters, page),
             build=conv.credit_note_pb,
-            respond=lambda items, token: credit_note_service_pb2.ListCreditNotesResponse(
-                credit_notes=items, resume_token=token
-            ),
+            respond=listed(credit_note_service_pb2.ListCreditNotesResponse),
         ):
             yield response
 

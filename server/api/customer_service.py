@@ -12,7 +12,7 @@ from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb
 
 from server.api import converters as conv
 from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_CREATED, Created, Lister
+from server.api.streaming import BY_CREATED, Created, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.credits import NewGrant
@@ -148,19 +148,12 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListCustomers", request, BY_CREATED)
-        batches = list_customers(
-            self._db, account, created, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_customers(self._db, account, created, page),
             build=conv.customer_pb,
-            respond=lambda items, token: customer_service_pb2.ListCustomersResponse(
-                customers=items, resume_token=token
-            ),
+            respond=listed(customer_service_pb2.ListCustomersResponse),
         ):
             yield response
 
@@ -197,19 +190,12 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListBalanceTransactions", request, BY_CREATED)
-        batches = list_balance_transactions(
-            self._db, account, ref, created, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_balance_transactions(self._db, account, ref, created, page),
             build=conv.balance_transaction_pb,
-            respond=lambda items, token: customer_service_pb2.ListBalanceTransactionsResponse(
-                balance_transactions=items, resume_token=token
-            ),
+            respond=listed(customer_service_pb2.ListBalanceTransactionsResponse),
         ):
             yield response
 
@@ -250,11 +236,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self, request: customer_service_pb2.ListCreditBlocksRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListCreditBlocksResponse]:
         async for response in self._credits_stream(
-            request,
-            "ListCreditBlocks",
-            list_blocks,
-            conv.credit_block_pb,
-            lambda items, token: customer_service_pb2.ListCreditBlocksResponse(credit_blocks=items, resume_token=token),
+            request, list_blocks, conv.credit_block_pb, listed(customer_service_pb2.ListCreditBlocksResponse)
         ):
             yield response
 
@@ -262,18 +244,13 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self, request: customer_service_pb2.ListCreditLedgerRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListCreditLedgerResponse]:
         async for response in self._credits_stream(
-            request,
-            "ListCreditLedger",
-            list_ledger,
-            conv.credit_ledger_entry_pb,
-            lambda items, token: customer_service_pb2.ListCreditLedgerResponse(entries=items, resume_token=token),
+            request, list_ledger, conv.credit_ledger_entry_pb, listed(customer_service_pb2.ListCreditLedgerResponse)
         ):
             yield response
 
     async def _credits_stream(
         self,
         request: Any,
-        method: str,
         batches_of: Callable[..., AsyncGenerator[list[Record], None]],
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
@@ -284,8 +261,11 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         ref.check(v)
         check_limit(request.limit, v)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, method, request, BY_CREATED)
-        batches = batches_of(self._db, account, ref, after, batch=self._lists.batch_records, limit=request.limit)
-        async for response in self._lists.stream(scope, batches, keyset=BY_CREATED, build=build, respond=respond):
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: batches_of(self._db, account, ref, page),
+            build=build,
+            respond=respond,
+        ):
             yield response

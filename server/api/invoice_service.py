@@ -12,7 +12,7 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_g
 from server.api import converters as conv
 from server.api.documents import InvoiceDocuments
 from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister
+from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister, listed
 from server.context import account_id
 from server.domain import lifecycle, money
 from server.domain.customers import CustomerRef, check_currency
@@ -262,19 +262,12 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         check_id(request.invoice_id, "invoice_id", v)
         check_limit(request.limit, v)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListInvoiceVersions", request, BY_VERSION)
-        batches = list_invoice_versions(
-            self._db, account, request.invoice_id, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_VERSION,
+        async for response in self._lists.serve(
+            request,
+            BY_VERSION,
+            lambda account, page: list_invoice_versions(self._db, account, request.invoice_id, page),
             build=conv.invoice_version_pb,
-            respond=lambda items, token: invoice_service_pb2.ListInvoiceVersionsResponse(
-                versions=items, resume_token=token
-            ),
+            respond=listed(invoice_service_pb2.ListInvoiceVersionsResponse),
         ):
             yield response
 
@@ -285,14 +278,11 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         check_limit(request.limit, v)
         filters = invoice_filter(request, self._today(), v)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListInvoices", request, BY_INVOICE_DATE)
-        batches = self._reads.list(account, filters, after, batch=self._lists.batch_records, limit=request.limit)
         # Responses in wire form: the invoices' stored forms concatenated (see server.api.registration).
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_INVOICE_DATE,
+        async for response in self._lists.serve(
+            request,
+            BY_INVOICE_DATE,
+            lambda account, page: self._reads.list(account, filters, page),
             build=_stored_wire,
             respond=conv.list_invoices_response,
             size=len,

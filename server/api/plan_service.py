@@ -9,7 +9,7 @@ from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
 
 from server.api import converters as conv
 from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_CREATED, Lister
+from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain.errors import Violations
 from server.domain.plans import PlanRef, new_plan
@@ -53,14 +53,11 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         v = Violations()
         check_limit(request.limit, v)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListPlans", request, BY_CREATED)
-        batches = list_plans(self._db, account, after, batch=self._lists.batch_records, limit=request.limit)
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_plans(self._db, account, page),
             build=conv.plan_pb,
-            respond=lambda items, token: plan_service_pb2.ListPlansResponse(plans=items, resume_token=token),
+            respond=listed(plan_service_pb2.ListPlansResponse),
         ):
             yield response

@@ -47,6 +47,7 @@ from server.api import converters as conv
 from server.domain.errors import InvalidArgument, StreamStalled
 from server.domain.history import InvoiceVersion
 from server.domain.invoices import StoredInvoice
+from server.domain.pages import Page
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,15 @@ class _HandOff:
         return item
 
 
+M = TypeVar("M", bound=Message)
+
+
+def listed(response_type: type[M]) -> Callable[[list[Any], str], M]:
+    """How a List RPC's response is made: the items in its one repeated field, with their resume token."""
+    (field,) = [f.name for f in response_type.DESCRIPTOR.fields if f.is_repeated]
+    return lambda items, token: response_type(**{field: items}, resume_token=token)
+
+
 class Lister:
     """What every List RPC shares: resume tokens in; messages of batches, with tokens, out."""
 
@@ -221,6 +231,24 @@ class Lister:
     def batch_records(self) -> int:
         """How many records a batch read from the database holds at most."""
         return self._settings.batch_records
+
+    async def serve(
+        self,
+        request: Any,
+        keyset: Keyset[Any, Position],  # the records' type comes from `read` (a keyset may be of a supertype)
+        read: Callable[[str, Page[Position]], AsyncGenerator[list[Record], None]],
+        *,
+        build: Callable[[Record], Item],
+        respond: Callable[[list[Item], str], Response],
+        size: Callable[[Item], int] | None = None,
+    ) -> AsyncIterator[Response]:
+        """A List RPC's whole stream, once its request is validated: the page its resume_token and limit ask
+        for, read (`read(account id, page)`) in the caller's account and streamed (`stream`)."""
+        account = context.account_id()
+        scope, after = self.resume(account, context.method().rpartition("/")[2], request, keyset)
+        batches = read(account, Page(after, self.batch_records, request.limit))
+        async for response in self.stream(scope, batches, keyset=keyset, build=build, respond=respond, size=size):
+            yield response
 
     async def stream(
         self,

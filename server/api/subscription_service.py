@@ -11,7 +11,7 @@ from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_serv
 
 from server.api import converters as conv
 from server.api.mutations import run_mutation
-from server.api.streaming import BY_CREATED, Lister
+from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.billing import CancelAt, SubscriptionStatus
@@ -211,28 +211,16 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             else:
                 wanted.append(_STATUSES[number])
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListSubscriptions", request, BY_CREATED)
         now = self._tx.clock()
-        batches = list_subscriptions(
-            self._db,
-            account,
-            request.customer_id or None,
-            request.external_customer_id or None,
-            wanted,
-            now,
-            after,
-            batch=self._lists.batch_records,
-            limit=request.limit,
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
-            build=lambda record: subscription_pb(record, now),
-            respond=lambda items, token: subscription_service_pb2.ListSubscriptionsResponse(
-                subscriptions=items, resume_token=token
+        customer_id, external_customer_id = request.customer_id or None, request.external_customer_id or None
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_subscriptions(
+                self._db, account, customer_id, external_customer_id, wanted, now, page
             ),
+            build=lambda record: subscription_pb(record, now),
+            respond=listed(subscription_service_pb2.ListSubscriptionsResponse),
         ):
             yield response
 
@@ -331,21 +319,14 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         check_id(request.subscription_id, "subscription_id", v)
         check_limit(request.limit, v)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListSubscriptionChanges", request, BY_CREATED)
-        record = await get_subscription(self._db, account, request.subscription_id)  # NOT_FOUND first
+        record = await get_subscription(self._db, account_id(), request.subscription_id)  # NOT_FOUND first
         today = today_in(record.timezone, self._tx.clock())
-        batches = list_changes(
-            self._db, account, request.subscription_id, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_changes(self._db, account, request.subscription_id, page),
             build=lambda change: change_pb(change, today),
-            respond=lambda items, token: subscription_service_pb2.ListSubscriptionChangesResponse(
-                changes=items, resume_token=token
-            ),
+            respond=listed(subscription_service_pb2.ListSubscriptionChangesResponse),
         ):
             yield response
 

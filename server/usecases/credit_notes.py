@@ -22,6 +22,7 @@ from server.domain import crediting
 from server.domain.credit_notes import CreditNote, CreditNoteFilter, NewCreditNote, format_credit_note_number
 from server.domain.customers import BalanceAction, BalanceDirection, move_balance
 from server.domain.events import InvoiceEventKind as E
+from server.domain.pages import Page
 from server.usecases.invoices import lock_with_customer
 from server.usecases.publish import InvoiceRenderer, invoice_changed
 from server.usecases.unit import Tx
@@ -119,10 +120,7 @@ def list_credit_notes(
     db: Database,
     account_id: str,
     filters: CreditNoteFilter,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    page: Page[tuple[dt.datetime, str]],
 ) -> AsyncGenerator[list[CreditNote], None]:
     """ListCreditNotes: the matching notes from one snapshot, newest first, in batches."""
-    return snapshots.batches(db, repo.list_query(account_id, filters, after), size=batch, limit=limit)
+    return snapshots.batches(db, repo.list_query(account_id, filters, page.after), page)

@@ -21,6 +21,7 @@ from server.domain import money
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType, NewGrant
 from server.domain.customers import CustomerRef, check_same_currency
 from server.domain.errors import InvalidArgument
+from server.domain.pages import Page
 from server.domain.validation import today_in
 from server.usecases import subscription_billing
 from server.usecases.customers import get_customer
@@ -102,21 +103,18 @@ class Credits:
 
 
 async def list_blocks(
-    db: Database, account_id: str, ref: CustomerRef, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+    db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[CreditBlock], None]:
     """ListCreditBlocks: a customer's blocks, newest first, from one snapshot, in batches."""
     customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    async for records in snapshots.batches(
-        db, repo.blocks_query(account_id, customer.id, after), size=batch, limit=limit
-    ):
+    async for records in snapshots.batches(db, repo.blocks_query(account_id, customer.id, page.after), page):
         yield records
 
 
 async def list_ledger(
-    db: Database, account_id: str, ref: CustomerRef, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+    db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[LedgerEntry], None]:
     """ListCreditLedger: a customer's credits ledger, newest first, from one snapshot, in batches."""
     customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    query = repo.entries_query(account_id, customer.id, after)
-    async for records in snapshots.batches(db, query, size=batch, limit=limit):
+    async for records in snapshots.batches(db, repo.entries_query(account_id, customer.id, page.after), page):
         yield records

@@ -23,6 +23,7 @@ from server.domain.customers import (
     move_balance,
 )
 from server.domain.errors import FailedPrecondition
+from server.domain.pages import Page
 from server.domain.validation import TimeRange
 from server.usecases.unit import Tx
 
@@ -91,10 +92,10 @@ async def _lock(tx: Tx, ref: CustomerRef) -> Customer:
 
 
 def list_customers(
-    db: Database, account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+    db: Database, account_id: str, created: TimeRange, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[Customer], None]:
     """ListCustomers: newest first, from one snapshot, in batches."""
-    return snapshots.batches(db, repo.list_query(account_id, created, after), size=batch, limit=limit)
+    return snapshots.batches(db, repo.list_query(account_id, created, page.after), page)
 
 
 async def list_balance_transactions(
@@ -102,13 +103,10 @@ async def list_balance_transactions(
     account_id: str,
     ref: CustomerRef,
     created: TimeRange,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    page: Page[tuple[dt.datetime, str]],
 ) -> AsyncGenerator[list[BalanceTransaction], None]:
     """ListBalanceTransactions: a customer's ledger, newest first, from one snapshot, in batches."""
     customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    query = repo.transactions_query(account_id, customer.id, created, after)
-    async for records in snapshots.batches(db, query, size=batch, limit=limit):
+    query = repo.transactions_query(account_id, customer.id, created, page.after)
+    async for records in snapshots.batches(db, query, page):
         yield records

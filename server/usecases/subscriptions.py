@@ -30,6 +30,7 @@ from server.domain.changes import (
 )
 from server.domain.customers import BalanceAction, BalanceDirection, check_same_currency, move_balance
 from server.domain.invoices import InvoiceStatus
+from server.domain.pages import Page
 from server.domain.periods import instant
 from server.domain.subscriptions import (
     NewSubscription,
@@ -266,24 +267,16 @@ def list_subscriptions(
     external_customer_id: str | None,
     statuses: Sequence[SubscriptionStatus],
     now: dt.datetime,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    page: Page[tuple[dt.datetime, str]],
 ) -> AsyncGenerator[list[SubscriptionRecord], None]:
     """ListSubscriptions: newest first, filtered by status at `now`, from one snapshot, in batches."""
-    query = repo.list_query(account_id, customer_id, external_customer_id, [s.value for s in statuses], now, after)
-    return snapshots.batches(db, query, size=batch, limit=limit)
+    statuses_wanted = [s.value for s in statuses]
+    query = repo.list_query(account_id, customer_id, external_customer_id, statuses_wanted, now, page.after)
+    return snapshots.batches(db, query, page)
 
 
 def list_changes(
-    db: Database,
-    account_id: str,
-    subscription_id: str,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    db: Database, account_id: str, subscription_id: str, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[ChangeRecord], None]:
     """ListSubscriptionChanges: a subscription's changes (superseded ones too), newest first, from one snapshot."""
-    return snapshots.batches(db, repo.changes_query(account_id, subscription_id, after), size=batch, limit=limit)
+    return snapshots.batches(db, repo.changes_query(account_id, subscription_id, page.after), page)
