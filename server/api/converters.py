@@ -35,13 +35,13 @@ from server.domain.accounts import AccountProfile, ProfileChanges
 from server.domain.backfills import Backfill, BackfillStatus
 from server.domain.credit_notes import CreditNote, CreditNoteReason, InvoiceCreditNote
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
-from server.domain.customers import Address, BalanceTransaction, Customer
+from server.domain.customers import Address, BalanceTransaction, Customer, CustomerRef
 from server.domain.documents import DocumentFormat, RenderedDocument
 from server.domain.errors import InvalidArgument, Violations
 from server.domain.events import InvoiceEvent
 from server.domain.history import InvoiceVersion
 from server.domain.invoices import Discount, DiscountKind, Invoice, Line, LineAdjustment, Payment
-from server.domain.plans import Plan
+from server.domain.plans import Plan, PlanRef
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
 from server.usecases.subscription_billing import UpcomingInvoice
@@ -842,3 +842,17 @@ def profile_changes_from(
         tax_id=tax_id_from(request.tax_id, "tax_id", violations) if request.HasField("tax_id") else None,
         payment_instructions=request.payment_instructions if request.HasField("payment_instructions") else None,
     )
+
+
+def customer_ref(request: Any, v: Violations) -> CustomerRef:
+    """The customer a request names by customer_id or external_customer_id, checked into `v`."""
+    ref = CustomerRef(request.customer_id, request.external_customer_id)
+    ref.check(v)
+    return ref
+
+
+def plan_ref(request: Any, v: Violations) -> PlanRef:
+    """The plan a request names by plan_id or external_plan_id, checked into `v`."""
+    ref = PlanRef(request.plan_id, request.external_plan_id)
+    ref.check(v)
+    return ref

@@ -10,7 +10,7 @@ from invoicing.v1 import credit_note_service_pb2, credit_note_service_pb2_grpc, 
 
 from server.api import converters as conv
 from server.api.customer_service import time_range
-from server.api.mutations import encoder, run_mutation
+from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain import money
@@ -44,12 +44,11 @@ def new_credit_note(request: credit_note_service_pb2.CreateCreditNoteRequest, v:
     return NewCreditNote(request.invoice_id, lines, reason, request.memo)
 
 
-class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer):
+class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServiceServicer):
     """Implements CreditNoteService: requests become commands, use cases run, notes become responses."""
 
     def __init__(self, transactions: Transactions, credit_notes: CreditNotes, lists: Lister) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._notes = credit_notes
         self._lists = lists
         self._documents = Documents(transactions.db)
@@ -63,12 +62,11 @@ class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer)
         v.raise_if_any()
         assert note is not None
         new = note  # (narrowed for the closure)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             credit_note_service_pb2.CreditNote,
             lambda tx: self._notes.create(tx, new, _expected(request)),
-            encoder(conv.credit_note_pb),
+            conv.credit_note_pb,
         )
 
     async def GetCreditNote(
@@ -112,12 +110,11 @@ class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer)
         check_id(request.credit_note_id, "credit_note_id", v)
         check_request_id(request.request_id, v)
         v.raise_if_any()
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             credit_note_service_pb2.CreditNote,
             lambda tx: self._notes.void(tx, request.credit_note_id, _expected(request)),
-            encoder(conv.credit_note_pb),
+            conv.credit_note_pb,
         )
 
     async def GetCreditNoteDocument(

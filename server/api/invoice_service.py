@@ -11,11 +11,12 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_g
 
 from server.api import converters as conv
 from server.api.documents import InvoiceDocuments
-from server.api.mutations import encoder, run_mutation
+from server.api.mutations import run_mutation
+from server.api.servicer import Servicer
 from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister, listed
 from server.context import account_id
 from server.domain import lifecycle, money
-from server.domain.customers import CustomerRef, check_currency
+from server.domain.customers import check_currency
 from server.domain.errors import Violations
 from server.domain.events import InvoiceEventKind
 from server.domain.invoices import (
@@ -177,7 +178,7 @@ def _stored_wire(invoice: StoredInvoice) -> bytes:
     return invoice.wire
 
 
-class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceServicer):
+class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceServicer):
     """Implements InvoiceService: requests become commands, use cases run, domain objects become responses."""
 
     def __init__(
@@ -189,8 +190,7 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         events: InvoiceEvents,
         lists: Lister,
     ) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._invoices = invoices
         self._reads = reads
         self._subscriptions = subscriptions
@@ -208,8 +208,7 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         self, request: invoice_service_pb2.CreateInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
         v = Violations()
-        customer = CustomerRef(request.customer_id, request.external_customer_id)
-        customer.check(v)
+        customer = conv.customer_ref(request, v)
         check_request_id(request.request_id, v)
         check_currency(request.currency, "currency", v)
         invoice_date = conv.date_from(request.invoice_date, "invoice_date", v, required=True)
@@ -327,12 +326,11 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         v.raise_if_any()
         assert line is not None
         new_line = line
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             invoice_pb2.InvoiceLineItem,
             lambda tx: self._invoices.add_line(tx, request.invoice_id, new_line, _expected(request)),
-            encoder(lambda added: conv.line_item_pb(added.line)),
+            lambda added: conv.line_item_pb(added.line),
         )
 
     async def DeleteInvoiceLineItem(

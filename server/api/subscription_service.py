@@ -10,15 +10,13 @@ import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import run_mutation
+from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.billing import CancelAt, SubscriptionStatus
 from server.domain.changes import ChangeRecord, ChangeStatus, PlanChange, QuantityChange, check_change_date
-from server.domain.customers import CustomerRef
 from server.domain.errors import Violations
-from server.domain.plans import PlanRef
 from server.domain.pricing import Cadence, PriceType
 from server.domain.subscriptions import (
     NewSubscription,
@@ -138,26 +136,23 @@ def subscription_pb(record: SubscriptionRecord, now: dt.datetime) -> subscriptio
     )
 
 
-class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):
+class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionServiceServicer):
     """Implements SubscriptionService."""
 
     def __init__(self, transactions: Transactions, subscriptions: Subscriptions, lists: Lister) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._subscriptions = subscriptions
         self._lists = lists
 
-    def _encode(self, record: SubscriptionRecord) -> bytes:
-        return subscription_pb(record, self._tx.clock()).SerializeToString(deterministic=True)
+    def _subscription_pb(self, record: SubscriptionRecord) -> subscription_service_pb2.Subscription:
+        return subscription_pb(record, self._tx.clock())
 
     async def CreateSubscription(
         self, request: subscription_service_pb2.CreateSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
         v = Violations()
-        customer = CustomerRef(request.customer_id, request.external_customer_id)
-        customer.check(v)
-        plan = PlanRef(request.plan_id, request.external_plan_id)
-        plan.check(v)
+        customer = conv.customer_ref(request, v)
+        plan = conv.plan_ref(request, v)
         check_request_id(request.request_id, v)
         start = conv.date_from(request.start_date, "start_date", v, required=True)
         if start is not None:
@@ -180,12 +175,11 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             metadata=dict(request.metadata),
             invoicing_threshold=threshold,
         )
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.Subscription,
             lambda tx: self._subscriptions.create(tx, new),
-            self._encode,
+            self._subscription_pb,
         )
 
     async def GetSubscription(
@@ -240,12 +234,11 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             v.add("cancel_option", "must be END_OF_SUBSCRIPTION_TERM, REQUESTED_DATE or IMMEDIATE")
         v.raise_if_any()
         when = _CANCEL_AT[option]
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.Subscription,
             lambda tx: self._subscriptions.cancel(tx, request.subscription_id, when, requested),
-            self._encode,
+            self._subscription_pb,
         )
 
     def _change_options(self, request: Any, v: Violations) -> tuple[CancelAt, dt.date | None]:
@@ -261,31 +254,28 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             return CancelAt.IMMEDIATE, requested
         return _CHANGE_AT[option], requested
 
-    def _encode_change(self, outcome: ChangeOutcome) -> bytes:
+    def _change_pb(self, outcome: ChangeOutcome) -> subscription_service_pb2.SubscriptionChangeResponse:
         now = self._tx.clock()
         today = today_in(outcome.subscription.timezone, now)
-        response = subscription_service_pb2.SubscriptionChangeResponse(
+        return subscription_service_pb2.SubscriptionChangeResponse(
             subscription=subscription_pb(outcome.subscription, now), change=change_pb(outcome.change, today)
         )
-        return response.SerializeToString(deterministic=True)
 
     async def ChangeSubscriptionPlan(
         self, request: subscription_service_pb2.ChangeSubscriptionPlanRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.SubscriptionChangeResponse:
         v = Violations()
         check_id(request.subscription_id, "subscription_id", v)
-        plan = PlanRef(request.plan_id, request.external_plan_id)
-        plan.check(v)
+        plan = conv.plan_ref(request, v)
         check_request_id(request.request_id, v)
         option, requested = self._change_options(request, v)
         v.raise_if_any()
         change = PlanChange(plan, option, requested)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.SubscriptionChangeResponse,
             lambda tx: self._subscriptions.change_plan(tx, request.subscription_id, change),
-            self._encode_change,
+            self._change_pb,
         )
 
     async def UpdateFixedFeeQuantity(
@@ -304,12 +294,11 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         v.raise_if_any()
         assert quantity is not None
         change = QuantityChange(request.price_id, quantity, option, requested)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.SubscriptionChangeResponse,
             lambda tx: self._subscriptions.change_quantity(tx, request.subscription_id, change),
-            self._encode_change,
+            self._change_pb,
         )
 
     async def ListSubscriptionChanges(
@@ -346,10 +335,9 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             v.add("subscription_id", "names no field to change: set invoicing_threshold or metadata")
         v.raise_if_any()
         update = SubscriptionUpdate(metadata=metadata, invoicing_threshold=threshold)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.Subscription,
             lambda tx: self._subscriptions.update(tx, request.subscription_id, update),
-            self._encode,
+            self._subscription_pb,
         )
