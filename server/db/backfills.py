@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from server.db.records import record_from
+from server.db.records import fetch_row, record_from
 from server.domain.backfills import Backfill, BackfillAdjustment, BackfillStatus, NewBackfill
 from server.domain.errors import NotFound
 from server.domain.ids import new_id
@@ -60,10 +60,8 @@ async def get(
         )
         if found is None:
             raise NotFound("backfill", backfill_id)
-    row = await conn.fetchrow(_SELECT + " WHERE b.account_id = $1 AND b.id = $2", account_id, backfill_id)
-    if row is None:
-        raise NotFound("backfill", backfill_id)
-    return _backfill_from(row)
+    sql = _SELECT + " WHERE b.account_id = $1 AND b.id = $2"
+    return _backfill_from(await fetch_row(conn, "backfill", backfill_id, sql, account_id, backfill_id))
 
 
 async def pending_overlapping(

@@ -17,6 +17,7 @@ import asyncpg
 
 from server.db.records import record_from
 from server.db.snapshots import ListQuery
+from server.db.where import Where
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
 from server.domain.ids import new_id
 
@@ -237,29 +238,13 @@ async def remaining_of(conn: asyncpg.Connection, account_id: str, block_ids: Seq
 
 def blocks_query(account_id: str, customer_id: str, after: tuple[dt.datetime, str] | None) -> ListQuery[CreditBlock]:
     """SQL and arguments listing a customer's blocks, newest first."""
-    args: list[Any] = [account_id, customer_id]
-    condition = ""
-    if after is not None:
-        args += list(after)
-        condition = " AND (b.created_at, b.id) < ($3, $4)"
-    return ListQuery(
-        f"SELECT {_BLOCK_JSON} AS block FROM credit_blocks b WHERE b.account_id = $1 AND b.customer_id = $2"
-        f"{condition} ORDER BY b.created_at DESC, b.id DESC",
-        args,
-        lambda row: block_from(row["block"]),
+    return Where("b.account_id = $1 AND b.customer_id = $2", account_id, customer_id).newest_first(
+        f"SELECT {_BLOCK_JSON} AS block FROM credit_blocks b", "b", after, lambda row: block_from(row["block"])
     )
 
 
 def entries_query(account_id: str, customer_id: str, after: tuple[dt.datetime, str] | None) -> ListQuery[LedgerEntry]:
     """SQL and arguments listing a customer's ledger entries, newest first."""
-    args: list[Any] = [account_id, customer_id]
-    condition = ""
-    if after is not None:
-        args += list(after)
-        condition = " AND (e.created_at, e.id) < ($3, $4)"
-    return ListQuery(
-        _ENTRY_SELECT + f" WHERE e.account_id = $1 AND e.customer_id = $2{condition}"
-        " ORDER BY e.created_at DESC, e.id DESC",
-        args,
-        _entry_from,
+    return Where("e.account_id = $1 AND e.customer_id = $2", account_id, customer_id).newest_first(
+        _ENTRY_SELECT, "e", after, _entry_from
     )

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 import asyncpg
 
-from server.db.records import record_from
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery
+from server.db.where import Where
 from server.domain import money
 from server.domain.customers import (
     Address,
@@ -26,7 +27,7 @@ from server.domain.customers import (
     CustomerChanges,
     NewCustomer,
 )
-from server.domain.errors import AlreadyExists, NotFound
+from server.domain.errors import AlreadyExists
 from server.domain.ids import new_id
 from server.domain.tax_ids import TaxId
 from server.domain.validation import TimeRange
@@ -46,6 +47,23 @@ TRANSACTION_COLUMNS = """
 def address_json(value: Address | TaxId | None) -> dict[str, Any] | None:
     """The stored JSON form of an address or a tax id (None stays None)."""
     return None if value is None else dataclasses.asdict(value)
+
+
+def assignments(
+    args: list[Any], plain: Mapping[str, object | None], parts: Mapping[str, Address | TaxId | None]
+) -> list[str]:
+    """The SET assignments of the changes named (None: unchanged), each value appended to `args`: a plain
+    column as it is, an address or a tax id as its JSON form (an empty one removes it)."""
+    result = []
+    for column, value in plain.items():
+        if value is not None:
+            args.append(value)
+            result.append(f"{column} = ${len(args)}")
+    for column, part in parts.items():
+        if part is not None:
+            args.append(address_json(part) if any(dataclasses.astuple(part)) else None)
+            result.append(f"{column} = ${len(args)}")
+    return result
 
 
 def customer_from(row: Mapping[str, Any]) -> Customer:
@@ -109,14 +127,8 @@ async def get(
     """One customer by id or external id; NotFound otherwise. `lock` takes its row lock."""
     column, value = ("id", customer_id) if customer_id else ("external_customer_id", external_customer_id)
     clause = {None: "", "update": " FOR NO KEY UPDATE", "share": " FOR SHARE"}[lock]
-    row = await conn.fetchrow(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}",
-        account_id,
-        value,
-    )
-    if row is None:
-        raise NotFound("customer", value)
-    return customer_from(row)
+    sql = f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}"
+    return customer_from(await fetch_row(conn, "customer", value, sql, account_id, value))
 
 
 async def has_invoices(conn: asyncpg.Connection, account_id: str, customer_id: str) -> bool:
@@ -131,7 +143,6 @@ async def update(
     conn: asyncpg.Connection, account_id: str, customer_id: str, changes: CustomerChanges, metadata: Mapping[str, str]
 ) -> Customer:
     """Write the named changes (the caller holds the row lock and computed the new metadata)."""
-    assignments: list[str] = ["updated_at = now()", "metadata = $3"]
     args: list[Any] = [account_id, customer_id, metadata]
     plain = {
         "name": changes.name,
@@ -142,50 +153,25 @@ async def update(
         "auto_issuance": changes.auto_issuance,
         "net_terms": changes.net_terms,
     }
-    for column, plain_value in plain.items():
-        if plain_value is not None:
-            args.append(plain_value)
-            assignments.append(f"{column} = ${len(args)}")
-    removable: dict[str, Address | TaxId | None] = {
+    parts = {
         "billing_address": changes.billing_address,
         "shipping_address": changes.shipping_address,
         "tax_id": changes.tax_id,
     }
-    for column, value in removable.items():
-        if value is not None:
-            empty = not any(dataclasses.astuple(value))
-            args.append(None if empty else address_json(value))
-            assignments.append(f"{column} = ${len(args)}")
+    changed = ["updated_at = now()", "metadata = $3", *assignments(args, plain, parts)]
     row = await conn.fetchrow(
-        f"UPDATE customers c SET {', '.join(assignments)} WHERE c.account_id = $1 AND c.id = $2 "
+        f"UPDATE customers c SET {', '.join(changed)} WHERE c.account_id = $1 AND c.id = $2 "
         f"RETURNING {CUSTOMER_COLUMNS}",
         *args,
     )
     return customer_from(row)
 
 
-def _time_conditions(bounds: TimeRange, column: str, args: list[Any]) -> list[str]:
-    """SQL conditions for the bounds that are set, appending their values to args."""
-    conditions = []
-    for op, value in ((">", bounds.gt), (">=", bounds.gte), ("<", bounds.lt), ("<=", bounds.lte)):
-        if value is not None:
-            args.append(value)
-            conditions.append(f"{column} {op} ${len(args)}")
-    return conditions
-
-
 def list_query(account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None) -> ListQuery[Customer]:
     """SQL and arguments listing customers newest first, after a keyset position."""
-    args: list[Any] = [account_id]
-    conditions = ["c.account_id = $1", *_time_conditions(created, "c.created_at", args)]
-    if after is not None:
-        args += list(after)
-        conditions.append(f"(c.created_at, c.id) < (${len(args) - 1}, ${len(args)})")
-    sql = (
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {' AND '.join(conditions)} "
-        "ORDER BY c.created_at DESC, c.id DESC"
-    )
-    return ListQuery(sql, args, customer_from)
+    where = Where("c.account_id = $1", account_id)
+    where.within(created, "c.created_at")
+    return where.newest_first(f"SELECT {CUSTOMER_COLUMNS} FROM customers c", "c", after, customer_from)
 
 
 async def insert_balance_transaction(
@@ -244,13 +230,7 @@ def transactions_query(
     account_id: str, customer_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None
 ) -> ListQuery[BalanceTransaction]:
     """SQL and arguments listing a customer's ledger newest first, after a keyset position."""
-    args: list[Any] = [account_id, customer_id]
-    conditions = ["t.account_id = $1", "t.customer_id = $2", *_time_conditions(created, "t.created_at", args)]
-    if after is not None:
-        args += list(after)
-        conditions.append(f"(t.created_at, t.id) < (${len(args) - 1}, ${len(args)})")
-    sql = (
-        f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t WHERE {' AND '.join(conditions)} "
-        "ORDER BY t.created_at DESC, t.id DESC"
-    )
-    return ListQuery(sql, args, transaction_from)
+    where = Where("t.account_id = $1 AND t.customer_id = $2", account_id, customer_id)
+    where.within(created, "t.created_at")
+    select = f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t"
+    return where.newest_first(select, "t", after, transaction_from)

@@ -20,12 +20,12 @@ import asyncpg
 
 from server.db.customers import address_json, transaction_from
 from server.db.json import as_date
-from server.db.records import record_from
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery, MergedQuery
 from server.domain import money
 from server.domain.credit_notes import CreditNoteKind, InvoiceCreditNote
 from server.domain.customers import BalanceDirection, Customer
-from server.domain.errors import AlreadyExists, NotFound
+from server.domain.errors import AlreadyExists
 from server.domain.ids import new_id
 from server.domain.invoices import (
     AdjustmentKind,
@@ -300,10 +300,8 @@ async def insert_lines(
 
 async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Invoice:
     """One invoice with its lines, balance transactions and payments; NotFound otherwise."""
-    row = await conn.fetchrow(INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = $2", account_id, invoice_id)
-    if row is None:
-        raise NotFound("invoice", invoice_id)
-    return invoice_from(row)
+    sql = INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = $2"
+    return invoice_from(await fetch_row(conn, "invoice", invoice_id, sql, account_id, invoice_id))
 
 
 def list_query(
@@ -399,24 +397,15 @@ def _stored_from(row: Mapping[str, Any]) -> StoredInvoice:
 
 async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> str:
     """The id of the invoice's customer (never changes, so it can be read before taking locks)."""
-    customer_id: str | None = await conn.fetchval(
-        "SELECT customer_id FROM invoices WHERE account_id = $1 AND id = $2", account_id, invoice_id
-    )
-    if customer_id is None:
-        raise NotFound("invoice", invoice_id)
+    sql = "SELECT customer_id FROM invoices WHERE account_id = $1 AND id = $2"
+    customer_id: str = (await fetch_row(conn, "invoice", invoice_id, sql, account_id, invoice_id))[0]
     return customer_id
 
 
 async def lock(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceHeader:
     """Lock the invoice row for this transaction and return its columns."""
-    row = await conn.fetchrow(
-        f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR NO KEY UPDATE",
-        account_id,
-        invoice_id,
-    )
-    if row is None:
-        raise NotFound("invoice", invoice_id)
-    return header_from(row)
+    sql = f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR NO KEY UPDATE"
+    return header_from(await fetch_row(conn, "invoice", invoice_id, sql, account_id, invoice_id))
 
 
 async def save(conn: asyncpg.Connection, account_id: str, invoice_id: str, changes: dict[str, Any]) -> None:
@@ -500,14 +489,8 @@ async def delete_line(conn: asyncpg.Connection, account_id: str, invoice_id: str
 
 async def line_item(conn: asyncpg.Connection, account_id: str, line_id: str) -> Line:
     """One stored line item."""
-    value: dict[str, Any] | None = await conn.fetchval(
-        f"SELECT {_LINE_JSON} FROM invoice_line_items li WHERE li.account_id = $1 AND li.id = $2",
-        account_id,
-        line_id,
-    )
-    if value is None:
-        raise NotFound("line_item", line_id)
-    return line_from(value)
+    sql = f"SELECT {_LINE_JSON} FROM invoice_line_items li WHERE li.account_id = $1 AND li.id = $2"
+    return line_from((await fetch_row(conn, "line_item", line_id, sql, account_id, line_id))[0])
 
 
 async def next_invoice_number(conn: asyncpg.Connection, account_id: str) -> tuple[str, int]:

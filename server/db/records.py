@@ -19,7 +19,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import asyncpg
+
 from server.db.json import as_date, as_datetime
+from server.domain.errors import NotFound
 
 R = TypeVar("R")
 
@@ -89,3 +92,11 @@ def record_from(record: Callable[..., R], row: Mapping[str, Any], /, **given: An
         if name not in values and not (optional and name not in row):
             values[name] = convert(row[name])
     return record(**values)
+
+
+async def fetch_row(conn: asyncpg.Connection, kind: str, key: str, sql: str, *args: Any) -> asyncpg.Record:
+    """The one row `sql` selects; NotFound (a `kind` named `key`) when it selects none."""
+    row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+    if row is None:
+        raise NotFound(kind, key)
+    return row

@@ -11,11 +11,11 @@ import asyncpg
 
 from server.db.json import as_date
 from server.db.plans import plan_columns, plan_from
-from server.db.records import record_from
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery
+from server.db.where import Where
 from server.domain.billing import BilledPeriods, CancelAt, Term
 from server.domain.changes import ChangeRecord
-from server.domain.errors import NotFound
 from server.domain.ids import new_id
 from server.domain.invoices import InvoiceStatus
 from server.domain.periods import Schedule
@@ -108,14 +108,8 @@ async def get(
 ) -> SubscriptionRecord:
     """One subscription with its customer and plan; NotFound otherwise. `lock` takes its row lock."""
     clause = " FOR NO KEY UPDATE OF s" if lock else ""
-    row = await conn.fetchrow(
-        f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE s.account_id = $1 AND s.id = $2{clause}",
-        account_id,
-        subscription_id,
-    )
-    if row is None:
-        raise NotFound("subscription", subscription_id)
-    return subscription_from(row)
+    sql = f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE s.account_id = $1 AND s.id = $2{clause}"
+    return subscription_from(await fetch_row(conn, "subscription", subscription_id, sql, account_id, subscription_id))
 
 
 async def set_end(
@@ -165,29 +159,20 @@ def list_query(
     The status of a subscription depends on the customer's local date at `now`,
     so it is computed here rather than stored.
     """
-    args: list[Any] = [account_id]
-    conditions = ["s.account_id = $1"]
+    where = Where("s.account_id = $1", account_id)
     if statuses:
-        args += [now, statuses]
-        today = f"(${len(args) - 1}::timestamptz AT TIME ZONE c.timezone)::date"
-        conditions.append(
-            f"CASE WHEN s.ended_at IS NOT NULL AND s.ended_at <= ${len(args) - 1}::timestamptz THEN 'ended'"
+        at = where.arg(now)
+        today = f"({at}::timestamptz AT TIME ZONE c.timezone)::date"
+        where.add(
+            f"CASE WHEN s.ended_at IS NOT NULL AND s.ended_at <= {at}::timestamptz THEN 'ended'"
             f" WHEN s.start_date > {today} THEN 'upcoming' ELSE 'active' END"
-            f" = ANY(${len(args)}::text[])"
+            f" = ANY({where.arg(statuses)}::text[])"
         )
     if customer_id:
-        args.append(customer_id)
-        conditions.append(f"s.customer_id = ${len(args)}")
+        where.add(f"s.customer_id = {where.arg(customer_id)}")
     if external_customer_id:
-        args.append(external_customer_id)
-        conditions.append(f"c.external_customer_id = ${len(args)}")
-    if after is not None:
-        args += list(after)
-        conditions.append(f"(s.created_at, s.id) < (${len(args) - 1}, ${len(args)})")
-    sql = (
-        f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE {' AND '.join(conditions)} ORDER BY s.created_at DESC, s.id DESC"
-    )
-    return ListQuery(sql, args, subscription_from)
+        where.add(f"c.external_customer_id = {where.arg(external_customer_id)}")
+    return where.newest_first(f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM}", "s", after, subscription_from)
 
 
 async def due_for_invoicing(
@@ -332,28 +317,16 @@ async def supersede(
 
 async def get_change(conn: asyncpg.Connection, account_id: str, change_id: str) -> ChangeRecord:
     """One stored change."""
-    value = await conn.fetchval(
-        f"SELECT {_CHANGE_JSON} {_CHANGES_FROM} WHERE sc.account_id = $1 AND sc.id = $2", account_id, change_id
-    )
-    if value is None:
-        raise NotFound("subscription_change", change_id)
-    return change_from(value)
+    sql = f"SELECT {_CHANGE_JSON} {_CHANGES_FROM} WHERE sc.account_id = $1 AND sc.id = $2"
+    return change_from((await fetch_row(conn, "subscription_change", change_id, sql, account_id, change_id))[0])
 
 
 def changes_query(
     account_id: str, subscription_id: str, after: tuple[dt.datetime, str] | None
 ) -> ListQuery[ChangeRecord]:
     """SQL and arguments listing a subscription's changes (superseded ones too), newest first."""
-    args: list[Any] = [account_id, subscription_id]
-    condition = ""
-    if after is not None:
-        args += list(after)
-        condition = " AND (sc.created_at, sc.id) < ($3, $4)"
-    return ListQuery(
-        f"SELECT {_CHANGE_JSON} AS change {_CHANGES_FROM}"
-        f" WHERE sc.account_id = $1 AND sc.subscription_id = $2{condition} ORDER BY sc.created_at DESC, sc.id DESC",
-        args,
-        lambda row: change_from(row["change"]),
+    return Where("sc.account_id = $1 AND sc.subscription_id = $2", account_id, subscription_id).newest_first(
+        f"SELECT {_CHANGE_JSON} AS change {_CHANGES_FROM}", "sc", after, lambda row: change_from(row["change"])
     )
 
 
