@@ -25,6 +25,7 @@ from server.domain.customers import (
     BalanceTransaction,
     Customer,
     CustomerChanges,
+    CustomerRef,
     NewCustomer,
 )
 from server.domain.errors import AlreadyExists
@@ -129,6 +130,15 @@ async def get(
     clause = {None: "", "update": " FOR NO KEY UPDATE", "share": " FOR SHARE"}[lock]
     sql = f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}"
     return customer_from(await fetch_row(conn, "customer", value, sql, account_id, value))
+
+
+async def get_named(
+    conn: asyncpg.Connection, account_id: str, ref: CustomerRef, *, lock: Literal["update", "share"] | None = None
+) -> Customer:
+    """The customer a reference names (by id or external id); NotFound otherwise. `lock` takes its row lock."""
+    return await get(
+        conn, account_id, customer_id=ref.customer_id, external_customer_id=ref.external_customer_id, lock=lock
+    )
 
 
 async def has_invoices(conn: asyncpg.Connection, account_id: str, customer_id: str) -> bool:

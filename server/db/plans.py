@@ -13,7 +13,7 @@ from server.db.snapshots import ListQuery
 from server.db.where import Where
 from server.domain.errors import AlreadyExists
 from server.domain.ids import new_id
-from server.domain.plans import NewPlan, Plan
+from server.domain.plans import NewPlan, Plan, PlanRef
 
 _NAMES = ("id", "external_plan_id", "name", "currency", "prices", "metadata", "created_at")
 PLAN_COLUMNS = ", ".join(f"p.{name}" for name in _NAMES)
@@ -59,6 +59,11 @@ async def get(conn: asyncpg.Connection, account_id: str, *, plan_id: str = "", e
     column, value = ("id", plan_id) if plan_id else ("external_plan_id", external_plan_id)
     sql = f"SELECT {PLAN_COLUMNS} FROM plans p WHERE p.account_id = $1 AND p.{column} = $2"
     return plan_from(await fetch_row(conn, "plan", value, sql, account_id, value))
+
+
+async def get_named(conn: asyncpg.Connection, account_id: str, ref: PlanRef) -> Plan:
+    """The plan a reference names (by id or external id); NotFound otherwise."""
+    return await get(conn, account_id, plan_id=ref.plan_id, external_plan_id=ref.external_plan_id)
 
 
 def list_query(account_id: str, after: tuple[dt.datetime, str] | None) -> ListQuery[Plan]:

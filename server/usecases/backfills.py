@@ -44,13 +44,8 @@ class Backfills:
 
     async def create(self, tx: Tx, customer: CustomerRef, new: NewBackfill) -> Backfill:
         """CreateBackfill: a pending backfill for the customer; one pending backfill per stretch of time."""
-        found = await customers_repo.get(
-            tx.conn,
-            tx.account_id,
-            customer_id=customer.customer_id,
-            external_customer_id=customer.external_customer_id,
-            lock="update",  # pending backfills of one customer are checked for overlaps one at a time
-        )
+        # Locked: pending backfills of one customer are checked for overlaps one at a time.
+        found = await customers_repo.get_named(tx.conn, tx.account_id, customer, lock="update")
         other = await repo.pending_overlapping(tx.conn, tx.account_id, found.id, new.timeframe_start, new.timeframe_end)
         if other is not None:
             raise FailedPrecondition(

@@ -39,13 +39,7 @@ class Credits:
 
     async def grant(self, tx: Tx, grant: NewGrant) -> CreditBlock:
         """GrantCredits: a block and its increment entry, in the customer's currency."""
-        customer = await customers_repo.get(
-            tx.conn,
-            tx.account_id,
-            customer_id=grant.customer.customer_id,
-            external_customer_id=grant.customer.external_customer_id,
-            lock="update",
-        )
+        customer = await customers_repo.get_named(tx.conn, tx.account_id, grant.customer, lock="update")
         check_same_currency(grant.currency, customer.currency, what="the credits", subject="currency")
         amount = money.amount_in(grant.amount, customer.currency, "amount")
         effective = grant.effective_date or today_in(customer.timezone, tx.now)

@@ -76,19 +76,11 @@ async def adjust_balance(tx: Tx, adjustment: ManualAdjustment) -> BalanceTransac
 async def get_customer(db: Database, account_id: str, ref: CustomerRef) -> Customer:
     """GetCustomer: by id or external id, with its current balance."""
     async with db.connection() as conn:
-        return await repo.get(
-            conn, account_id, customer_id=ref.customer_id, external_customer_id=ref.external_customer_id
-        )
+        return await repo.get_named(conn, account_id, ref)
 
 
 async def _lock(tx: Tx, ref: CustomerRef) -> Customer:
-    return await repo.get(
-        tx.conn,
-        tx.account_id,
-        customer_id=ref.customer_id,
-        external_customer_id=ref.external_customer_id,
-        lock="update",
-    )
+    return await repo.get_named(tx.conn, tx.account_id, ref, lock="update")
 
 
 def list_customers(

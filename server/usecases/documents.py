@@ -23,8 +23,21 @@ from server.domain.documents import (
     InvoiceDocument,
     RenderedDocument,
 )
-from server.domain.documents.content import credit_note_filename, credit_note_sheet, invoice_filename, invoice_sheet
+from server.domain.documents.content import (
+    Sheet,
+    credit_note_filename,
+    credit_note_sheet,
+    invoice_filename,
+    invoice_sheet,
+)
 from server.domain.documents.pdf import render_pdf
+
+
+def _rendered(sheet: Sheet, document_format: DocumentFormat, filename: str, version: int) -> RenderedDocument:
+    """A sheet rendered in a format (PDF, the one format so far), named and versioned."""
+    return RenderedDocument(
+        data=render_pdf(sheet), media_type=MEDIA_TYPES[document_format], filename=filename, version=version
+    )
 
 
 async def load_invoice_document(db: Database, account_id: str, invoice_id: str) -> InvoiceDocument:
@@ -35,12 +48,8 @@ async def load_invoice_document(db: Database, account_id: str, invoice_id: str) 
 
 def render_invoice_document(document: InvoiceDocument, document_format: DocumentFormat) -> RenderedDocument:
     """The document of an invoice version, in a format (PDF, the one format so far). Pure and deterministic."""
-    data = render_pdf(invoice_sheet(document))
-    return RenderedDocument(
-        data=data,
-        media_type=MEDIA_TYPES[document_format],
-        filename=invoice_filename(document),
-        version=document.invoice.header.version,
+    return _rendered(
+        invoice_sheet(document), document_format, invoice_filename(document), document.invoice.header.version
     )
 
 
@@ -52,12 +61,8 @@ async def load_credit_note_document(db: Database, account_id: str, note_id: str)
 
 def render_credit_note_document(document: CreditNoteDocument, document_format: DocumentFormat) -> RenderedDocument:
     """The document of a credit note version, by the same layout as invoices. Pure and deterministic."""
-    data = render_pdf(credit_note_sheet(document))
-    return RenderedDocument(
-        data=data,
-        media_type=MEDIA_TYPES[document_format],
-        filename=credit_note_filename(document),
-        version=document.note.version,
+    return _rendered(
+        credit_note_sheet(document), document_format, credit_note_filename(document), document.note.version
     )
 
 

@@ -21,7 +21,7 @@ async def create_plan(tx: Tx, plan: NewPlan) -> Plan:
 async def get_plan(db: Database, account_id: str, ref: PlanRef) -> Plan:
     """GetPlan: by id or external id."""
     async with db.connection() as conn:
-        return await repo.get(conn, account_id, plan_id=ref.plan_id, external_plan_id=ref.external_plan_id)
+        return await repo.get_named(conn, account_id, ref)
 
 
 def list_plans(db: Database, account_id: str, page: Page[tuple[dt.datetime, str]]) -> AsyncGenerator[list[Plan], None]:

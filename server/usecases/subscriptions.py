@@ -63,15 +63,8 @@ class Subscriptions:
 
     async def create(self, tx: Tx, new: NewSubscription) -> SubscriptionRecord:
         """CreateSubscription: the plan's currency must be the customer's; billing starts at the start date."""
-        customer = await customers_repo.get(
-            tx.conn,
-            tx.account_id,
-            customer_id=new.customer.customer_id,
-            external_customer_id=new.customer.external_customer_id,
-        )
-        plan = await plans_repo.get(
-            tx.conn, tx.account_id, plan_id=new.plan.plan_id, external_plan_id=new.plan.external_plan_id
-        )
+        customer = await customers_repo.get_named(tx.conn, tx.account_id, new.customer)
+        plan = await plans_repo.get_named(tx.conn, tx.account_id, new.plan)
         check_same_currency(plan.currency, customer.currency, what="the plan", subject="plan_id")
         threshold = new.invoicing_threshold
         if threshold is not None:
@@ -128,9 +121,7 @@ class Subscriptions:
         """
         record = await repo.get(tx.conn, tx.account_id, subscription_id, lock="update")
         sub = subscription_from(record, tx.account_id)
-        plan = await plans_repo.get(
-            tx.conn, tx.account_id, plan_id=change.plan.plan_id, external_plan_id=change.plan.external_plan_id
-        )
+        plan = await plans_repo.get_named(tx.conn, tx.account_id, change.plan)
         check_new_plan(plan, sub.currency, sub.schedule.months)
         day = change_date(sub.term, change.option, tx.now, change.requested)
         change_id = await repo.insert_change(
