@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from server.db import documents as repo
 from server.db.pool import Database
@@ -31,6 +33,8 @@ from server.domain.documents.content import (
     invoice_sheet,
 )
 from server.domain.documents.pdf import render_pdf
+
+D = TypeVar("D", InvoiceDocument, CreditNoteDocument)
 
 
 def _rendered(sheet: Sheet, document_format: DocumentFormat, filename: str, version: int) -> RenderedDocument:
@@ -84,13 +88,17 @@ class Documents:
     ) -> RenderedDocument:
         """The current version of the invoice as a document."""
         document = await load_invoice_document(self._db, account_id, invoice_id)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._renderers, render_invoice_document, document, document_format)
+        return await self._render(render_invoice_document, document, document_format)
 
     async def credit_note_document(
         self, account_id: str, note_id: str, document_format: DocumentFormat
     ) -> RenderedDocument:
         """The current version of the credit note as a document."""
         document = await load_credit_note_document(self._db, account_id, note_id)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._renderers, render_credit_note_document, document, document_format)
+        return await self._render(render_credit_note_document, document, document_format)
+
+    async def _render(
+        self, render: Callable[[D, DocumentFormat], RenderedDocument], document: D, document_format: DocumentFormat
+    ) -> RenderedDocument:
+        """Render in a worker thread: rendering is CPU work that would stall the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._renderers, render, document, document_format)
