@@ -365,11 +365,19 @@ def _facts(document: InvoiceDocument) -> list[Entry]:
         received = [p.received for p in invoice.payments]
         paid_on = max(received) if received else local_date(header.paid_at or header.updated_at, timezone)
         facts.append(Entry("Paid", date_text(paid_on)))
-    if header.voided_at is not None:
-        facts.append(Entry("Voided", date_text(local_date(header.voided_at, timezone))))
-    if invoice.external_customer_id:
-        facts.append(Entry("Customer reference", invoice.external_customer_id))
-    facts.append(Entry("Currency", header.currency))
+    return facts + _closing_facts(header.voided_at, invoice.external_customer_id, header.currency, timezone)
+
+
+def _closing_facts(
+    voided_at: dt.datetime | None, external_customer_id: str, currency: str, timezone: str
+) -> list[Entry]:
+    """The facts every document ends with: when it was voided, the customer's reference, the currency."""
+    facts = []
+    if voided_at is not None:
+        facts.append(Entry("Voided", date_text(local_date(voided_at, timezone))))
+    if external_customer_id:
+        facts.append(Entry("Customer reference", external_customer_id))
+    facts.append(Entry("Currency", currency))
     return facts
 
 
@@ -456,12 +464,7 @@ def _credit_note_facts(document: CreditNoteDocument) -> list[Entry]:
         Entry("Type", note.kind.value.capitalize()),
         Entry("Reason", note.reason.label),
     ]
-    if note.voided_at is not None:
-        facts.append(Entry("Voided", date_text(local_date(note.voided_at, timezone))))
-    if note.external_customer_id:
-        facts.append(Entry("Customer reference", note.external_customer_id))
-    facts.append(Entry("Currency", note.currency))
-    return facts
+    return facts + _closing_facts(note.voided_at, note.external_customer_id, note.currency, timezone)
 
 
 def credit_note_totals(document: CreditNoteDocument) -> list[TotalRow]:
