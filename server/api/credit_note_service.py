@@ -10,6 +10,7 @@ from invoicing.v1 import credit_note_service_pb2, credit_note_service_pb2_grpc, 
 
 from server.api import converters as conv
 from server.api.customer_service import time_range
+from server.api.documents import document_stream
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
@@ -120,11 +121,6 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
     async def GetCreditNoteDocument(
         self, request: credit_note_service_pb2.GetCreditNoteDocumentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[document_pb2.DocumentChunk]:
-        v = Violations()
-        check_id(request.credit_note_id, "credit_note_id", v)
-        document_format = conv.document_format_from(request.format, v)
-        v.raise_if_any()
-        assert document_format is not None
-        rendered = await self._documents.credit_note_document(account_id(), request.credit_note_id, document_format)
-        for chunk in conv.document_chunks(rendered):
+        render = self._documents.credit_note_document
+        async for chunk in document_stream("credit_note_id", request.credit_note_id, request.format, render):
             yield chunk

@@ -268,9 +268,30 @@ class Lister:
         Raises StreamStalled (with the token of the last message yielded) when the client stopped taking
         messages for longer than the settings allow.
         """
+        measure = size or _byte_size
+        limit_bytes = self._settings.batch_bytes
+
+        async def messages() -> AsyncGenerator[tuple[Response, str], None]:
+            """(message, its token) for each batch, split where a message would pass the byte bound."""
+            # Closing these messages closes the batches at once (and so the snapshot and its connection).
+            async with contextlib.aclosing(batches):
+                async for records in batches:
+                    items: list[Item] = []
+                    total = 0
+                    for index, record in enumerate(records):
+                        item = build(record)
+                        items.append(item)
+                        total += measure(item)
+                        if total >= limit_bytes and index < len(records) - 1:
+                            token = self._tokens.seal(scope, keyset.position(record))
+                            yield respond(items, token), token
+                            items, total = [], 0
+                    if items:
+                        token = self._tokens.seal(scope, keyset.position(records[-1]))
+                        yield respond(items, token), token
+
         hand_off = _HandOff()
-        messages = self._messages(scope, batches, keyset, build, respond, size or _byte_size)
-        reader = asyncio.create_task(self._read(messages, hand_off))
+        reader = asyncio.create_task(self._read(messages(), hand_off))
         last_token = ""
         try:
             while True:
@@ -295,34 +316,6 @@ class Lister:
                 reader.cancel()
             # Wait for the transaction to end and the connection to go back before the call completes.
             await asyncio.gather(reader, return_exceptions=True)
-
-    async def _messages(
-        self,
-        scope: bytes,
-        batches: AsyncGenerator[list[Record], None],
-        keyset: Keyset[Record, Any],
-        build: Callable[[Record], Item],
-        respond: Callable[[list[Item], str], Response],
-        size: Callable[[Item], int],
-    ) -> AsyncGenerator[tuple[Response, str], None]:
-        """(message, its token) for each batch, split where a message would pass the byte bound."""
-        limit_bytes = self._settings.batch_bytes
-        # Closing these messages closes the batches at once (and so the snapshot and its connection).
-        async with contextlib.aclosing(batches):
-            async for records in batches:
-                items: list[Item] = []
-                total = 0
-                for index, record in enumerate(records):
-                    item = build(record)
-                    items.append(item)
-                    total += size(item)
-                    if total >= limit_bytes and index < len(records) - 1:
-                        token = self._tokens.seal(scope, keyset.position(record))
-                        yield respond(items, token), token
-                        items, total = [], 0
-                if items:
-                    token = self._tokens.seal(scope, keyset.position(records[-1]))
-                    yield respond(items, token), token
 
     async def _read(self, messages: AsyncGenerator[tuple[Any, str], None], hand_off: _HandOff) -> None:
         """The database side of a stream: hand over messages until done, failed or stalled."""
