@@ -33,6 +33,7 @@ from server.domain.subscriptions import Subscription, subscription_from
 from server.domain.validation import today_in
 from server.usecases import subscription_billing
 from server.usecases.invoices import Invoices
+from server.usecases.reads import read
 from server.usecases.unit import Tx
 
 
@@ -208,5 +209,4 @@ class Backfills:
 
 async def get_backfill(db: Database, account_id: str, backfill_id: str) -> Backfill:
     """GetBackfill."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, backfill_id)
+    return await read(db, repo.get, account_id, backfill_id)

@@ -25,6 +25,7 @@ from server.domain.events import InvoiceEventKind as E
 from server.domain.pages import Page
 from server.usecases.invoices import lock_with_customer
 from server.usecases.publish import InvoiceRenderer, invoice_changed
+from server.usecases.reads import read
 from server.usecases.unit import Tx
 
 
@@ -112,8 +113,7 @@ async def _post(
 
 async def get_credit_note(db: Database, account_id: str, note_id: str) -> CreditNote:
     """GetCreditNote: one note of the account; NotFound otherwise."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, note_id)
+    return await read(db, repo.get, account_id, note_id)
 
 
 def list_credit_notes(

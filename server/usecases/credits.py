@@ -15,7 +15,6 @@ from collections.abc import AsyncGenerator
 from server.db import credits as repo
 from server.db import customers as customers_repo
 from server.db import invoices as invoices_repo
-from server.db import snapshots
 from server.db.pool import Database
 from server.domain import money
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType, NewGrant
@@ -24,7 +23,7 @@ from server.domain.errors import InvalidArgument
 from server.domain.pages import Page
 from server.domain.validation import today_in
 from server.usecases import subscription_billing
-from server.usecases.customers import get_customer
+from server.usecases.customers import customer_batches
 from server.usecases.invoices import Invoices
 from server.usecases.unit import Actor, Transactions, Tx
 
@@ -100,8 +99,9 @@ async def list_blocks(
     db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[CreditBlock], None]:
     """ListCreditBlocks: a customer's blocks, newest first, from one snapshot, in batches."""
-    customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    async for records in snapshots.batches(db, repo.blocks_query(account_id, customer.id, page.after), page):
+    async for records in customer_batches(
+        db, account_id, ref, page, lambda customer_id: repo.blocks_query(account_id, customer_id, page.after)
+    ):
         yield records
 
 
@@ -109,6 +109,7 @@ async def list_ledger(
     db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[LedgerEntry], None]:
     """ListCreditLedger: a customer's credits ledger, newest first, from one snapshot, in batches."""
-    customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    async for records in snapshots.batches(db, repo.entries_query(account_id, customer.id, page.after), page):
+    async for records in customer_batches(
+        db, account_id, ref, page, lambda customer_id: repo.entries_query(account_id, customer_id, page.after)
+    ):
         yield records

@@ -33,6 +33,7 @@ from server.domain.documents.content import (
     invoice_sheet,
 )
 from server.domain.documents.pdf import render_pdf
+from server.usecases.reads import read
 
 D = TypeVar("D", InvoiceDocument, CreditNoteDocument)
 
@@ -46,8 +47,7 @@ def _rendered(sheet: Sheet, document_format: DocumentFormat, filename: str, vers
 
 async def load_invoice_document(db: Database, account_id: str, invoice_id: str) -> InvoiceDocument:
     """The invoice and the parties its document prints, read in one statement; NotFound otherwise."""
-    async with db.connection() as conn:
-        return await repo.invoice_document(conn, account_id, invoice_id)
+    return await read(db, repo.invoice_document, account_id, invoice_id)
 
 
 def render_invoice_document(document: InvoiceDocument, document_format: DocumentFormat) -> RenderedDocument:
@@ -59,8 +59,7 @@ def render_invoice_document(document: InvoiceDocument, document_format: Document
 
 async def load_credit_note_document(db: Database, account_id: str, note_id: str) -> CreditNoteDocument:
     """The credit note, what it shows of its invoice, and the parties, read in one statement; NotFound otherwise."""
-    async with db.connection() as conn:
-        return await repo.credit_note_document(conn, account_id, note_id)
+    return await read(db, repo.credit_note_document, account_id, note_id)
 
 
 def render_credit_note_document(document: CreditNoteDocument, document_format: DocumentFormat) -> RenderedDocument:

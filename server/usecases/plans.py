@@ -10,6 +10,7 @@ from server.db import snapshots
 from server.db.pool import Database
 from server.domain.pages import Page
 from server.domain.plans import NewPlan, Plan, PlanRef
+from server.usecases.reads import read
 from server.usecases.unit import Tx
 
 
@@ -20,8 +21,7 @@ async def create_plan(tx: Tx, plan: NewPlan) -> Plan:
 
 async def get_plan(db: Database, account_id: str, ref: PlanRef) -> Plan:
     """GetPlan: by id or external id."""
-    async with db.connection() as conn:
-        return await repo.get_named(conn, account_id, ref)
+    return await read(db, repo.get_named, account_id, ref)
 
 
 def list_plans(db: Database, account_id: str, page: Page[tuple[dt.datetime, str]]) -> AsyncGenerator[list[Plan], None]:

@@ -42,6 +42,7 @@ from server.domain.subscriptions import (
 from server.domain.timeline import ChangeKind
 from server.usecases import subscription_billing
 from server.usecases.invoices import Invoices
+from server.usecases.reads import read
 from server.usecases.subscription_billing import UpcomingInvoice
 from server.usecases.unit import Tx
 
@@ -247,8 +248,7 @@ class Subscriptions:
 
 async def get_subscription(db: Database, account_id: str, subscription_id: str) -> SubscriptionRecord:
     """GetSubscription."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, subscription_id)
+    return await read(db, repo.get, account_id, subscription_id)
 
 
 def list_subscriptions(
