@@ -429,22 +429,7 @@ async def lines(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> l
         account_id,
         invoice_id,
     )
-    return [
-        Line(
-            id=r["id"],
-            name=r["name"],
-            quantity=r["quantity"],
-            unit_amount=r["unit_amount"],
-            start_date=r["start_date"],
-            end_date=r["end_date"],
-            subtotal=r["subtotal"],
-            adjustments=(),
-            adjusted_subtotal=r["adjusted_subtotal"],
-            amount=r["amount"],
-            is_one_off=r["is_one_off"],
-        )
-        for r in rows
-    ]
+    return [record_from(Line, r, adjustments=()) for r in rows]
 
 
 async def next_position(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> int:
