@@ -14,11 +14,12 @@ from typing import Any
 
 import grpc
 import pytest
-from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, price_pb2
+from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2
 
 from server.app import RunningServer
 from tests.support.builders import (
     add_line_request,
+    amount_off,
     at,
     create_customer,
     create_plan,
@@ -125,7 +126,7 @@ async def test_credits_pay_usage_soonest_expiry_first_then_expire(
     v = VALUES[currency]
     clock.set(at("2027-05-20T10:00"))
     customer = await create_customer(clocked_api, currency=currency, auto_issuance=False)
-    discount = price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount=v["off"])
+    discount = amount_off(v["off"])
     plan = await create_plan(
         clocked_api,
         usage_price("Calls", v["call"], discounts=[discount]),

@@ -44,6 +44,7 @@ from invoicing.v1 import (
 
 from tests.support.builders import (
     add_line_request,
+    bulk,
     create_customer,
     create_invoice,
     create_plan,
@@ -53,11 +54,14 @@ from tests.support.builders import (
     invoice_request,
     line,
     metric,
+    percentage_off,
     plan_request,
     struct,
     subscribe,
+    tiered,
     timestamp,
     today_utc,
+    usage_off,
     usage_price,
 )
 from tests.support.calls import ALL_STATUSES, get_invoice, issue, mark_paid
@@ -426,7 +430,7 @@ def _prices() -> list[price_pb2.Price]:
         usage_price(
             "API calls",
             "0.10",
-            discounts=[price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount="10")],
+            discounts=[usage_off("10")],
         ),
         usage_price(
             "Bytes",
@@ -436,22 +440,12 @@ def _prices() -> list[price_pb2.Price]:
         usage_price(
             "Tiered",
             billable=metric("bytes_sent", price_pb2.AGGREGATION_MAX, "bytes"),
-            config=price_pb2.TieredConfig(
-                tiers=[
-                    price_pb2.Tier(first_unit="0", last_unit="100", unit_amount="0.10"),
-                    price_pb2.Tier(first_unit="100", unit_amount="0.05"),
-                ]
-            ),
+            config=tiered(("0", "0.10"), ("100", "0.05")),
         ),
         usage_price(
             "Bulk",
             billable=metric("region_call", price_pb2.AGGREGATION_UNIQUE_COUNT, "region"),
-            config=price_pb2.BulkConfig(
-                tiers=[
-                    price_pb2.BulkTier(maximum_units="100", unit_amount="0.10"),
-                    price_pb2.BulkTier(unit_amount="0.05"),
-                ]
-            ),
+            config=bulk(("100", "0.10"), ("", "0.05")),
         ),
         usage_price(
             "Matrix",
@@ -736,7 +730,7 @@ def _request_id() -> str:
 
 async def _create_invoice(home: Home, choice: int) -> list[Message]:
     customer = pick(home.customers, choice)
-    discount = price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.1")
+    discount = percentage_off("0.1")
     request = invoice_request(
         customer,
         line_items=[line(), line(name="Setup", quantity="1", unit_amount="99")],
