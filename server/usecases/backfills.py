@@ -27,7 +27,7 @@ from server.domain.backfills import Backfill, BackfillAdjustment, BackfillStatus
 from server.domain.customers import BalanceAction, BalanceDirection, Customer, CustomerRef, move_balance
 from server.domain.errors import FailedPrecondition
 from server.domain.events import InvoiceEventKind
-from server.domain.invoices import InvoiceSource, InvoiceStatus, Line, totals
+from server.domain.invoices import InvoiceSource, InvoiceStatus, Line
 from server.domain.periods import instant
 from server.domain.subscriptions import Subscription, subscription_from
 from server.domain.validation import today_in
@@ -175,24 +175,16 @@ class Backfills:
     ) -> None:
         """A new invoice of the subscription with the usage a backfill adds to periods already invoiced."""
         lines = [line for _, line, _ in charges]
-        invoice_id = await invoices_repo.insert(
+        invoice_id = await subscription_billing.insert_invoice(
             tx.conn,
-            tx.account_id,
-            customer=customer,
-            source=InvoiceSource.SUBSCRIPTION,
-            currency=sub.currency,
-            invoice_date=today_in(sub.timezone, tx.now),
-            due_date=None,
-            net_terms=sub.net_terms,
-            lines=lines,
-            totals=totals(lines, sub.currency),
-            memo=f"Usage added by backfill {backfill.id} to periods already invoiced",
-            metadata={},
-            discounts=(),
-            auto_collection=customer.auto_collection,
+            sub,
+            customer,
+            InvoiceSource.SUBSCRIPTION,
+            today_in(sub.timezone, tx.now),
+            lines,
             will_auto_issue=sub.auto_issue,
-            subscription_id=sub.id,
             eligible_to_issue_at=tx.now,
+            memo=f"Usage added by backfill {backfill.id} to periods already invoiced",
         )
         for _, _, adjustment in charges:
             await repo.insert_adjustment(

@@ -170,25 +170,15 @@ class Invoices:
             eligible_at=invoice.eligible_to_issue_at,
             now=tx.now,
         )
-        if outcome.credit_move is not None:
-            await customers_repo.insert_balance_transaction(
-                tx.conn,
-                tx.account_id,
-                customer.id,
-                BalanceAction.PRORATED_REFUND,
-                outcome.credit_move,
-                description="proration credits beyond the invoice's charges",
-                invoice_id=invoice.id,
-            )
-        if outcome.balance_move is not None:
-            await customers_repo.insert_balance_transaction(
-                tx.conn,
-                tx.account_id,
-                customer.id,
-                BalanceAction.APPLIED_TO_INVOICE,
-                outcome.balance_move,
-                invoice_id=invoice.id,
-            )
+        moves = [
+            (BalanceAction.PRORATED_REFUND, outcome.credit_move, "proration credits beyond the invoice's charges"),
+            (BalanceAction.APPLIED_TO_INVOICE, outcome.balance_move, ""),
+        ]
+        for action, move, description in moves:
+            if move is not None:
+                await customers_repo.insert_balance_transaction(
+                    tx.conn, tx.account_id, customer.id, action, move, description=description, invoice_id=invoice.id
+                )
         prefix, sequence = await repo.next_invoice_number(tx.conn, tx.account_id)
         columns |= lifecycle.issued_columns(outcome, lifecycle.format_invoice_number(prefix, sequence), tx.now)
         await repo.save(tx.conn, tx.account_id, invoice.id, columns)
