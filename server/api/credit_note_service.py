@@ -11,6 +11,7 @@ from invoicing.v1 import credit_note_service_pb2, credit_note_service_pb2_grpc, 
 from server.api import converters as conv
 from server.api.customer_service import time_range
 from server.api.documents import document_stream
+from server.api.requests import check_fields
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
@@ -73,9 +74,7 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
     async def GetCreditNote(
         self, request: credit_note_service_pb2.GetCreditNoteRequest, context: grpc.aio.ServicerContext
     ) -> credit_note_service_pb2.CreditNote:
-        v = Violations()
-        check_id(request.credit_note_id, "credit_note_id", v)
-        v.raise_if_any()
+        check_fields(request, "credit_note_id")
         return conv.credit_note_pb(await get_credit_note(self._db, account_id(), request.credit_note_id))
 
     async def ListCreditNotes(
@@ -107,10 +106,7 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
     async def VoidCreditNote(
         self, request: credit_note_service_pb2.VoidCreditNoteRequest, context: grpc.aio.ServicerContext
     ) -> credit_note_service_pb2.CreditNote:
-        v = Violations()
-        check_id(request.credit_note_id, "credit_note_id", v)
-        check_request_id(request.request_id, v)
-        v.raise_if_any()
+        check_fields(request, "credit_note_id", "request_id")
         return await self._mutation(
             request,
             credit_note_service_pb2.CreditNote,

@@ -12,6 +12,7 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_g
 from server.api import converters as conv
 from server.api.documents import InvoiceDocuments
 from server.api.mutations import run_mutation
+from server.api.requests import check_fields
 from server.api.servicer import Servicer
 from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister, listed
 from server.context import account_id
@@ -161,14 +162,6 @@ def _expected(request: Any) -> int | None:
     return request.expected_version if request.HasField("expected_version") else None
 
 
-def _check_invoice_request(request: Any) -> None:
-    """The checks shared by requests that name only an invoice."""
-    v = Violations()
-    check_id(request.invoice_id, "invoice_id", v)
-    check_request_id(request.request_id, v)
-    v.raise_if_any()
-
-
 def _invoice_bytes(changed: ChangedInvoice) -> bytes:
     return changed.wire
 
@@ -257,10 +250,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def ListInvoiceVersions(
         self, request: invoice_service_pb2.ListInvoiceVersionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[invoice_service_pb2.ListInvoiceVersionsResponse]:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        check_limit(request.limit, v)
-        v.raise_if_any()
+        check_fields(request, "invoice_id", "limit")
         async for response in self._lists.serve(
             request,
             BY_VERSION,
@@ -336,11 +326,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def DeleteInvoiceLineItem(
         self, request: invoice_service_pb2.DeleteInvoiceLineItemRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        check_id(request.line_item_id, "line_item_id", v)
-        check_request_id(request.request_id, v)
-        v.raise_if_any()
+        check_fields(request, "invoice_id", "line_item_id", "request_id")
         return await self._mutate(
             request,
             lambda tx: self._invoices.delete_line(tx, request.invoice_id, request.line_item_id, _expected(request)),
@@ -349,7 +335,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def IssueInvoice(
         self, request: invoice_service_pb2.IssueInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        _check_invoice_request(request)
+        check_fields(request, "invoice_id", "request_id")
         return await self._mutate(request, lambda tx: self._invoices.issue(tx, request.invoice_id, _expected(request)))
 
     async def MarkInvoicePaid(
@@ -373,15 +359,13 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def VoidInvoice(
         self, request: invoice_service_pb2.VoidInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        _check_invoice_request(request)
+        check_fields(request, "invoice_id", "request_id")
         return await self._mutate(request, lambda tx: self._invoices.void(tx, request.invoice_id, _expected(request)))
 
     async def GetUpcomingInvoice(
         self, request: invoice_service_pb2.GetUpcomingInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.UpcomingInvoice:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        v.raise_if_any()
+        check_fields(request, "subscription_id")
         upcoming = await self._subscriptions.upcoming(self._db, account_id(), request.subscription_id, self._tx.clock())
         return conv.upcoming_invoice_pb(upcoming)
 

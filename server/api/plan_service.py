@@ -8,12 +8,13 @@ import grpc
 from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
 
 from server.api import converters as conv
+from server.api.requests import check_fields
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain.errors import Violations
 from server.domain.plans import new_plan
-from server.domain.validation import check_limit, check_request_id
+from server.domain.validation import check_request_id
 from server.usecases.plans import create_plan, get_plan, list_plans
 from server.usecases.unit import Transactions
 
@@ -46,9 +47,7 @@ class PlanServicer(Servicer, plan_service_pb2_grpc.PlanServiceServicer):
     async def ListPlans(
         self, request: plan_service_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[plan_service_pb2.ListPlansResponse]:
-        v = Violations()
-        check_limit(request.limit, v)
-        v.raise_if_any()
+        check_fields(request, "limit")
         async for response in self._lists.serve(
             request,
             BY_CREATED,

@@ -10,6 +10,7 @@ import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
+from server.api.requests import check_fields
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
@@ -185,9 +186,7 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
     async def GetSubscription(
         self, request: subscription_service_pb2.GetSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        v.raise_if_any()
+        check_fields(request, "subscription_id")
         record = await get_subscription(self._db, account_id(), request.subscription_id)
         return subscription_pb(record, self._tx.clock())
 
@@ -304,10 +303,7 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
     async def ListSubscriptionChanges(
         self, request: subscription_service_pb2.ListSubscriptionChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[subscription_service_pb2.ListSubscriptionChangesResponse]:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        check_limit(request.limit, v)
-        v.raise_if_any()
+        check_fields(request, "subscription_id", "limit")
         record = await get_subscription(self._db, account_id(), request.subscription_id)  # NOT_FOUND first
         today = today_in(record.timezone, self._tx.clock())
         async for response in self._lists.serve(

@@ -11,6 +11,7 @@ from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
 from server.api.mutations import actor_of
+from server.api.requests import check_fields
 from server.api.servicer import Servicer
 from server.context import account_id
 from server.domain.backfills import Backfill, NewBackfill
@@ -169,9 +170,7 @@ class UsageServicer(Servicer, usage_service_pb2_grpc.UsageServiceServicer):
     async def GetBackfill(
         self, request: usage_service_pb2.GetBackfillRequest, context: grpc.aio.ServicerContext
     ) -> usage_service_pb2.Backfill:
-        v = Violations()
-        check_id(request.backfill_id, "backfill_id", v)
-        v.raise_if_any()
+        check_fields(request, "backfill_id")
         return conv.backfill_pb(await get_backfill(self._tx.db, account_id(), request.backfill_id))
 
     async def CloseBackfill(
@@ -188,10 +187,7 @@ class UsageServicer(Servicer, usage_service_pb2_grpc.UsageServiceServicer):
         self, request: Any, move: Callable[[Tx, str], Awaitable[Backfill]]
     ) -> usage_service_pb2.Backfill:
         """Close or revert a backfill, exactly once per request_id."""
-        v = Violations()
-        check_id(request.backfill_id, "backfill_id", v)
-        check_request_id(request.request_id, v)
-        v.raise_if_any()
+        check_fields(request, "backfill_id", "request_id")
         return await self._mutation(
             request, usage_service_pb2.Backfill, lambda tx: move(tx, request.backfill_id), conv.backfill_pb
         )
