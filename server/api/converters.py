@@ -7,6 +7,7 @@ notation.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -181,29 +182,13 @@ CREDIT_NOTE_REASONS, CREDIT_NOTE_REASON_NUMBERS = _enum_codes(
 
 
 def address_from(message: common_pb2.Address) -> Address:
-    """The domain address of an Address message."""
-    return Address(
-        line1=message.line1,
-        line2=message.line2,
-        city=message.city,
-        state=message.state,
-        postal_code=message.postal_code,
-        country=message.country,
-    )
+    """The domain address of an Address message (the same parts by the same names)."""
+    return Address(**{part.name: getattr(message, part.name) for part in dataclasses.fields(Address)})
 
 
 def address_pb(value: Address | None) -> common_pb2.Address | None:
     """An Address message (None stays None)."""
-    if value is None:
-        return None
-    return common_pb2.Address(
-        line1=value.line1,
-        line2=value.line2,
-        city=value.city,
-        state=value.state,
-        postal_code=value.postal_code,
-        country=value.country,
-    )
+    return None if value is None else common_pb2.Address(**dataclasses.asdict(value))
 
 
 def tax_id_from(message: common_pb2.CustomerTaxId, field: str, violations: Violations) -> TaxId:
@@ -260,18 +245,25 @@ def customer_pb(customer: Customer) -> customer_pb2.Customer:
 def balance_transaction_pb(transaction: BalanceTransaction) -> customer_pb2.BalanceTransaction:
     """A BalanceTransaction message."""
     return customer_pb2.BalanceTransaction(
-        id=transaction.id,
-        customer_id=transaction.customer_id,
+        **_ledger_row(transaction),
         action=ACTION_NUMBERS[transaction.action.value],
         type=DIRECTION_NUMBERS[transaction.direction.value],
-        amount=money.to_wire(transaction.amount),
-        starting_balance=money.to_wire(transaction.starting_balance),
-        ending_balance=money.to_wire(transaction.ending_balance),
-        invoice=common_pb2.InvoiceRef(id=transaction.invoice_id) if transaction.invoice_id else None,
         credit_note=common_pb2.CreditNoteRef(id=transaction.credit_note_id) if transaction.credit_note_id else None,
-        description=transaction.description,
-        created_at=timestamp(transaction.created_at),
     )
+
+
+def _ledger_row(row: BalanceTransaction | LedgerEntry) -> dict[str, Any]:
+    """The fields a row of either ledger (the balance's, the credits') has in its message."""
+    return {
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "amount": money.to_wire(row.amount),
+        "starting_balance": money.to_wire(row.starting_balance),
+        "ending_balance": money.to_wire(row.ending_balance),
+        "invoice": common_pb2.InvoiceRef(id=row.invoice_id) if row.invoice_id else None,
+        "description": row.description,
+        "created_at": timestamp(row.created_at),
+    }
 
 
 # --- invoices ------------------------------------------------------------------
@@ -305,17 +297,10 @@ def credit_block_pb(block: CreditBlock) -> customer_pb2.CreditBlock:
 def credit_ledger_entry_pb(entry: LedgerEntry) -> customer_pb2.CreditLedgerEntry:
     """A CreditLedgerEntry message."""
     return customer_pb2.CreditLedgerEntry(
-        id=entry.id,
-        customer_id=entry.customer_id,
+        **_ledger_row(entry),
         entry_type=_ENTRY_TYPES[entry.entry_type],
-        amount=money.to_wire(entry.amount),
-        starting_balance=money.to_wire(entry.starting_balance),
-        ending_balance=money.to_wire(entry.ending_balance),
         credit_block=credit_block_pb(entry.block),
-        invoice=common_pb2.InvoiceRef(id=entry.invoice_id) if entry.invoice_id else None,
         line_item_id=entry.line_item_id,
-        description=entry.description,
-        created_at=timestamp(entry.created_at),
     )
 
 
