@@ -728,6 +728,11 @@ def _request_id() -> str:
     return f"fz-{uuid.uuid4().hex}"
 
 
+def _versioned(invoice: invoice_pb2.Invoice) -> dict[str, Any]:
+    """The fields of a mutation guarded by the invoice's version: its expected_version and a request_id."""
+    return {"expected_version": invoice.version, "request_id": _request_id()}
+
+
 async def _create_invoice(home: Home, choice: int) -> list[Message]:
     customer = pick(home.customers, choice)
     discount = percentage_off("0.1")
@@ -811,8 +816,7 @@ async def _update_invoice(home: Home, choice: int) -> list[Message]:
             net_terms=15,
             auto_collection=True,
             invoice_date=date("2024-02-02"),
-            expected_version=draft.version,
-            request_id=_request_id(),
+            **_versioned(draft),
         )
     ]
 
@@ -825,8 +829,7 @@ async def _add_line(home: Home, choice: int) -> list[Message]:
             "5",
             quantity="2",
             end_date=date("2024-01-06"),
-            expected_version=draft.version,
-            request_id=_request_id(),
+            **_versioned(draft),
         )
     ]
 
@@ -837,19 +840,14 @@ async def _delete_line(home: Home, choice: int) -> list[Message]:
         invoice_service_pb2.DeleteInvoiceLineItemRequest(
             invoice_id=draft.id,
             line_item_id=pick(draft.line_items, choice).id,
-            expected_version=draft.version,
-            request_id=_request_id(),
+            **_versioned(draft),
         )
     ]
 
 
 async def _issue(home: Home, choice: int) -> list[Message]:
     draft = await home.draft(choice)
-    return [
-        invoice_service_pb2.IssueInvoiceRequest(
-            invoice_id=draft.id, expected_version=draft.version, request_id=_request_id()
-        )
-    ]
+    return [invoice_service_pb2.IssueInvoiceRequest(invoice_id=draft.id, **_versioned(draft))]
 
 
 async def _mark_paid(home: Home, choice: int) -> list[Message]:
@@ -860,19 +858,14 @@ async def _mark_paid(home: Home, choice: int) -> list[Message]:
             payment_received_date=date(today_utc()),
             external_id=f"pay-{uuid.uuid4().hex[:12]}",
             notes="wire transfer",
-            expected_version=issued.version,
-            request_id=_request_id(),
+            **_versioned(issued),
         )
     ]
 
 
 async def _void(home: Home, choice: int) -> list[Message]:
     issued = await home.issued_invoice(choice)
-    return [
-        invoice_service_pb2.VoidInvoiceRequest(
-            invoice_id=issued.id, expected_version=issued.version, request_id=_request_id()
-        )
-    ]
+    return [invoice_service_pb2.VoidInvoiceRequest(invoice_id=issued.id, **_versioned(issued))]
 
 
 async def _watch(home: Home, choice: int) -> list[Message]:
@@ -1208,8 +1201,7 @@ async def _create_credit_note(home: Home, choice: int) -> list[Message]:
             *((item.id, "1") for item in invoice.line_items),
             reason=pick(reasons, choice),
             memo="Returned goods",
-            expected_version=invoice.version,
-            request_id=_request_id(),
+            **_versioned(invoice),
         )
     ]
 
@@ -1239,7 +1231,8 @@ async def _void_credit_note(home: Home, choice: int) -> list[Message]:
     invoice = await get_invoice(home.api, note.invoice_id)
     return [
         credit_note_service_pb2.VoidCreditNoteRequest(
-            credit_note_id=note.id, expected_version=invoice.version, request_id=_request_id()
+            credit_note_id=note.id,
+            **_versioned(invoice),
         )
     ]
 
