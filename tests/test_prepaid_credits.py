@@ -21,6 +21,7 @@ from tests.support.builders import (
     add_line_request,
     amount_off,
     at,
+    billed_per_call,
     create_customer,
     create_plan,
     date,
@@ -205,9 +206,7 @@ async def test_a_grant_re_prices_the_subscription_drafts_at_once(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
     clock.set(at("2027-09-01T00:05"))
-    customer = await create_customer(clocked_api, auto_issuance=False)
-    plan = await create_plan(clocked_api, usage_price("Calls", "0.10"))
-    sub = await subscribe(clocked_api, customer, plan, "2027-09-01")
+    customer, sub = await billed_per_call(clocked_api, "2027-09-01", "0.10")
     await calls(clocked_api, clock, customer, "2027-09-03T09:00", 40)
     await run_billing(clocked_server, clock, at("2027-10-01T00:05"))
     [draft] = await invoices_of(clocked_api, subscription_id=sub.id)

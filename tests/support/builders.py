@@ -298,6 +298,16 @@ async def subscribe(
     return subscription
 
 
+async def billed_per_call(
+    api: Api, start: str, unit_amount: str, **overrides: Any
+) -> tuple[customer_pb2.Customer, subscription_service_pb2.Subscription]:
+    """A customer that issues its invoices itself, subscribed from `start` to a plan of one usage price, "Calls"
+    at `unit_amount` an `api_call` event."""
+    customer = await create_customer(api, auto_issuance=False)
+    plan = await create_plan(api, usage_price("Calls", unit_amount))
+    return customer, await subscribe(api, customer, plan, start, **overrides)
+
+
 def event(
     customer_id: str,
     when: dt.datetime | None,
