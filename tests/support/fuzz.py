@@ -626,45 +626,31 @@ class Home:
         )
         home = cls(api, [usd, jpy], drafts, issued, plans, subscriptions)
         home.notes = [await home.fresh_note(0), await home.fresh_note(1)]  # an adjustment and a refund
+        first_pages: list[tuple[Callable[[Any], Any], Message]] = [
+            (api.invoices.ListInvoices, home.list_invoices_filters(limit=1)),
+            (api.customers.ListCustomers, customer_service_pb2.ListCustomersRequest(limit=1)),
+            (
+                api.customers.ListBalanceTransactions,
+                customer_service_pb2.ListBalanceTransactionsRequest(customer_id=usd.id, limit=1),
+            ),
+            (api.plans.ListPlans, plan_service_pb2.ListPlansRequest(limit=1)),
+            (api.subscriptions.ListSubscriptions, subscription_service_pb2.ListSubscriptionsRequest(limit=1)),
+            (api.customers.ListCreditBlocks, customer_service_pb2.ListCreditBlocksRequest(customer_id=usd.id, limit=1)),
+            (api.customers.ListCreditLedger, customer_service_pb2.ListCreditLedgerRequest(customer_id=usd.id, limit=1)),
+            (
+                api.subscriptions.ListSubscriptionChanges,
+                subscription_service_pb2.ListSubscriptionChangesRequest(subscription_id=subscriptions[0].id, limit=1),
+            ),
+            (api.credit_notes.ListCreditNotes, credit_note_service_pb2.ListCreditNotesRequest(limit=1)),
+            (
+                api.invoices.ListInvoiceVersions,
+                invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=issued[0].id, limit=1),
+            ),
+        ]
+        # Each List RPC's name (its request's, without "Request") → the token of its first one-record page.
         home.tokens = {
-            "ListInvoices": await _first_token(api.invoices.ListInvoices(home.list_invoices_filters(limit=1))),
-            "ListCustomers": await _first_token(
-                api.customers.ListCustomers(customer_service_pb2.ListCustomersRequest(limit=1))
-            ),
-            "ListBalanceTransactions": await _first_token(
-                api.customers.ListBalanceTransactions(
-                    customer_service_pb2.ListBalanceTransactionsRequest(customer_id=usd.id, limit=1)
-                )
-            ),
-            "ListPlans": await _first_token(api.plans.ListPlans(plan_service_pb2.ListPlansRequest(limit=1))),
-            "ListSubscriptions": await _first_token(
-                api.subscriptions.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest(limit=1))
-            ),
-            "ListCreditBlocks": await _first_token(
-                api.customers.ListCreditBlocks(
-                    customer_service_pb2.ListCreditBlocksRequest(customer_id=usd.id, limit=1)
-                )
-            ),
-            "ListCreditLedger": await _first_token(
-                api.customers.ListCreditLedger(
-                    customer_service_pb2.ListCreditLedgerRequest(customer_id=usd.id, limit=1)
-                )
-            ),
-            "ListSubscriptionChanges": await _first_token(
-                api.subscriptions.ListSubscriptionChanges(
-                    subscription_service_pb2.ListSubscriptionChangesRequest(
-                        subscription_id=subscriptions[0].id, limit=1
-                    )
-                )
-            ),
-            "ListCreditNotes": await _first_token(
-                api.credit_notes.ListCreditNotes(credit_note_service_pb2.ListCreditNotesRequest(limit=1))
-            ),
-            "ListInvoiceVersions": await _first_token(
-                api.invoices.ListInvoiceVersions(
-                    invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=issued[0].id, limit=1)
-                )
-            ),
+            type(request).__name__.removesuffix("Request"): await _first_token(rpc(request))
+            for rpc, request in first_pages
         }
         return home
 
