@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import descriptor_pb2, json_format, timestamp_pb2
 from google.protobuf.descriptor import FileDescriptor
@@ -829,15 +829,24 @@ def profile_changes_from(
     )
 
 
-def customer_ref(request: Any, v: Violations) -> CustomerRef:
-    """The customer a request names by customer_id or external_customer_id, checked into `v`."""
-    ref = CustomerRef(request.customer_id, request.external_customer_id)
-    ref.check(v)
-    return ref
+R = TypeVar("R", CustomerRef, PlanRef)
 
 
-def plan_ref(request: Any, v: Violations) -> PlanRef:
-    """The plan a request names by plan_id or external_plan_id, checked into `v`."""
-    ref = PlanRef(request.plan_id, request.external_plan_id)
-    ref.check(v)
+def customer_ref(request: Any, v: Violations | None = None) -> CustomerRef:
+    """The customer a request names by customer_id or external_customer_id, checked into `v` (without `v`:
+    INVALID_ARGUMENT at once)."""
+    return _checked(CustomerRef(request.customer_id, request.external_customer_id), v)
+
+
+def plan_ref(request: Any, v: Violations | None = None) -> PlanRef:
+    """The plan a request names by plan_id or external_plan_id, checked into `v` (without `v`: INVALID_ARGUMENT
+    at once)."""
+    return _checked(PlanRef(request.plan_id, request.external_plan_id), v)
+
+
+def _checked(ref: R, v: Violations | None) -> R:
+    violations = Violations() if v is None else v
+    ref.check(violations)
+    if v is None:
+        violations.raise_if_any()
     return ref

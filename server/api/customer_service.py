@@ -97,10 +97,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     async def GetCustomer(
         self, request: customer_service_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.Customer:
-        v = Violations()
-        ref = conv.customer_ref(request, v)
-        v.raise_if_any()
-        return conv.customer_pb(await get_customer(self._db, account_id(), ref))
+        return conv.customer_pb(await get_customer(self._db, account_id(), conv.customer_ref(request)))
 
     async def UpdateCustomer(
         self, request: customer_service_pb2.UpdateCustomerRequest, context: grpc.aio.ServicerContext

@@ -39,10 +39,7 @@ class PlanServicer(Servicer, plan_service_pb2_grpc.PlanServiceServicer):
     async def GetPlan(
         self, request: plan_service_pb2.GetPlanRequest, context: grpc.aio.ServicerContext
     ) -> plan_service_pb2.Plan:
-        v = Violations()
-        ref = conv.plan_ref(request, v)
-        v.raise_if_any()
-        return conv.plan_pb(await get_plan(self._db, account_id(), ref))
+        return conv.plan_pb(await get_plan(self._db, account_id(), conv.plan_ref(request)))
 
     async def ListPlans(
         self, request: plan_service_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
