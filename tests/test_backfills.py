@@ -19,6 +19,7 @@ from invoicing.v1 import customer_pb2, invoice_pb2, usage_service_pb2
 from server.app import RunningServer
 from tests.support.builders import (
     at,
+    billed_per_call,
     create_customer,
     create_plan,
     day_of,
@@ -176,9 +177,7 @@ async def test_a_backfill_re_prices_a_draft_in_place(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
     clock.set(at("2027-03-01T00:05"))
-    customer = await create_customer(clocked_api, auto_issuance=False)
-    plan = await create_plan(clocked_api, usage_price("Calls", "0.10"))
-    sub = await subscribe(clocked_api, customer, plan, "2027-03-01")
+    customer, sub = await billed_per_call(clocked_api, "2027-03-01", "0.10")
     clock.set(at("2027-03-10T10:00"))
     await ingest_ok(clocked_api, [event(customer.id, at("2027-03-10T09:00")) for _ in range(10)])
     await run_billing(clocked_server, clock, at("2027-04-01T00:05"))

@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 from invoicing.v1 import common_pb2, invoice_pb2, invoice_service_pb2, price_pb2
 
 from server.config import Settings
-from tests.support.builders import create_customer, create_invoice, date, invoice_request, line, today_utc
+from tests.support.builders import (
+    amount_off,
+    create_customer,
+    create_invoice,
+    date,
+    invoice_request,
+    line,
+    percentage_off,
+    today_utc,
+    usage_off,
+)
 from tests.support.calls import get_invoice
 from tests.support.client import Api, StatusDetails, assert_field_reasons, expect_error
 from tests.support.money import EXPONENTS, half_up
@@ -174,9 +184,7 @@ async def test_percentage_discount_is_taken_from_each_line(api: Api) -> None:
     """A 10% discount becomes an invoice-level adjustment per line; the discounted amount is rounded half-up:
     10.05 × 0.9 = 9.045 → 9.05 (1.00 off); 0.05 × 0.9 = 0.045 → 0.05 (nothing off: no adjustment)."""
     customer = await create_customer(api)
-    discount = price_pb2.Discount(
-        discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.1", reason="launch promo"
-    )
+    discount = percentage_off("0.1", reason="launch promo")
     invoice = await create_invoice(
         api, customer, line_items=[line("A", "1", "10.05"), line("B", "1", "0.05")], discount=discount
     )
@@ -204,7 +212,7 @@ async def test_percentage_discount_is_taken_from_each_line(api: Api) -> None:
 async def test_amount_discount_is_spread_over_the_lines(api: Api) -> None:
     """10.00 off three 10.00 lines: 3.34 + 3.33 + 3.33, and the total is still the sum of the lines."""
     customer = await create_customer(api)
-    discount = price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount="10.00")
+    discount = amount_off("10.00")
     invoice = await create_invoice(
         api,
         customer,
@@ -223,7 +231,7 @@ async def test_amount_discount_is_spread_over_the_lines(api: Api) -> None:
 async def test_amount_discount_larger_than_the_subtotal_zeroes_the_invoice(api: Api) -> None:
     """The discount is capped at the subtotal: the invoice total is 0, never negative."""
     customer = await create_customer(api, currency="JPY")
-    discount = price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount="100000")
+    discount = amount_off("100000")
     invoice = await create_invoice(
         api, customer, line_items=[line("A", "3", "333"), line("B", "1", "1")], discount=discount
     )
@@ -234,7 +242,7 @@ async def test_amount_discount_larger_than_the_subtotal_zeroes_the_invoice(api: 
 async def test_get_invoice_returns_exactly_the_created_invoice(api: Api) -> None:
     """A read gives back the very message the create returned, field for field."""
     customer = await create_customer(api, billing_address=common_pb2.Address(city="Paris", country="FR"))
-    discount = price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.25")
+    discount = percentage_off("0.25")
     created = await create_invoice(
         api,
         customer,
@@ -417,37 +425,37 @@ INVALID_CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "usage discount",
-        {"discount": price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount="5")},
+        {"discount": usage_off("5")},
         "discount.discount_type",
     ),
     (
         "percentage 1.5",
-        {"discount": price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="1.5")},
+        {"discount": percentage_off("1.5")},
         "discount.percentage_discount",
     ),
     (
         "percentage 0",
-        {"discount": price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0")},
+        {"discount": percentage_off("0")},
         "discount.percentage_discount",
     ),
     (
         "percentage negative",
-        {"discount": price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="-0.1")},
+        {"discount": percentage_off("-0.1")},
         "discount.percentage_discount",
     ),
     (
         "percentage empty",
-        {"discount": price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE)},
+        {"discount": percentage_off()},
         "discount.percentage_discount",
     ),
     (
         "amount discount with 3 decimals in USD",
-        {"discount": price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount="1.005")},
+        {"discount": amount_off("1.005")},
         "discount.amount_discount",
     ),
     (
         "amount discount zero",
-        {"discount": price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount="0.00")},
+        {"discount": amount_off("0.00")},
         "discount.amount_discount",
     ),
 ]

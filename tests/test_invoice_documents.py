@@ -26,6 +26,7 @@ from tests.support.builders import (
     metadata_request,
     metric,
     subscribe,
+    tiered,
     today_utc,
     usage_price,
 )
@@ -304,12 +305,7 @@ async def test_a_subscription_invoice_prints_its_tiers_matrix_cells_and_package_
         usage_price(
             "Tokens",
             billable=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
-            config=price_pb2.TieredConfig(
-                tiers=[
-                    price_pb2.Tier(first_unit="0", last_unit="10000", unit_amount="0.001"),
-                    price_pb2.Tier(first_unit="10000", unit_amount="0.0005"),
-                ]
-            ),
+            config=tiered(("0", "0.001"), ("10000", "0.0005")),
         ),
         usage_price(
             "Compute",

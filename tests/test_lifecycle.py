@@ -17,18 +17,20 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.message import Message
-from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2
+from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2
 
 from server.app import RunningServer
 from server.domain.invoices import InvoiceStatus
 from tests.support.builders import (
     add_line_request,
+    amount_off,
     create_customer,
     create_invoice,
     date,
     line,
     mark_paid_request,
     metadata_request,
+    percentage_off,
     today_utc,
 )
 from tests.support.calls import adjust_balance, get_invoice, issue, ledger, mark_paid, void
@@ -50,10 +52,6 @@ def _without(invoice: invoice_pb2.Invoice, *fields: str) -> invoice_pb2.Invoice:
     for name in (*fields, "version", "updated_at", "invoice_pdf"):
         copy.ClearField(name)
     return copy
-
-
-def _amount_discount(amount: str) -> price_pb2.Discount:
-    return price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount=amount)
 
 
 def _discount_taken(invoice: invoice_pb2.Invoice) -> Decimal:
@@ -173,7 +171,7 @@ async def test_add_line_to_an_unknown_invoice_is_not_found(api: Api) -> None:
 async def test_adding_lines_spreads_an_amount_discount_over_all_lines_again(api: Api) -> None:
     """An amount discount is split by largest remainder over every line, and the total stays the sum of lines."""
     customer = await create_customer(api)
-    draft = await create_invoice(api, customer, discount=_amount_discount("50.00"))
+    draft = await create_invoice(api, customer, discount=amount_off("50.00"))
     # One 30.00 line: the 50.00 discount is capped at the subtotal.
     assert draft.subtotal == "30.00"
     assert draft.total == "0.00"
@@ -198,7 +196,7 @@ async def test_adding_lines_spreads_an_amount_discount_over_all_lines_again(api:
 async def test_amount_discount_never_exceeds_the_subtotal_as_lines_come_and_go(api: Api) -> None:
     """Whatever the lines, the discount taken is min(discount, subtotal) and no line goes below zero."""
     customer = await create_customer(api)
-    draft = await create_invoice(api, customer, discount=_amount_discount("45.00"))
+    draft = await create_invoice(api, customer, discount=amount_off("45.00"))
     small = await api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, "0.01"))
     big = await api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, "100.00"))
     steps = [await get_invoice(api, draft.id)]
@@ -224,7 +222,7 @@ async def test_percentage_discount_applies_to_an_added_line(api: Api) -> None:
     draft = await create_invoice(
         api,
         customer,
-        discount=price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.1"),
+        discount=percentage_off("0.1"),
     )
     added = await api.invoices.CreateInvoiceLineItem(add_line_request(draft.id, "12.35"))
     assert [a.amount for a in added.adjustments] == ["-1.23"]

@@ -44,12 +44,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from invoicing.v1 import credit_note_service_pb2, customer_pb2, invoice_pb2, invoice_service_pb2, price_pb2
+from invoicing.v1 import credit_note_service_pb2, customer_pb2, invoice_pb2, invoice_service_pb2
 
 from server.domain.invoices import REFUSAL_REASONS, TRANSITIONS, InvoiceAction, InvoiceStatus
 from tests.support.accounts import new_account
 from tests.support.builders import (
     add_line_request,
+    amount_off,
     create_customer,
     create_invoice,
     line,
@@ -164,9 +165,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """Create a draft with 1-3 lines and perhaps an amount discount."""
         extra: dict[str, Any] = {}
         if discount is not None:
-            extra["discount"] = price_pb2.Discount(
-                discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount=str(discount)
-            )
+            extra["discount"] = amount_off(str(discount))
         request_lines = [line(quantity=str(q), unit_amount=str(a)) for q, a in lines]
         owner = self.customers[customer]
         created = self._run(

@@ -10,7 +10,18 @@ import pytest
 from google.protobuf import timestamp_pb2
 from invoicing.v1 import plan_service_pb2, price_pb2
 
-from tests.support.builders import create_plan, fixed_fee, metric, plan_request, tokens_price, usage_price
+from tests.support.builders import (
+    amount_off,
+    bulk,
+    create_plan,
+    fixed_fee,
+    metric,
+    percentage_off,
+    plan_request,
+    tokens_price,
+    usage_off,
+    usage_price,
+)
 from tests.support.client import Api, assert_field_reasons, expect_error
 
 BATCH = 50  # records per stream message on the test server
@@ -21,9 +32,7 @@ def bulk_price() -> price_pb2.Price:
     return usage_price(
         "Seats",
         billable=metric("seat_count", price_pb2.AGGREGATION_MAX, "seats"),
-        config=price_pb2.BulkConfig(
-            tiers=[price_pb2.BulkTier(maximum_units="10", unit_amount="0.50"), price_pb2.BulkTier(unit_amount="0.40")]
-        ),
+        config=bulk(("10", "0.50"), ("", "0.40")),
     )
 
 
@@ -65,10 +74,8 @@ def every_model() -> list[price_pb2.Price]:
             minimum_amount="100.00",
             maximum_amount="500.00",
             discounts=[
-                price_pb2.Discount(
-                    discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.1", reason="annual"
-                ),
-                price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount="5.00"),
+                percentage_off("0.1", reason="annual"),
+                amount_off("5.00"),
             ],
         ),
         fixed_fee(
@@ -78,7 +85,7 @@ def every_model() -> list[price_pb2.Price]:
             "API calls",
             "0.0005",
             billing_mode=price_pb2.BILLING_MODE_IN_ARREAR,
-            discounts=[price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount="1000")],
+            discounts=[usage_off("1000")],
         ),
         package_price(),
         tokens_price(),
@@ -324,11 +331,7 @@ INVALID_PRICES: list[tuple[str, Mutate, set[str]]] = [
         "percentage discount above 1",
         lambda: [
             fixed_fee(),
-            usage_price(
-                discounts=[
-                    price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="1.5")
-                ]
-            ),
+            usage_price(discounts=[percentage_off("1.5")]),
         ],
         {"prices[1].discounts[0].percentage_discount"},
     ),
@@ -350,9 +353,7 @@ INVALID_PRICES: list[tuple[str, Mutate, set[str]]] = [
     ("minimum finer than the currency", lambda: [fixed_fee(minimum_amount="1.001")], {"prices[0].minimum_amount"}),
     (
         "usage discount on a fixed fee",
-        lambda: [
-            fixed_fee(discounts=[price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount="1")])
-        ],
+        lambda: [fixed_fee(discounts=[usage_off("1")])],
         {"prices[0].discounts[0].discount_type"},
     ),
     (

@@ -14,12 +14,14 @@ from typing import Any
 
 import grpc
 import pytest
-from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, price_pb2
+from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2
 
 from server.app import RunningServer
 from tests.support.builders import (
     add_line_request,
+    amount_off,
     at,
+    billed_per_call,
     create_customer,
     create_plan,
     date,
@@ -125,7 +127,7 @@ async def test_credits_pay_usage_soonest_expiry_first_then_expire(
     v = VALUES[currency]
     clock.set(at("2027-05-20T10:00"))
     customer = await create_customer(clocked_api, currency=currency, auto_issuance=False)
-    discount = price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount=v["off"])
+    discount = amount_off(v["off"])
     plan = await create_plan(
         clocked_api,
         usage_price("Calls", v["call"], discounts=[discount]),
@@ -204,9 +206,7 @@ async def test_a_grant_re_prices_the_subscription_drafts_at_once(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
     clock.set(at("2027-09-01T00:05"))
-    customer = await create_customer(clocked_api, auto_issuance=False)
-    plan = await create_plan(clocked_api, usage_price("Calls", "0.10"))
-    sub = await subscribe(clocked_api, customer, plan, "2027-09-01")
+    customer, sub = await billed_per_call(clocked_api, "2027-09-01", "0.10")
     await calls(clocked_api, clock, customer, "2027-09-03T09:00", 40)
     await run_billing(clocked_server, clock, at("2027-10-01T00:05"))
     [draft] = await invoices_of(clocked_api, subscription_id=sub.id)

@@ -32,6 +32,7 @@ from server.domain.periods import instant
 from tests.support.accounts import new_account
 from tests.support.builders import (
     at,
+    bulk,
     create_customer,
     create_plan,
     date,
@@ -43,6 +44,7 @@ from tests.support.builders import (
     moment_of,
     subscribe,
     tokens_price,
+    usage_off,
     usage_price,
 )
 from tests.support.calls import cancel, get_subscription, ingest, ingest_ok, invoices_of, list_subscriptions, upcoming
@@ -812,18 +814,13 @@ def _plan_prices() -> list[price_pb2.Price]:
         usage_price(
             "API calls",
             "0.015",
-            discounts=[price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount="5")],
+            discounts=[usage_off("5")],
         ),
         tokens_price(),
         usage_price(
             "Peak storage",
             billable=metric("storage", price_pb2.AGGREGATION_MAX, "gb"),
-            config=price_pb2.BulkConfig(
-                tiers=[
-                    price_pb2.BulkTier(maximum_units="10", unit_amount="0.50"),
-                    price_pb2.BulkTier(unit_amount="0.40"),
-                ]
-            ),
+            config=bulk(("10", "0.50"), ("", "0.40")),
             minimum_amount="1.00",
         ),
         usage_price(

@@ -17,7 +17,16 @@ import pytest
 from invoicing.v1 import customer_service_pb2, invoice_pb2, subscription_service_pb2
 
 from server.app import RunningServer
-from tests.support.builders import at, create_customer, create_plan, event, fixed_fee, subscribe, usage_price
+from tests.support.builders import (
+    at,
+    billed_per_call,
+    create_customer,
+    create_plan,
+    event,
+    fixed_fee,
+    subscribe,
+    usage_price,
+)
 from tests.support.calls import get_invoice, ingest_ok, invoices_of, upcoming, void
 from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
@@ -138,9 +147,7 @@ async def test_a_voided_partial_invoice_is_billed_again(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
     clock.set(at("2027-02-01T00:05"))
-    customer = await create_customer(clocked_api, auto_issuance=False)
-    plan = await create_plan(clocked_api, usage_price("Calls", "1.00"))
-    sub = await subscribe(clocked_api, customer, plan, "2027-02-01", invoicing_threshold="10.00")
+    customer, sub = await billed_per_call(clocked_api, "2027-02-01", "1.00", invoicing_threshold="10.00")
     await calls(clocked_api, clock, customer.id, "2027-02-05T09:00", 12)
     [first] = await partials(clocked_api, sub.id)
     await void(clocked_api, first.id)
@@ -158,9 +165,7 @@ async def test_one_partial_invoice_when_fifty_batches_cross_the_threshold_at_onc
     turns on the subscription: the first to see 100.00 or more bills everything committed by then; after it,
     what is left is at most 50.00. Whatever the interleaving, every call is billed exactly once."""
     clock.set(at("2027-02-01T00:05"))
-    customer = await create_customer(clocked_api, auto_issuance=False)
-    plan = await create_plan(clocked_api, usage_price("Calls", "1.00"))
-    sub = await subscribe(clocked_api, customer, plan, "2027-02-01", invoicing_threshold="100.00")
+    customer, sub = await billed_per_call(clocked_api, "2027-02-01", "1.00", invoicing_threshold="100.00")
     clock.set(at("2027-02-10T09:00"))
     await asyncio.gather(
         *(ingest_ok(clocked_api, [event(customer.id, at("2027-02-10T08:00")) for _ in range(3)]) for _ in range(50))

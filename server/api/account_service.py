@@ -6,24 +6,20 @@ import grpc
 from invoicing.v1 import account_service_pb2, account_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import encoder, run_mutation
+from server.api.servicer import Servicer
 from server.context import account_id
 from server.domain.errors import Violations
 from server.domain.validation import check_request_id
 from server.usecases.accounts import get_account_profile, update_account_profile
-from server.usecases.unit import Transactions
 
 
-class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
+class AccountServicer(Servicer, account_service_pb2_grpc.AccountServiceServicer):
     """Implements AccountService."""
-
-    def __init__(self, transactions: Transactions) -> None:
-        self._tx = transactions
 
     async def GetAccountProfile(
         self, request: account_service_pb2.GetAccountProfileRequest, context: grpc.aio.ServicerContext
     ) -> account_service_pb2.AccountProfile:
-        return conv.account_profile_pb(await get_account_profile(self._tx.db, account_id()))
+        return conv.account_profile_pb(await get_account_profile(self._db, account_id()))
 
     async def UpdateAccountProfile(
         self, request: account_service_pb2.UpdateAccountProfileRequest, context: grpc.aio.ServicerContext
@@ -33,10 +29,9 @@ class AccountServicer(account_service_pb2_grpc.AccountServiceServicer):
         changes = conv.profile_changes_from(request, v)
         changes.validate(v)
         v.raise_if_any()
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             account_service_pb2.AccountProfile,
             lambda tx: update_account_profile(tx, changes),
-            encoder(conv.account_profile_pb),
+            conv.account_profile_pb,
         )

@@ -7,11 +7,12 @@ notation.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import descriptor_pb2, json_format, timestamp_pb2
 from google.protobuf.descriptor import FileDescriptor
@@ -35,13 +36,13 @@ from server.domain.accounts import AccountProfile, ProfileChanges
 from server.domain.backfills import Backfill, BackfillStatus
 from server.domain.credit_notes import CreditNote, CreditNoteReason, InvoiceCreditNote
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
-from server.domain.customers import Address, BalanceTransaction, Customer
+from server.domain.customers import Address, BalanceTransaction, Customer, CustomerRef
 from server.domain.documents import DocumentFormat, RenderedDocument
 from server.domain.errors import InvalidArgument, Violations
 from server.domain.events import InvoiceEvent
 from server.domain.history import InvoiceVersion
 from server.domain.invoices import Discount, DiscountKind, Invoice, Line, LineAdjustment, Payment
-from server.domain.plans import Plan
+from server.domain.plans import Plan, PlanRef
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
 from server.usecases.subscription_billing import UpcomingInvoice
@@ -181,29 +182,13 @@ CREDIT_NOTE_REASONS, CREDIT_NOTE_REASON_NUMBERS = _enum_codes(
 
 
 def address_from(message: common_pb2.Address) -> Address:
-    """The domain address of an Address message."""
-    return Address(
-        line1=message.line1,
-        line2=message.line2,
-        city=message.city,
-        state=message.state,
-        postal_code=message.postal_code,
-        country=message.country,
-    )
+    """The domain address of an Address message (the same parts by the same names)."""
+    return Address(**{part.name: getattr(message, part.name) for part in dataclasses.fields(Address)})
 
 
 def address_pb(value: Address | None) -> common_pb2.Address | None:
     """An Address message (None stays None)."""
-    if value is None:
-        return None
-    return common_pb2.Address(
-        line1=value.line1,
-        line2=value.line2,
-        city=value.city,
-        state=value.state,
-        postal_code=value.postal_code,
-        country=value.country,
-    )
+    return None if value is None else common_pb2.Address(**dataclasses.asdict(value))
 
 
 def tax_id_from(message: common_pb2.CustomerTaxId, field: str, violations: Violations) -> TaxId:
@@ -260,18 +245,25 @@ def customer_pb(customer: Customer) -> customer_pb2.Customer:
 def balance_transaction_pb(transaction: BalanceTransaction) -> customer_pb2.BalanceTransaction:
     """A BalanceTransaction message."""
     return customer_pb2.BalanceTransaction(
-        id=transaction.id,
-        customer_id=transaction.customer_id,
+        **_ledger_row(transaction),
         action=ACTION_NUMBERS[transaction.action.value],
         type=DIRECTION_NUMBERS[transaction.direction.value],
-        amount=money.to_wire(transaction.amount),
-        starting_balance=money.to_wire(transaction.starting_balance),
-        ending_balance=money.to_wire(transaction.ending_balance),
-        invoice=common_pb2.InvoiceRef(id=transaction.invoice_id) if transaction.invoice_id else None,
         credit_note=common_pb2.CreditNoteRef(id=transaction.credit_note_id) if transaction.credit_note_id else None,
-        description=transaction.description,
-        created_at=timestamp(transaction.created_at),
     )
+
+
+def _ledger_row(row: BalanceTransaction | LedgerEntry) -> dict[str, Any]:
+    """The fields a row of either ledger (the balance's, the credits') has in its message."""
+    return {
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "amount": money.to_wire(row.amount),
+        "starting_balance": money.to_wire(row.starting_balance),
+        "ending_balance": money.to_wire(row.ending_balance),
+        "invoice": common_pb2.InvoiceRef(id=row.invoice_id) if row.invoice_id else None,
+        "description": row.description,
+        "created_at": timestamp(row.created_at),
+    }
 
 
 # --- invoices ------------------------------------------------------------------
@@ -305,17 +297,10 @@ def credit_block_pb(block: CreditBlock) -> customer_pb2.CreditBlock:
 def credit_ledger_entry_pb(entry: LedgerEntry) -> customer_pb2.CreditLedgerEntry:
     """A CreditLedgerEntry message."""
     return customer_pb2.CreditLedgerEntry(
-        id=entry.id,
-        customer_id=entry.customer_id,
+        **_ledger_row(entry),
         entry_type=_ENTRY_TYPES[entry.entry_type],
-        amount=money.to_wire(entry.amount),
-        starting_balance=money.to_wire(entry.starting_balance),
-        ending_balance=money.to_wire(entry.ending_balance),
         credit_block=credit_block_pb(entry.block),
-        invoice=common_pb2.InvoiceRef(id=entry.invoice_id) if entry.invoice_id else None,
         line_item_id=entry.line_item_id,
-        description=entry.description,
-        created_at=timestamp(entry.created_at),
     )
 
 
@@ -842,3 +827,26 @@ def profile_changes_from(
         tax_id=tax_id_from(request.tax_id, "tax_id", violations) if request.HasField("tax_id") else None,
         payment_instructions=request.payment_instructions if request.HasField("payment_instructions") else None,
     )
+
+
+R = TypeVar("R", CustomerRef, PlanRef)
+
+
+def customer_ref(request: Any, v: Violations | None = None) -> CustomerRef:
+    """The customer a request names by customer_id or external_customer_id, checked into `v` (without `v`:
+    INVALID_ARGUMENT at once)."""
+    return _checked(CustomerRef(request.customer_id, request.external_customer_id), v)
+
+
+def plan_ref(request: Any, v: Violations | None = None) -> PlanRef:
+    """The plan a request names by plan_id or external_plan_id, checked into `v` (without `v`: INVALID_ARGUMENT
+    at once)."""
+    return _checked(PlanRef(request.plan_id, request.external_plan_id), v)
+
+
+def _checked(ref: R, v: Violations | None) -> R:
+    violations = Violations() if v is None else v
+    ref.check(violations)
+    if v is None:
+        violations.raise_if_any()
+    return ref

@@ -10,8 +10,10 @@ from invoicing.v1 import credit_note_service_pb2, credit_note_service_pb2_grpc, 
 
 from server.api import converters as conv
 from server.api.customer_service import time_range
-from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_CREATED, Lister
+from server.api.documents import document_stream
+from server.api.requests import check_fields
+from server.api.servicer import Servicer
+from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.credit_notes import CreditNoteFilter, NewCreditNote, NewCreditNoteLine, check_new_credit_note
@@ -44,12 +46,11 @@ def new_credit_note(request: credit_note_service_pb2.CreateCreditNoteRequest, v:
     return NewCreditNote(request.invoice_id, lines, reason, request.memo)
 
 
-class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer):
+class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServiceServicer):
     """Implements CreditNoteService: requests become commands, use cases run, notes become responses."""
 
     def __init__(self, transactions: Transactions, credit_notes: CreditNotes, lists: Lister) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._notes = credit_notes
         self._lists = lists
         self._documents = Documents(transactions.db)
@@ -63,20 +64,17 @@ class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer)
         v.raise_if_any()
         assert note is not None
         new = note  # (narrowed for the closure)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             credit_note_service_pb2.CreditNote,
             lambda tx: self._notes.create(tx, new, _expected(request)),
-            encoder(conv.credit_note_pb),
+            conv.credit_note_pb,
         )
 
     async def GetCreditNote(
         self, request: credit_note_service_pb2.GetCreditNoteRequest, context: grpc.aio.ServicerContext
     ) -> credit_note_service_pb2.CreditNote:
-        v = Violations()
-        check_id(request.credit_note_id, "credit_note_id", v)
-        v.raise_if_any()
+        check_fields(request, "credit_note_id")
         return conv.credit_note_pb(await get_credit_note(self._db, account_id(), request.credit_note_id))
 
     async def ListCreditNotes(
@@ -96,45 +94,29 @@ class CreditNoteServicer(credit_note_service_pb2_grpc.CreditNoteServiceServicer)
             invoice_id=request.invoice_id or None,
             created=created,
         )
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListCreditNotes", request, BY_CREATED)
-        batches = list_credit_notes(
-            self._db, account, filters, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_credit_notes(self._db, account, filters, page),
             build=conv.credit_note_pb,
-            respond=lambda items, token: credit_note_service_pb2.ListCreditNotesResponse(
-                credit_notes=items, resume_token=token
-            ),
+            respond=listed(credit_note_service_pb2.ListCreditNotesResponse),
         ):
             yield response
 
     async def VoidCreditNote(
         self, request: credit_note_service_pb2.VoidCreditNoteRequest, context: grpc.aio.ServicerContext
     ) -> credit_note_service_pb2.CreditNote:
-        v = Violations()
-        check_id(request.credit_note_id, "credit_note_id", v)
-        check_request_id(request.request_id, v)
-        v.raise_if_any()
-        return await run_mutation(
-            self._tx,
+        check_fields(request, "credit_note_id", "request_id")
+        return await self._mutation(
             request,
             credit_note_service_pb2.CreditNote,
             lambda tx: self._notes.void(tx, request.credit_note_id, _expected(request)),
-            encoder(conv.credit_note_pb),
+            conv.credit_note_pb,
         )
 
     async def GetCreditNoteDocument(
         self, request: credit_note_service_pb2.GetCreditNoteDocumentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[document_pb2.DocumentChunk]:
-        v = Violations()
-        check_id(request.credit_note_id, "credit_note_id", v)
-        document_format = conv.document_format_from(request.format, v)
-        v.raise_if_any()
-        assert document_format is not None
-        rendered = await self._documents.credit_note_document(account_id(), request.credit_note_id, document_format)
-        for chunk in conv.document_chunks(rendered):
+        render = self._documents.credit_note_document
+        async for chunk in document_stream("credit_note_id", request.credit_note_id, request.format, render):
             yield chunk

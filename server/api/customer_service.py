@@ -11,8 +11,8 @@ from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_CREATED, Created, Lister
+from server.api.servicer import Servicer
+from server.api.streaming import BY_CREATED, Created, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.credits import NewGrant
@@ -21,7 +21,6 @@ from server.domain.customers import (
     DEFAULT_TIMEZONE,
     BalanceDirection,
     CustomerChanges,
-    CustomerRef,
     NewCustomer,
     check_currency,
 )
@@ -60,12 +59,11 @@ def time_range(request: object) -> TimeRange:
     )
 
 
-class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
+class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServicer):
     """Implements CustomerService."""
 
     def __init__(self, transactions: Transactions, credits: Credits, lists: Lister) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._credits = credits
         self._lists = lists
 
@@ -92,29 +90,20 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         )
         v.raise_if_any()
         customer.validate()
-        return await run_mutation(
-            self._tx,
-            request,
-            customer_pb2.Customer,
-            lambda tx: create_customer(tx, customer),
-            encoder(conv.customer_pb),
+        return await self._mutation(
+            request, customer_pb2.Customer, lambda tx: create_customer(tx, customer), conv.customer_pb
         )
 
     async def GetCustomer(
         self, request: customer_service_pb2.GetCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.Customer:
-        v = Violations()
-        ref = CustomerRef(request.customer_id, request.external_customer_id)
-        ref.check(v)
-        v.raise_if_any()
-        return conv.customer_pb(await get_customer(self._db, account_id(), ref))
+        return conv.customer_pb(await get_customer(self._db, account_id(), conv.customer_ref(request)))
 
     async def UpdateCustomer(
         self, request: customer_service_pb2.UpdateCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.Customer:
         v = Violations()
-        ref = CustomerRef(request.customer_id, request.external_customer_id)
-        ref.check(v)
+        ref = conv.customer_ref(request, v)
         check_request_id(request.request_id, v)
         changes = CustomerChanges(
             name=request.name if request.HasField("name") else None,
@@ -133,12 +122,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         )
         v.raise_if_any()
         changes.validate()
-        return await run_mutation(
-            self._tx,
-            request,
-            customer_pb2.Customer,
-            lambda tx: update_customer(tx, ref, changes),
-            encoder(conv.customer_pb),
+        return await self._mutation(
+            request, customer_pb2.Customer, lambda tx: update_customer(tx, ref, changes), conv.customer_pb
         )
 
     async def ListCustomers(
@@ -148,19 +133,12 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListCustomers", request, BY_CREATED)
-        batches = list_customers(
-            self._db, account, created, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_customers(self._db, account, created, page),
             build=conv.customer_pb,
-            respond=lambda items, token: customer_service_pb2.ListCustomersResponse(
-                customers=items, resume_token=token
-            ),
+            respond=listed(customer_service_pb2.ListCustomersResponse),
         ):
             yield response
 
@@ -168,8 +146,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self, request: customer_service_pb2.CreateBalanceTransactionRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.BalanceTransaction:
         v = Violations()
-        ref = CustomerRef(request.customer_id, request.external_customer_id)
-        ref.check(v)
+        ref = conv.customer_ref(request, v)
         check_request_id(request.request_id, v)
         check_text(request.description, "description", v, max_length=MAX_DESCRIPTION_LENGTH)
         amount = money.parse_decimal(request.amount, "amount", v, allow_zero=False)
@@ -180,36 +157,27 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         assert amount is not None
         assert direction is not None
         adjustment = ManualAdjustment(ref, BalanceDirection(direction), amount, request.description)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             customer_pb2.BalanceTransaction,
             lambda tx: adjust_balance(tx, adjustment),
-            encoder(conv.balance_transaction_pb),
+            conv.balance_transaction_pb,
         )
 
     async def ListBalanceTransactions(
         self, request: customer_service_pb2.ListBalanceTransactionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListBalanceTransactionsResponse]:
         v = Violations()
-        ref = CustomerRef(request.customer_id, request.external_customer_id)
-        ref.check(v)
+        ref = conv.customer_ref(request, v)
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListBalanceTransactions", request, BY_CREATED)
-        batches = list_balance_transactions(
-            self._db, account, ref, created, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_balance_transactions(self._db, account, ref, created, page),
             build=conv.balance_transaction_pb,
-            respond=lambda items, token: customer_service_pb2.ListBalanceTransactionsResponse(
-                balance_transactions=items, resume_token=token
-            ),
+            respond=listed(customer_service_pb2.ListBalanceTransactionsResponse),
         ):
             yield response
 
@@ -217,8 +185,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self, request: customer_service_pb2.GrantCreditsRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.CreditBlock:
         v = Violations()
-        ref = CustomerRef(request.customer_id, request.external_customer_id)
-        ref.check(v)
+        ref = conv.customer_ref(request, v)
         check_request_id(request.request_id, v)
         if not request.amount:
             v.add("amount", "is required")
@@ -238,23 +205,15 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         )
         grant.validate(v, self._tx.clock().date())
         v.raise_if_any()
-        return await run_mutation(
-            self._tx,
-            request,
-            customer_pb2.CreditBlock,
-            lambda tx: self._credits.grant(tx, grant),
-            encoder(conv.credit_block_pb),
+        return await self._mutation(
+            request, customer_pb2.CreditBlock, lambda tx: self._credits.grant(tx, grant), conv.credit_block_pb
         )
 
     async def ListCreditBlocks(
         self, request: customer_service_pb2.ListCreditBlocksRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListCreditBlocksResponse]:
         async for response in self._credits_stream(
-            request,
-            "ListCreditBlocks",
-            list_blocks,
-            conv.credit_block_pb,
-            lambda items, token: customer_service_pb2.ListCreditBlocksResponse(credit_blocks=items, resume_token=token),
+            request, list_blocks, conv.credit_block_pb, listed(customer_service_pb2.ListCreditBlocksResponse)
         ):
             yield response
 
@@ -262,30 +221,27 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self, request: customer_service_pb2.ListCreditLedgerRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListCreditLedgerResponse]:
         async for response in self._credits_stream(
-            request,
-            "ListCreditLedger",
-            list_ledger,
-            conv.credit_ledger_entry_pb,
-            lambda items, token: customer_service_pb2.ListCreditLedgerResponse(entries=items, resume_token=token),
+            request, list_ledger, conv.credit_ledger_entry_pb, listed(customer_service_pb2.ListCreditLedgerResponse)
         ):
             yield response
 
     async def _credits_stream(
         self,
         request: Any,
-        method: str,
         batches_of: Callable[..., AsyncGenerator[list[Record], None]],
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
     ) -> AsyncIterator[Response]:
         """A stream of a customer's credit records (blocks or ledger entries), newest first."""
         v = Violations()
-        ref = CustomerRef(request.customer_id, request.external_customer_id)
-        ref.check(v)
+        ref = conv.customer_ref(request, v)
         check_limit(request.limit, v)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, method, request, BY_CREATED)
-        batches = batches_of(self._db, account, ref, after, batch=self._lists.batch_records, limit=request.limit)
-        async for response in self._lists.stream(scope, batches, keyset=BY_CREATED, build=build, respond=respond):
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: batches_of(self._db, account, ref, page),
+            build=build,
+            respond=respond,
+        ):
             yield response

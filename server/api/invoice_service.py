@@ -11,11 +11,13 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_g
 
 from server.api import converters as conv
 from server.api.documents import InvoiceDocuments
-from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister
+from server.api.mutations import run_mutation
+from server.api.requests import check_fields
+from server.api.servicer import Servicer
+from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister, listed
 from server.context import account_id
 from server.domain import lifecycle, money
-from server.domain.customers import CustomerRef, check_currency
+from server.domain.customers import check_currency
 from server.domain.errors import Violations
 from server.domain.events import InvoiceEventKind
 from server.domain.invoices import (
@@ -160,14 +162,6 @@ def _expected(request: Any) -> int | None:
     return request.expected_version if request.HasField("expected_version") else None
 
 
-def _check_invoice_request(request: Any) -> None:
-    """The checks shared by requests that name only an invoice."""
-    v = Violations()
-    check_id(request.invoice_id, "invoice_id", v)
-    check_request_id(request.request_id, v)
-    v.raise_if_any()
-
-
 def _invoice_bytes(changed: ChangedInvoice) -> bytes:
     return changed.wire
 
@@ -177,7 +171,7 @@ def _stored_wire(invoice: StoredInvoice) -> bytes:
     return invoice.wire
 
 
-class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceServicer):
+class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceServicer):
     """Implements InvoiceService: requests become commands, use cases run, domain objects become responses."""
 
     def __init__(
@@ -189,8 +183,7 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         events: InvoiceEvents,
         lists: Lister,
     ) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._invoices = invoices
         self._reads = reads
         self._subscriptions = subscriptions
@@ -208,8 +201,7 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         self, request: invoice_service_pb2.CreateInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
         v = Violations()
-        customer = CustomerRef(request.customer_id, request.external_customer_id)
-        customer.check(v)
+        customer = conv.customer_ref(request, v)
         check_request_id(request.request_id, v)
         check_currency(request.currency, "currency", v)
         invoice_date = conv.date_from(request.invoice_date, "invoice_date", v, required=True)
@@ -258,23 +250,13 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
     async def ListInvoiceVersions(
         self, request: invoice_service_pb2.ListInvoiceVersionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[invoice_service_pb2.ListInvoiceVersionsResponse]:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        check_limit(request.limit, v)
-        v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListInvoiceVersions", request, BY_VERSION)
-        batches = list_invoice_versions(
-            self._db, account, request.invoice_id, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_VERSION,
+        check_fields(request, "invoice_id", "limit")
+        async for response in self._lists.serve(
+            request,
+            BY_VERSION,
+            lambda account, page: list_invoice_versions(self._db, account, request.invoice_id, page),
             build=conv.invoice_version_pb,
-            respond=lambda items, token: invoice_service_pb2.ListInvoiceVersionsResponse(
-                versions=items, resume_token=token
-            ),
+            respond=listed(invoice_service_pb2.ListInvoiceVersionsResponse),
         ):
             yield response
 
@@ -285,14 +267,11 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         check_limit(request.limit, v)
         filters = invoice_filter(request, self._today(), v)
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListInvoices", request, BY_INVOICE_DATE)
-        batches = self._reads.list(account, filters, after, batch=self._lists.batch_records, limit=request.limit)
         # Responses in wire form: the invoices' stored forms concatenated (see server.api.registration).
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_INVOICE_DATE,
+        async for response in self._lists.serve(
+            request,
+            BY_INVOICE_DATE,
+            lambda account, page: self._reads.list(account, filters, page),
             build=_stored_wire,
             respond=conv.list_invoices_response,
             size=len,
@@ -337,22 +316,17 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
         v.raise_if_any()
         assert line is not None
         new_line = line
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             invoice_pb2.InvoiceLineItem,
             lambda tx: self._invoices.add_line(tx, request.invoice_id, new_line, _expected(request)),
-            encoder(lambda added: conv.line_item_pb(added.line)),
+            lambda added: conv.line_item_pb(added.line),
         )
 
     async def DeleteInvoiceLineItem(
         self, request: invoice_service_pb2.DeleteInvoiceLineItemRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        check_id(request.line_item_id, "line_item_id", v)
-        check_request_id(request.request_id, v)
-        v.raise_if_any()
+        check_fields(request, "invoice_id", "line_item_id", "request_id")
         return await self._mutate(
             request,
             lambda tx: self._invoices.delete_line(tx, request.invoice_id, request.line_item_id, _expected(request)),
@@ -361,7 +335,7 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
     async def IssueInvoice(
         self, request: invoice_service_pb2.IssueInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        _check_invoice_request(request)
+        check_fields(request, "invoice_id", "request_id")
         return await self._mutate(request, lambda tx: self._invoices.issue(tx, request.invoice_id, _expected(request)))
 
     async def MarkInvoicePaid(
@@ -385,15 +359,13 @@ class InvoiceServicer(InvoiceDocuments, invoice_service_pb2_grpc.InvoiceServiceS
     async def VoidInvoice(
         self, request: invoice_service_pb2.VoidInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        _check_invoice_request(request)
+        check_fields(request, "invoice_id", "request_id")
         return await self._mutate(request, lambda tx: self._invoices.void(tx, request.invoice_id, _expected(request)))
 
     async def GetUpcomingInvoice(
         self, request: invoice_service_pb2.GetUpcomingInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.UpcomingInvoice:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        v.raise_if_any()
+        check_fields(request, "subscription_id")
         upcoming = await self._subscriptions.upcoming(self._db, account_id(), request.subscription_id, self._tx.clock())
         return conv.upcoming_invoice_pb(upcoming)
 

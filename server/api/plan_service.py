@@ -8,22 +8,22 @@ import grpc
 from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import encoder, run_mutation
-from server.api.streaming import BY_CREATED, Lister
+from server.api.requests import check_fields
+from server.api.servicer import Servicer
+from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain.errors import Violations
-from server.domain.plans import PlanRef, new_plan
-from server.domain.validation import check_limit, check_request_id
+from server.domain.plans import new_plan
+from server.domain.validation import check_request_id
 from server.usecases.plans import create_plan, get_plan, list_plans
 from server.usecases.unit import Transactions
 
 
-class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
+class PlanServicer(Servicer, plan_service_pb2_grpc.PlanServiceServicer):
     """Implements PlanService."""
 
     def __init__(self, transactions: Transactions, lists: Lister) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._lists = lists
 
     async def CreatePlan(
@@ -34,33 +34,22 @@ class PlanServicer(plan_service_pb2_grpc.PlanServiceServicer):
         prices = [conv.price_data(message) for message in request.prices]
         plan = new_plan(request.name, request.currency, prices, request.external_plan_id, dict(request.metadata), v)
         v.raise_if_any()
-        return await run_mutation(
-            self._tx, request, plan_service_pb2.Plan, lambda tx: create_plan(tx, plan), encoder(conv.plan_pb)
-        )
+        return await self._mutation(request, plan_service_pb2.Plan, lambda tx: create_plan(tx, plan), conv.plan_pb)
 
     async def GetPlan(
         self, request: plan_service_pb2.GetPlanRequest, context: grpc.aio.ServicerContext
     ) -> plan_service_pb2.Plan:
-        v = Violations()
-        ref = PlanRef(request.plan_id, request.external_plan_id)
-        ref.check(v)
-        v.raise_if_any()
-        return conv.plan_pb(await get_plan(self._db, account_id(), ref))
+        return conv.plan_pb(await get_plan(self._db, account_id(), conv.plan_ref(request)))
 
     async def ListPlans(
         self, request: plan_service_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[plan_service_pb2.ListPlansResponse]:
-        v = Violations()
-        check_limit(request.limit, v)
-        v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListPlans", request, BY_CREATED)
-        batches = list_plans(self._db, account, after, batch=self._lists.batch_records, limit=request.limit)
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        check_fields(request, "limit")
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_plans(self._db, account, page),
             build=conv.plan_pb,
-            respond=lambda items, token: plan_service_pb2.ListPlansResponse(plans=items, resume_token=token),
+            respond=listed(plan_service_pb2.ListPlansResponse),
         ):
             yield response

@@ -47,6 +47,7 @@ from server.api import converters as conv
 from server.domain.errors import InvalidArgument, StreamStalled
 from server.domain.history import InvoiceVersion
 from server.domain.invoices import StoredInvoice
+from server.domain.pages import Page
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,15 @@ class _HandOff:
         return item
 
 
+M = TypeVar("M", bound=Message)
+
+
+def listed(response_type: type[M]) -> Callable[[list[Any], str], M]:
+    """How a List RPC's response is made: the items in its one repeated field, with their resume token."""
+    (field,) = [f.name for f in response_type.DESCRIPTOR.fields if f.is_repeated]
+    return lambda items, token: response_type(**{field: items}, resume_token=token)
+
+
 class Lister:
     """What every List RPC shares: resume tokens in; messages of batches, with tokens, out."""
 
@@ -222,6 +232,24 @@ class Lister:
         """How many records a batch read from the database holds at most."""
         return self._settings.batch_records
 
+    async def serve(
+        self,
+        request: Any,
+        keyset: Keyset[Any, Position],  # the records' type comes from `read` (a keyset may be of a supertype)
+        read: Callable[[str, Page[Position]], AsyncGenerator[list[Record], None]],
+        *,
+        build: Callable[[Record], Item],
+        respond: Callable[[list[Item], str], Response],
+        size: Callable[[Item], int] | None = None,
+    ) -> AsyncIterator[Response]:
+        """A List RPC's whole stream, once its request is validated: the page its resume_token and limit ask
+        for, read (`read(account id, page)`) in the caller's account and streamed (`stream`)."""
+        account = context.account_id()
+        scope, after = self.resume(account, context.method().rpartition("/")[2], request, keyset)
+        batches = read(account, Page(after, self.batch_records, request.limit))
+        async for response in self.stream(scope, batches, keyset=keyset, build=build, respond=respond, size=size):
+            yield response
+
     async def stream(
         self,
         scope: bytes,
@@ -240,9 +268,30 @@ class Lister:
         Raises StreamStalled (with the token of the last message yielded) when the client stopped taking
         messages for longer than the settings allow.
         """
+        measure = size or _byte_size
+        limit_bytes = self._settings.batch_bytes
+
+        async def messages() -> AsyncGenerator[tuple[Response, str], None]:
+            """(message, its token) for each batch, split where a message would pass the byte bound."""
+            # Closing these messages closes the batches at once (and so the snapshot and its connection).
+            async with contextlib.aclosing(batches):
+                async for records in batches:
+                    items: list[Item] = []
+                    total = 0
+                    for index, record in enumerate(records):
+                        item = build(record)
+                        items.append(item)
+                        total += measure(item)
+                        if total >= limit_bytes and index < len(records) - 1:
+                            token = self._tokens.seal(scope, keyset.position(record))
+                            yield respond(items, token), token
+                            items, total = [], 0
+                    if items:
+                        token = self._tokens.seal(scope, keyset.position(records[-1]))
+                        yield respond(items, token), token
+
         hand_off = _HandOff()
-        messages = self._messages(scope, batches, keyset, build, respond, size or _byte_size)
-        reader = asyncio.create_task(self._read(messages, hand_off))
+        reader = asyncio.create_task(self._read(messages(), hand_off))
         last_token = ""
         try:
             while True:
@@ -267,34 +316,6 @@ class Lister:
                 reader.cancel()
             # Wait for the transaction to end and the connection to go back before the call completes.
             await asyncio.gather(reader, return_exceptions=True)
-
-    async def _messages(
-        self,
-        scope: bytes,
-        batches: AsyncGenerator[list[Record], None],
-        keyset: Keyset[Record, Any],
-        build: Callable[[Record], Item],
-        respond: Callable[[list[Item], str], Response],
-        size: Callable[[Item], int],
-    ) -> AsyncGenerator[tuple[Response, str], None]:
-        """(message, its token) for each batch, split where a message would pass the byte bound."""
-        limit_bytes = self._settings.batch_bytes
-        # Closing these messages closes the batches at once (and so the snapshot and its connection).
-        async with contextlib.aclosing(batches):
-            async for records in batches:
-                items: list[Item] = []
-                total = 0
-                for index, record in enumerate(records):
-                    item = build(record)
-                    items.append(item)
-                    total += size(item)
-                    if total >= limit_bytes and index < len(records) - 1:
-                        token = self._tokens.seal(scope, keyset.position(record))
-                        yield respond(items, token), token
-                        items, total = [], 0
-                if items:
-                    token = self._tokens.seal(scope, keyset.position(records[-1]))
-                    yield respond(items, token), token
 
     async def _read(self, messages: AsyncGenerator[tuple[Any, str], None], hand_off: _HandOff) -> None:
         """The database side of a stream: hand over messages until done, failed or stalled."""

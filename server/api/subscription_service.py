@@ -10,15 +10,14 @@ import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import run_mutation
-from server.api.streaming import BY_CREATED, Lister
+from server.api.requests import check_fields
+from server.api.servicer import Servicer
+from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.billing import CancelAt, SubscriptionStatus
 from server.domain.changes import ChangeRecord, ChangeStatus, PlanChange, QuantityChange, check_change_date
-from server.domain.customers import CustomerRef
 from server.domain.errors import Violations
-from server.domain.plans import PlanRef
 from server.domain.pricing import Cadence, PriceType
 from server.domain.subscriptions import (
     NewSubscription,
@@ -138,26 +137,23 @@ def subscription_pb(record: SubscriptionRecord, now: dt.datetime) -> subscriptio
     )
 
 
-class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServicer):
+class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionServiceServicer):
     """Implements SubscriptionService."""
 
     def __init__(self, transactions: Transactions, subscriptions: Subscriptions, lists: Lister) -> None:
-        self._tx = transactions
-        self._db = transactions.db
+        super().__init__(transactions)
         self._subscriptions = subscriptions
         self._lists = lists
 
-    def _encode(self, record: SubscriptionRecord) -> bytes:
-        return subscription_pb(record, self._tx.clock()).SerializeToString(deterministic=True)
+    def _subscription_pb(self, record: SubscriptionRecord) -> subscription_service_pb2.Subscription:
+        return subscription_pb(record, self._tx.clock())
 
     async def CreateSubscription(
         self, request: subscription_service_pb2.CreateSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
         v = Violations()
-        customer = CustomerRef(request.customer_id, request.external_customer_id)
-        customer.check(v)
-        plan = PlanRef(request.plan_id, request.external_plan_id)
-        plan.check(v)
+        customer = conv.customer_ref(request, v)
+        plan = conv.plan_ref(request, v)
         check_request_id(request.request_id, v)
         start = conv.date_from(request.start_date, "start_date", v, required=True)
         if start is not None:
@@ -180,20 +176,17 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             metadata=dict(request.metadata),
             invoicing_threshold=threshold,
         )
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.Subscription,
             lambda tx: self._subscriptions.create(tx, new),
-            self._encode,
+            self._subscription_pb,
         )
 
     async def GetSubscription(
         self, request: subscription_service_pb2.GetSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        v.raise_if_any()
+        check_fields(request, "subscription_id")
         record = await get_subscription(self._db, account_id(), request.subscription_id)
         return subscription_pb(record, self._tx.clock())
 
@@ -211,28 +204,16 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             else:
                 wanted.append(_STATUSES[number])
         v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListSubscriptions", request, BY_CREATED)
         now = self._tx.clock()
-        batches = list_subscriptions(
-            self._db,
-            account,
-            request.customer_id or None,
-            request.external_customer_id or None,
-            wanted,
-            now,
-            after,
-            batch=self._lists.batch_records,
-            limit=request.limit,
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
-            build=lambda record: subscription_pb(record, now),
-            respond=lambda items, token: subscription_service_pb2.ListSubscriptionsResponse(
-                subscriptions=items, resume_token=token
+        customer_id, external_customer_id = request.customer_id or None, request.external_customer_id or None
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_subscriptions(
+                self._db, account, customer_id, external_customer_id, wanted, now, page
             ),
+            build=lambda record: subscription_pb(record, now),
+            respond=listed(subscription_service_pb2.ListSubscriptionsResponse),
         ):
             yield response
 
@@ -252,12 +233,11 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             v.add("cancel_option", "must be END_OF_SUBSCRIPTION_TERM, REQUESTED_DATE or IMMEDIATE")
         v.raise_if_any()
         when = _CANCEL_AT[option]
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.Subscription,
             lambda tx: self._subscriptions.cancel(tx, request.subscription_id, when, requested),
-            self._encode,
+            self._subscription_pb,
         )
 
     def _change_options(self, request: Any, v: Violations) -> tuple[CancelAt, dt.date | None]:
@@ -273,31 +253,28 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             return CancelAt.IMMEDIATE, requested
         return _CHANGE_AT[option], requested
 
-    def _encode_change(self, outcome: ChangeOutcome) -> bytes:
+    def _change_pb(self, outcome: ChangeOutcome) -> subscription_service_pb2.SubscriptionChangeResponse:
         now = self._tx.clock()
         today = today_in(outcome.subscription.timezone, now)
-        response = subscription_service_pb2.SubscriptionChangeResponse(
+        return subscription_service_pb2.SubscriptionChangeResponse(
             subscription=subscription_pb(outcome.subscription, now), change=change_pb(outcome.change, today)
         )
-        return response.SerializeToString(deterministic=True)
 
     async def ChangeSubscriptionPlan(
         self, request: subscription_service_pb2.ChangeSubscriptionPlanRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.SubscriptionChangeResponse:
         v = Violations()
         check_id(request.subscription_id, "subscription_id", v)
-        plan = PlanRef(request.plan_id, request.external_plan_id)
-        plan.check(v)
+        plan = conv.plan_ref(request, v)
         check_request_id(request.request_id, v)
         option, requested = self._change_options(request, v)
         v.raise_if_any()
         change = PlanChange(plan, option, requested)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.SubscriptionChangeResponse,
             lambda tx: self._subscriptions.change_plan(tx, request.subscription_id, change),
-            self._encode_change,
+            self._change_pb,
         )
 
     async def UpdateFixedFeeQuantity(
@@ -316,36 +293,25 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
         v.raise_if_any()
         assert quantity is not None
         change = QuantityChange(request.price_id, quantity, option, requested)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.SubscriptionChangeResponse,
             lambda tx: self._subscriptions.change_quantity(tx, request.subscription_id, change),
-            self._encode_change,
+            self._change_pb,
         )
 
     async def ListSubscriptionChanges(
         self, request: subscription_service_pb2.ListSubscriptionChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[subscription_service_pb2.ListSubscriptionChangesResponse]:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        check_limit(request.limit, v)
-        v.raise_if_any()
-        account = account_id()
-        scope, after = self._lists.resume(account, "ListSubscriptionChanges", request, BY_CREATED)
-        record = await get_subscription(self._db, account, request.subscription_id)  # NOT_FOUND first
+        check_fields(request, "subscription_id", "limit")
+        record = await get_subscription(self._db, account_id(), request.subscription_id)  # NOT_FOUND first
         today = today_in(record.timezone, self._tx.clock())
-        batches = list_changes(
-            self._db, account, request.subscription_id, after, batch=self._lists.batch_records, limit=request.limit
-        )
-        async for response in self._lists.stream(
-            scope,
-            batches,
-            keyset=BY_CREATED,
+        async for response in self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_changes(self._db, account, request.subscription_id, page),
             build=lambda change: change_pb(change, today),
-            respond=lambda items, token: subscription_service_pb2.ListSubscriptionChangesResponse(
-                changes=items, resume_token=token
-            ),
+            respond=listed(subscription_service_pb2.ListSubscriptionChangesResponse),
         ):
             yield response
 
@@ -365,10 +331,9 @@ class SubscriptionServicer(subscription_service_pb2_grpc.SubscriptionServiceServ
             v.add("subscription_id", "names no field to change: set invoicing_threshold or metadata")
         v.raise_if_any()
         update = SubscriptionUpdate(metadata=metadata, invoicing_threshold=threshold)
-        return await run_mutation(
-            self._tx,
+        return await self._mutation(
             request,
             subscription_service_pb2.Subscription,
             lambda tx: self._subscriptions.update(tx, request.subscription_id, update),
-            self._encode,
+            self._subscription_pb,
         )

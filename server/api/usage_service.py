@@ -10,7 +10,9 @@ from google.protobuf import struct_pb2
 from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.mutations import actor_of, run_mutation
+from server.api.mutations import actor_of
+from server.api.requests import check_fields
+from server.api.servicer import Servicer
 from server.context import account_id
 from server.domain.backfills import Backfill, NewBackfill
 from server.domain.customers import CustomerRef
@@ -73,11 +75,11 @@ def _properties(message: usage_service_pb2.Event) -> dict[str, PropertyValue] | 
     return result
 
 
-class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
+class UsageServicer(Servicer, usage_service_pb2_grpc.UsageServiceServicer):
     """Implements UsageService."""
 
     def __init__(self, transactions: Transactions, usage: Usage, thresholds: Thresholds, backfills: Backfills) -> None:
-        self._tx = transactions
+        super().__init__(transactions)
         self._usage = usage
         self._thresholds = thresholds
         self._backfills = backfills
@@ -144,15 +146,11 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
             offset += len(request.events)
         return response_of(outcome)
 
-    def _encode(self, backfill: Backfill) -> bytes:
-        return conv.backfill_pb(backfill).SerializeToString(deterministic=True)
-
     async def CreateBackfill(
         self, request: usage_service_pb2.CreateBackfillRequest, context: grpc.aio.ServicerContext
     ) -> usage_service_pb2.Backfill:
         v = Violations()
-        customer = CustomerRef(request.customer_id, request.external_customer_id)
-        customer.check(v)
+        customer = conv.customer_ref(request, v)
         check_request_id(request.request_id, v)
         start = conv.optional_timestamp(request, "timeframe_start")
         end = conv.optional_timestamp(request, "timeframe_end")
@@ -165,20 +163,14 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         assert start is not None
         assert end is not None
         new = NewBackfill(customer, start, end, request.replace_existing_events)
-        return await run_mutation(
-            self._tx,
-            request,
-            usage_service_pb2.Backfill,
-            lambda tx: self._backfills.create(tx, customer, new),
-            self._encode,
+        return await self._mutation(
+            request, usage_service_pb2.Backfill, lambda tx: self._backfills.create(tx, customer, new), conv.backfill_pb
         )
 
     async def GetBackfill(
         self, request: usage_service_pb2.GetBackfillRequest, context: grpc.aio.ServicerContext
     ) -> usage_service_pb2.Backfill:
-        v = Violations()
-        check_id(request.backfill_id, "backfill_id", v)
-        v.raise_if_any()
+        check_fields(request, "backfill_id")
         return conv.backfill_pb(await get_backfill(self._tx.db, account_id(), request.backfill_id))
 
     async def CloseBackfill(
@@ -195,10 +187,7 @@ class UsageServicer(usage_service_pb2_grpc.UsageServiceServicer):
         self, request: Any, move: Callable[[Tx, str], Awaitable[Backfill]]
     ) -> usage_service_pb2.Backfill:
         """Close or revert a backfill, exactly once per request_id."""
-        v = Violations()
-        check_id(request.backfill_id, "backfill_id", v)
-        check_request_id(request.request_id, v)
-        v.raise_if_any()
-        return await run_mutation(
-            self._tx, request, usage_service_pb2.Backfill, lambda tx: move(tx, request.backfill_id), self._encode
+        check_fields(request, "backfill_id", "request_id")
+        return await self._mutation(
+            request, usage_service_pb2.Backfill, lambda tx: move(tx, request.backfill_id), conv.backfill_pb
         )

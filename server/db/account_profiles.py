@@ -6,13 +6,13 @@ falls back to the account's name; the profile is read through it so that both ag
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 
-from server.db.customers import address_from, address_json, tax_id_from
+from server.db.customers import assignments
+from server.db.records import record_from
 from server.domain.accounts import AccountProfile, ProfileChanges, Seller
 
 _PROFILE_SELECT = """
@@ -24,13 +24,7 @@ WHERE a.id = $1
 
 def seller_from(data: Mapping[str, Any]) -> Seller:
     """The seller stored as JSON (account_seller's output)."""
-    return Seller(
-        name=data["name"],
-        email=data["email"],
-        address=address_from(data["address"]),
-        tax_id=tax_id_from(data["tax_id"]),
-        payment_instructions=data["payment_instructions"],
-    )
+    return record_from(Seller, data)
 
 
 async def get(conn: asyncpg.Connection, account_id: str) -> AccountProfile:
@@ -44,26 +38,13 @@ async def get(conn: asyncpg.Connection, account_id: str) -> AccountProfile:
 
 async def update(conn: asyncpg.Connection, account_id: str, changes: ProfileChanges) -> AccountProfile:
     """Write the named changes, creating the profile row on first use, and return the profile."""
-    assignments = ["updated_at = now()"]
     args: list[Any] = [account_id]
-    plain = {
-        "name": changes.name,
-        "email": changes.email,
-        "payment_instructions": changes.payment_instructions,
-    }
-    for column, value in plain.items():
-        if value is not None:
-            args.append(value)
-            assignments.append(f"{column} = ${len(args)}")
-    removable = {"address": changes.address, "tax_id": changes.tax_id}
-    for column, part in removable.items():
-        if part is not None:
-            args.append(address_json(part) if any(dataclasses.astuple(part)) else None)
-            assignments.append(f"{column} = ${len(args)}")
+    plain = {"name": changes.name, "email": changes.email, "payment_instructions": changes.payment_instructions}
+    changed = ["updated_at = now()", *assignments(args, plain, {"address": changes.address, "tax_id": changes.tax_id})]
     # The row is created on first use; the update then holds its lock until commit, so concurrent changes
     # serialise on it.
     await conn.execute(
         "INSERT INTO account_profiles (account_id) VALUES ($1) ON CONFLICT (account_id) DO NOTHING", account_id
     )
-    await conn.execute(f"UPDATE account_profiles SET {', '.join(assignments)} WHERE account_id = $1", *args)
+    await conn.execute(f"UPDATE account_profiles SET {', '.join(changed)} WHERE account_id = $1", *args)
     return await get(conn, account_id)

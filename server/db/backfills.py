@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from server.db.json import as_date
+from server.db.records import fetch_row, record_from
 from server.domain.backfills import Backfill, BackfillAdjustment, BackfillStatus, NewBackfill
 from server.domain.errors import NotFound
 from server.domain.ids import new_id
@@ -26,34 +26,8 @@ _SELECT = """
 """
 
 
-def _adjustment_from(data: Mapping[str, Any]) -> BackfillAdjustment:
-    return BackfillAdjustment(
-        invoice_id=data["invoice_id"],
-        price_id=data["price_id"],
-        name=data["name"],
-        start_date=as_date(data["start_date"]),
-        end_date=as_date(data["end_date"]),
-        amount=Decimal(data["amount"]),
-        adjustment_invoice_id=data["adjustment_invoice_id"] or "",
-        balance_transaction_id=data["balance_transaction_id"] or "",
-    )
-
-
 def _backfill_from(row: Mapping[str, Any]) -> Backfill:
-    return Backfill(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        external_customer_id=row["external_customer_id"] or "",
-        timeframe_start=row["timeframe_start"],
-        timeframe_end=row["timeframe_end"],
-        replace_existing_events=row["replace_existing_events"],
-        status=BackfillStatus(row["status"]),
-        events_ingested=row["events_ingested"],
-        created_at=row["created_at"],
-        closed_at=row["closed_at"],
-        reverted_at=row["reverted_at"],
-        adjustments=tuple(_adjustment_from(a) for a in row["adjustments"]),
-    )
+    return record_from(Backfill, row)
 
 
 async def insert(conn: asyncpg.Connection, account_id: str, customer_id: str, new: NewBackfill) -> str:
@@ -86,10 +60,8 @@ async def get(
         )
         if found is None:
             raise NotFound("backfill", backfill_id)
-    row = await conn.fetchrow(_SELECT + " WHERE b.account_id = $1 AND b.id = $2", account_id, backfill_id)
-    if row is None:
-        raise NotFound("backfill", backfill_id)
-    return _backfill_from(row)
+    sql = _SELECT + " WHERE b.account_id = $1 AND b.id = $2"
+    return _backfill_from(await fetch_row(conn, "backfill", backfill_id, sql, account_id, backfill_id))
 
 
 async def pending_overlapping(

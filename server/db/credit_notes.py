@@ -17,10 +17,10 @@ import asyncpg
 
 from server.db.customers import transaction_from
 from server.db.invoices import TRANSACTION_JSON
-from server.db.json import as_date
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery
+from server.db.where import Where
 from server.domain.credit_notes import CreditNote, CreditNoteFilter, CreditNoteKind, CreditNoteLine, CreditNoteReason
-from server.domain.errors import NotFound
 from server.domain.ids import new_id
 
 _LINE_JSON = """
@@ -46,37 +46,15 @@ JOIN customers c ON c.account_id = n.account_id AND c.id = n.customer_id
 """
 
 
-def _line_from(data: Mapping[str, Any]) -> CreditNoteLine:
-    return CreditNoteLine(
-        id=data["id"],
-        invoice_line_item_id=data["invoice_line_item_id"],
-        name=data["name"],
-        amount=Decimal(data["amount"]),
-        start_date=as_date(data["start_date"]),
-        end_date=as_date(data["end_date"]),
-    )
-
-
 def credit_note_from(row: Mapping[str, Any]) -> CreditNote:
     """The credit note of a row selected with CREDIT_NOTE_SELECT."""
-    return CreditNote(
-        id=row["id"],
+    return record_from(
+        CreditNote,
+        row,
         number=row["credit_note_number"],
-        invoice_id=row["invoice_id"],
-        invoice_number=row["invoice_number"] or "",
-        customer_id=row["customer_id"],
-        external_customer_id=row["external_customer_id"] or "",
-        currency=row["currency"],
         kind=CreditNoteKind(row["type"]),
-        reason=CreditNoteReason(row["reason"]),
-        memo=row["memo"],
-        total=row["total"],
-        applied_to_amount_due=row["applied_to_amount_due"],
-        credited_to_balance=row["credited_to_balance"],
-        lines=tuple(_line_from(li) for li in row["line_items"]),
+        lines=tuple(record_from(CreditNoteLine, li) for li in row["line_items"]),
         balance_transactions=tuple(transaction_from(t) for t in row["balance_transactions"]),
-        created_at=row["created_at"],
-        voided_at=row["voided_at"],
     )
 
 
@@ -155,19 +133,14 @@ async def insert(conn: asyncpg.Connection, account_id: str, note: NoteToStore) -
 
 async def get(conn: asyncpg.Connection, account_id: str, note_id: str) -> CreditNote:
     """One credit note with its lines and ledger rows; NotFound otherwise."""
-    row = await conn.fetchrow(CREDIT_NOTE_SELECT + " WHERE n.account_id = $1 AND n.id = $2", account_id, note_id)
-    if row is None:
-        raise NotFound("credit_note", note_id)
-    return credit_note_from(row)
+    sql = CREDIT_NOTE_SELECT + " WHERE n.account_id = $1 AND n.id = $2"
+    return credit_note_from(await fetch_row(conn, "credit_note", note_id, sql, account_id, note_id))
 
 
 async def parties_of(conn: asyncpg.Connection, account_id: str, note_id: str) -> tuple[str, str]:
     """(invoice id, customer id) of a note: they never change, so they can be read before taking locks."""
-    row = await conn.fetchrow(
-        "SELECT invoice_id, customer_id FROM credit_notes WHERE account_id = $1 AND id = $2", account_id, note_id
-    )
-    if row is None:
-        raise NotFound("credit_note", note_id)
+    sql = "SELECT invoice_id, customer_id FROM credit_notes WHERE account_id = $1 AND id = $2"
+    row = await fetch_row(conn, "credit_note", note_id, sql, account_id, note_id)
     return row["invoice_id"], row["customer_id"]
 
 
@@ -207,24 +180,12 @@ def list_query(
     account_id: str, filters: CreditNoteFilter, after: tuple[dt.datetime, str] | None
 ) -> ListQuery[CreditNote]:
     """SQL and arguments listing credit notes newest first (ties by id) after a keyset position."""
-    args: list[Any] = [account_id]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    conditions = ["n.account_id = $1"]
+    where = Where("n.account_id = $1", account_id)
     if filters.customer_id is not None:
-        conditions.append(f"n.customer_id = {arg(filters.customer_id)}")
+        where.add(f"n.customer_id = {where.arg(filters.customer_id)}")
     if filters.external_customer_id is not None:
-        conditions.append(f"c.external_customer_id = {arg(filters.external_customer_id)}")
+        where.add(f"c.external_customer_id = {where.arg(filters.external_customer_id)}")
     if filters.invoice_id is not None:
-        conditions.append(f"n.invoice_id = {arg(filters.invoice_id)}")
-    bounds = filters.created
-    for op, value in ((">", bounds.gt), (">=", bounds.gte), ("<", bounds.lt), ("<=", bounds.lte)):
-        if value is not None:
-            conditions.append(f"n.created_at {op} {arg(value)}")
-    if after is not None:
-        conditions.append(f"(n.created_at, n.id) < ({arg(after[0])}, {arg(after[1])})")
-    sql = CREDIT_NOTE_SELECT + " WHERE " + " AND ".join(conditions) + " ORDER BY n.created_at DESC, n.id DESC"
-    return ListQuery(sql, args, credit_note_from)
+        where.add(f"n.invoice_id = {where.arg(filters.invoice_id)}")
+    where.within(filters.created, "n.created_at")
+    return where.newest_first(CREDIT_NOTE_SELECT, "n", after, credit_note_from)

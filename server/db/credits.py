@@ -15,8 +15,9 @@ from typing import Any
 
 import asyncpg
 
-from server.db.json import as_date, as_datetime
+from server.db.records import record_from
 from server.db.snapshots import ListQuery
+from server.db.where import Where
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType
 from server.domain.ids import new_id
 
@@ -31,36 +32,11 @@ _BLOCK_JSON = """
 
 def block_from(data: Mapping[str, Any]) -> CreditBlock:
     """A block from its JSON form (_BLOCK_JSON)."""
-    cost = data["per_unit_cost_basis"]
-    expiry = data["expiry_date"]
-    return CreditBlock(
-        id=data["id"],
-        customer_id=data["customer_id"],
-        currency=data["currency"],
-        amount=Decimal(data["amount"]),
-        remaining=Decimal(data["remaining"]),
-        per_unit_cost_basis=None if cost is None else Decimal(cost),
-        effective_date=as_date(data["effective_date"]),
-        expiry_date=None if expiry is None else as_date(expiry),
-        description=data["description"],
-        created_at=as_datetime(data["created_at"]),
-    )
+    return record_from(CreditBlock, data)
 
 
 def _entry_from(row: Mapping[str, Any]) -> LedgerEntry:
-    return LedgerEntry(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        block=block_from(row["block"]),
-        entry_type=LedgerEntryType(row["entry_type"]),
-        amount=row["amount"],
-        starting_balance=row["starting_balance"],
-        ending_balance=row["ending_balance"],
-        invoice_id=row["invoice_id"] or "",
-        line_item_id=row["line_item_id"] or "",
-        description=row["description"],
-        created_at=row["created_at"],
-    )
+    return record_from(LedgerEntry, row)
 
 
 _ENTRY_SELECT = f"""
@@ -262,29 +238,13 @@ async def remaining_of(conn: asyncpg.Connection, account_id: str, block_ids: Seq
 
 def blocks_query(account_id: str, customer_id: str, after: tuple[dt.datetime, str] | None) -> ListQuery[CreditBlock]:
     """SQL and arguments listing a customer's blocks, newest first."""
-    args: list[Any] = [account_id, customer_id]
-    condition = ""
-    if after is not None:
-        args += list(after)
-        condition = " AND (b.created_at, b.id) < ($3, $4)"
-    return ListQuery(
-        f"SELECT {_BLOCK_JSON} AS block FROM credit_blocks b WHERE b.account_id = $1 AND b.customer_id = $2"
-        f"{condition} ORDER BY b.created_at DESC, b.id DESC",
-        args,
-        lambda row: block_from(row["block"]),
+    return Where("b.account_id = $1 AND b.customer_id = $2", account_id, customer_id).newest_first(
+        f"SELECT {_BLOCK_JSON} AS block FROM credit_blocks b", "b", after, lambda row: block_from(row["block"])
     )
 
 
 def entries_query(account_id: str, customer_id: str, after: tuple[dt.datetime, str] | None) -> ListQuery[LedgerEntry]:
     """SQL and arguments listing a customer's ledger entries, newest first."""
-    args: list[Any] = [account_id, customer_id]
-    condition = ""
-    if after is not None:
-        args += list(after)
-        condition = " AND (e.created_at, e.id) < ($3, $4)"
-    return ListQuery(
-        _ENTRY_SELECT + f" WHERE e.account_id = $1 AND e.customer_id = $2{condition}"
-        " ORDER BY e.created_at DESC, e.id DESC",
-        args,
-        _entry_from,
+    return Where("e.account_id = $1 AND e.customer_id = $2", account_id, customer_id).newest_first(
+        _ENTRY_SELECT, "e", after, _entry_from
     )

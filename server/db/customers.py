@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any, Literal
 
 import asyncpg
 
-from server.db.json import as_datetime
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery
+from server.db.where import Where
 from server.domain import money
 from server.domain.customers import (
     Address,
@@ -25,9 +25,10 @@ from server.domain.customers import (
     BalanceTransaction,
     Customer,
     CustomerChanges,
+    CustomerRef,
     NewCustomer,
 )
-from server.domain.errors import AlreadyExists, NotFound
+from server.domain.errors import AlreadyExists
 from server.domain.ids import new_id
 from server.domain.tax_ids import TaxId
 from server.domain.validation import TimeRange
@@ -49,54 +50,31 @@ def address_json(value: Address | TaxId | None) -> dict[str, Any] | None:
     return None if value is None else dataclasses.asdict(value)
 
 
-def address_from(value: Mapping[str, str] | None) -> Address | None:
-    """The address stored as JSON (None stays None)."""
-    return None if value is None else Address(**value)
-
-
-def tax_id_from(value: Mapping[str, str] | None) -> TaxId | None:
-    """The tax id stored as JSON (None stays None)."""
-    return None if value is None else TaxId(**value)
+def assignments(
+    args: list[Any], plain: Mapping[str, object | None], parts: Mapping[str, Address | TaxId | None]
+) -> list[str]:
+    """The SET assignments of the changes named (None: unchanged), each value appended to `args`: a plain
+    column as it is, an address or a tax id as its JSON form (an empty one removes it)."""
+    result = []
+    for column, value in plain.items():
+        if value is not None:
+            args.append(value)
+            result.append(f"{column} = ${len(args)}")
+    for column, part in parts.items():
+        if part is not None:
+            args.append(address_json(part) if any(dataclasses.astuple(part)) else None)
+            result.append(f"{column} = ${len(args)}")
+    return result
 
 
 def customer_from(row: Mapping[str, Any]) -> Customer:
     """The customer of a row selected with CUSTOMER_COLUMNS."""
-    return Customer(
-        id=row["id"],
-        external_customer_id=row["external_customer_id"] or "",
-        name=row["name"],
-        email=row["email"],
-        currency=row["currency"],
-        timezone=row["timezone"],
-        billing_address=address_from(row["billing_address"]),
-        shipping_address=address_from(row["shipping_address"]),
-        tax_id=tax_id_from(row["tax_id"]),
-        auto_collection=row["auto_collection"],
-        auto_issuance=row["auto_issuance"],
-        net_terms=row["net_terms"],
-        metadata=row["metadata"],
-        balance=row["balance"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        credit_balance=row["credit_balance"],
-    )
+    return record_from(Customer, row)
 
 
 def transaction_from(row: Mapping[str, Any]) -> BalanceTransaction:
     """The ledger row selected with TRANSACTION_COLUMNS (or its JSON form, numbers and times as text)."""
-    return BalanceTransaction(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        action=BalanceAction(row["action"]),
-        direction=BalanceDirection(row["type"]),
-        amount=Decimal(row["amount"]),
-        starting_balance=Decimal(row["starting_balance"]),
-        ending_balance=Decimal(row["ending_balance"]),
-        invoice_id=row["invoice_id"],
-        credit_note_id=row["credit_note_id"],
-        description=row["description"],
-        created_at=as_datetime(row["created_at"]),
-    )
+    return record_from(BalanceTransaction, row, direction=BalanceDirection(row["type"]))
 
 
 async def insert(conn: asyncpg.Connection, account_id: str, customer: NewCustomer) -> Customer:
@@ -150,14 +128,17 @@ async def get(
     """One customer by id or external id; NotFound otherwise. `lock` takes its row lock."""
     column, value = ("id", customer_id) if customer_id else ("external_customer_id", external_customer_id)
     clause = {None: "", "update": " FOR NO KEY UPDATE", "share": " FOR SHARE"}[lock]
-    row = await conn.fetchrow(
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}",
-        account_id,
-        value,
+    sql = f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE c.account_id = $1 AND c.{column} = $2{clause}"
+    return customer_from(await fetch_row(conn, "customer", value, sql, account_id, value))
+
+
+async def get_named(
+    conn: asyncpg.Connection, account_id: str, ref: CustomerRef, *, lock: Literal["update", "share"] | None = None
+) -> Customer:
+    """The customer a reference names (by id or external id); NotFound otherwise. `lock` takes its row lock."""
+    return await get(
+        conn, account_id, customer_id=ref.customer_id, external_customer_id=ref.external_customer_id, lock=lock
     )
-    if row is None:
-        raise NotFound("customer", value)
-    return customer_from(row)
 
 
 async def has_invoices(conn: asyncpg.Connection, account_id: str, customer_id: str) -> bool:
@@ -172,7 +153,6 @@ async def update(
     conn: asyncpg.Connection, account_id: str, customer_id: str, changes: CustomerChanges, metadata: Mapping[str, str]
 ) -> Customer:
     """Write the named changes (the caller holds the row lock and computed the new metadata)."""
-    assignments: list[str] = ["updated_at = now()", "metadata = $3"]
     args: list[Any] = [account_id, customer_id, metadata]
     plain = {
         "name": changes.name,
@@ -183,50 +163,25 @@ async def update(
         "auto_issuance": changes.auto_issuance,
         "net_terms": changes.net_terms,
     }
-    for column, plain_value in plain.items():
-        if plain_value is not None:
-            args.append(plain_value)
-            assignments.append(f"{column} = ${len(args)}")
-    removable: dict[str, Address | TaxId | None] = {
+    parts = {
         "billing_address": changes.billing_address,
         "shipping_address": changes.shipping_address,
         "tax_id": changes.tax_id,
     }
-    for column, value in removable.items():
-        if value is not None:
-            empty = not any(dataclasses.astuple(value))
-            args.append(None if empty else address_json(value))
-            assignments.append(f"{column} = ${len(args)}")
+    changed = ["updated_at = now()", "metadata = $3", *assignments(args, plain, parts)]
     row = await conn.fetchrow(
-        f"UPDATE customers c SET {', '.join(assignments)} WHERE c.account_id = $1 AND c.id = $2 "
+        f"UPDATE customers c SET {', '.join(changed)} WHERE c.account_id = $1 AND c.id = $2 "
         f"RETURNING {CUSTOMER_COLUMNS}",
         *args,
     )
     return customer_from(row)
 
 
-def _time_conditions(bounds: TimeRange, column: str, args: list[Any]) -> list[str]:
-    """SQL conditions for the bounds that are set, appending their values to args."""
-    conditions = []
-    for op, value in ((">", bounds.gt), (">=", bounds.gte), ("<", bounds.lt), ("<=", bounds.lte)):
-        if value is not None:
-            args.append(value)
-            conditions.append(f"{column} {op} ${len(args)}")
-    return conditions
-
-
 def list_query(account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None) -> ListQuery[Customer]:
     """SQL and arguments listing customers newest first, after a keyset position."""
-    args: list[Any] = [account_id]
-    conditions = ["c.account_id = $1", *_time_conditions(created, "c.created_at", args)]
-    if after is not None:
-        args += list(after)
-        conditions.append(f"(c.created_at, c.id) < (${len(args) - 1}, ${len(args)})")
-    sql = (
-        f"SELECT {CUSTOMER_COLUMNS} FROM customers c WHERE {' AND '.join(conditions)} "
-        "ORDER BY c.created_at DESC, c.id DESC"
-    )
-    return ListQuery(sql, args, customer_from)
+    where = Where("c.account_id = $1", account_id)
+    where.within(created, "c.created_at")
+    return where.newest_first(f"SELECT {CUSTOMER_COLUMNS} FROM customers c", "c", after, customer_from)
 
 
 async def insert_balance_transaction(
@@ -285,13 +240,7 @@ def transactions_query(
     account_id: str, customer_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None
 ) -> ListQuery[BalanceTransaction]:
     """SQL and arguments listing a customer's ledger newest first, after a keyset position."""
-    args: list[Any] = [account_id, customer_id]
-    conditions = ["t.account_id = $1", "t.customer_id = $2", *_time_conditions(created, "t.created_at", args)]
-    if after is not None:
-        args += list(after)
-        conditions.append(f"(t.created_at, t.id) < (${len(args) - 1}, ${len(args)})")
-    sql = (
-        f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t WHERE {' AND '.join(conditions)} "
-        "ORDER BY t.created_at DESC, t.id DESC"
-    )
-    return ListQuery(sql, args, transaction_from)
+    where = Where("t.account_id = $1 AND t.customer_id = $2", account_id, customer_id)
+    where.within(created, "t.created_at")
+    select = f"SELECT {TRANSACTION_COLUMNS} FROM customer_balance_transactions t"
+    return where.newest_first(select, "t", after, transaction_from)

@@ -7,19 +7,16 @@ from typing import Any
 
 import asyncpg
 
-from server.db.account_profiles import seller_from
 from server.db.credit_notes import CREDIT_NOTE_SELECT, credit_note_from
-from server.db.customers import address_from, tax_id_from
 from server.db.invoices import INVOICE_SELECT, invoice_from
+from server.db.records import fetch_row, record_from
 from server.domain.documents import (
-    BilledCustomer,
     CreditedInvoice,
     CreditNoteDocument,
     DocumentParties,
     InvoiceDocument,
     listed_credit_notes,
 )
-from server.domain.errors import NotFound
 
 # The invoice as GetInvoice reads it, and the parties copied onto it (migration 0005), from one snapshot.
 _DOCUMENT_SELECT = f"""
@@ -37,18 +34,12 @@ JOIN invoices i ON i.account_id = $1 AND i.id = note.invoice_id
 
 
 def _parties_from(parties: Mapping[str, Any]) -> DocumentParties:
-    customer = parties["customer"]
-    return DocumentParties(
-        seller=seller_from(parties["seller"]),
-        customer=BilledCustomer(name=customer["name"], email=customer["email"], timezone=customer["timezone"]),
-    )
+    return record_from(DocumentParties, parties)
 
 
 async def invoice_document(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceDocument:
     """The invoice and the parties its document prints; NotFound for an unknown or another account's invoice."""
-    row = await conn.fetchrow(_DOCUMENT_SELECT, account_id, invoice_id)
-    if row is None:
-        raise NotFound("invoice", invoice_id)
+    row = await fetch_row(conn, "invoice", invoice_id, _DOCUMENT_SELECT, account_id, invoice_id)
     parties = _parties_from(row["document_parties"])
     invoice = invoice_from(row)
     return InvoiceDocument(
@@ -61,17 +52,10 @@ async def invoice_document(conn: asyncpg.Connection, account_id: str, invoice_id
 async def credit_note_document(conn: asyncpg.Connection, account_id: str, note_id: str) -> CreditNoteDocument:
     """The credit note, its invoice's number, date and billing details, and the parties copied onto the
     invoice; NotFound for an unknown or another account's note."""
-    row = await conn.fetchrow(_CREDIT_NOTE_DOCUMENT_SELECT, account_id, note_id)
-    if row is None:
-        raise NotFound("credit_note", note_id)
+    row = await fetch_row(conn, "credit_note", note_id, _CREDIT_NOTE_DOCUMENT_SELECT, account_id, note_id)
     note = credit_note_from(row)
     return CreditNoteDocument(
         note=note,
-        invoice=CreditedInvoice(
-            number=note.invoice_number,
-            invoice_date=row["invoice_date"],
-            billing_address=address_from(row["billing_address"]),
-            customer_tax_id=tax_id_from(row["customer_tax_id"]),
-        ),
+        invoice=record_from(CreditedInvoice, row, number=note.invoice_number),
         parties=_parties_from(row["document_parties"]),
     )

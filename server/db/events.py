@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from server.db.records import record_from
 from server.domain.events import InvoiceEvent, InvoiceEventKind
 
 CHANNEL = "invoice_events"
@@ -60,18 +61,7 @@ async def after(conn: asyncpg.Connection, account_id: str, sequence: int, limit:
         sequence,
         limit,
     )
-    return [
-        InvoiceEvent(
-            sequence=r["sequence"],
-            kind=InvoiceEventKind(r["type"]),
-            invoice_id=r["invoice_id"],
-            customer_id=r["customer_id"],
-            version=r["version"],
-            occurred_at=r["occurred_at"],
-            invoice=r["invoice"],
-        )
-        for r in rows
-    ]
+    return [record_from(InvoiceEvent, r, kind=InvoiceEventKind(r["type"])) for r in rows]
 
 
 async def retained_range(conn: asyncpg.Connection, account_id: str) -> tuple[int | None, int]:

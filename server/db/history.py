@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from server.db.records import record_from
 from server.db.snapshots import ListQuery
 from server.domain.history import InvoiceVersion, PendingVersion
 from server.domain.invoices import InvoiceHeader
@@ -55,16 +56,7 @@ async def invoice_at(conn: asyncpg.Connection, account_id: str, invoice_id: str,
 
 
 def _version_from(row: Mapping[str, Any]) -> InvoiceVersion:
-    return InvoiceVersion(
-        invoice_id=row["invoice_id"],
-        version=row["version"],
-        changed_at=row["changed_at"],
-        method=row["method"],
-        key_id=row["key_id"],
-        request_id=row["request_id"],
-        invoice=row["invoice"],
-        previous=row["previous"],
-    )
+    return record_from(InvoiceVersion, row)
 
 
 def versions_query(account_id: str, invoice_id: str, after: int | None) -> ListQuery[InvoiceVersion]:

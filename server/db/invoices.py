@@ -18,13 +18,14 @@ from typing import Any
 
 import asyncpg
 
-from server.db.customers import address_from, address_json, tax_id_from, transaction_from
-from server.db.json import as_date, as_datetime
+from server.db.customers import address_json, transaction_from
+from server.db.json import as_date
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery, MergedQuery
 from server.domain import money
-from server.domain.credit_notes import CreditNoteKind, CreditNoteReason, InvoiceCreditNote
+from server.domain.credit_notes import CreditNoteKind, InvoiceCreditNote
 from server.domain.customers import BalanceDirection, Customer
-from server.domain.errors import AlreadyExists, NotFound
+from server.domain.errors import AlreadyExists
 from server.domain.ids import new_id
 from server.domain.invoices import (
     AdjustmentKind,
@@ -127,113 +128,42 @@ def discounts_json(discounts: Sequence[Discount]) -> list[dict[str, str]]:
 
 
 def _adjustment_from(data: Mapping[str, Any]) -> LineAdjustment:
-    return LineAdjustment(
-        kind=AdjustmentKind(data["adjustment_type"]),
-        amount=Decimal(data["amount"]),
-        configured=Decimal(data["configured"]),
-        is_invoice_level=data["is_invoice_level"],
-        reason=data.get("reason", ""),
-        id=data.get("id", ""),
-    )
+    return record_from(LineAdjustment, data, kind=AdjustmentKind(data["adjustment_type"]))
 
 
 def line_from(data: Mapping[str, Any]) -> Line:
     """A stored line from its JSON form (_LINE_JSON)."""
-    return Line(
-        id=data["id"],
-        name=data["name"],
-        quantity=Decimal(data["quantity"]),
-        unit_amount=Decimal(data["unit_amount"]),
-        start_date=as_date(data["start_date"]),
-        end_date=as_date(data["end_date"]),
-        subtotal=Decimal(data["subtotal"]),
+    return record_from(
+        Line,
+        data,
         adjustments=tuple(_adjustment_from(a) for a in data["adjustments"]),
-        adjusted_subtotal=Decimal(data["adjusted_subtotal"]),
-        credits_applied=Decimal(data["credits_applied"]),
-        partially_invoiced_amount=Decimal(data["partially_invoiced_amount"]),
-        amount=Decimal(data["amount"]),
         sub_line_data=tuple(data["sub_line_items"]),
         price_data=data["price"],
-        is_one_off=data["is_one_off"],
     )
 
 
 def _payment_from(data: Mapping[str, Any]) -> Payment:
-    return Payment(
-        id=data["id"],
-        amount=Decimal(data["amount"]),
-        received=as_date(data["payment_received_date"]),
-        external_id=data["external_id"] or "",
-        notes=data["notes"],
-        created_at=as_datetime(data["created_at"]),
-    )
+    return record_from(Payment, data, received=as_date(data["payment_received_date"]))
 
 
 def credit_note_summary_from(data: Mapping[str, Any]) -> InvoiceCreditNote:
     """A credit note as its invoice lists it, from its JSON form (_CREDIT_NOTE_JSON)."""
-    return InvoiceCreditNote(
-        id=data["id"],
-        number=data["credit_note_number"],
-        kind=CreditNoteKind(data["type"]),
-        reason=CreditNoteReason(data["reason"]),
-        memo=data["memo"],
-        total=Decimal(data["total"]),
-        applied_to_amount_due=Decimal(data["applied_to_amount_due"]),
-        credited_to_balance=Decimal(data["credited_to_balance"]),
-        created_at=as_datetime(data["created_at"]),
-        voided_at=None if data["voided_at"] is None else as_datetime(data["voided_at"]),
-    )
+    return record_from(InvoiceCreditNote, data, number=data["credit_note_number"], kind=CreditNoteKind(data["type"]))
 
 
 def header_from(row: Mapping[str, Any]) -> InvoiceHeader:
     """The invoice columns of a row selected with HEADER_COLUMNS."""
-    return InvoiceHeader(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        subscription_id=row["subscription_id"],
-        billing_boundary=row["billing_boundary"],
-        source=InvoiceSource(row["invoice_source"]),
-        status=InvoiceStatus(row["status"]),
-        version=row["version"],
-        invoice_number=row["invoice_number"] or "",
-        currency=row["currency"],
-        invoice_date=row["invoice_date"],
-        due_date=row["due_date"],
-        net_terms=row["net_terms"],
-        subtotal=row["subtotal"],
-        total=row["total"],
-        amount_due=row["amount_due"],
-        memo=row["memo"],
-        metadata=row["metadata"],
-        discounts=discounts_from(row["discounts"]),
-        minimum_amount=row["minimum_amount"],
-        maximum_amount=row["maximum_amount"],
-        auto_collection=row["auto_collection"],
-        will_auto_issue=row["will_auto_issue"],
-        billing_address=address_from(row["billing_address"]),
-        shipping_address=address_from(row["shipping_address"]),
-        customer_tax_id=tax_id_from(row["customer_tax_id"]),
-        hosted_invoice_url=row["hosted_invoice_url"],
-        invoice_pdf=row["invoice_pdf"],
-        eligible_to_issue_at=row["eligible_to_issue_at"],
-        scheduled_issue_at=row["scheduled_issue_at"],
-        issued_at=row["issued_at"],
-        paid_at=row["paid_at"],
-        voided_at=row["voided_at"],
-        issue_failed_at=row["issue_failed_at"],
-        payment_started_at=row["payment_started_at"],
-        payment_failed_at=row["payment_failed_at"],
-        sync_failed_at=row["sync_failed_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+    return record_from(
+        InvoiceHeader, row, source=InvoiceSource(row["invoice_source"]), discounts=discounts_from(row["discounts"])
     )
 
 
 def invoice_from(row: Mapping[str, Any]) -> Invoice:
     """The invoice of a row selected with INVOICE_SELECT."""
-    return Invoice(
+    return record_from(
+        Invoice,
+        row,
         header=header_from(row),
-        external_customer_id=row["external_customer_id"] or "",
         lines=tuple(line_from(li) for li in row["line_items"]),
         balance_transactions=tuple(transaction_from(t) for t in row["balance_transactions"]),
         payments=tuple(_payment_from(p) for p in row["payments"]),
@@ -370,10 +300,8 @@ async def insert_lines(
 
 async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Invoice:
     """One invoice with its lines, balance transactions and payments; NotFound otherwise."""
-    row = await conn.fetchrow(INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = $2", account_id, invoice_id)
-    if row is None:
-        raise NotFound("invoice", invoice_id)
-    return invoice_from(row)
+    sql = INVOICE_SELECT + " WHERE i.account_id = $1 AND i.id = $2"
+    return invoice_from(await fetch_row(conn, "invoice", invoice_id, sql, account_id, invoice_id))
 
 
 def list_query(
@@ -469,24 +397,15 @@ def _stored_from(row: Mapping[str, Any]) -> StoredInvoice:
 
 async def customer_of(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> str:
     """The id of the invoice's customer (never changes, so it can be read before taking locks)."""
-    customer_id: str | None = await conn.fetchval(
-        "SELECT customer_id FROM invoices WHERE account_id = $1 AND id = $2", account_id, invoice_id
-    )
-    if customer_id is None:
-        raise NotFound("invoice", invoice_id)
+    sql = "SELECT customer_id FROM invoices WHERE account_id = $1 AND id = $2"
+    customer_id: str = (await fetch_row(conn, "invoice", invoice_id, sql, account_id, invoice_id))[0]
     return customer_id
 
 
 async def lock(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> InvoiceHeader:
     """Lock the invoice row for this transaction and return its columns."""
-    row = await conn.fetchrow(
-        f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR NO KEY UPDATE",
-        account_id,
-        invoice_id,
-    )
-    if row is None:
-        raise NotFound("invoice", invoice_id)
-    return header_from(row)
+    sql = f"SELECT {HEADER_COLUMNS} FROM invoices i WHERE i.account_id = $1 AND i.id = $2 FOR NO KEY UPDATE"
+    return header_from(await fetch_row(conn, "invoice", invoice_id, sql, account_id, invoice_id))
 
 
 async def save(conn: asyncpg.Connection, account_id: str, invoice_id: str, changes: dict[str, Any]) -> None:
@@ -510,22 +429,7 @@ async def lines(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> l
         account_id,
         invoice_id,
     )
-    return [
-        Line(
-            id=r["id"],
-            name=r["name"],
-            quantity=r["quantity"],
-            unit_amount=r["unit_amount"],
-            start_date=r["start_date"],
-            end_date=r["end_date"],
-            subtotal=r["subtotal"],
-            adjustments=(),
-            adjusted_subtotal=r["adjusted_subtotal"],
-            amount=r["amount"],
-            is_one_off=r["is_one_off"],
-        )
-        for r in rows
-    ]
+    return [record_from(Line, r, adjustments=()) for r in rows]
 
 
 async def next_position(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> int:
@@ -570,14 +474,8 @@ async def delete_line(conn: asyncpg.Connection, account_id: str, invoice_id: str
 
 async def line_item(conn: asyncpg.Connection, account_id: str, line_id: str) -> Line:
     """One stored line item."""
-    value: dict[str, Any] | None = await conn.fetchval(
-        f"SELECT {_LINE_JSON} FROM invoice_line_items li WHERE li.account_id = $1 AND li.id = $2",
-        account_id,
-        line_id,
-    )
-    if value is None:
-        raise NotFound("line_item", line_id)
-    return line_from(value)
+    sql = f"SELECT {_LINE_JSON} FROM invoice_line_items li WHERE li.account_id = $1 AND li.id = $2"
+    return line_from((await fetch_row(conn, "line_item", line_id, sql, account_id, line_id))[0])
 
 
 async def next_invoice_number(conn: asyncpg.Connection, account_id: str) -> tuple[str, int]:

@@ -8,10 +8,12 @@ from typing import Any
 
 import asyncpg
 
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery
-from server.domain.errors import AlreadyExists, NotFound
+from server.db.where import Where
+from server.domain.errors import AlreadyExists
 from server.domain.ids import new_id
-from server.domain.plans import NewPlan, Plan
+from server.domain.plans import NewPlan, Plan, PlanRef
 
 _NAMES = ("id", "external_plan_id", "name", "currency", "prices", "metadata", "created_at")
 PLAN_COLUMNS = ", ".join(f"p.{name}" for name in _NAMES)
@@ -24,15 +26,7 @@ def plan_columns(prefix: str = "") -> str:
 
 def plan_from(row: Mapping[str, Any], prefix: str = "") -> Plan:
     """The plan of a row selected with plan_columns(prefix)."""
-    return Plan(
-        id=row[f"{prefix}id"],
-        external_plan_id=row[f"{prefix}external_plan_id"] or "",
-        name=row[f"{prefix}name"],
-        currency=row[f"{prefix}currency"],
-        prices=tuple(row[f"{prefix}prices"]),
-        metadata=row[f"{prefix}metadata"],
-        created_at=row[f"{prefix}created_at"],
-    )
+    return record_from(Plan, {name: row[f"{prefix}{name}"] for name in _NAMES})
 
 
 async def insert(conn: asyncpg.Connection, account_id: str, plan: NewPlan) -> Plan:
@@ -63,25 +57,19 @@ async def insert(conn: asyncpg.Connection, account_id: str, plan: NewPlan) -> Pl
 async def get(conn: asyncpg.Connection, account_id: str, *, plan_id: str = "", external_plan_id: str = "") -> Plan:
     """One plan by id or external id; NotFound otherwise."""
     column, value = ("id", plan_id) if plan_id else ("external_plan_id", external_plan_id)
-    row = await conn.fetchrow(
-        f"SELECT {PLAN_COLUMNS} FROM plans p WHERE p.account_id = $1 AND p.{column} = $2", account_id, value
-    )
-    if row is None:
-        raise NotFound("plan", value)
-    return plan_from(row)
+    sql = f"SELECT {PLAN_COLUMNS} FROM plans p WHERE p.account_id = $1 AND p.{column} = $2"
+    return plan_from(await fetch_row(conn, "plan", value, sql, account_id, value))
+
+
+async def get_named(conn: asyncpg.Connection, account_id: str, ref: PlanRef) -> Plan:
+    """The plan a reference names (by id or external id); NotFound otherwise."""
+    return await get(conn, account_id, plan_id=ref.plan_id, external_plan_id=ref.external_plan_id)
 
 
 def list_query(account_id: str, after: tuple[dt.datetime, str] | None) -> ListQuery[Plan]:
     """SQL and arguments listing plans newest first, after a keyset position."""
-    args: list[Any] = [account_id]
-    condition = ""
-    if after is not None:
-        args += list(after)
-        condition = " AND (p.created_at, p.id) < ($2, $3)"
-    return ListQuery(
-        f"SELECT {PLAN_COLUMNS} FROM plans p WHERE p.account_id = $1{condition} ORDER BY p.created_at DESC, p.id DESC",
-        args,
-        plan_from,
+    return Where("p.account_id = $1", account_id).newest_first(
+        f"SELECT {PLAN_COLUMNS} FROM plans p", "p", after, plan_from
     )
 
 

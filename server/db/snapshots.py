@@ -24,6 +24,7 @@ import asyncpg
 import asyncpg.cursor
 
 from server.db.pool import Database
+from server.domain.pages import Page
 
 R = TypeVar("R")
 
@@ -94,19 +95,18 @@ async def _single(conn: asyncpg.Connection, query: ListQuery[R], size: int) -> A
 async def batches(
     db: Database,
     query: ListQuery[R] | MergedQuery[R],
+    page: Page[Any],
     *,
-    size: int,
-    limit: int,
     complete: Callable[[asyncpg.Connection, list[R]], Awaitable[list[R]]] | None = None,
 ) -> AsyncGenerator[list[R], None]:
-    """The query's records in batches of at most `size`, at most `limit` in all (0: no limit).
+    """The query's records (built to start after `page.after`) in the page's batches, at most its limit in all.
 
     `complete`, when given, finishes each batch on the same connection, inside the same snapshot (reading
     what the batch's rows refer to).
     """
-    remaining = limit if limit > 0 else None
+    remaining = page.limit if page.limit > 0 else None
     async with db.snapshot() as conn:
-        want = size if remaining is None else min(size, remaining)
+        want = page.batch if remaining is None else min(page.batch, remaining)
         reader = _merged(conn, query, want) if isinstance(query, MergedQuery) else _single(conn, query, want)
         async with contextlib.aclosing(reader):
             async for records in reader:

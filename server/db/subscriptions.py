@@ -9,12 +9,13 @@ from typing import Any, Literal
 
 import asyncpg
 
-from server.db.json import as_date, as_datetime
+from server.db.json import as_date
 from server.db.plans import plan_columns, plan_from
+from server.db.records import fetch_row, record_from
 from server.db.snapshots import ListQuery
+from server.db.where import Where
 from server.domain.billing import BilledPeriods, CancelAt, Term
 from server.domain.changes import ChangeRecord
-from server.domain.errors import NotFound
 from server.domain.ids import new_id
 from server.domain.invoices import InvoiceStatus
 from server.domain.periods import Schedule
@@ -52,44 +53,16 @@ _FROM = """
 
 def change_from(data: Mapping[str, Any]) -> ChangeRecord:
     """A stored change from its JSON form (_CHANGE_JSON)."""
-    return ChangeRecord(
-        id=data["id"],
-        subscription_id=data["subscription_id"],
-        sequence=data["sequence"],
-        kind=ChangeKind(data["kind"]),
-        option=CancelAt(data["option"]),
-        effective_date=as_date(data["effective_date"]),
-        plan=plan_from(data["plan"]),
-        previous_plan_id=data["previous_plan_id"],
-        price_id=data["price_id"] or "",
-        quantity=None if data["quantity"] is None else Decimal(data["quantity"]),
-        previous_quantity=None if data["previous_quantity"] is None else Decimal(data["previous_quantity"]),
-        superseded_by=data["superseded_by"] or "",
-        superseded_at=None if data["superseded_at"] is None else as_datetime(data["superseded_at"]),
-        created_at=as_datetime(data["created_at"]),
-    )
+    return record_from(ChangeRecord, data, plan=plan_from(data["plan"]))
 
 
 def subscription_from(row: Mapping[str, Any]) -> SubscriptionRecord:
     """The subscription of a row selected with SUBSCRIPTION_COLUMNS and _FROM."""
-    return SubscriptionRecord(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        external_customer_id=row["external_customer_id"] or "",
-        timezone=row["timezone"],
-        customer_auto_issuance=row["customer_auto_issuance"],
+    return record_from(
+        SubscriptionRecord,
+        row,
         plan=plan_from(row, "plan_"),
-        start_date=row["start_date"],
-        end_date=row["end_date"],
-        ended_at=row["ended_at"],
-        align_to_start=row["align_to_start"],
-        net_terms=row["net_terms"],
-        auto_issuance=row["auto_issuance"],
-        metadata=row["metadata"],
-        next_boundary=row["next_boundary"],
-        created_at=row["created_at"],
         changes=tuple(change_from(c) for c in row["changes"]),
-        invoicing_threshold=row["invoicing_threshold"],
     )
 
 
@@ -135,14 +108,8 @@ async def get(
 ) -> SubscriptionRecord:
     """One subscription with its customer and plan; NotFound otherwise. `lock` takes its row lock."""
     clause = " FOR NO KEY UPDATE OF s" if lock else ""
-    row = await conn.fetchrow(
-        f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE s.account_id = $1 AND s.id = $2{clause}",
-        account_id,
-        subscription_id,
-    )
-    if row is None:
-        raise NotFound("subscription", subscription_id)
-    return subscription_from(row)
+    sql = f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE s.account_id = $1 AND s.id = $2{clause}"
+    return subscription_from(await fetch_row(conn, "subscription", subscription_id, sql, account_id, subscription_id))
 
 
 async def set_end(
@@ -192,29 +159,20 @@ def list_query(
     The status of a subscription depends on the customer's local date at `now`,
     so it is computed here rather than stored.
     """
-    args: list[Any] = [account_id]
-    conditions = ["s.account_id = $1"]
+    where = Where("s.account_id = $1", account_id)
     if statuses:
-        args += [now, statuses]
-        today = f"(${len(args) - 1}::timestamptz AT TIME ZONE c.timezone)::date"
-        conditions.append(
-            f"CASE WHEN s.ended_at IS NOT NULL AND s.ended_at <= ${len(args) - 1}::timestamptz THEN 'ended'"
+        at = where.arg(now)
+        today = f"({at}::timestamptz AT TIME ZONE c.timezone)::date"
+        where.add(
+            f"CASE WHEN s.ended_at IS NOT NULL AND s.ended_at <= {at}::timestamptz THEN 'ended'"
             f" WHEN s.start_date > {today} THEN 'upcoming' ELSE 'active' END"
-            f" = ANY(${len(args)}::text[])"
+            f" = ANY({where.arg(statuses)}::text[])"
         )
     if customer_id:
-        args.append(customer_id)
-        conditions.append(f"s.customer_id = ${len(args)}")
+        where.add(f"s.customer_id = {where.arg(customer_id)}")
     if external_customer_id:
-        args.append(external_customer_id)
-        conditions.append(f"c.external_customer_id = ${len(args)}")
-    if after is not None:
-        args += list(after)
-        conditions.append(f"(s.created_at, s.id) < (${len(args) - 1}, ${len(args)})")
-    sql = (
-        f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM} WHERE {' AND '.join(conditions)} ORDER BY s.created_at DESC, s.id DESC"
-    )
-    return ListQuery(sql, args, subscription_from)
+        where.add(f"c.external_customer_id = {where.arg(external_customer_id)}")
+    return where.newest_first(f"SELECT {SUBSCRIPTION_COLUMNS} {_FROM}", "s", after, subscription_from)
 
 
 async def due_for_invoicing(
@@ -359,28 +317,16 @@ async def supersede(
 
 async def get_change(conn: asyncpg.Connection, account_id: str, change_id: str) -> ChangeRecord:
     """One stored change."""
-    value = await conn.fetchval(
-        f"SELECT {_CHANGE_JSON} {_CHANGES_FROM} WHERE sc.account_id = $1 AND sc.id = $2", account_id, change_id
-    )
-    if value is None:
-        raise NotFound("subscription_change", change_id)
-    return change_from(value)
+    sql = f"SELECT {_CHANGE_JSON} {_CHANGES_FROM} WHERE sc.account_id = $1 AND sc.id = $2"
+    return change_from((await fetch_row(conn, "subscription_change", change_id, sql, account_id, change_id))[0])
 
 
 def changes_query(
     account_id: str, subscription_id: str, after: tuple[dt.datetime, str] | None
 ) -> ListQuery[ChangeRecord]:
     """SQL and arguments listing a subscription's changes (superseded ones too), newest first."""
-    args: list[Any] = [account_id, subscription_id]
-    condition = ""
-    if after is not None:
-        args += list(after)
-        condition = " AND (sc.created_at, sc.id) < ($3, $4)"
-    return ListQuery(
-        f"SELECT {_CHANGE_JSON} AS change {_CHANGES_FROM}"
-        f" WHERE sc.account_id = $1 AND sc.subscription_id = $2{condition} ORDER BY sc.created_at DESC, sc.id DESC",
-        args,
-        lambda row: change_from(row["change"]),
+    return Where("sc.account_id = $1 AND sc.subscription_id = $2", account_id, subscription_id).newest_first(
+        f"SELECT {_CHANGE_JSON} AS change {_CHANGES_FROM}", "sc", after, lambda row: change_from(row["change"])
     )
 
 

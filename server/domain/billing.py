@@ -473,26 +473,35 @@ def cancellation_end(
     - at the end of the term: at the end of the current (or, before the start,
       the first) billing period.
     """
-    schedule, zone = term.schedule, term.timezone
+    today = today_while_open(term, now)
+    if option is CancelAt.IMMEDIATE:
+        if today < term.schedule.start_date:
+            return term.schedule.start_date, now
+        return today + dt.timedelta(days=1), now
+    end = scheduled_day(term, option, today, requested, "cancellation_date")
+    return end, instant(end, term.timezone)
+
+
+def today_while_open(term: Term, now: dt.datetime) -> dt.date:
+    """Today in the subscription's timezone; FailedPrecondition once it has ended (it can no longer change)."""
     if term.ended_at is not None and term.ended_at <= now:
         raise FailedPrecondition("SUBSCRIPTION_ENDED", "the subscription has already ended", subject="status")
-    today = today_in(zone, now)
-    if option is CancelAt.IMMEDIATE:
-        if today < schedule.start_date:
-            return schedule.start_date, now
-        return today + dt.timedelta(days=1), now
+    return today_in(term.timezone, now)
+
+
+def scheduled_day(term: Term, option: CancelAt, today: dt.date, requested: dt.date | None, field: str) -> dt.date:
+    """The day a cancellation or change not made immediately takes effect: the requested date (today or later,
+    not before the start: FailedPrecondition naming `field` otherwise), or the end of the current (before the
+    start, the first) billing period."""
+    schedule = term.schedule
     if option is CancelAt.REQUESTED_DATE:
         assert requested is not None
         if requested < schedule.start_date or requested < today:
             raise FailedPrecondition(
-                "CANCELLATION_DATE_IN_PAST",
-                "cancellation_date must not be before today or the start date",
-                subject="cancellation_date",
+                f"{field.upper()}_IN_PAST", f"{field} must not be before today or the start date", subject=field
             )
-        end = requested
-    else:
-        end = schedule.period_containing(max(today, schedule.start_date)).end
-    return end, instant(end, zone)
+        return requested
+    return schedule.period_containing(max(today, schedule.start_date)).end
 
 
 @money.exact

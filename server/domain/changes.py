@@ -13,13 +13,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
-from server.domain.billing import CancelAt, Term
+from server.domain.billing import CancelAt, Term, scheduled_day, today_while_open
 from server.domain.errors import FailedPrecondition, Violations
 from server.domain.invoices import add_months
 from server.domain.plans import Plan, PlanRef, plan_months
 from server.domain.pricing import Cadence, Price, PriceType
 from server.domain.timeline import ChangeKind, Phase, parsed_prices
-from server.domain.validation import today_in
 
 # How far ahead a change may be dated (as cancellations): its periods are laid out when it is made.
 CHANGE_WINDOW_MONTHS: Final = 60
@@ -100,23 +99,11 @@ def change_date(term: Term, option: CancelAt, now: dt.datetime, requested: dt.da
     A subscription that has ended cannot change, nor can one on or after the
     day it ends.
     """
-    schedule, zone = term.schedule, term.timezone
-    if term.ended_at is not None and term.ended_at <= now:
-        raise FailedPrecondition("SUBSCRIPTION_ENDED", "the subscription has already ended", subject="status")
-    today = today_in(zone, now)
+    today = today_while_open(term, now)
     if option is CancelAt.IMMEDIATE:
-        day = max(today, schedule.start_date)
-    elif option is CancelAt.REQUESTED_DATE:
-        assert requested is not None
-        if requested < schedule.start_date or requested < today:
-            raise FailedPrecondition(
-                "CHANGE_DATE_IN_PAST",
-                "change_date must not be before today or the start date",
-                subject="change_date",
-            )
-        day = requested
+        day = max(today, term.schedule.start_date)
     else:
-        day = schedule.period_containing(max(today, schedule.start_date)).end
+        day = scheduled_day(term, option, today, requested, "change_date")
     if term.end_date is not None and day >= term.end_date:
         raise FailedPrecondition(
             "SUBSCRIPTION_ENDS_BEFORE_CHANGE",

@@ -107,36 +107,37 @@ class NotFound(DomainError):
         self.identifier = identifier
 
 
-class FailedPrecondition(DomainError):
-    """A state rule forbids the operation (`INVOICE_NOT_DRAFT`, ...)."""
-
-    def __init__(self, reason: str, message: str, *, subject: str = "", metadata: dict[str, str] | None = None) -> None:
-        super().__init__(message, reason=reason, metadata=metadata)
-        self.subject = subject
-
-
-class AlreadyExists(DomainError):
-    """A unique key is taken (external id, reused request_id)."""
+class ReasonedError(DomainError):
+    """A domain error whose raiser names its reason: made as (reason, message)."""
 
     def __init__(self, reason: str, message: str, *, metadata: dict[str, str] | None = None) -> None:
         super().__init__(message, reason=reason, metadata=metadata)
 
 
-class Aborted(DomainError):
+class FailedPrecondition(ReasonedError):
+    """A state rule forbids the operation (`INVOICE_NOT_DRAFT`, ...)."""
+
+    def __init__(self, reason: str, message: str, *, subject: str = "", metadata: dict[str, str] | None = None) -> None:
+        super().__init__(reason, message, metadata=metadata)
+        self.subject = subject
+
+
+class AlreadyExists(ReasonedError):
+    """A unique key is taken (external id, reused request_id)."""
+
+
+class Aborted(ReasonedError):
     """A concurrency conflict: a version mismatch or a lost lock race."""
 
     def __init__(
         self, reason: str, message: str, *, retry_after_ms: int | None = None, metadata: dict[str, str] | None = None
     ) -> None:
-        super().__init__(message, reason=reason, metadata=metadata)
+        super().__init__(reason, message, metadata=metadata)
         self.retry_after_ms = retry_after_ms
 
 
-class OutOfRange(DomainError):
+class OutOfRange(ReasonedError):
     """A position outside what is kept, such as a change-stream sequence past its retention."""
-
-    def __init__(self, reason: str, message: str, *, metadata: dict[str, str] | None = None) -> None:
-        super().__init__(message, reason=reason, metadata=metadata)
 
 
 class Unauthenticated(DomainError):

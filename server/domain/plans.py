@@ -212,9 +212,24 @@ def _model_config(
     return _matrix(raw, field, v, stored=stored)
 
 
-def _tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -> list[Tier]:
+def _tier_count_ok(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -> bool:
+    """A tiered or bulk price has 1 to MAX_TIERS tiers."""
     if not items or len(items) > MAX_TIERS:
         v.add(field, f"must have 1 to {MAX_TIERS} tiers")
+        return False
+    return True
+
+
+def _check_open_end(end: Decimal | None, is_last: bool, path: str, what: str, v: Violations) -> None:
+    """Every tier but the last has an end (`path`); the last is open: it has no `what` (end, cap)."""
+    if end is None and not is_last:
+        v.add(path, "is required on every tier but the last")
+    if end is not None and is_last:
+        v.add(path, f"must be empty on the last tier (it has no {what})")
+
+
+def _tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -> list[Tier]:
+    if not _tier_count_ok(items, field, v):
         return []
     tiers = []
     expected_first = Decimal(0)
@@ -226,13 +241,9 @@ def _tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -> lis
         amount = _decimal(item, "unit_amount", path, v)
         if first != expected_first:
             v.add(f"{path}.first_unit", f"must be {money.to_wire(expected_first)}, where the previous tier ends")
-        is_last = index == len(items) - 1
-        if last is None and not is_last:
-            v.add(f"{path}.last_unit", "is required on every tier but the last")
+        _check_open_end(last, index == len(items) - 1, f"{path}.last_unit", "end", v)
         if last is not None and last <= first:
             v.add(f"{path}.last_unit", "must be above first_unit")
-        if last is not None and is_last:
-            v.add(f"{path}.last_unit", "must be empty on the last tier (it has no end)")
         if amount is not None:
             tiers.append(Tier(first, last, amount))
         expected_first = last if last is not None else first
@@ -240,8 +251,7 @@ def _tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -> lis
 
 
 def _bulk_tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -> list[BulkTier]:
-    if not items or len(items) > MAX_TIERS:
-        v.add(field, f"must have 1 to {MAX_TIERS} tiers")
+    if not _tier_count_ok(items, field, v):
         return []
     tiers = []
     previous = Decimal(0)
@@ -249,11 +259,7 @@ def _bulk_tiers(items: Sequence[Mapping[str, Any]], field: str, v: Violations) -
         path = f"{field}[{index}]"
         maximum = _decimal(item, "maximum_units", path, v, required=False)
         amount = _decimal(item, "unit_amount", path, v)
-        is_last = index == len(items) - 1
-        if maximum is None and not is_last:
-            v.add(f"{path}.maximum_units", "is required on every tier but the last")
-        if maximum is not None and is_last:
-            v.add(f"{path}.maximum_units", "must be empty on the last tier (it has no cap)")
+        _check_open_end(maximum, index == len(items) - 1, f"{path}.maximum_units", "cap", v)
         if maximum is not None and maximum <= previous:
             v.add(f"{path}.maximum_units", "must grow from tier to tier")
         if amount is not None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from server.db import account_profiles as repo
 from server.db.pool import Database
 from server.domain.accounts import AccountProfile, ProfileChanges
+from server.usecases.reads import read
 from server.usecases.unit import Tx
 
 
 async def get_account_profile(db: Database, account_id: str) -> AccountProfile:
     """GetAccountProfile."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id)
+    return await read(db, repo.get, account_id)
 
 
 async def update_account_profile(tx: Tx, changes: ProfileChanges) -> AccountProfile:

@@ -28,12 +28,13 @@ from server.domain.backfills import Backfill, BackfillAdjustment, BackfillStatus
 from server.domain.customers import BalanceAction, BalanceDirection, Customer, CustomerRef, move_balance
 from server.domain.errors import FailedPrecondition
 from server.domain.events import InvoiceEventKind
-from server.domain.invoices import InvoiceSource, InvoiceStatus, Line, totals
+from server.domain.invoices import InvoiceSource, InvoiceStatus, Line
 from server.domain.periods import instant
 from server.domain.subscriptions import Subscription, subscription_from
 from server.domain.validation import today_in
 from server.usecases import subscription_billing
 from server.usecases.invoices import Invoices
+from server.usecases.reads import read
 from server.usecases.unit import Tx
 
 
@@ -45,13 +46,8 @@ class Backfills:
 
     async def create(self, tx: Tx, customer: CustomerRef, new: NewBackfill) -> Backfill:
         """CreateBackfill: a pending backfill for the customer; one pending backfill per stretch of time."""
-        found = await customers_repo.get(
-            tx.conn,
-            tx.account_id,
-            customer_id=customer.customer_id,
-            external_customer_id=customer.external_customer_id,
-            lock="update",  # pending backfills of one customer are checked for overlaps one at a time
-        )
+        # Locked: pending backfills of one customer are checked for overlaps one at a time.
+        found = await customers_repo.get_named(tx.conn, tx.account_id, customer, lock="update")
         other = await repo.pending_overlapping(tx.conn, tx.account_id, found.id, new.timeframe_start, new.timeframe_end)
         if other is not None:
             raise FailedPrecondition(
@@ -182,24 +178,16 @@ class Backfills:
     ) -> None:
         """A new invoice of the subscription with the usage a backfill adds to periods already invoiced."""
         lines = [line for _, line, _ in charges]
-        invoice_id = await invoices_repo.insert(
+        invoice_id = await subscription_billing.insert_invoice(
             tx.conn,
-            tx.account_id,
-            customer=customer,
-            source=InvoiceSource.SUBSCRIPTION,
-            currency=sub.currency,
-            invoice_date=today_in(sub.timezone, tx.now),
-            due_date=None,
-            net_terms=sub.net_terms,
-            lines=lines,
-            totals=totals(lines, sub.currency),
-            memo=f"Usage added by backfill {backfill.id} to periods already invoiced",
-            metadata={},
-            discounts=(),
-            auto_collection=customer.auto_collection,
+            sub,
+            customer,
+            InvoiceSource.SUBSCRIPTION,
+            today_in(sub.timezone, tx.now),
+            lines,
             will_auto_issue=sub.auto_issue,
-            subscription_id=sub.id,
             eligible_to_issue_at=tx.now,
+            memo=f"Usage added by backfill {backfill.id} to periods already invoiced",
         )
         for _, _, adjustment in charges:
             await repo.insert_adjustment(
@@ -216,5 +204,4 @@ class Backfills:
 
 async def get_backfill(db: Database, account_id: str, backfill_id: str) -> Backfill:
     """GetBackfill."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, backfill_id)
+    return await read(db, repo.get, account_id, backfill_id)

@@ -20,10 +20,12 @@ from server.db import snapshots
 from server.db.pool import Database
 from server.domain import crediting
 from server.domain.credit_notes import CreditNote, CreditNoteFilter, NewCreditNote, format_credit_note_number
-from server.domain.customers import BalanceAction, BalanceDirection, move_balance
+from server.domain.customers import BalanceAction, BalanceDirection, BalanceMove, move_balance
 from server.domain.events import InvoiceEventKind as E
+from server.domain.pages import Page
 from server.usecases.invoices import lock_with_customer
 from server.usecases.publish import InvoiceRenderer, invoice_changed
+from server.usecases.reads import read
 from server.usecases.unit import Tx
 
 
@@ -65,17 +67,9 @@ class CreditNotes:
             ),
         )
         if outcome.credited_to_balance > 0:
-            move = move_balance(customer.balance, BalanceDirection.INCREMENT, outcome.credited_to_balance)
-            await customers_repo.insert_balance_transaction(
-                tx.conn,
-                tx.account_id,
-                customer.id,
-                BalanceAction.CREDIT_NOTE_APPLIED,
-                move,
-                description=f"Credit note {number}",
-                invoice_id=invoice.id,
-                credit_note_id=note_id,
-            )
+            increment = move_balance(customer.balance, BalanceDirection.INCREMENT, outcome.credited_to_balance)
+            applied = f"Credit note {number}"
+            await _post(tx, customer.id, BalanceAction.CREDIT_NOTE_APPLIED, increment, applied, invoice.id, note_id)
         columns: dict[str, object] = {"amount_due": outcome.amount_due}
         kinds = [E.CREDIT_NOTE_CREATED]
         if outcome.status is not invoice.status:  # credited down to nothing due: paid
@@ -93,36 +87,40 @@ class CreditNotes:
         outcome = crediting.void_note(note, invoice.status, invoice.amount_due)
         await repo.set_voided(tx.conn, tx.account_id, note_id, tx.now)
         if outcome.balance_taken_back > 0:
-            move = move_balance(customer.balance, BalanceDirection.DECREMENT, outcome.balance_taken_back)
-            await customers_repo.insert_balance_transaction(
-                tx.conn,
-                tx.account_id,
-                customer.id,
-                BalanceAction.CREDIT_NOTE_VOIDED,
-                move,
-                description=f"Credit note {note.number} voided",
-                invoice_id=invoice_id,
-                credit_note_id=note_id,
-            )
+            decrement = move_balance(customer.balance, BalanceDirection.DECREMENT, outcome.balance_taken_back)
+            voided = f"Credit note {note.number} voided"
+            await _post(tx, customer.id, BalanceAction.CREDIT_NOTE_VOIDED, decrement, voided, invoice_id, note_id)
         await invoices_repo.save(tx.conn, tx.account_id, invoice_id, {"amount_due": outcome.amount_due})
         await invoice_changed(tx, self.render, invoice_id, [E.CREDIT_NOTE_VOIDED])
         return await repo.get(tx.conn, tx.account_id, note_id)
 
 
+async def _post(
+    tx: Tx, customer_id: str, action: BalanceAction, move: BalanceMove, description: str, invoice_id: str, note_id: str
+) -> None:
+    """Move the (locked) customer's balance for a note, in a ledger row linked to the note and its invoice."""
+    await customers_repo.insert_balance_transaction(
+        tx.conn,
+        tx.account_id,
+        customer_id,
+        action,
+        move,
+        description=description,
+        invoice_id=invoice_id,
+        credit_note_id=note_id,
+    )
+
+
 async def get_credit_note(db: Database, account_id: str, note_id: str) -> CreditNote:
     """GetCreditNote: one note of the account; NotFound otherwise."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, note_id)
+    return await read(db, repo.get, account_id, note_id)
 
 
 def list_credit_notes(
     db: Database,
     account_id: str,
     filters: CreditNoteFilter,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    page: Page[tuple[dt.datetime, str]],
 ) -> AsyncGenerator[list[CreditNote], None]:
     """ListCreditNotes: the matching notes from one snapshot, newest first, in batches."""
-    return snapshots.batches(db, repo.list_query(account_id, filters, after), size=batch, limit=limit)
+    return snapshots.batches(db, repo.list_query(account_id, filters, page.after), page)

@@ -15,15 +15,15 @@ from collections.abc import AsyncGenerator
 from server.db import credits as repo
 from server.db import customers as customers_repo
 from server.db import invoices as invoices_repo
-from server.db import snapshots
 from server.db.pool import Database
 from server.domain import money
 from server.domain.credits import CreditBlock, LedgerEntry, LedgerEntryType, NewGrant
 from server.domain.customers import CustomerRef, check_same_currency
 from server.domain.errors import InvalidArgument
+from server.domain.pages import Page
 from server.domain.validation import today_in
 from server.usecases import subscription_billing
-from server.usecases.customers import get_customer
+from server.usecases.customers import customer_batches
 from server.usecases.invoices import Invoices
 from server.usecases.unit import Actor, Transactions, Tx
 
@@ -38,13 +38,7 @@ class Credits:
 
     async def grant(self, tx: Tx, grant: NewGrant) -> CreditBlock:
         """GrantCredits: a block and its increment entry, in the customer's currency."""
-        customer = await customers_repo.get(
-            tx.conn,
-            tx.account_id,
-            customer_id=grant.customer.customer_id,
-            external_customer_id=grant.customer.external_customer_id,
-            lock="update",
-        )
+        customer = await customers_repo.get_named(tx.conn, tx.account_id, grant.customer, lock="update")
         check_same_currency(grant.currency, customer.currency, what="the credits", subject="currency")
         amount = money.amount_in(grant.amount, customer.currency, "amount")
         effective = grant.effective_date or today_in(customer.timezone, tx.now)
@@ -102,21 +96,20 @@ class Credits:
 
 
 async def list_blocks(
-    db: Database, account_id: str, ref: CustomerRef, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+    db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[CreditBlock], None]:
     """ListCreditBlocks: a customer's blocks, newest first, from one snapshot, in batches."""
-    customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    async for records in snapshots.batches(
-        db, repo.blocks_query(account_id, customer.id, after), size=batch, limit=limit
+    async for records in customer_batches(
+        db, account_id, ref, page, lambda customer_id: repo.blocks_query(account_id, customer_id, page.after)
     ):
         yield records
 
 
 async def list_ledger(
-    db: Database, account_id: str, ref: CustomerRef, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+    db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[LedgerEntry], None]:
     """ListCreditLedger: a customer's credits ledger, newest first, from one snapshot, in batches."""
-    customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    query = repo.entries_query(account_id, customer.id, after)
-    async for records in snapshots.batches(db, query, size=batch, limit=limit):
+    async for records in customer_batches(
+        db, account_id, ref, page, lambda customer_id: repo.entries_query(account_id, customer_id, page.after)
+    ):
         yield records

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from server.db import credits as credits_repo
 from server.db import customers as repo
 from server.db import snapshots
 from server.db.pool import Database
+from server.db.snapshots import ListQuery
 from server.domain import money
 from server.domain.customers import (
     BalanceAction,
@@ -23,8 +25,12 @@ from server.domain.customers import (
     move_balance,
 )
 from server.domain.errors import FailedPrecondition
+from server.domain.pages import Page
 from server.domain.validation import TimeRange
+from server.usecases.reads import read
 from server.usecases.unit import Tx
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -74,27 +80,18 @@ async def adjust_balance(tx: Tx, adjustment: ManualAdjustment) -> BalanceTransac
 
 async def get_customer(db: Database, account_id: str, ref: CustomerRef) -> Customer:
     """GetCustomer: by id or external id, with its current balance."""
-    async with db.connection() as conn:
-        return await repo.get(
-            conn, account_id, customer_id=ref.customer_id, external_customer_id=ref.external_customer_id
-        )
+    return await read(db, repo.get_named, account_id, ref)
 
 
 async def _lock(tx: Tx, ref: CustomerRef) -> Customer:
-    return await repo.get(
-        tx.conn,
-        tx.account_id,
-        customer_id=ref.customer_id,
-        external_customer_id=ref.external_customer_id,
-        lock="update",
-    )
+    return await repo.get_named(tx.conn, tx.account_id, ref, lock="update")
 
 
 def list_customers(
-    db: Database, account_id: str, created: TimeRange, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
+    db: Database, account_id: str, created: TimeRange, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[Customer], None]:
     """ListCustomers: newest first, from one snapshot, in batches."""
-    return snapshots.batches(db, repo.list_query(account_id, created, after), size=batch, limit=limit)
+    return snapshots.batches(db, repo.list_query(account_id, created, page.after), page)
 
 
 async def list_balance_transactions(
@@ -102,13 +99,22 @@ async def list_balance_transactions(
     account_id: str,
     ref: CustomerRef,
     created: TimeRange,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    page: Page[tuple[dt.datetime, str]],
 ) -> AsyncGenerator[list[BalanceTransaction], None]:
     """ListBalanceTransactions: a customer's ledger, newest first, from one snapshot, in batches."""
-    customer = await get_customer(db, account_id, ref)  # NotFound before the stream starts
-    query = repo.transactions_query(account_id, customer.id, created, after)
-    async for records in snapshots.batches(db, query, size=batch, limit=limit):
+
+    def query(customer_id: str) -> ListQuery[BalanceTransaction]:
+        return repo.transactions_query(account_id, customer_id, created, page.after)
+
+    async for records in customer_batches(db, account_id, ref, page, query):
+        yield records
+
+
+async def customer_batches(
+    db: Database, account_id: str, ref: CustomerRef, page: Page[Any], query: Callable[[str], ListQuery[R]]
+) -> AsyncGenerator[list[R], None]:
+    """A list of one customer's records: the customer found first (NotFound before the stream starts), then
+    the batches of `query(customer id)` from one snapshot."""
+    customer = await get_customer(db, account_id, ref)
+    async for records in snapshots.batches(db, query(customer.id), page):
         yield records

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from server.db import documents as repo
 from server.db.pool import Database
@@ -23,41 +25,47 @@ from server.domain.documents import (
     InvoiceDocument,
     RenderedDocument,
 )
-from server.domain.documents.content import credit_note_filename, credit_note_sheet, invoice_filename, invoice_sheet
+from server.domain.documents.content import (
+    Sheet,
+    credit_note_filename,
+    credit_note_sheet,
+    invoice_filename,
+    invoice_sheet,
+)
 from server.domain.documents.pdf import render_pdf
+from server.usecases.reads import read
+
+D = TypeVar("D", InvoiceDocument, CreditNoteDocument)
+
+
+def _rendered(sheet: Sheet, document_format: DocumentFormat, filename: str, version: int) -> RenderedDocument:
+    """A sheet rendered in a format (PDF, the one format so far), named and versioned."""
+    return RenderedDocument(
+        data=render_pdf(sheet), media_type=MEDIA_TYPES[document_format], filename=filename, version=version
+    )
 
 
 async def load_invoice_document(db: Database, account_id: str, invoice_id: str) -> InvoiceDocument:
     """The invoice and the parties its document prints, read in one statement; NotFound otherwise."""
-    async with db.connection() as conn:
-        return await repo.invoice_document(conn, account_id, invoice_id)
+    return await read(db, repo.invoice_document, account_id, invoice_id)
 
 
 def render_invoice_document(document: InvoiceDocument, document_format: DocumentFormat) -> RenderedDocument:
     """The document of an invoice version, in a format (PDF, the one format so far). Pure and deterministic."""
-    data = render_pdf(invoice_sheet(document))
-    return RenderedDocument(
-        data=data,
-        media_type=MEDIA_TYPES[document_format],
-        filename=invoice_filename(document),
-        version=document.invoice.header.version,
+    return _rendered(
+        invoice_sheet(document), document_format, invoice_filename(document), document.invoice.header.version
     )
 
 
 async def load_credit_note_document(db: Database, account_id: str, note_id: str) -> CreditNoteDocument:
     """The credit note, what it shows of its invoice, and the parties, read in one statement; NotFound otherwise."""
-    async with db.connection() as conn:
-        return await repo.credit_note_document(conn, account_id, note_id)
+    return await read(db, repo.credit_note_document, account_id, note_id)
 
 
 def render_credit_note_document(document: CreditNoteDocument, document_format: DocumentFormat) -> RenderedDocument:
     """The document of a credit note version, by the same layout as invoices. Pure and deterministic."""
-    data = render_pdf(credit_note_sheet(document))
-    return RenderedDocument(
-        data=data,
-        media_type=MEDIA_TYPES[document_format],
-        filename=credit_note_filename(document),
-        version=document.note.version,
+    return _rendered(
+        credit_note_sheet(document), document_format, credit_note_filename(document), document.note.version
     )
 
 
@@ -79,13 +87,17 @@ class Documents:
     ) -> RenderedDocument:
         """The current version of the invoice as a document."""
         document = await load_invoice_document(self._db, account_id, invoice_id)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._renderers, render_invoice_document, document, document_format)
+        return await self._render(render_invoice_document, document, document_format)
 
     async def credit_note_document(
         self, account_id: str, note_id: str, document_format: DocumentFormat
     ) -> RenderedDocument:
         """The current version of the credit note as a document."""
         document = await load_credit_note_document(self._db, account_id, note_id)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._renderers, render_credit_note_document, document, document_format)
+        return await self._render(render_credit_note_document, document, document_format)
+
+    async def _render(
+        self, render: Callable[[D, DocumentFormat], RenderedDocument], document: D, document_format: DocumentFormat
+    ) -> RenderedDocument:
+        """Render in a worker thread: rendering is CPU work that would stall the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._renderers, render, document, document_format)

@@ -17,6 +17,7 @@ from server.db import snapshots
 from server.db.pool import Database
 from server.domain.errors import NotFound
 from server.domain.history import InvoiceVersion
+from server.domain.pages import Page
 from server.usecases.publish import InvoiceRenderer
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,12 @@ async def get_invoice_version(db: Database, account_id: str, invoice_id: str, ve
 
 
 async def list_invoice_versions(
-    db: Database, account_id: str, invoice_id: str, after: int | None, *, batch: int, limit: int
+    db: Database, account_id: str, invoice_id: str, page: Page[int]
 ) -> AsyncGenerator[list[InvoiceVersion], None]:
     """ListInvoiceVersions: the invoice's versions, oldest first, from one snapshot, in batches."""
     async with db.connection() as conn:
         await invoices_repo.customer_of(conn, account_id, invoice_id)  # NotFound before the stream starts
-    async for records in snapshots.batches(
-        db, repo.versions_query(account_id, invoice_id, after), size=batch, limit=limit
-    ):
+    async for records in snapshots.batches(db, repo.versions_query(account_id, invoice_id, page.after), page):
         yield records
 
 

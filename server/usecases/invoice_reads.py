@@ -22,6 +22,7 @@ from server.db.pool import Database
 from server.db.wire_loader import WireLoader
 from server.domain.errors import NotFound
 from server.domain.invoices import InvoiceFilter, StoredInvoice
+from server.domain.pages import Page
 from server.usecases.publish import InvoiceRenderer
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,7 @@ class InvoiceReads:
         return wire
 
     def list(
-        self,
-        account_id: str,
-        filters: InvoiceFilter,
-        after: tuple[dt.date, str] | None,
-        *,
-        batch: int,
-        limit: int,
+        self, account_id: str, filters: InvoiceFilter, page: Page[tuple[dt.date, str]]
     ) -> AsyncGenerator[list[StoredInvoice], None]:
         """ListInvoices: the matching invoices from one snapshot, most recent invoice date first, in batches.
 
@@ -73,8 +68,8 @@ class InvoiceReads:
             rendered = {i.header.id: self._render(i) for i in await repo.get_many(conn, account_id, stale)}
             return [item if item.wire is not None else replace(item, wire=rendered[item.id]) for item in listed]
 
-        query = repo.list_query(account_id, filters, after, self._render.schema, limit)
-        return snapshots.batches(self._db, query, size=batch, limit=limit, complete=complete)
+        query = repo.list_query(account_id, filters, page.after, self._render.schema, page.limit)
+        return snapshots.batches(self._db, query, page, complete=complete)
 
 
 async def refresh_stale_forms(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from server.db import customers as customers_repo
 from server.db import invoices as repo
@@ -72,14 +73,9 @@ class Invoices:
     async def create(self, tx: Tx, command: CreateInvoice) -> ChangedInvoice:
         """CreateInvoice: a one-off draft, issued at once when it asks to be and its date has come."""
         new = command.invoice
-        customer = await customers_repo.get(
-            tx.conn,
-            tx.account_id,
-            customer_id=command.customer.customer_id,
-            external_customer_id=command.customer.external_customer_id,
-            # Auto-issuing moves the balance, which needs the exclusive lock; take it now, never upgrade.
-            lock="update" if new.will_auto_issue else "share",
-        )
+        # Auto-issuing moves the balance, which needs the exclusive lock; take it now, never upgrade.
+        lock: Literal["update", "share"] = "update" if new.will_auto_issue else "share"
+        customer = await customers_repo.get_named(tx.conn, tx.account_id, command.customer, lock=lock)
         check_same_currency(new.currency, customer.currency, what="the invoice", subject="currency")
         priced = price_lines(new.lines, new.currency, new.discount)
         invoice_id = await repo.insert(
@@ -174,25 +170,15 @@ class Invoices:
             eligible_at=invoice.eligible_to_issue_at,
             now=tx.now,
         )
-        if outcome.credit_move is not None:
-            await customers_repo.insert_balance_transaction(
-                tx.conn,
-                tx.account_id,
-                customer.id,
-                BalanceAction.PRORATED_REFUND,
-                outcome.credit_move,
-                description="proration credits beyond the invoice's charges",
-                invoice_id=invoice.id,
-            )
-        if outcome.balance_move is not None:
-            await customers_repo.insert_balance_transaction(
-                tx.conn,
-                tx.account_id,
-                customer.id,
-                BalanceAction.APPLIED_TO_INVOICE,
-                outcome.balance_move,
-                invoice_id=invoice.id,
-            )
+        moves = [
+            (BalanceAction.PRORATED_REFUND, outcome.credit_move, "proration credits beyond the invoice's charges"),
+            (BalanceAction.APPLIED_TO_INVOICE, outcome.balance_move, ""),
+        ]
+        for action, move, description in moves:
+            if move is not None:
+                await customers_repo.insert_balance_transaction(
+                    tx.conn, tx.account_id, customer.id, action, move, description=description, invoice_id=invoice.id
+                )
         prefix, sequence = await repo.next_invoice_number(tx.conn, tx.account_id)
         columns |= lifecycle.issued_columns(outcome, lifecycle.format_invoice_number(prefix, sequence), tx.now)
         await repo.save(tx.conn, tx.account_id, invoice.id, columns)

@@ -8,7 +8,9 @@ from collections.abc import AsyncGenerator
 from server.db import plans as repo
 from server.db import snapshots
 from server.db.pool import Database
+from server.domain.pages import Page
 from server.domain.plans import NewPlan, Plan, PlanRef
+from server.usecases.reads import read
 from server.usecases.unit import Tx
 
 
@@ -19,12 +21,9 @@ async def create_plan(tx: Tx, plan: NewPlan) -> Plan:
 
 async def get_plan(db: Database, account_id: str, ref: PlanRef) -> Plan:
     """GetPlan: by id or external id."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, plan_id=ref.plan_id, external_plan_id=ref.external_plan_id)
+    return await read(db, repo.get_named, account_id, ref)
 
 
-def list_plans(
-    db: Database, account_id: str, after: tuple[dt.datetime, str] | None, *, batch: int, limit: int
-) -> AsyncGenerator[list[Plan], None]:
+def list_plans(db: Database, account_id: str, page: Page[tuple[dt.datetime, str]]) -> AsyncGenerator[list[Plan], None]:
     """ListPlans: newest first, from one snapshot, in batches."""
-    return snapshots.batches(db, repo.list_query(account_id, after), size=batch, limit=limit)
+    return snapshots.batches(db, repo.list_query(account_id, page.after), page)

@@ -121,26 +121,54 @@ async def generate(conn: asyncpg.Connection, sub: Subscription, k: int, grace: d
     lines = billed.lines
     customer = await customers_repo.get(conn, sub.account_id, customer_id=sub.customer_id)
     boundary = sub.boundary_at(k)
+    return await insert_invoice(
+        conn,
+        sub,
+        customer,
+        InvoiceSource.SUBSCRIPTION,
+        sub.boundary_date(k),
+        lines,
+        will_auto_issue=sub.auto_issue,
+        billing_boundary=k,
+        # Usage invoices wait out a grace period so that late events still count.
+        eligible_to_issue_at=boundary + grace if has_usage(billed.priced) else boundary,
+    )
+
+
+async def insert_invoice(
+    conn: asyncpg.Connection,
+    sub: Subscription,
+    customer: Customer,
+    source: InvoiceSource,
+    invoice_date: dt.date,
+    lines: list[Line],
+    *,
+    will_auto_issue: bool,
+    eligible_to_issue_at: dt.datetime,
+    billing_boundary: int | None = None,
+    memo: str = "",
+) -> str:
+    """Insert a draft invoice of the subscription: in its currency, on its net terms, collected as the customer
+    is, without discounts or metadata; return its id."""
     return await invoices_repo.insert(
         conn,
         sub.account_id,
         customer=customer,
-        source=InvoiceSource.SUBSCRIPTION,
+        source=source,
         currency=sub.currency,
-        invoice_date=sub.boundary_date(k),
+        invoice_date=invoice_date,
         due_date=None,
         net_terms=sub.net_terms,
         lines=lines,
         totals=totals(lines, sub.currency),
-        memo="",
+        memo=memo,
         metadata={},
         discounts=(),
         auto_collection=customer.auto_collection,
-        will_auto_issue=sub.auto_issue,
+        will_auto_issue=will_auto_issue,
         subscription_id=sub.id,
-        billing_boundary=k,
-        # Usage invoices wait out a grace period so that late events still count.
-        eligible_to_issue_at=boundary + grace if has_usage(billed.priced) else boundary,
+        billing_boundary=billing_boundary,
+        eligible_to_issue_at=eligible_to_issue_at,
     )
 
 

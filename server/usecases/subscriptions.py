@@ -30,6 +30,7 @@ from server.domain.changes import (
 )
 from server.domain.customers import BalanceAction, BalanceDirection, check_same_currency, move_balance
 from server.domain.invoices import InvoiceStatus
+from server.domain.pages import Page
 from server.domain.periods import instant
 from server.domain.subscriptions import (
     NewSubscription,
@@ -41,6 +42,7 @@ from server.domain.subscriptions import (
 from server.domain.timeline import ChangeKind
 from server.usecases import subscription_billing
 from server.usecases.invoices import Invoices
+from server.usecases.reads import read
 from server.usecases.subscription_billing import UpcomingInvoice
 from server.usecases.unit import Tx
 
@@ -62,15 +64,8 @@ class Subscriptions:
 
     async def create(self, tx: Tx, new: NewSubscription) -> SubscriptionRecord:
         """CreateSubscription: the plan's currency must be the customer's; billing starts at the start date."""
-        customer = await customers_repo.get(
-            tx.conn,
-            tx.account_id,
-            customer_id=new.customer.customer_id,
-            external_customer_id=new.customer.external_customer_id,
-        )
-        plan = await plans_repo.get(
-            tx.conn, tx.account_id, plan_id=new.plan.plan_id, external_plan_id=new.plan.external_plan_id
-        )
+        customer = await customers_repo.get_named(tx.conn, tx.account_id, new.customer)
+        plan = await plans_repo.get_named(tx.conn, tx.account_id, new.plan)
         check_same_currency(plan.currency, customer.currency, what="the plan", subject="plan_id")
         threshold = new.invoicing_threshold
         if threshold is not None:
@@ -127,9 +122,7 @@ class Subscriptions:
         """
         record = await repo.get(tx.conn, tx.account_id, subscription_id, lock="update")
         sub = subscription_from(record, tx.account_id)
-        plan = await plans_repo.get(
-            tx.conn, tx.account_id, plan_id=change.plan.plan_id, external_plan_id=change.plan.external_plan_id
-        )
+        plan = await plans_repo.get_named(tx.conn, tx.account_id, change.plan)
         check_new_plan(plan, sub.currency, sub.schedule.months)
         day = change_date(sub.term, change.option, tx.now, change.requested)
         change_id = await repo.insert_change(
@@ -255,8 +248,7 @@ class Subscriptions:
 
 async def get_subscription(db: Database, account_id: str, subscription_id: str) -> SubscriptionRecord:
     """GetSubscription."""
-    async with db.connection() as conn:
-        return await repo.get(conn, account_id, subscription_id)
+    return await read(db, repo.get, account_id, subscription_id)
 
 
 def list_subscriptions(
@@ -266,24 +258,16 @@ def list_subscriptions(
     external_customer_id: str | None,
     statuses: Sequence[SubscriptionStatus],
     now: dt.datetime,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    page: Page[tuple[dt.datetime, str]],
 ) -> AsyncGenerator[list[SubscriptionRecord], None]:
     """ListSubscriptions: newest first, filtered by status at `now`, from one snapshot, in batches."""
-    query = repo.list_query(account_id, customer_id, external_customer_id, [s.value for s in statuses], now, after)
-    return snapshots.batches(db, query, size=batch, limit=limit)
+    statuses_wanted = [s.value for s in statuses]
+    query = repo.list_query(account_id, customer_id, external_customer_id, statuses_wanted, now, page.after)
+    return snapshots.batches(db, query, page)
 
 
 def list_changes(
-    db: Database,
-    account_id: str,
-    subscription_id: str,
-    after: tuple[dt.datetime, str] | None,
-    *,
-    batch: int,
-    limit: int,
+    db: Database, account_id: str, subscription_id: str, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[ChangeRecord], None]:
     """ListSubscriptionChanges: a subscription's changes (superseded ones too), newest first, from one snapshot."""
-    return snapshots.batches(db, repo.changes_query(account_id, subscription_id, after), size=batch, limit=limit)
+    return snapshots.batches(db, repo.changes_query(account_id, subscription_id, page.after), page)

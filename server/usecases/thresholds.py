@@ -73,26 +73,16 @@ class Thresholds:
             if line.amount != 0 or line.credits_applied != 0  # lines of which nothing new is billed stay off
         ]
         lines = [line for _, line in kept]
-        due = totals(lines, sub.currency)
-        if due.total < threshold:
+        if totals(lines, sub.currency).total < threshold:
             return None
-        invoice_id = await invoices_repo.insert(
+        invoice_id = await subscription_billing.insert_invoice(
             tx.conn,
-            tx.account_id,
-            customer=customer,
-            source=InvoiceSource.PARTIAL,
-            currency=sub.currency,
-            invoice_date=today,
-            due_date=None,
-            net_terms=sub.net_terms,
-            lines=lines,
-            totals=due,
-            memo="",
-            metadata={},
-            discounts=(),
-            auto_collection=customer.auto_collection,
+            sub,
+            customer,
+            InvoiceSource.PARTIAL,
+            today,
+            lines,
             will_auto_issue=True,
-            subscription_id=sub.id,
             billing_boundary=k,
             eligible_to_issue_at=tx.now,
         )

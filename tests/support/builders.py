@@ -224,18 +224,45 @@ def usage_price(
     return price_pb2.Price(**fields)
 
 
+def percentage_off(fraction: str = "", **fields: Any) -> price_pb2.Discount:
+    """A percentage discount (a fraction: "0.1" is 10% off)."""
+    return price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount=fraction, **fields)
+
+
+def amount_off(amount: str, **fields: Any) -> price_pb2.Discount:
+    """An amount discount (money off)."""
+    return price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_AMOUNT, amount_discount=amount, **fields)
+
+
+def usage_off(units: str, **fields: Any) -> price_pb2.Discount:
+    """A usage discount (units not billed)."""
+    return price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount=units, **fields)
+
+
+def tiered(*steps: tuple[str, str]) -> price_pb2.TieredConfig:
+    """Graduated tiers from (first unit, unit amount) steps: each tier ends where the next begins, the last never."""
+    ends = [first for first, _ in steps[1:]] + [""]
+    return price_pb2.TieredConfig(
+        tiers=[
+            price_pb2.Tier(first_unit=first, last_unit=end, unit_amount=amount)
+            for (first, amount), end in zip(steps, ends, strict=True)
+        ]
+    )
+
+
+def bulk(*steps: tuple[str, str]) -> price_pb2.BulkConfig:
+    """Bulk tiers from (maximum units, unit amount) steps; the last has no maximum ("")."""
+    return price_pb2.BulkConfig(
+        tiers=[price_pb2.BulkTier(maximum_units=maximum, unit_amount=amount) for maximum, amount in steps]
+    )
+
+
 def tokens_price() -> price_pb2.Price:
     """Orb's graduated example, over the sum of `llm` events' tokens: 0-10k @ 0.001, 10k-100k @ 0.0008, then 0.0005."""
     return usage_price(
         "Tokens",
         billable=metric("llm", price_pb2.AGGREGATION_SUM, "tokens"),
-        config=price_pb2.TieredConfig(
-            tiers=[
-                price_pb2.Tier(first_unit="0", last_unit="10000", unit_amount="0.001"),
-                price_pb2.Tier(first_unit="10000", last_unit="100000", unit_amount="0.0008"),
-                price_pb2.Tier(first_unit="100000", unit_amount="0.0005"),
-            ]
-        ),
+        config=tiered(("0", "0.001"), ("10000", "0.0008"), ("100000", "0.0005")),
     )
 
 
@@ -269,6 +296,16 @@ async def subscribe(
         subscription_service_pb2.CreateSubscriptionRequest(**fields)
     )
     return subscription
+
+
+async def billed_per_call(
+    api: Api, start: str, unit_amount: str, **overrides: Any
+) -> tuple[customer_pb2.Customer, subscription_service_pb2.Subscription]:
+    """A customer that issues its invoices itself, subscribed from `start` to a plan of one usage price, "Calls"
+    at `unit_amount` an `api_call` event."""
+    customer = await create_customer(api, auto_issuance=False)
+    plan = await create_plan(api, usage_price("Calls", unit_amount))
+    return customer, await subscribe(api, customer, plan, start, **overrides)
 
 
 def event(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -168,12 +168,7 @@ async def change_plan(
     request = subscription_service_pb2.ChangeSubscriptionPlanRequest(
         subscription_id=subscription_id, plan_id=plan_id, change_option=option, request_id=request_id
     )
-    if on is not None:
-        request.change_date.CopyFrom(date(on))
-    result: subscription_service_pb2.SubscriptionChangeResponse = await api.subscriptions.ChangeSubscriptionPlan(
-        request
-    )
-    return result
+    return await _change(api.subscriptions.ChangeSubscriptionPlan, request, on)
 
 
 async def change_quantity(
@@ -193,12 +188,16 @@ async def change_quantity(
         change_option=option,
         request_id=request_id,
     )
+    return await _change(api.subscriptions.UpdateFixedFeeQuantity, request, on)
+
+
+async def _change(
+    rpc: Callable[[Any], Awaitable[subscription_service_pb2.SubscriptionChangeResponse]], request: Any, on: str | None
+) -> subscription_service_pb2.SubscriptionChangeResponse:
+    """A subscription change RPC, on the date "YYYY-MM-DD" when given."""
     if on is not None:
         request.change_date.CopyFrom(date(on))
-    result: subscription_service_pb2.SubscriptionChangeResponse = await api.subscriptions.UpdateFixedFeeQuantity(
-        request
-    )
-    return result
+    return await rpc(request)
 
 
 async def subscription_changes(api: Api, subscription_id: str) -> list[subscription_service_pb2.SubscriptionChange]:

@@ -44,6 +44,7 @@ from invoicing.v1 import (
 
 from tests.support.builders import (
     add_line_request,
+    bulk,
     create_customer,
     create_invoice,
     create_plan,
@@ -53,11 +54,14 @@ from tests.support.builders import (
     invoice_request,
     line,
     metric,
+    percentage_off,
     plan_request,
     struct,
     subscribe,
+    tiered,
     timestamp,
     today_utc,
+    usage_off,
     usage_price,
 )
 from tests.support.calls import ALL_STATUSES, get_invoice, issue, mark_paid
@@ -426,7 +430,7 @@ def _prices() -> list[price_pb2.Price]:
         usage_price(
             "API calls",
             "0.10",
-            discounts=[price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_USAGE, usage_discount="10")],
+            discounts=[usage_off("10")],
         ),
         usage_price(
             "Bytes",
@@ -436,22 +440,12 @@ def _prices() -> list[price_pb2.Price]:
         usage_price(
             "Tiered",
             billable=metric("bytes_sent", price_pb2.AGGREGATION_MAX, "bytes"),
-            config=price_pb2.TieredConfig(
-                tiers=[
-                    price_pb2.Tier(first_unit="0", last_unit="100", unit_amount="0.10"),
-                    price_pb2.Tier(first_unit="100", unit_amount="0.05"),
-                ]
-            ),
+            config=tiered(("0", "0.10"), ("100", "0.05")),
         ),
         usage_price(
             "Bulk",
             billable=metric("region_call", price_pb2.AGGREGATION_UNIQUE_COUNT, "region"),
-            config=price_pb2.BulkConfig(
-                tiers=[
-                    price_pb2.BulkTier(maximum_units="100", unit_amount="0.10"),
-                    price_pb2.BulkTier(unit_amount="0.05"),
-                ]
-            ),
+            config=bulk(("100", "0.10"), ("", "0.05")),
         ),
         usage_price(
             "Matrix",
@@ -632,45 +626,31 @@ class Home:
         )
         home = cls(api, [usd, jpy], drafts, issued, plans, subscriptions)
         home.notes = [await home.fresh_note(0), await home.fresh_note(1)]  # an adjustment and a refund
+        first_pages: list[tuple[Callable[[Any], Any], Message]] = [
+            (api.invoices.ListInvoices, home.list_invoices_filters(limit=1)),
+            (api.customers.ListCustomers, customer_service_pb2.ListCustomersRequest(limit=1)),
+            (
+                api.customers.ListBalanceTransactions,
+                customer_service_pb2.ListBalanceTransactionsRequest(customer_id=usd.id, limit=1),
+            ),
+            (api.plans.ListPlans, plan_service_pb2.ListPlansRequest(limit=1)),
+            (api.subscriptions.ListSubscriptions, subscription_service_pb2.ListSubscriptionsRequest(limit=1)),
+            (api.customers.ListCreditBlocks, customer_service_pb2.ListCreditBlocksRequest(customer_id=usd.id, limit=1)),
+            (api.customers.ListCreditLedger, customer_service_pb2.ListCreditLedgerRequest(customer_id=usd.id, limit=1)),
+            (
+                api.subscriptions.ListSubscriptionChanges,
+                subscription_service_pb2.ListSubscriptionChangesRequest(subscription_id=subscriptions[0].id, limit=1),
+            ),
+            (api.credit_notes.ListCreditNotes, credit_note_service_pb2.ListCreditNotesRequest(limit=1)),
+            (
+                api.invoices.ListInvoiceVersions,
+                invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=issued[0].id, limit=1),
+            ),
+        ]
+        # Each List RPC's name (its request's, without "Request") → the token of its first one-record page.
         home.tokens = {
-            "ListInvoices": await _first_token(api.invoices.ListInvoices(home.list_invoices_filters(limit=1))),
-            "ListCustomers": await _first_token(
-                api.customers.ListCustomers(customer_service_pb2.ListCustomersRequest(limit=1))
-            ),
-            "ListBalanceTransactions": await _first_token(
-                api.customers.ListBalanceTransactions(
-                    customer_service_pb2.ListBalanceTransactionsRequest(customer_id=usd.id, limit=1)
-                )
-            ),
-            "ListPlans": await _first_token(api.plans.ListPlans(plan_service_pb2.ListPlansRequest(limit=1))),
-            "ListSubscriptions": await _first_token(
-                api.subscriptions.ListSubscriptions(subscription_service_pb2.ListSubscriptionsRequest(limit=1))
-            ),
-            "ListCreditBlocks": await _first_token(
-                api.customers.ListCreditBlocks(
-                    customer_service_pb2.ListCreditBlocksRequest(customer_id=usd.id, limit=1)
-                )
-            ),
-            "ListCreditLedger": await _first_token(
-                api.customers.ListCreditLedger(
-                    customer_service_pb2.ListCreditLedgerRequest(customer_id=usd.id, limit=1)
-                )
-            ),
-            "ListSubscriptionChanges": await _first_token(
-                api.subscriptions.ListSubscriptionChanges(
-                    subscription_service_pb2.ListSubscriptionChangesRequest(
-                        subscription_id=subscriptions[0].id, limit=1
-                    )
-                )
-            ),
-            "ListCreditNotes": await _first_token(
-                api.credit_notes.ListCreditNotes(credit_note_service_pb2.ListCreditNotesRequest(limit=1))
-            ),
-            "ListInvoiceVersions": await _first_token(
-                api.invoices.ListInvoiceVersions(
-                    invoice_service_pb2.ListInvoiceVersionsRequest(invoice_id=issued[0].id, limit=1)
-                )
-            ),
+            type(request).__name__.removesuffix("Request"): await _first_token(rpc(request))
+            for rpc, request in first_pages
         }
         return home
 
@@ -734,9 +714,14 @@ def _request_id() -> str:
     return f"fz-{uuid.uuid4().hex}"
 
 
+def _versioned(invoice: invoice_pb2.Invoice) -> dict[str, Any]:
+    """The fields of a mutation guarded by the invoice's version: its expected_version and a request_id."""
+    return {"expected_version": invoice.version, "request_id": _request_id()}
+
+
 async def _create_invoice(home: Home, choice: int) -> list[Message]:
     customer = pick(home.customers, choice)
-    discount = price_pb2.Discount(discount_type=price_pb2.DISCOUNT_TYPE_PERCENTAGE, percentage_discount="0.1")
+    discount = percentage_off("0.1")
     request = invoice_request(
         customer,
         line_items=[line(), line(name="Setup", quantity="1", unit_amount="99")],
@@ -817,8 +802,7 @@ async def _update_invoice(home: Home, choice: int) -> list[Message]:
             net_terms=15,
             auto_collection=True,
             invoice_date=date("2024-02-02"),
-            expected_version=draft.version,
-            request_id=_request_id(),
+            **_versioned(draft),
         )
     ]
 
@@ -831,8 +815,7 @@ async def _add_line(home: Home, choice: int) -> list[Message]:
             "5",
             quantity="2",
             end_date=date("2024-01-06"),
-            expected_version=draft.version,
-            request_id=_request_id(),
+            **_versioned(draft),
         )
     ]
 
@@ -843,19 +826,14 @@ async def _delete_line(home: Home, choice: int) -> list[Message]:
         invoice_service_pb2.DeleteInvoiceLineItemRequest(
             invoice_id=draft.id,
             line_item_id=pick(draft.line_items, choice).id,
-            expected_version=draft.version,
-            request_id=_request_id(),
+            **_versioned(draft),
         )
     ]
 
 
 async def _issue(home: Home, choice: int) -> list[Message]:
     draft = await home.draft(choice)
-    return [
-        invoice_service_pb2.IssueInvoiceRequest(
-            invoice_id=draft.id, expected_version=draft.version, request_id=_request_id()
-        )
-    ]
+    return [invoice_service_pb2.IssueInvoiceRequest(invoice_id=draft.id, **_versioned(draft))]
 
 
 async def _mark_paid(home: Home, choice: int) -> list[Message]:
@@ -866,19 +844,14 @@ async def _mark_paid(home: Home, choice: int) -> list[Message]:
             payment_received_date=date(today_utc()),
             external_id=f"pay-{uuid.uuid4().hex[:12]}",
             notes="wire transfer",
-            expected_version=issued.version,
-            request_id=_request_id(),
+            **_versioned(issued),
         )
     ]
 
 
 async def _void(home: Home, choice: int) -> list[Message]:
     issued = await home.issued_invoice(choice)
-    return [
-        invoice_service_pb2.VoidInvoiceRequest(
-            invoice_id=issued.id, expected_version=issued.version, request_id=_request_id()
-        )
-    ]
+    return [invoice_service_pb2.VoidInvoiceRequest(invoice_id=issued.id, **_versioned(issued))]
 
 
 async def _watch(home: Home, choice: int) -> list[Message]:
@@ -1214,8 +1187,7 @@ async def _create_credit_note(home: Home, choice: int) -> list[Message]:
             *((item.id, "1") for item in invoice.line_items),
             reason=pick(reasons, choice),
             memo="Returned goods",
-            expected_version=invoice.version,
-            request_id=_request_id(),
+            **_versioned(invoice),
         )
     ]
 
@@ -1245,7 +1217,8 @@ async def _void_credit_note(home: Home, choice: int) -> list[Message]:
     invoice = await get_invoice(home.api, note.invoice_id)
     return [
         credit_note_service_pb2.VoidCreditNoteRequest(
-            credit_note_id=note.id, expected_version=invoice.version, request_id=_request_id()
+            credit_note_id=note.id,
+            **_versioned(invoice),
         )
     ]
 

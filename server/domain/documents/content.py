@@ -22,7 +22,7 @@ from typing import Any
 from server.domain import money
 from server.domain.accounts import Seller
 from server.domain.customers import Address, BalanceAction, BalanceDirection
-from server.domain.documents import BilledCustomer, CreditNoteDocument, InvoiceDocument, local_date
+from server.domain.documents import BilledCustomer, CreditNoteDocument, DocumentParties, InvoiceDocument, local_date
 from server.domain.invoices import AdjustmentKind, InvoiceStatus, Line, LineAdjustment
 from server.domain.tax_ids import TaxId
 
@@ -200,6 +200,19 @@ def recipient_party(customer: BilledCustomer, address: Address | None, tax_id: T
     return Party("Bill to", tuple(lines))
 
 
+def _from_parties(
+    parties: DocumentParties, address: Address | None, tax_id: TaxId | None, subject: str
+) -> dict[str, Any]:
+    """What a sheet takes from its parties: who it is from and to, its author, and its title (`subject` and
+    the customer's name)."""
+    return {
+        "seller": seller_party(parties.seller),
+        "recipient": recipient_party(parties.customer, address, tax_id),
+        "document_title": f"{subject} · {parties.customer.name}",
+        "author": parties.seller.name,
+    }
+
+
 # --- lines -----------------------------------------------------------------------------------------
 
 _ADJUSTMENT_NAMES = {
@@ -365,11 +378,19 @@ def _facts(document: InvoiceDocument) -> list[Entry]:
         received = [p.received for p in invoice.payments]
         paid_on = max(received) if received else local_date(header.paid_at or header.updated_at, timezone)
         facts.append(Entry("Paid", date_text(paid_on)))
-    if header.voided_at is not None:
-        facts.append(Entry("Voided", date_text(local_date(header.voided_at, timezone))))
-    if invoice.external_customer_id:
-        facts.append(Entry("Customer reference", invoice.external_customer_id))
-    facts.append(Entry("Currency", header.currency))
+    return facts + _closing_facts(header.voided_at, invoice.external_customer_id, header.currency, timezone)
+
+
+def _closing_facts(
+    voided_at: dt.datetime | None, external_customer_id: str, currency: str, timezone: str
+) -> list[Entry]:
+    """The facts every document ends with: when it was voided, the customer's reference, the currency."""
+    facts = []
+    if voided_at is not None:
+        facts.append(Entry("Voided", date_text(local_date(voided_at, timezone))))
+    if external_customer_id:
+        facts.append(Entry("Customer reference", external_customer_id))
+    facts.append(Entry("Currency", currency))
     return facts
 
 
@@ -421,16 +442,13 @@ def invoice_sheet(document: InvoiceDocument) -> Sheet:
     return Sheet(
         title="Invoice",
         mark=_MARKS.get(header.status, ""),
-        seller=seller_party(document.parties.seller),
-        recipient=recipient_party(document.parties.customer, header.billing_address, header.customer_tax_id),
+        **_from_parties(document.parties, header.billing_address, header.customer_tax_id, title),
         facts=tuple(_facts(document)),
         columns=("Description", "Period", "Quantity", "Unit amount", "Adjustments", f"Amount ({currency})"),
         rows=tuple(rows),
         totals=tuple(invoice_totals(document)),
         sections=tuple(_sections(document)),
         footer=f"Invoice {name} · {header.id} · version {header.version}",
-        document_title=f"{title} · {document.parties.customer.name}",
-        author=document.parties.seller.name,
         created_at=header.updated_at,
         keywords=(header.id, f"version {header.version}"),
     )
@@ -456,12 +474,7 @@ def _credit_note_facts(document: CreditNoteDocument) -> list[Entry]:
         Entry("Type", note.kind.value.capitalize()),
         Entry("Reason", note.reason.label),
     ]
-    if note.voided_at is not None:
-        facts.append(Entry("Voided", date_text(local_date(note.voided_at, timezone))))
-    if note.external_customer_id:
-        facts.append(Entry("Customer reference", note.external_customer_id))
-    facts.append(Entry("Currency", note.currency))
-    return facts
+    return facts + _closing_facts(note.voided_at, note.external_customer_id, note.currency, timezone)
 
 
 def credit_note_totals(document: CreditNoteDocument) -> list[TotalRow]:
@@ -511,16 +524,15 @@ def credit_note_sheet(document: CreditNoteDocument) -> Sheet:
     return Sheet(
         title="Credit note",
         mark="" if note.live else "VOID",
-        seller=seller_party(document.parties.seller),
-        recipient=recipient_party(document.parties.customer, invoice.billing_address, invoice.customer_tax_id),
+        **_from_parties(
+            document.parties, invoice.billing_address, invoice.customer_tax_id, f"Credit note {note.number}"
+        ),
         facts=tuple(_credit_note_facts(document)),
         columns=("Credited line", "Period", "", "", "", f"Credited ({currency})"),
         rows=tuple(rows),
         totals=tuple(credit_note_totals(document)),
         sections=tuple(_credit_note_sections(document)),
         footer=f"Credit note {note.number} · {note.id} · invoice {invoice.number} · version {note.version}",
-        document_title=f"Credit note {note.number} · {document.parties.customer.name}",
-        author=document.parties.seller.name,
         created_at=note.voided_at or note.created_at,
         keywords=(note.id, f"version {note.version}"),
     )

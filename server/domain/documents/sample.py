@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from server.domain.accounts import Seller
 from server.domain.credit_notes import CreditNote, CreditNoteKind, CreditNoteLine, CreditNoteReason
@@ -71,23 +72,35 @@ def _tiered_price() -> dict[str, object]:
 _PERIOD = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
 
 
+def _single_line(name: str, amount: Decimal, period: tuple[dt.date, dt.date], line_id: str, **fields: Any) -> Line:
+    """A line of one unit at `amount`, without adjustments."""
+    return Line(
+        name=name,
+        quantity=Decimal(1),
+        unit_amount=amount,
+        start_date=period[0],
+        end_date=period[1],
+        subtotal=amount,
+        adjustments=(),
+        adjusted_subtotal=amount,
+        amount=amount,
+        id=line_id,
+        **fields,
+    )
+
+
 def sample_lines(extra: int = 0) -> list[Line]:
     """The sample's lines, and `extra` more one-off lines."""
-    start, end = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+    start, end = _PERIOD
+    platform_price = {"id": "price_platform", "name": "Platform fee", "model_type": "unit"}
     lines = [
-        Line(
-            name="Platform fee",
-            quantity=Decimal(1),
-            unit_amount=Decimal("490.00"),
-            start_date=dt.date(2026, 11, 1),
-            end_date=dt.date(2026, 11, 30),
-            subtotal=Decimal("490.00"),
-            adjustments=(),
-            adjusted_subtotal=Decimal("490.00"),
-            amount=Decimal("490.00"),
+        _single_line(
+            "Platform fee",
+            Decimal("490.00"),
+            (dt.date(2026, 11, 1), dt.date(2026, 11, 30)),
+            "ili_platform",
             is_one_off=False,
-            id="ili_platform",
-            price_data={"id": "price_platform", "name": "Platform fee", "model_type": "unit"},
+            price_data=platform_price,
         ),
         Line(
             name="API calls",
@@ -135,35 +148,16 @@ def sample_lines(extra: int = 0) -> list[Line]:
             amount=Decimal("486.00"),
             id="ili_seats",
         ),
-        Line(
-            name="Onboarding workshop (Łódź office)",
-            quantity=Decimal(1),
-            unit_amount=Decimal("250.00"),
-            start_date=dt.date(2026, 10, 14),
-            end_date=dt.date(2026, 10, 14),
-            subtotal=Decimal("250.00"),
-            adjustments=(),
-            adjusted_subtotal=Decimal("250.00"),
-            amount=Decimal("250.00"),
-            id="ili_onboarding",
+        _single_line(
+            "Onboarding workshop (Łódź office)",
+            Decimal("250.00"),
+            (dt.date(2026, 10, 14), dt.date(2026, 10, 14)),
+            "ili_onboarding",
         ),
     ]
     for n in range(extra):
         amount = Decimal(n % 97) + Decimal("0.25")
-        lines.append(
-            Line(
-                name=f"Usage report {n + 1:03d}",
-                quantity=Decimal(1),
-                unit_amount=amount,
-                start_date=start,
-                end_date=end,
-                subtotal=amount,
-                adjustments=(),
-                adjusted_subtotal=amount,
-                amount=amount,
-                id=f"ili_extra_{n}",
-            )
-        )
+        lines.append(_single_line(f"Usage report {n + 1:03d}", amount, _PERIOD, f"ili_extra_{n}"))
     return lines
 
 
