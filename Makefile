@@ -9,14 +9,16 @@ PROTOS := $(wildcard protos/invoicing/v1/*.proto)
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test test-reliability test-pgbouncer pgbouncer install generate check-generated lint lint-proto \
-	breaking clients typecheck bench bench-quick profiles clean-data help debian-tools sample-document go-tools
+.PHONY: run test test-reliability test-pgbouncer test-partitioned pgbouncer install generate check-generated lint \
+	lint-proto breaking clients typecheck bench bench-quick profiles clean-data help debian-tools sample-document \
+	go-tools
 
 help:
 	@echo "make run              serve on 127.0.0.1:50051 with an embedded PostgreSQL and demo data"
 	@echo "make test             lint, type-check, check generated code, run the whole test suite"
 	@echo "make test-reliability the slower failure and overload drills (kill -9, the wheel, stuck readers...)"
 	@echo "make test-pgbouncer   the test suite again, through a real PgBouncer in transaction pooling mode"
+	@echo "make test-partitioned the test suite again, on the schema hash-partitioned by account (as Citus would)"
 	@echo "make generate         regenerate generated/ from protos/"
 	@echo "make check-generated  fail if generated/ is stale"
 	@echo "make bench            every SPEC 11 row beside its anchor (seeds up to 2M invoices; about 30 min)"
@@ -121,6 +123,11 @@ test-reliability: $(STAMP) $(NODE_STAMP) pgbouncer
 # The default suite with the session server behind a real PgBouncer (transaction pooling); CI runs it.
 test-pgbouncer: $(STAMP) $(NODE_STAMP) pgbouncer
 	INVOICING_TEST_PGBOUNCER=1 $(PY) -m pytest -q
+
+# The default suite on the schema with every account-scoped table hash-partitioned by account_id (the rule a
+# distributed database sets: every key leads with account_id); CI runs it.
+test-partitioned: $(STAMP) $(NODE_STAMP) pgbouncer debian-tools
+	INVOICING_TEST_PARTITIONS=8 $(PY) -m pytest -q
 
 # The bench (bench/__main__.py): results in bench/results/latest.json; `python -m bench.report` prints them as
 # the README's table. py-spy comes with the dev dependencies.

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -35,6 +34,11 @@ async def _serve(settings: Settings, demo: bool) -> int:
     dsn, pg = resolve_database(settings)
     supervisor = None if pg is None else asyncio.create_task(embedded.supervise(pg))
     try:
+        await migrate(direct_dsn(settings, dsn), settings.db_partitions)
+        if settings.workers > 1:
+            from server import workers
+
+            return await workers.serve(settings, dsn, lambda port: _announce(settings, dsn, port, demo))
         return await _serve_on(settings, demo, dsn)
     finally:
         if supervisor is not None:
@@ -46,40 +50,59 @@ async def _serve(settings: Settings, demo: bool) -> int:
 
 
 async def _serve_on(settings: Settings, demo: bool, dsn: str) -> int:
-    from server import demo as demo_data
     from server.app import start_server
+    from server.workers import StopSignal
 
-    await migrate(direct_dsn(settings, dsn))
+    stop = StopSignal()
     running = await start_server(settings, dsn, direct_dsn=direct_dsn(settings, dsn))
     if settings.metrics_listen:
         from server import metrics
 
         metrics.serve(settings.metrics_listen)
         print(f"metrics on http://{settings.metrics_listen}/metrics", flush=True)
-    print(f"invoice service listening on {settings.listen} (port {running.port})", flush=True)
-    if demo:
-        key = await demo_data.ensure_demo_key(direct_dsn(settings, dsn), settings.data_dir)
-        if await demo_data.seed(f"127.0.0.1:{running.port}", key):
-            print("seeded demo customers and invoices", flush=True)
-        print(f"demo API key: {key}", flush=True)
-        print(
-            f"try: grpcurl -plaintext -H 'authorization: Bearer {key}' {settings.listen} list",
-            flush=True,
-        )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    await _announce(settings, dsn, running.port, demo)
     await stop.wait()
     log.info("shutting down: refusing new calls, finishing in-flight ones")
     await running.stop()
     return 0
 
 
+async def _announce(settings: Settings, dsn: str, port: int, demo: bool) -> None:
+    """Say where the service listens; with demo, make sure the demo data exists (seeded once) and print its key."""
+    from server import demo as demo_data
+
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"invoice service listening on {settings.listen} (port {port}{workers})", flush=True)
+    if demo:
+        key = await demo_data.ensure_demo_key(direct_dsn(settings, dsn), settings.data_dir)
+        if await demo_data.seed(f"127.0.0.1:{port}", key):
+            print("seeded demo customers and invoices", flush=True)
+        print(f"demo API key: {key}", flush=True)
+        print(
+            f"try: grpcurl -plaintext -H 'authorization: Bearer {key}' {settings.listen} list",
+            flush=True,
+        )
+
+
 async def _migrate(settings: Settings) -> int:
     dsn, _pg = resolve_database(settings)
-    applied = await migrate(direct_dsn(settings, dsn))
+    applied = await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+async def _citus_sql(settings: Settings) -> int:
+    import asyncpg
+
+    from server.db import partitioning
+
+    dsn, _pg = resolve_database(settings)
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
+    conn = await asyncpg.connect(direct_dsn(settings, dsn))
+    try:
+        print("\n".join(await partitioning.citus_statements(conn)))
+    finally:
+        await conn.close()
     return 0
 
 
@@ -87,7 +110,7 @@ async def _create_api_key(settings: Settings, account: str, prefix: str | None, 
     from server.keys import create_key
 
     dsn, _pg = resolve_database(settings)
-    await migrate(direct_dsn(settings, dsn))
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     key_id, key = await create_key(direct_dsn(settings, dsn), account, invoice_prefix=prefix, description=description)
     print(f"account: {account}\nkey id:  {key_id}\napi key: {key}\n(store the key now: only its hash is kept)")
     return 0
@@ -113,7 +136,7 @@ async def _bill(settings: Settings, now: str | None) -> int:
     from server.usecases.history import complete_first_versions
 
     dsn, _pg = resolve_database(settings)
-    await migrate(direct_dsn(settings, dsn))
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     moment = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
@@ -134,7 +157,7 @@ async def _render_invoices(settings: Settings) -> int:
     from server.usecases.invoice_reads import refresh_stale_forms
 
     dsn, _pg = resolve_database(settings)
-    await migrate(direct_dsn(settings, dsn))
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
         refreshed = await refresh_stale_forms(db, InvoiceWire())
@@ -177,7 +200,7 @@ async def _account_profile(settings: Settings, args: argparse.Namespace) -> int:
         print(f"invalid profile: {error.message}", file=sys.stderr)
         return 2
     dsn, _pg = resolve_database(settings)
-    await migrate(dsn)
+    await migrate(direct_dsn(settings, dsn), settings.db_partitions)
     db = await Database.connect(dsn, settings.pool_settings())
     try:
         async with db.connection() as conn:
@@ -205,13 +228,37 @@ async def _account_profile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _serve_worker(settings: Settings, index: int) -> int:
+    from server.workers import serve_worker
+
+    return await serve_worker(settings, index)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command."""
     parser = argparse.ArgumentParser(prog="python -m server", description="Invoice service operations.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve gRPC (migrates first)")
     serve.add_argument("--demo", action="store_true", help="create the demo account and data, print its API key")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="server processes sharing the port, each with its own event loop and pools (default: INVOICING_WORKERS,"
+        " else 1)",
+    )
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # one of the processes --workers starts
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "citus-sql",
+        help="print the Citus calls that distribute this database's schema by account (run them on the coordinator)",
+    )
     create = commands.add_parser("create-api-key", help="create an API key (and the account if new)")
     create.add_argument("--account", required=True, help="account name")
     create.add_argument("--invoice-prefix", help="invoice number prefix for a new account (A-Z, 0-9)")
@@ -243,12 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
+    worker: int | None = getattr(args, "worker", None)
+    if getattr(args, "workers", None):
+        settings = settings.model_copy(update={"workers": args.workers})
     from server import logs
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, worker)
     runners: dict[str, Callable[[], Coroutine[Any, Any, int]]] = {
-        "serve": lambda: _serve(settings, args.demo),
+        "serve": lambda: _serve(settings, args.demo) if worker is None else _serve_worker(settings, worker),
         "migrate": lambda: _migrate(settings),
+        "citus-sql": lambda: _citus_sql(settings),
         "create-api-key": lambda: _create_api_key(settings, args.account, args.invoice_prefix, args.description),
         "revoke-api-key": lambda: _revoke_api_key(settings, args.key_id),
         "bill": lambda: _bill(settings, args.now),

@@ -34,7 +34,7 @@ from server.api.streaming import Lister, ResumeTokens
 from server.api.subscription_service import SubscriptionServicer
 from server.api.usage_service import UsageServicer
 from server.config import Settings
-from server.db import accounts, idempotency
+from server.db import accounts, idempotency, jobs
 from server.db import events as events_repo
 from server.db.listen import Notifier
 from server.db.pool import Database
@@ -351,12 +351,18 @@ async def _refresh_wire_forms(running: RunningServer) -> None:
 
 
 async def _purge_expired(running: RunningServer) -> None:
-    """Delete idempotency records and invoice events past their retention, hourly."""
+    """Delete idempotency records and invoice events past their retention, hourly.
+
+    Every process runs it (serve --workers, several hosts); one at a time purges, the others skip the round,
+    so their deletes never wait on (or deadlock with) each other.
+    """
     while True:
         try:
             async with running.db.transaction() as conn:
-                keys = await idempotency.purge_older_than(conn, running.settings.idempotency_retention_days)
-                old_events = await events_repo.purge_older_than(conn, running.settings.event_retention_days)
+                keys = old_events = 0
+                if await jobs.try_lock(conn, "purge"):
+                    keys = await idempotency.purge_older_than(conn, running.settings.idempotency_retention_days)
+                    old_events = await events_repo.purge_older_than(conn, running.settings.event_retention_days)
             if keys or old_events:
                 log.info("purged %d expired idempotency keys and %d invoice events", keys, old_events)
         except Exception:

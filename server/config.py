@@ -28,12 +28,30 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".data"), description="Local state: embedded PostgreSQL data, demo key.")
     listen: str = Field(default="127.0.0.1:50051", description="host:port to serve gRPC on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Server processes sharing the port (SO_REUSEPORT), each with its own event loop and pools;"
+        " serve --workers overrides it.",
+    )
+    reuse_port: bool = Field(
+        default=False,
+        description="Bind the port with SO_REUSEPORT so other processes can serve on it too (the workers of"
+        " serve --workers set it; off, a second server on a taken port fails to start).",
+    )
     tls_cert_file: Path | None = Field(
         default=None, description="PEM certificate chain; enables TLS with tls_key_file."
     )
     tls_key_file: Path | None = Field(default=None, description="PEM private key for tls_cert_file.")
     tls_client_ca_file: Path | None = Field(
         default=None, description="PEM CA bundle; when set, clients need a certificate (mTLS)."
+    )
+    db_partitions: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="A new schema's account-scoped tables hash-partitioned by account_id into this many partitions"
+        " (0: plain tables). An existing schema keeps the layout it was created with.",
     )
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
@@ -142,7 +160,7 @@ class Settings(BaseSettings):
         options = [
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.max_send_message_length", self.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(self.reuse_port)),
             ("grpc.keepalive_time_ms", self.keepalive_time_ms),
             ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
             ("grpc.keepalive_permit_without_calls", int(self.keepalive_permit_without_calls)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 
 from opentelemetry import trace
@@ -17,7 +18,11 @@ from server import context
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON line."""
+    """Formats a record as one JSON line (with the worker's number and pid in a worker of serve --workers)."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        super().__init__()
+        self._process: dict[str, object] = {} if worker is None else {"worker": worker, "pid": os.getpid()}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -25,6 +30,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **self._process,
         }
         method, request_id = context.method(), context.request_id()
         if method:
@@ -40,10 +46,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: str) -> None:
-    """Send every log record to stderr as JSON lines, at level and above."""
+def configure(level: str, worker: int | None = None) -> None:
+    """Send every log record to stderr as JSON lines, at level and above (naming the worker, if one)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(worker))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

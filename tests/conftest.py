@@ -28,7 +28,7 @@ from tests.support import pgbouncer
 from tests.support.accounts import Account, new_account
 from tests.support.client import Api, open_api
 from tests.support.clock import Clock, Clocks
-from tests.support.database import execute, on_same_server
+from tests.support.database import execute, on_same_server, partitions_under_test
 from tests.support.serve import Launcher
 
 pytest_plugins = ["tests.support.go_client", "tests.support.keepalive"]
@@ -53,8 +53,8 @@ def database_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def migrated_dsn(database_dsn: str) -> str:
-    """The session database with the schema applied."""
-    await migrate(database_dsn)
+    """The session database with the schema applied (partitioned by account when INVOICING_TEST_PARTITIONS)."""
+    await migrate(database_dsn, partitions_under_test())
     return database_dsn
 
 

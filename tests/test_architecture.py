@@ -38,6 +38,8 @@ ALLOWED: dict[str, set[str]] = {
     # The composition roots wire everything.
     "app": {"*"},
     "__main__": {"*"},
+    # serve --workers: a parent of whole servers (app), each with its own metrics.
+    "workers": {"app", "config", "metrics"},
 }
 PROTO_LAYERS = {"api", "interceptors", "app", "__main__", "reflection", "errors", "demo"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from server.db import migrate as migrate_module
 from server.db.migrate import migrate
-from tests.support.database import connection
+from tests.support.database import connection, partitions_under_test
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,9 @@ async def test_second_and_third_runs_apply_nothing(empty_dsn: str, all_versions:
 
 
 async def test_fresh_schema_matches_the_session_schema(empty_dsn: str, migrated_dsn: str) -> None:
-    """Migrating a fresh database produces the same tables the server under test runs on."""
-    await asyncio.gather(migrate(empty_dsn), migrate(empty_dsn))
+    """Migrating a fresh database (in the session's layout) produces the same tables the server under test runs
+    on."""
+    await asyncio.gather(*(migrate(empty_dsn, partitions_under_test()) for _ in range(2)))
 
     tables = await _tables(empty_dsn)
     assert "schema_migrations" in tables

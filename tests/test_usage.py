@@ -10,7 +10,7 @@ import random
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,8 +20,11 @@ import pytest
 from google.protobuf import timestamp_pb2
 from invoicing.v1 import usage_service_pb2
 
-from tests.support.builders import create_customer, event
-from tests.support.calls import ingest
+from server.db import usage as usage_repo
+from server.domain.usage import Event
+from tests.support.accounts import Account
+from tests.support.builders import create_customer, event, timestamp
+from tests.support.calls import ingest, ingest_ok
 from tests.support.client import Api, expect_error, stream_of
 from tests.support.database import connection
 
@@ -261,11 +264,11 @@ def bucket_start(moment: dt.datetime) -> dt.datetime:
 async def expected_and_stored(
     dsn: str, customer_ids: Sequence[str]
 ) -> tuple[dict[Key, Aggregate], dict[Key, Aggregate]]:
-    """The rollups recomputed from the raw events, and the rollups stored, for the customers."""
+    """The rollups recomputed from the billable raw events, and the rollups stored, for the customers."""
     async with connection(dsn) as conn:
         raw = await conn.fetch(
             "SELECT customer_id, event_name, occurred_at, properties::text AS properties FROM usage_events"
-            " WHERE customer_id = ANY($1::text[])",
+            " WHERE customer_id = ANY($1::text[]) AND billable",
             list(customer_ids),
         )
         rolled = await conn.fetch(
@@ -391,3 +394,89 @@ async def test_concurrent_batches_with_the_same_keys_in_different_orders(api: Ap
     expected, stored = await expected_and_stored(migrated_dsn, [customer.id])
     assert_rollups_match(expected, stored)
     assert sum(a.total for k, a in stored.items() if k[2] == "tokens") == sum(range(1000))
+
+
+async def test_a_backfill_closed_during_an_ingestion_waits_for_it_and_counts_its_events_once(
+    api: Api, account: Account, migrated_dsn: str
+) -> None:
+    """An ingestion in flight (its statements, in a transaction still open) has added to a rollup of a backfill's
+    timeframe and created another: closing the backfill waits for it, and the rebuilt rollups count its events
+    once (a rebuild that ran between them would count the new rollup's events twice)."""
+    customer = await create_customer(api)
+    start = recent_bucket(hours_ago=8)
+    await ingest_ok(api, [event(customer.id, start + dt.timedelta(minutes=1))])
+    backfill = await api.usage.CreateBackfill(
+        usage_service_pb2.CreateBackfillRequest(
+            customer_id=customer.id, timeframe_start=timestamp(start), timeframe_end=timestamp(start + 4 * BUCKET)
+        )
+    )
+    sent = await api.usage.IngestEvents(
+        usage_service_pb2.IngestEventsRequest(
+            events=[event(customer.id, start + dt.timedelta(minutes=20))], backfill_id=backfill.id
+        )
+    )
+    assert sent.ingested == 1
+    in_flight = [
+        Event(uuid.uuid4().hex, customer.id, "api_call", start + dt.timedelta(minutes=2), {}),  # an existing rollup
+        Event(uuid.uuid4().hex, customer.id, "api_call", start + dt.timedelta(minutes=40), {}),  # a new one
+    ]
+    async with connection(migrated_dsn) as conn, connection(migrated_dsn) as watcher:
+        ingestion = conn.transaction()
+        await ingestion.start()
+        assert (await usage_repo.customer_ids(conn, account.id, [customer.id], []))[0] == {customer.id}
+        assert await usage_repo.store_events(conn, account.id, in_flight) == {e.idempotency_key for e in in_flight}
+        closing = asyncio.ensure_future(
+            api.usage.CloseBackfill(usage_service_pb2.CloseBackfillRequest(backfill_id=backfill.id))
+        )
+        async with asyncio.timeout(30):  # the close reaches the ingestion's locks and waits there
+            blocked = "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
+            while not await watcher.fetchval(blocked, conn.get_server_pid()):
+                assert not closing.done(), "the close did not wait for the ingestion in flight"
+                await asyncio.sleep(0.02)
+        await ingestion.commit()
+        assert (await closing).status == usage_service_pb2.BACKFILL_STATUS_REFLECTED
+    expected, stored = await expected_and_stored(migrated_dsn, [customer.id])
+    assert_rollups_match(expected, stored)
+    counts = {bucket: a.events for (_, _, prop, bucket), a in stored.items() if prop == ""}
+    assert counts == {start: 2, start + BUCKET: 1, start + 2 * BUCKET: 1}
+
+
+async def test_rollups_stay_exact_while_backfills_close_and_revert_during_ingestion(
+    api: Api, migrated_dsn: str
+) -> None:
+    """Backfills closed and reverted (some replacing the events of their timeframe) while batches add events to
+    the same buckets, old and new: every batch is stored, and the rollups equal the billable events."""
+    rng = random.Random(11)
+    customer = await create_customer(api)
+    start = recent_bucket(hours_ago=8)
+
+    def batch(size: int) -> list[usage_service_pb2.Event]:
+        moments = [start + rng.randrange(16) * BUCKET + dt.timedelta(seconds=rng.randrange(900)) for _ in range(size)]
+        return [event(customer.id, m, properties={"tokens": rng.randrange(1, 100)}) for m in moments]
+
+    async def during_batches(move: Awaitable[usage_service_pb2.Backfill]) -> None:
+        batches = [ingest(api, batch(rng.randrange(1, 8))) for _ in range(12)]
+        *responses, _ = await asyncio.gather(*batches, move)
+        assert all(isinstance(r, usage_service_pb2.IngestEventsResponse) and list(r.errors) == [] for r in responses)
+
+    await ingest_ok(api, batch(40))
+    for round_ in range(4):
+        backfill = await api.usage.CreateBackfill(
+            usage_service_pb2.CreateBackfillRequest(
+                customer_id=customer.id,
+                timeframe_start=timestamp(start),
+                timeframe_end=timestamp(start + 16 * BUCKET),
+                replace_existing_events=round_ % 2 == 1,
+            )
+        )
+        sent = await api.usage.IngestEvents(
+            usage_service_pb2.IngestEventsRequest(events=batch(20), backfill_id=backfill.id)
+        )
+        assert list(sent.errors) == []
+        await during_batches(api.usage.CloseBackfill(usage_service_pb2.CloseBackfillRequest(backfill_id=backfill.id)))
+        if round_ >= 2:
+            await during_batches(
+                api.usage.RevertBackfill(usage_service_pb2.RevertBackfillRequest(backfill_id=backfill.id))
+            )
+        expected, stored = await expected_and_stored(migrated_dsn, [customer.id])
+        assert_rollups_match(expected, stored)

@@ -1,40 +1,98 @@
 """Usage events and their 15-minute rollups (SQL only).
 
-Raw events and rollups are written in one transaction, and only the events
+Raw events and rollups are written in one statement, and only the events
 that were actually inserted (not duplicates) and count (`billable`: not the
 events of a backfill still open, nor those a closed backfill replaced) are
 rolled up, so the rollups always equal an aggregation of the billable raw
-events; a backfill that changes what counts rebuilds the rollups it touches. Rollup rows are upserted in
-key order, so concurrent ingestions lock them in the same order and cannot
-deadlock.
+events; a backfill that changes what counts rebuilds the rollups it touches,
+with the same aggregation. Events are inserted in key order and rollup rows
+upserted in key order, so concurrent ingestions lock them in the same order
+and cannot deadlock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from server.domain import money
-from server.domain.usage import NUMBER_PATTERN, Event, PropertyValue, Rollup, RollupKey, bucket_of, rollups
+from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event, bucket_of
 
 
-def _json_value(value: PropertyValue) -> Any:
+def _stored_form(value: object) -> str:
     # Numbers are stored as JSON strings so that they stay exact, in plain notation ("0.0000001", not "1E-7")
     # so that reading the raw events back finds the same numbers the rollups counted.
-    return format(value, "f") if isinstance(value, Decimal) else value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"not a property value: {value!r}")
+
+
+# One encoder for every event (json.dumps with options builds a new one per call).
+_PROPERTIES_JSON = json.JSONEncoder(default=_stored_form)
+
+
+def _add_rollups_of(events: str, count_property: str, number_pattern: str) -> str:
+    """The statement that adds the events the query `events` gives (customer_id, event_name, occurred_at,
+    properties; of account $1) to the rollups, rows in key order (code point order, as Python sorts).
+
+    One row per (customer, event, bucket) counts the events (property COUNT_PROPERTY, each adding 1), and one
+    per numeric property (NUMBER_PATTERN, at most 40 characters: server.domain.usage.numeric) holds their
+    count, exact sum and maximum. The one place this aggregation is written.
+    """
+    return f"""
+    INSERT INTO usage_rollups AS r (account_id, customer_id, event_name, property, bucket, events, total, maximum)
+    SELECT $1, e.customer_id, e.event_name, v.property, date_bin('15 minutes', e.occurred_at, 'epoch'),
+        count(*), sum(v.value), max(v.value)
+    FROM ({events}) e
+    CROSS JOIN LATERAL (
+        SELECT {count_property}::text AS property, 1::numeric AS value
+        UNION ALL
+        SELECT p.key, p.value::numeric FROM jsonb_each_text(e.properties) p
+        WHERE p.value ~ {number_pattern} AND length(p.value) <= 40
+    ) v
+    GROUP BY e.customer_id, e.event_name, v.property, date_bin('15 minutes', e.occurred_at, 'epoch')
+    ORDER BY e.customer_id COLLATE "C", e.event_name COLLATE "C", v.property COLLATE "C", 5
+    ON CONFLICT (account_id, customer_id, event_name, property, bucket) DO UPDATE SET
+        events = r.events + EXCLUDED.events,
+        total = r.total + EXCLUDED.total,
+        maximum = greatest(r.maximum, EXCLUDED.maximum)
+    """
+
+
+# The rollups are computed from the rows the insert returns, so they count exactly the events stored now.
+_STORE_EVENTS = f"""
+WITH inserted AS (
+    INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties,
+        backfill_id, billable)
+    SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb, NULLIF($7, ''), $7 = ''
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+        AS u(key, customer_id, event_name, occurred_at, properties)
+    ON CONFLICT (account_id, idempotency_key) DO NOTHING
+    RETURNING idempotency_key, customer_id, event_name, occurred_at, properties, billable
+), rolled_up AS ({_add_rollups_of("SELECT * FROM inserted WHERE billable", "$8", "$9")})
+SELECT idempotency_key FROM inserted
+"""
+
+
+# The account's usage lock, a transaction-scoped advisory lock ($1: the account id). Ingestion holds it shared
+# from its first statement; closing or reverting a backfill holds it exclusively before its events change
+# what counts, so no batch adds to the rollups it rebuilds (an addition committed between the rebuild's delete
+# and its insert would be counted twice). It needs no table and works through PgBouncer's transaction pooling.
+_USAGE_LOCK = "hashtextextended('usage:' || $1, 0)"
 
 
 async def customer_ids(
     conn: asyncpg.Connection, account_id: str, ids: Sequence[str], external_ids: Sequence[str]
 ) -> tuple[set[str], dict[str, str]]:
-    """Which of the ids exist, and the customer id of each external id that exists."""
+    """Which of the ids exist, and the customer id of each external id that exists; the first statement of an
+    ingestion, so it takes the account's usage lock (shared) before anything else, once, whatever it finds."""
     rows = await conn.fetch(
-        "SELECT id, external_customer_id FROM customers WHERE account_id = $1"
+        f"WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({_USAGE_LOCK}))"
+        " SELECT id, external_customer_id FROM customers WHERE EXISTS (SELECT FROM held) AND account_id = $1"
         " AND (id = ANY($2::text[]) OR external_customer_id = ANY($3::text[]))",
         account_id,
         list(ids),
@@ -45,34 +103,27 @@ async def customer_ids(
     return known, by_external
 
 
-async def insert_events(
+async def store_events(
     conn: asyncpg.Connection, account_id: str, events: Sequence[Event], backfill_id: str = ""
 ) -> set[str]:
-    """Insert events, skipping keys already stored; return the keys inserted now. Events of a backfill are
-    stored not billable (they count once it is closed).
-
-    Rows go in key order, so concurrent batches with overlapping keys wait on each other in one order.
+    """Insert the events whose keys are not stored yet and add them to the 15-minute rollups, in one statement;
+    return the keys inserted now. Events of a backfill are stored not billable, without rollups (they count
+    once it is closed). Duplicates (keys already stored, by this or a concurrent batch) add nothing.
     """
     if not events:
         return set()
     events = sorted(events, key=lambda e: e.idempotency_key)
     rows = await conn.fetch(
-        """
-        INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties,
-            backfill_id, billable)
-        SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb, NULLIF($7, ''), $7 = ''
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-            AS u(key, customer_id, event_name, occurred_at, properties)
-        ON CONFLICT (account_id, idempotency_key) DO NOTHING
-        RETURNING idempotency_key
-        """,
+        _STORE_EVENTS,
         account_id,
         [e.idempotency_key for e in events],
         [e.customer_id for e in events],
         [e.event_name for e in events],
         [e.occurred_at for e in events],
-        [json.dumps({k: _json_value(v) for k, v in e.properties.items()}) for e in events],
+        [_PROPERTIES_JSON.encode(e.properties) for e in events],
         backfill_id,
+        COUNT_PROPERTY,
+        NUMBER_PATTERN,
     )
     return {r["idempotency_key"] for r in rows}
 
@@ -85,33 +136,6 @@ async def stored_keys(conn: asyncpg.Connection, account_id: str, keys: Sequence[
         list(keys),
     )
     return {r["idempotency_key"] for r in rows}
-
-
-async def add_rollups(conn: asyncpg.Connection, account_id: str, rollups: Mapping[RollupKey, Rollup]) -> None:
-    """Add the rollups of newly inserted events to the stored ones (in key order)."""
-    if not rollups:
-        return
-    keys = sorted(rollups)
-    await conn.execute(
-        """
-        INSERT INTO usage_rollups AS r (account_id, customer_id, event_name, property, bucket, events, total, maximum)
-        SELECT $1, u.customer_id, u.event_name, u.property, u.bucket, u.events, u.total, u.maximum
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::numeric[], $8::numeric[])
-            AS u(customer_id, event_name, property, bucket, events, total, maximum)
-        ON CONFLICT (account_id, customer_id, event_name, property, bucket) DO UPDATE SET
-            events = r.events + EXCLUDED.events,
-            total = r.total + EXCLUDED.total,
-            maximum = greatest(r.maximum, EXCLUDED.maximum)
-        """,
-        account_id,
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [k[2] for k in keys],
-        [k[3] for k in keys],
-        [rollups[k].events for k in keys],
-        [rollups[k].total for k in keys],
-        [rollups[k].maximum for k in keys],
-    )
 
 
 async def rolled_up(
@@ -226,11 +250,16 @@ async def matrix_groups(
     return [(tuple(r["cell"]), r["events"], r["total"], r["maximum"], r["distinct_values"]) for r in rows]
 
 
+async def hold_usage(conn: asyncpg.Connection, account_id: str) -> None:
+    """Take the account's usage lock exclusively until the transaction ends: no ingestion runs meanwhile."""
+    await conn.execute(f"SELECT pg_advisory_xact_lock({_USAGE_LOCK})", account_id)
+
+
 async def rebuild_rollups(
     conn: asyncpg.Connection, account_id: str, customer_id: str, start: dt.datetime, end: dt.datetime
 ) -> None:
     """Rebuild the customer's rollups of every bucket that [start, end) touches from its billable events (after
-    a backfill made events count or stop counting)."""
+    a backfill made events count or stop counting). The caller holds the account's usage lock (hold_usage)."""
     first = bucket_of(start)
     after = bucket_of(end) + (dt.timedelta(minutes=15) if end > bucket_of(end) else dt.timedelta(0))
     await conn.execute(
@@ -240,34 +269,14 @@ async def rebuild_rollups(
         first,
         after,
     )
-    totals: dict[RollupKey, Rollup] = {}
-    cursor = conn.cursor(
-        """
-        SELECT idempotency_key, event_name, occurred_at, properties FROM usage_events
-        WHERE account_id = $1 AND customer_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND billable
-        """,
-        account_id,
-        customer_id,
-        first,
-        after,
-    )
-    batch: list[Event] = []
-    async for row in cursor:
-        batch.append(
-            Event(row["idempotency_key"], customer_id, row["event_name"], row["occurred_at"], row["properties"])
-        )
-        if len(batch) >= 1000:
-            _merge(totals, rollups(batch))
-            batch = []
-    _merge(totals, rollups(batch))
-    await add_rollups(conn, account_id, totals)
+    await conn.execute(_REBUILD_ROLLUPS, account_id, customer_id, first, after, COUNT_PROPERTY, NUMBER_PATTERN)
 
 
-def _merge(into: dict[RollupKey, Rollup], more: Mapping[RollupKey, Rollup]) -> None:
-    with money.exact_context():
-        for key, rollup in more.items():
-            found = into.setdefault(key, Rollup())
-            found.events += rollup.events
-            found.total += rollup.total
-            if rollup.maximum is not None and (found.maximum is None or rollup.maximum > found.maximum):
-                found.maximum = rollup.maximum
+_REBUILD_ROLLUPS = _add_rollups_of(
+    """
+    SELECT customer_id, event_name, occurred_at, properties FROM usage_events
+    WHERE account_id = $1 AND customer_id = $2 AND occurred_at >= $3 AND occurred_at < $4 AND billable
+    """,
+    "$5",
+    "$6",
+)

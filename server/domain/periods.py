@@ -16,6 +16,7 @@ midnight, DST changes included.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass
 
@@ -56,11 +57,15 @@ class Schedule:
         """The start of period `index` (0 is the first), before the first-period adjustment."""
         return add_months(self.anchor, index * self.months)
 
+    # Schedules are immutable values and few are live at once, so caching their periods costs little and
+    # spares ingestion (which places every event of a batch in its period) most of the calendar arithmetic.
+    @functools.lru_cache(maxsize=4096)  # noqa: B019
     def period(self, index: int) -> Period:
         """Period number `index`; the first one starts on the start date even when calendar-aligned."""
         start = self.start_date if index == 0 else self.boundary(index)
         return Period(start, self.boundary(index + 1))
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019
     def index_of(self, day: dt.date) -> int:
         """The number of the period that contains day (day must not be before the start date)."""
         if day < self.start_date:
@@ -78,6 +83,7 @@ class Schedule:
         return self.period(self.index_of(day))
 
 
+@functools.lru_cache(maxsize=4096)
 def instant(day: dt.date, timezone: str) -> dt.datetime:
     """The UTC instant at which `day` begins in the timezone (local midnight)."""
     local = dt.datetime.combine(day, dt.time(0), tzinfo=zoneinfo.ZoneInfo(timezone))

@@ -139,26 +139,9 @@ class Rollup:
         self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
 
 
-RollupKey = tuple[str, str, str, dt.datetime]  # customer, event name, property, bucket
-
-
-def rollups(events: Iterable[Event]) -> dict[RollupKey, Rollup]:
-    """Aggregate events by (customer, event, property, bucket): one count row plus one per numeric property."""
-    result: dict[RollupKey, Rollup] = {}
-    with money.exact_context():
-        for event in events:
-            bucket = bucket_of(event.occurred_at)
-            result.setdefault((event.customer_id, event.event_name, COUNT_PROPERTY, bucket), Rollup()).add(Decimal(1))
-            for name, value in event.properties.items():
-                number = numeric(value)
-                if number is not None:
-                    result.setdefault((event.customer_id, event.event_name, name, bucket), Rollup()).add(number)
-    return result
-
-
 def aggregate(events: Iterable[Mapping[str, Any]], prop: str) -> Rollup:
-    """Aggregate stored event properties exactly as `rollups` does: events and their count ("" prop), or the
-    events whose prop is a number, with its sum and maximum."""
+    """Aggregate stored event properties exactly as ingestion rolls them up (one count row, "" prop, whose
+    events each add 1; one row per property that holds a number, with its sum and maximum)."""
     result = Rollup()
     with money.exact_context():
         for properties in events:

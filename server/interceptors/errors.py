@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, cast
 
 import grpc
@@ -32,7 +32,7 @@ class ErrorsAndMetrics(MethodInterceptor):
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            code = "OK"
+            code: str | None = "OK"  # None: counted already
             try:
                 return await behavior(request, context)
             except grpc.aio.AbortError:
@@ -41,11 +41,11 @@ class ErrorsAndMetrics(MethodInterceptor):
                 code = "CANCELLED"
                 raise
             except Exception as exc:  # every failure leaves through the one mapping
-                status = status_for_exception(exc, method)
-                code = status.code.name
-                await _abort(context, status)
+                code = None
+                await _fail(context, status_for_exception(exc, method), observe, started)
             finally:
-                observe(code, time.perf_counter() - started)
+                if code is not None:
+                    observe(code, time.perf_counter() - started)
 
         return call
 
@@ -73,7 +73,7 @@ class ErrorsAndMetrics(MethodInterceptor):
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> None:
             started = time.perf_counter()
-            code = "OK"
+            code: str | None = "OK"  # None: counted already
             open_streams.inc()
             try:
                 stream = cast(AsyncGenerator[Any, None], behavior(request, context))
@@ -89,16 +89,23 @@ class ErrorsAndMetrics(MethodInterceptor):
                 code = "CANCELLED"
                 raise
             except Exception as exc:
-                status = status_for_exception(exc, method)
-                code = status.code.name
-                await _abort(context, status)
+                code = None
+                await _fail(context, status_for_exception(exc, method), observe, started)
             finally:
                 open_streams.dec()
-                observe(code, time.perf_counter() - started)
+                if code is not None:
+                    observe(code, time.perf_counter() - started)
 
         return cast(ServerStream, call)
 
 
-async def _abort(context: grpc.aio.ServicerContext, status: grpc.Status) -> None:
-    """End the call with status (context.abort raises AbortError, which grpc expects)."""
+async def _fail(
+    context: grpc.aio.ServicerContext, status: grpc.Status, observe: Callable[[str, float], None], started: float
+) -> None:
+    """Count the failed call, then end it with status (context.abort raises AbortError, which grpc expects).
+
+    Counted first: abort sends the status before it returns, so a client that has seen the status finds the
+    call in the metrics.
+    """
+    observe(status.code.name, time.perf_counter() - started)
     await context.abort(status.code, status.details, status.trailing_metadata)

@@ -13,7 +13,9 @@ call the same functions.
 
 Lock order, everywhere: the idempotency key (taken by `Transactions.exactly_once`
 first of all), then a backfill (closing or reverting one; ingestion into it
-holds it shared), then the subscription (several: in id order; its changes are
+holds it shared), then the account's usage (an advisory lock: every ingestion
+holds it shared from its first statement, closing or reverting a backfill holds
+it exclusively while it rebuilds rollups), then the subscription (several: in id order; its changes are
 written under its lock; a threshold check takes it first of all),
 then the customer (its lock also guards its balance ledger, its prepaid credit
 blocks and their ledger: every write to them holds it), then the invoice

@@ -1,11 +1,12 @@
 """Backfills: create one, add its events (through ingestion), close it or revert it (see server.domain.backfills).
 
 Closing and reverting run in one transaction each and lock, in the one order:
-the backfill, the customer's subscriptions (share, in id order: the period-end
-runner skips them meanwhile, so no invoice is generated from events about to
-count or stop counting), the customer, then the invoices in id order and the
-counters. Ingestion into a backfill holds it shared, so it cannot close while
-events are being added.
+the backfill, the account's usage (exclusive: ingestion holds it shared, so no
+batch adds to the rollups being rebuilt), the customer's subscriptions (share,
+in id order: the period-end runner skips them meanwhile, so no invoice is
+generated from events about to count or stop counting), the customer, then the
+invoices in id order and the counters. Ingestion into a backfill holds it
+shared, so it cannot close while events are being added.
 
 Decreases on invoices already issued are credited to the customer balance as
 `prorated_refund` transactions linked to the invoice (standing in for the
@@ -87,7 +88,9 @@ class Backfills:
         return await repo.get(tx.conn, tx.account_id, backfill.id)
 
     async def _hold(self, tx: Tx, backfill: Backfill) -> list[Subscription]:
-        """Share-lock the customer's subscriptions (in id order) and read them."""
+        """Hold the account's usage (no batch adds to the rollups about to be rebuilt), share-lock the customer's
+        subscriptions (in id order) and read them."""
+        await usage_repo.hold_usage(tx.conn, tx.account_id)
         ids = await subscriptions_repo.of_customer(tx.conn, tx.account_id, backfill.customer_id)
         await subscriptions_repo.hold(tx.conn, tx.account_id, ids)
         return [subscription_from(await subscriptions_repo.get(tx.conn, tx.account_id, i), tx.account_id) for i in ids]

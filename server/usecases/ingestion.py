@@ -25,7 +25,6 @@ from server.domain.usage import (
     IngestOutcome,
     negative_numbers,
     negative_quantity,
-    rollups,
 )
 from server.usecases.invoices import Invoices
 from server.usecases.subscription_billing import check_usage_periods
@@ -95,8 +94,7 @@ class Usage:
             await self._backfill(tx, backfill, valid, positions, outcome)
             return
         valid, positions, late = await self._billable(tx, valid, positions, outcome)
-        inserted = await repo.insert_events(tx.conn, tx.account_id, valid)
-        await repo.add_rollups(tx.conn, tx.account_id, rollups(e for e in valid if e.idempotency_key in inserted))
+        inserted = await repo.store_events(tx.conn, tx.account_id, valid)
         await self._invoices.refresh_drafts(tx, late.drafts_of(inserted))
         outcome.ingested += len(inserted)
         outcome.customers |= {e.customer_id for e in valid if e.idempotency_key in inserted}
@@ -121,7 +119,7 @@ class Usage:
             else:
                 kept.append((event, index))
         events, _ = await _quantities(tx, [e for e, _ in kept], [i for _, i in kept], outcome)
-        inserted = await repo.insert_events(tx.conn, tx.account_id, events, backfill.id)
+        inserted = await repo.store_events(tx.conn, tx.account_id, events, backfill.id)
         await backfills_repo.count_ingested(tx.conn, tx.account_id, backfill.id, len(inserted))
         outcome.ingested += len(inserted)
         outcome.duplicates += len(events) - len(inserted)

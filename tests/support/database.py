@@ -6,6 +6,7 @@ tests need. Tests write rows only where no RPC can reach the state, and each suc
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +29,12 @@ async def execute(dsn: str, sql: str, *args: object) -> str:
     async with connection(dsn) as conn:
         status: str = await conn.execute(sql, *args)
         return status
+
+
+def partitions_under_test() -> int:
+    """INVOICING_TEST_PARTITIONS: the session schema's account-scoped tables hash-partitioned by account into this
+    many partitions (0 or unset: plain tables); `make test-partitioned` runs the suite so."""
+    return int(os.environ.get("INVOICING_TEST_PARTITIONS") or 0)
 
 
 def on_same_server(dsn: str, database: str) -> str:
