@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -642,6 +643,32 @@ async def test_cancelled_streams_release_transactions_and_connections(
     fetched = await api.invoices.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id=created[0].id))
     assert fetched.id == created[0].id
     assert await listed_ids(api, status=[DRAFT]) == newest_first(created)
+
+
+async def read_pausing(call: Any, pause_s: float) -> None:
+    """Read a stream to its end, pausing after each message."""
+    async for _message in call:
+        await asyncio.sleep(pause_s)
+
+
+async def test_a_stream_cut_mid_write_releases_its_snapshot_without_the_garbage_collector(
+    api: Api, account: Account, target: str, server: RunningServer, migrated_dsn: str
+) -> None:
+    """Every layer closes the stream it wraps, so a stream that ends while waiting to write (its client reads
+    slowly and its deadline passes) gives its transaction back at once, not when a collector finds it."""
+    customer = await create_customer(api)
+    await create_dated(api, customer, spread_days(300))
+    gc.disable()
+    try:
+        async with slow_reader(target, account.key) as open_stream:
+            for _ in range(3):
+                call = open_stream(list_request(status=[DRAFT]), timeout=0.2)
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await read_pausing(call, 0.5)  # the server is blocked on flow control meanwhile
+                assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                await assert_connections_released(server, migrated_dsn)
+    finally:
+        gc.enable()
 
 
 async def test_short_deadline_completes_or_fails_deadline_exceeded_and_releases(

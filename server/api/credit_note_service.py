@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -94,14 +95,17 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
             invoice_id=request.invoice_id or None,
             created=created,
         )
-        async for response in self._lists.serve(
-            request,
-            BY_CREATED,
-            lambda account, page: list_credit_notes(self._db, account, filters, page),
-            build=conv.credit_note_pb,
-            respond=listed(credit_note_service_pb2.ListCreditNotesResponse),
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_CREATED,
+                lambda account, page: list_credit_notes(self._db, account, filters, page),
+                build=conv.credit_note_pb,
+                respond=listed(credit_note_service_pb2.ListCreditNotesResponse),
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def VoidCreditNote(
         self, request: credit_note_service_pb2.VoidCreditNoteRequest, context: grpc.aio.ServicerContext
@@ -118,5 +122,8 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
         self, request: credit_note_service_pb2.GetCreditNoteDocumentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[document_pb2.DocumentChunk]:
         render = self._documents.credit_note_document
-        async for chunk in document_stream("credit_note_id", request.credit_note_id, request.format, render):
-            yield chunk
+        async with contextlib.aclosing(
+            document_stream("credit_note_id", request.credit_note_id, request.format, render)
+        ) as stream:
+            async for chunk in stream:
+                yield chunk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -133,14 +134,17 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        async for response in self._lists.serve(
-            request,
-            BY_CREATED,
-            lambda account, page: list_customers(self._db, account, created, page),
-            build=conv.customer_pb,
-            respond=listed(customer_service_pb2.ListCustomersResponse),
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_CREATED,
+                lambda account, page: list_customers(self._db, account, created, page),
+                build=conv.customer_pb,
+                respond=listed(customer_service_pb2.ListCustomersResponse),
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def CreateBalanceTransaction(
         self, request: customer_service_pb2.CreateBalanceTransactionRequest, context: grpc.aio.ServicerContext
@@ -172,14 +176,17 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        async for response in self._lists.serve(
-            request,
-            BY_CREATED,
-            lambda account, page: list_balance_transactions(self._db, account, ref, created, page),
-            build=conv.balance_transaction_pb,
-            respond=listed(customer_service_pb2.ListBalanceTransactionsResponse),
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_CREATED,
+                lambda account, page: list_balance_transactions(self._db, account, ref, created, page),
+                build=conv.balance_transaction_pb,
+                respond=listed(customer_service_pb2.ListBalanceTransactionsResponse),
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def GrantCredits(
         self, request: customer_service_pb2.GrantCreditsRequest, context: grpc.aio.ServicerContext
@@ -212,18 +219,24 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     async def ListCreditBlocks(
         self, request: customer_service_pb2.ListCreditBlocksRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListCreditBlocksResponse]:
-        async for response in self._credits_stream(
-            request, list_blocks, conv.credit_block_pb, listed(customer_service_pb2.ListCreditBlocksResponse)
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._credits_stream(
+                request, list_blocks, conv.credit_block_pb, listed(customer_service_pb2.ListCreditBlocksResponse)
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def ListCreditLedger(
         self, request: customer_service_pb2.ListCreditLedgerRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[customer_service_pb2.ListCreditLedgerResponse]:
-        async for response in self._credits_stream(
-            request, list_ledger, conv.credit_ledger_entry_pb, listed(customer_service_pb2.ListCreditLedgerResponse)
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._credits_stream(
+                request, list_ledger, conv.credit_ledger_entry_pb, listed(customer_service_pb2.ListCreditLedgerResponse)
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def _credits_stream(
         self,
@@ -231,17 +244,20 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
         batches_of: Callable[..., AsyncGenerator[list[Record], None]],
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
-    ) -> AsyncIterator[Response]:
+    ) -> AsyncGenerator[Response, None]:
         """A stream of a customer's credit records (blocks or ledger entries), newest first."""
         v = Violations()
         ref = conv.customer_ref(request, v)
         check_limit(request.limit, v)
         v.raise_if_any()
-        async for response in self._lists.serve(
-            request,
-            BY_CREATED,
-            lambda account, page: batches_of(self._db, account, ref, page),
-            build=build,
-            respond=respond,
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_CREATED,
+                lambda account, page: batches_of(self._db, account, ref, page),
+                build=build,
+                respond=respond,
+            )
+        ) as stream:
+            async for response in stream:
+                yield response

@@ -6,8 +6,9 @@ checked here, the use case loads and renders, the converters cut the bytes into 
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 import grpc
 from invoicing.v1 import document_pb2, invoice_service_pb2
@@ -26,7 +27,7 @@ async def document_stream(
     subject_id: str,
     requested_format: int,
     render: Callable[[str, str, DocumentFormat], Awaitable[RenderedDocument]],
-) -> AsyncIterator[document_pb2.DocumentChunk]:
+) -> AsyncGenerator[document_pb2.DocumentChunk, None]:
     """A Get*Document stream: the subject's id (named `id_field`) and the format checked, the document
     rendered (`render(account id, subject id, format)`) in the caller's account, its bytes in chunks."""
     v = Violations()
@@ -51,5 +52,8 @@ class InvoiceDocuments:
         self, request: invoice_service_pb2.GetInvoiceDocumentRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[document_pb2.DocumentChunk]:
         render = self._documents.invoice_document
-        async for chunk in document_stream("invoice_id", request.invoice_id, request.format, render):
-            yield chunk
+        async with contextlib.aclosing(
+            document_stream("invoice_id", request.invoice_id, request.format, render)
+        ) as stream:
+            async for chunk in stream:
+                yield chunk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -251,14 +252,17 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
         self, request: invoice_service_pb2.ListInvoiceVersionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[invoice_service_pb2.ListInvoiceVersionsResponse]:
         check_fields(request, "invoice_id", "limit")
-        async for response in self._lists.serve(
-            request,
-            BY_VERSION,
-            lambda account, page: list_invoice_versions(self._db, account, request.invoice_id, page),
-            build=conv.invoice_version_pb,
-            respond=listed(invoice_service_pb2.ListInvoiceVersionsResponse),
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_VERSION,
+                lambda account, page: list_invoice_versions(self._db, account, request.invoice_id, page),
+                build=conv.invoice_version_pb,
+                respond=listed(invoice_service_pb2.ListInvoiceVersionsResponse),
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def ListInvoices(
         self, request: invoice_service_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
@@ -268,15 +272,18 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
         filters = invoice_filter(request, self._today(), v)
         v.raise_if_any()
         # Responses in wire form: the invoices' stored forms concatenated (see server.api.registration).
-        async for response in self._lists.serve(
-            request,
-            BY_INVOICE_DATE,
-            lambda account, page: self._reads.list(account, filters, page),
-            build=_stored_wire,
-            respond=conv.list_invoices_response,
-            size=len,
-        ):
-            yield response  # type: ignore[misc]
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_INVOICE_DATE,
+                lambda account, page: self._reads.list(account, filters, page),
+                build=_stored_wire,
+                respond=conv.list_invoices_response,
+                size=len,
+            )
+        ) as stream:
+            async for response in stream:
+                yield response  # type: ignore[misc]
 
     async def UpdateInvoice(
         self, request: invoice_service_pb2.UpdateInvoiceRequest, context: grpc.aio.ServicerContext

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -45,11 +46,14 @@ class PlanServicer(Servicer, plan_service_pb2_grpc.PlanServiceServicer):
         self, request: plan_service_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[plan_service_pb2.ListPlansResponse]:
         check_fields(request, "limit")
-        async for response in self._lists.serve(
-            request,
-            BY_CREATED,
-            lambda account, page: list_plans(self._db, account, page),
-            build=conv.plan_pb,
-            respond=listed(plan_service_pb2.ListPlansResponse),
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_CREATED,
+                lambda account, page: list_plans(self._db, account, page),
+                build=conv.plan_pb,
+                respond=listed(plan_service_pb2.ListPlansResponse),
+            )
+        ) as stream:
+            async for response in stream:
+                yield response

@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -241,14 +241,17 @@ class Lister:
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
         size: Callable[[Item], int] | None = None,
-    ) -> AsyncIterator[Response]:
+    ) -> AsyncGenerator[Response, None]:
         """A List RPC's whole stream, once its request is validated: the page its resume_token and limit ask
         for, read (`read(account id, page)`) in the caller's account and streamed (`stream`)."""
         account = context.account_id()
         scope, after = self.resume(account, context.method().rpartition("/")[2], request, keyset)
         batches = read(account, Page(after, self.batch_records, request.limit))
-        async for response in self.stream(scope, batches, keyset=keyset, build=build, respond=respond, size=size):
-            yield response
+        async with contextlib.aclosing(
+            self.stream(scope, batches, keyset=keyset, build=build, respond=respond, size=size)
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def stream(
         self,
@@ -259,7 +262,7 @@ class Lister:
         build: Callable[[Record], Item],
         respond: Callable[[list[Item], str], Response],
         size: Callable[[Item], int] | None = None,
-    ) -> AsyncIterator[Response]:
+    ) -> AsyncGenerator[Response, None]:
         """Messages of built records, each with the token that resumes right after its last record.
 
         A record is built into an item (a message, or wire bytes) whose `size` counts toward the byte bound;

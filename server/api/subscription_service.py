@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -206,16 +207,19 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
         v.raise_if_any()
         now = self._tx.clock()
         customer_id, external_customer_id = request.customer_id or None, request.external_customer_id or None
-        async for response in self._lists.serve(
-            request,
-            BY_CREATED,
-            lambda account, page: list_subscriptions(
-                self._db, account, customer_id, external_customer_id, wanted, now, page
-            ),
-            build=lambda record: subscription_pb(record, now),
-            respond=listed(subscription_service_pb2.ListSubscriptionsResponse),
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_CREATED,
+                lambda account, page: list_subscriptions(
+                    self._db, account, customer_id, external_customer_id, wanted, now, page
+                ),
+                build=lambda record: subscription_pb(record, now),
+                respond=listed(subscription_service_pb2.ListSubscriptionsResponse),
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def CancelSubscription(
         self, request: subscription_service_pb2.CancelSubscriptionRequest, context: grpc.aio.ServicerContext
@@ -306,14 +310,17 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
         check_fields(request, "subscription_id", "limit")
         record = await get_subscription(self._db, account_id(), request.subscription_id)  # NOT_FOUND first
         today = today_in(record.timezone, self._tx.clock())
-        async for response in self._lists.serve(
-            request,
-            BY_CREATED,
-            lambda account, page: list_changes(self._db, account, request.subscription_id, page),
-            build=lambda change: change_pb(change, today),
-            respond=listed(subscription_service_pb2.ListSubscriptionChangesResponse),
-        ):
-            yield response
+        async with contextlib.aclosing(
+            self._lists.serve(
+                request,
+                BY_CREATED,
+                lambda account, page: list_changes(self._db, account, request.subscription_id, page),
+                build=lambda change: change_pb(change, today),
+                respond=listed(subscription_service_pb2.ListSubscriptionChangesResponse),
+            )
+        ) as stream:
+            async for response in stream:
+                yield response
 
     async def UpdateSubscription(
         self, request: subscription_service_pb2.UpdateSubscriptionRequest, context: grpc.aio.ServicerContext

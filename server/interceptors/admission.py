@@ -12,7 +12,8 @@ account.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,11 +97,12 @@ class Admission(MethodInterceptor):
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
         enter, leave = self._enter, self._leave
 
-        async def call(request: Any, call_context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def call(request: Any, call_context: grpc.aio.ServicerContext) -> AsyncGenerator[Any, None]:
             account = enter()
             try:
-                async for message in behavior(request, call_context):
-                    yield message
+                async with contextlib.aclosing(behavior(request, call_context)) as stream:
+                    async for message in stream:
+                        yield message
             finally:
                 leave(account)
 

@@ -7,8 +7,9 @@ for new calls; streams already open end UNAUTHENTICATED within about the same ti
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import grpc
@@ -89,11 +90,14 @@ class Authentication(BeforeCall):
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
         before, streams = self.before, self._streams
 
-        async def call(request: Any, call_context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def call(request: Any, call_context: grpc.aio.ServicerContext) -> AsyncGenerator[Any, None]:
             await before(call_context, method)
             with streams.track(context.caller().key_id) as revoked:
-                async for message in stream_until_revoked(behavior(request, call_context), revoked):
-                    yield message
+                async with contextlib.aclosing(
+                    stream_until_revoked(behavior(request, call_context), revoked)
+                ) as stream:
+                    async for message in stream:
+                        yield message
 
         return call
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -20,7 +20,7 @@ import grpc
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
-ServerStream = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+ServerStream = Callable[[Any, grpc.aio.ServicerContext], AsyncGenerator[Any, None]]
 Deserializer = Callable[[bytes], Any] | None
 
 
@@ -112,9 +112,10 @@ class BeforeCall(MethodInterceptor):
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
         before = self.before
 
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncGenerator[Any, None]:
             await before(context, method)
-            async for message in behavior(request, context):
-                yield message
+            async with contextlib.aclosing(behavior(request, context)) as stream:
+                async for message in stream:
+                    yield message
 
         return call

@@ -7,7 +7,8 @@ handler (after authentication, so an anonymous caller learns nothing).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import grpc
@@ -36,9 +37,10 @@ class RequestDecoding(MethodInterceptor):
         return call
 
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            async for message in behavior(_decoded(request), context):
-                yield message
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncGenerator[Any, None]:
+            async with contextlib.aclosing(behavior(_decoded(request), context)) as stream:
+                async for message in stream:
+                    yield message
 
         return call
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any, cast
 
 import grpc
@@ -76,7 +76,7 @@ class ErrorsAndMetrics(MethodInterceptor):
             code: str | None = "OK"  # None: counted already
             open_streams.inc()
             try:
-                stream = cast(AsyncGenerator[Any, None], behavior(request, context))
+                stream = behavior(request, context)
                 async with contextlib.aclosing(stream) as messages:
                     async for message in messages:
                         try:

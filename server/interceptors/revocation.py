@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
 from typing import TypeVar
 
 from server.db import accounts
@@ -86,7 +86,7 @@ async def watch_revocations(streams: OpenStreams, db: Database, interval_s: floa
             log.info("API key %s was revoked: ending its %d open stream(s)", key_id, ended)
 
 
-async def stream_until_revoked(stream: AsyncIterator[T], revoked: asyncio.Event) -> AsyncIterator[T]:
+async def stream_until_revoked(stream: AsyncIterator[T], revoked: asyncio.Event) -> AsyncGenerator[T, None]:
     """The messages of stream, until revoked is set: then the stream is closed and Unauthenticated raised."""
     revocation = asyncio.ensure_future(revoked.wait())
     following: asyncio.Future[T] | None = None

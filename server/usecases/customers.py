@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
@@ -106,8 +107,9 @@ async def list_balance_transactions(
     def query(customer_id: str) -> ListQuery[BalanceTransaction]:
         return repo.transactions_query(account_id, customer_id, created, page.after)
 
-    async for records in customer_batches(db, account_id, ref, page, query):
-        yield records
+    async with contextlib.aclosing(customer_batches(db, account_id, ref, page, query)) as stream:
+        async for records in stream:
+            yield records
 
 
 async def customer_batches(
@@ -116,5 +118,6 @@ async def customer_batches(
     """A list of one customer's records: the customer found first (NotFound before the stream starts), then
     the batches of `query(customer id)` from one snapshot."""
     customer = await get_customer(db, account_id, ref)
-    async for records in snapshots.batches(db, query(customer.id), page):
-        yield records
+    async with contextlib.aclosing(snapshots.batches(db, query(customer.id), page)) as stream:
+        async for records in stream:
+            yield records

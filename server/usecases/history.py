@@ -8,6 +8,7 @@ runs before the server serves (and before the billing command runs), so no chang
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncGenerator
 
@@ -42,8 +43,11 @@ async def list_invoice_versions(
     """ListInvoiceVersions: the invoice's versions, oldest first, from one snapshot, in batches."""
     async with db.connection() as conn:
         await invoices_repo.customer_of(conn, account_id, invoice_id)  # NotFound before the stream starts
-    async for records in snapshots.batches(db, repo.versions_query(account_id, invoice_id, page.after), page):
-        yield records
+    async with contextlib.aclosing(
+        snapshots.batches(db, repo.versions_query(account_id, invoice_id, page.after), page)
+    ) as stream:
+        async for records in stream:
+            yield records
 
 
 async def complete_first_versions(db: Database, render: InvoiceRenderer) -> int:
