@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import grpc
@@ -78,9 +77,9 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
         check_fields(request, "credit_note_id")
         return conv.credit_note_pb(await get_credit_note(self._db, account_id(), request.credit_note_id))
 
-    async def ListCreditNotes(
+    def ListCreditNotes(
         self, request: credit_note_service_pb2.ListCreditNotesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[credit_note_service_pb2.ListCreditNotesResponse]:
+    ) -> AsyncGenerator[credit_note_service_pb2.ListCreditNotesResponse, None]:
         v = Violations()
         check_limit(request.limit, v)
         if request.customer_id and request.external_customer_id:
@@ -95,17 +94,13 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
             invoice_id=request.invoice_id or None,
             created=created,
         )
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_CREATED,
-                lambda account, page: list_credit_notes(self._db, account, filters, page),
-                build=conv.credit_note_pb,
-                respond=listed(credit_note_service_pb2.ListCreditNotesResponse),
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_credit_notes(self._db, account, filters, page),
+            build=conv.credit_note_pb,
+            respond=listed(credit_note_service_pb2.ListCreditNotesResponse),
+        )
 
     async def VoidCreditNote(
         self, request: credit_note_service_pb2.VoidCreditNoteRequest, context: grpc.aio.ServicerContext
@@ -118,12 +113,8 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
             conv.credit_note_pb,
         )
 
-    async def GetCreditNoteDocument(
+    def GetCreditNoteDocument(
         self, request: credit_note_service_pb2.GetCreditNoteDocumentRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[document_pb2.DocumentChunk]:
+    ) -> AsyncGenerator[document_pb2.DocumentChunk, None]:
         render = self._documents.credit_note_document
-        async with contextlib.aclosing(
-            document_stream("credit_note_id", request.credit_note_id, request.format, render)
-        ) as stream:
-            async for chunk in stream:
-                yield chunk
+        return document_stream("credit_note_id", request.credit_note_id, request.format, render)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -127,24 +126,20 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
             request, customer_pb2.Customer, lambda tx: update_customer(tx, ref, changes), conv.customer_pb
         )
 
-    async def ListCustomers(
+    def ListCustomers(
         self, request: customer_service_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[customer_service_pb2.ListCustomersResponse]:
+    ) -> AsyncGenerator[customer_service_pb2.ListCustomersResponse, None]:
         v = Violations()
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_CREATED,
-                lambda account, page: list_customers(self._db, account, created, page),
-                build=conv.customer_pb,
-                respond=listed(customer_service_pb2.ListCustomersResponse),
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_customers(self._db, account, created, page),
+            build=conv.customer_pb,
+            respond=listed(customer_service_pb2.ListCustomersResponse),
+        )
 
     async def CreateBalanceTransaction(
         self, request: customer_service_pb2.CreateBalanceTransactionRequest, context: grpc.aio.ServicerContext
@@ -168,25 +163,21 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
             conv.balance_transaction_pb,
         )
 
-    async def ListBalanceTransactions(
+    def ListBalanceTransactions(
         self, request: customer_service_pb2.ListBalanceTransactionsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[customer_service_pb2.ListBalanceTransactionsResponse]:
+    ) -> AsyncGenerator[customer_service_pb2.ListBalanceTransactionsResponse, None]:
         v = Violations()
         ref = conv.customer_ref(request, v)
         check_limit(request.limit, v)
         created = time_range(request)
         v.raise_if_any()
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_CREATED,
-                lambda account, page: list_balance_transactions(self._db, account, ref, created, page),
-                build=conv.balance_transaction_pb,
-                respond=listed(customer_service_pb2.ListBalanceTransactionsResponse),
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_balance_transactions(self._db, account, ref, created, page),
+            build=conv.balance_transaction_pb,
+            respond=listed(customer_service_pb2.ListBalanceTransactionsResponse),
+        )
 
     async def GrantCredits(
         self, request: customer_service_pb2.GrantCreditsRequest, context: grpc.aio.ServicerContext
@@ -216,29 +207,21 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
             request, customer_pb2.CreditBlock, lambda tx: self._credits.grant(tx, grant), conv.credit_block_pb
         )
 
-    async def ListCreditBlocks(
+    def ListCreditBlocks(
         self, request: customer_service_pb2.ListCreditBlocksRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[customer_service_pb2.ListCreditBlocksResponse]:
-        async with contextlib.aclosing(
-            self._credits_stream(
-                request, list_blocks, conv.credit_block_pb, listed(customer_service_pb2.ListCreditBlocksResponse)
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+    ) -> AsyncGenerator[customer_service_pb2.ListCreditBlocksResponse, None]:
+        return self._credits_stream(
+            request, list_blocks, conv.credit_block_pb, listed(customer_service_pb2.ListCreditBlocksResponse)
+        )
 
-    async def ListCreditLedger(
+    def ListCreditLedger(
         self, request: customer_service_pb2.ListCreditLedgerRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[customer_service_pb2.ListCreditLedgerResponse]:
-        async with contextlib.aclosing(
-            self._credits_stream(
-                request, list_ledger, conv.credit_ledger_entry_pb, listed(customer_service_pb2.ListCreditLedgerResponse)
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+    ) -> AsyncGenerator[customer_service_pb2.ListCreditLedgerResponse, None]:
+        return self._credits_stream(
+            request, list_ledger, conv.credit_ledger_entry_pb, listed(customer_service_pb2.ListCreditLedgerResponse)
+        )
 
-    async def _credits_stream(
+    def _credits_stream(
         self,
         request: Any,
         batches_of: Callable[..., AsyncGenerator[list[Record], None]],
@@ -250,14 +233,10 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
         ref = conv.customer_ref(request, v)
         check_limit(request.limit, v)
         v.raise_if_any()
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_CREATED,
-                lambda account, page: batches_of(self._db, account, ref, page),
-                build=build,
-                respond=respond,
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: batches_of(self._db, account, ref, page),
+            build=build,
+            respond=respond,
+        )

@@ -6,9 +6,8 @@ checked here, the use case loads and renders, the converters cut the bytes into 
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import grpc
 from invoicing.v1 import document_pb2, invoice_service_pb2
@@ -48,12 +47,8 @@ class InvoiceDocuments:
     def _documents(self) -> Documents:
         return Documents(self._tx.db)
 
-    async def GetInvoiceDocument(
+    def GetInvoiceDocument(
         self, request: invoice_service_pb2.GetInvoiceDocumentRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[document_pb2.DocumentChunk]:
+    ) -> AsyncGenerator[document_pb2.DocumentChunk, None]:
         render = self._documents.invoice_document
-        async with contextlib.aclosing(
-            document_stream("invoice_id", request.invoice_id, request.format, render)
-        ) as stream:
-            async for chunk in stream:
-                yield chunk
+        return document_stream("invoice_id", request.invoice_id, request.format, render)

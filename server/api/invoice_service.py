@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -248,42 +247,34 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
             )
         return await self._reads.wire(account_id(), request.invoice_id)  # type: ignore[return-value]
 
-    async def ListInvoiceVersions(
+    def ListInvoiceVersions(
         self, request: invoice_service_pb2.ListInvoiceVersionsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[invoice_service_pb2.ListInvoiceVersionsResponse]:
+    ) -> AsyncGenerator[invoice_service_pb2.ListInvoiceVersionsResponse, None]:
         check_fields(request, "invoice_id", "limit")
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_VERSION,
-                lambda account, page: list_invoice_versions(self._db, account, request.invoice_id, page),
-                build=conv.invoice_version_pb,
-                respond=listed(invoice_service_pb2.ListInvoiceVersionsResponse),
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self._lists.serve(
+            request,
+            BY_VERSION,
+            lambda account, page: list_invoice_versions(self._db, account, request.invoice_id, page),
+            build=conv.invoice_version_pb,
+            respond=listed(invoice_service_pb2.ListInvoiceVersionsResponse),
+        )
 
-    async def ListInvoices(
+    def ListInvoices(
         self, request: invoice_service_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[invoice_service_pb2.ListInvoicesResponse]:
+    ) -> AsyncGenerator[invoice_service_pb2.ListInvoicesResponse, None]:
         v = Violations()
         check_limit(request.limit, v)
         filters = invoice_filter(request, self._today(), v)
         v.raise_if_any()
         # Responses in wire form: the invoices' stored forms concatenated (see server.api.registration).
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_INVOICE_DATE,
-                lambda account, page: self._reads.list(account, filters, page),
-                build=_stored_wire,
-                respond=conv.list_invoices_response,
-                size=len,
-            )
-        ) as stream:
-            async for response in stream:
-                yield response  # type: ignore[misc]
+        return self._lists.serve(
+            request,
+            BY_INVOICE_DATE,
+            lambda account, page: self._reads.list(account, filters, page),
+            build=_stored_wire,
+            respond=conv.list_invoices_response,  # type: ignore[arg-type]
+            size=len,
+        )
 
     async def UpdateInvoice(
         self, request: invoice_service_pb2.UpdateInvoiceRequest, context: grpc.aio.ServicerContext

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import grpc
 from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
@@ -42,18 +41,14 @@ class PlanServicer(Servicer, plan_service_pb2_grpc.PlanServiceServicer):
     ) -> plan_service_pb2.Plan:
         return conv.plan_pb(await get_plan(self._db, account_id(), conv.plan_ref(request)))
 
-    async def ListPlans(
+    def ListPlans(
         self, request: plan_service_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[plan_service_pb2.ListPlansResponse]:
+    ) -> AsyncGenerator[plan_service_pb2.ListPlansResponse, None]:
         check_fields(request, "limit")
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_CREATED,
-                lambda account, page: list_plans(self._db, account, page),
-                build=conv.plan_pb,
-                respond=listed(plan_service_pb2.ListPlansResponse),
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_plans(self._db, account, page),
+            build=conv.plan_pb,
+            respond=listed(plan_service_pb2.ListPlansResponse),
+        )

@@ -232,7 +232,7 @@ class Lister:
         """How many records a batch read from the database holds at most."""
         return self._settings.batch_records
 
-    async def serve(
+    def serve(
         self,
         request: Any,
         keyset: Keyset[Any, Position],  # the records' type comes from `read` (a keyset may be of a supertype)
@@ -243,15 +243,15 @@ class Lister:
         size: Callable[[Item], int] | None = None,
     ) -> AsyncGenerator[Response, None]:
         """A List RPC's whole stream, once its request is validated: the page its resume_token and limit ask
-        for, read (`read(account id, page)`) in the caller's account and streamed (`stream`)."""
+        for, read (`read(account id, page)`) in the caller's account and streamed (`stream`).
+
+        A List servicer method returns this stream as it is (it is no generator itself), so the layers around
+        it close the stream they are given: no generator in between is left for the collector to close.
+        """
         account = context.account_id()
         scope, after = self.resume(account, context.method().rpartition("/")[2], request, keyset)
         batches = read(account, Page(after, self.batch_records, request.limit))
-        async with contextlib.aclosing(
-            self.stream(scope, batches, keyset=keyset, build=build, respond=respond, size=size)
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self.stream(scope, batches, keyset=keyset, build=build, respond=respond, size=size)
 
     async def stream(
         self,

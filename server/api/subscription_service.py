@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import grpc
@@ -191,9 +191,9 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
         record = await get_subscription(self._db, account_id(), request.subscription_id)
         return subscription_pb(record, self._tx.clock())
 
-    async def ListSubscriptions(
+    def ListSubscriptions(
         self, request: subscription_service_pb2.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[subscription_service_pb2.ListSubscriptionsResponse]:
+    ) -> AsyncGenerator[subscription_service_pb2.ListSubscriptionsResponse, None]:
         v = Violations()
         check_limit(request.limit, v)
         check_id(request.customer_id, "customer_id", v, required=False)
@@ -207,19 +207,15 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
         v.raise_if_any()
         now = self._tx.clock()
         customer_id, external_customer_id = request.customer_id or None, request.external_customer_id or None
-        async with contextlib.aclosing(
-            self._lists.serve(
-                request,
-                BY_CREATED,
-                lambda account, page: list_subscriptions(
-                    self._db, account, customer_id, external_customer_id, wanted, now, page
-                ),
-                build=lambda record: subscription_pb(record, now),
-                respond=listed(subscription_service_pb2.ListSubscriptionsResponse),
-            )
-        ) as stream:
-            async for response in stream:
-                yield response
+        return self._lists.serve(
+            request,
+            BY_CREATED,
+            lambda account, page: list_subscriptions(
+                self._db, account, customer_id, external_customer_id, wanted, now, page
+            ),
+            build=lambda record: subscription_pb(record, now),
+            respond=listed(subscription_service_pb2.ListSubscriptionsResponse),
+        )
 
     async def CancelSubscription(
         self, request: subscription_service_pb2.CancelSubscriptionRequest, context: grpc.aio.ServicerContext

@@ -8,7 +8,6 @@ order) so they show the credits at once.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncGenerator
@@ -96,27 +95,19 @@ class Credits:
         return expired
 
 
-async def list_blocks(
+def list_blocks(
     db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[CreditBlock], None]:
     """ListCreditBlocks: a customer's blocks, newest first, from one snapshot, in batches."""
-    async with contextlib.aclosing(
-        customer_batches(
-            db, account_id, ref, page, lambda customer_id: repo.blocks_query(account_id, customer_id, page.after)
-        )
-    ) as stream:
-        async for records in stream:
-            yield records
+    return customer_batches(
+        db, account_id, ref, page, lambda customer_id: repo.blocks_query(account_id, customer_id, page.after)
+    )
 
 
-async def list_ledger(
+def list_ledger(
     db: Database, account_id: str, ref: CustomerRef, page: Page[tuple[dt.datetime, str]]
 ) -> AsyncGenerator[list[LedgerEntry], None]:
     """ListCreditLedger: a customer's credits ledger, newest first, from one snapshot, in batches."""
-    async with contextlib.aclosing(
-        customer_batches(
-            db, account_id, ref, page, lambda customer_id: repo.entries_query(account_id, customer_id, page.after)
-        )
-    ) as stream:
-        async for records in stream:
-            yield records
+    return customer_batches(
+        db, account_id, ref, page, lambda customer_id: repo.entries_query(account_id, customer_id, page.after)
+    )

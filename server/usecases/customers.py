@@ -95,7 +95,7 @@ def list_customers(
     return snapshots.batches(db, repo.list_query(account_id, created, page.after), page)
 
 
-async def list_balance_transactions(
+def list_balance_transactions(
     db: Database,
     account_id: str,
     ref: CustomerRef,
@@ -107,9 +107,7 @@ async def list_balance_transactions(
     def query(customer_id: str) -> ListQuery[BalanceTransaction]:
         return repo.transactions_query(account_id, customer_id, created, page.after)
 
-    async with contextlib.aclosing(customer_batches(db, account_id, ref, page, query)) as stream:
-        async for records in stream:
-            yield records
+    return customer_batches(db, account_id, ref, page, query)
 
 
 async def customer_batches(
