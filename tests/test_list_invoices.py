@@ -127,7 +127,7 @@ async def settle(server: RunningServer, dsn: str) -> tuple[int, int, int]:
     """Wait (boundedly) until streams released their connections; return (stuck, idle, size) as last seen."""
     pool = server.db.stream_pool
     stuck = await idle_in_transaction(dsn, streams_only=True)
-    for _ in range(100):
+    for _ in range(200):
         if stuck == 0 and pool.get_idle_size() == pool.get_size():
             break
         await asyncio.sleep(0.05)
@@ -135,10 +135,24 @@ async def settle(server: RunningServer, dsn: str) -> tuple[int, int, int]:
     return stuck, pool.get_idle_size(), pool.get_size()
 
 
+async def stream_sessions(dsn: str) -> list[str]:
+    """The stream sessions open in the database now, for a failure message: state, ages and last statement."""
+    async with connection(dsn) as conn:
+        rows = await conn.fetch(
+            """
+            SELECT pid, state, now() - xact_start AS in_transaction, now() - state_change AS in_state,
+                   left(query, 200) AS query
+            FROM pg_stat_activity WHERE application_name = 'invoice-service/streams' AND state <> 'idle'
+            """
+        )
+    return [dict(row).__repr__() for row in rows]
+
+
 async def assert_connections_released(server: RunningServer, dsn: str) -> None:
     """No transaction left open by the service, and every stream-pool connection free."""
     stuck, idle, size = await settle(server, dsn)
-    assert stuck == 0, f"{stuck} service connection(s) left idle in transaction"
+    sessions = await stream_sessions(dsn) if stuck else []
+    assert stuck == 0, f"{stuck} service connection(s) left idle in transaction: {sessions}"
     assert idle == size, f"only {idle} of {size} stream-pool connections are free"
 
 
