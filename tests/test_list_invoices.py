@@ -17,6 +17,7 @@ from google.type import date_pb2
 from invoicing.v1 import customer_pb2, invoice_pb2, invoice_service_pb2, invoice_service_pb2_grpc
 
 from server.app import RunningServer
+from server.db.pool import STREAMS_APPLICATION_NAME
 from server.domain.invoices import InvoiceStatus
 from tests.support.accounts import Account
 from tests.support.builders import create_customer, create_invoice, date, day_of, line
@@ -150,8 +151,9 @@ async def stream_sessions(dsn: str) -> list[str]:
             """
             SELECT pid, state, now() - xact_start AS in_transaction, now() - state_change AS in_state,
                    left(query, 200) AS query
-            FROM pg_stat_activity WHERE application_name = 'invoice-service/streams' AND state <> 'idle'
-            """
+            FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'
+            """,
+            STREAMS_APPLICATION_NAME,
         )
     return [dict(row).__repr__() for row in rows]
 

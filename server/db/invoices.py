@@ -304,6 +304,12 @@ async def get(conn: asyncpg.Connection, account_id: str, invoice_id: str) -> Inv
     return invoice_from(await fetch_row(conn, "invoice", invoice_id, sql, account_id, invoice_id))
 
 
+def _current_form(schema_arg: str) -> str:
+    """The SQL condition under which invoice `i`'s stored wire form may be sent as it is: rendered from the
+    invoice's current version, under the schema `schema_arg` names. The one place this rule is written."""
+    return f"i.wire_version = i.version AND i.wire_schema = {schema_arg}"
+
+
 def list_query(
     account_id: str,
     filters: InvoiceFilter,
@@ -362,7 +368,7 @@ def list_query(
     order = " ORDER BY invoice_date DESC, id DESC" + (f" LIMIT {arg(limit)}" if limit > 0 else "")
     select = (
         "SELECT i.id, i.invoice_date,"
-        " CASE WHEN i.wire_version = i.version AND i.wire_schema = $2 THEN i.wire END AS wire"
+        f" CASE WHEN {_current_form('$2')} THEN i.wire END AS wire"
         " FROM invoices i WHERE i.account_id = $1" + "".join(f" AND {condition}" for condition in conditions)
     )
     # A closed range of due dates (a window, a day) holds invoices whose invoice dates cluster where the
@@ -727,9 +733,9 @@ async def stored_wires(
         # execution (PostgreSQL keeps planning it afresh), several times the lookup itself.
         ((account_id, invoice_id),) = keys
         row = await conn.fetchrow(
-            """
-            SELECT wire, (wire_version = version AND wire_schema = $3) IS TRUE AS fresh
-            FROM invoices WHERE account_id = $1 AND id = $2
+            f"""
+            SELECT i.wire, ({_current_form("$3")}) IS TRUE AS fresh
+            FROM invoices i WHERE i.account_id = $1 AND i.id = $2
             """,
             account_id,
             invoice_id,
@@ -737,8 +743,8 @@ async def stored_wires(
         )
         return {} if row is None else {keys[0]: StoredWire(invoice_id, row["wire"], row["fresh"])}
     rows = await conn.fetch(
-        """
-        SELECT i.account_id, i.id, i.wire, (i.wire_version = i.version AND i.wire_schema = $3) IS TRUE AS fresh
+        f"""
+        SELECT i.account_id, i.id, i.wire, ({_current_form("$3")}) IS TRUE AS fresh
         FROM unnest($1::text[], $2::text[]) AS k(account_id, id)
         JOIN invoices i ON i.account_id = k.account_id AND i.id = k.id
         """,

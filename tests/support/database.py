@@ -13,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from server.db.pool import APPLICATION_NAME, STREAMS_APPLICATION_NAME
+
 
 @asynccontextmanager
 async def connection(dsn: str) -> AsyncIterator[asyncpg.Connection]:
@@ -44,7 +46,7 @@ def on_same_server(dsn: str, database: str) -> str:
 
 async def idle_in_transaction(dsn: str, *, streams_only: bool = False) -> int:
     """How many of the service's connections sit idle inside an open transaction (List snapshots only, or all)."""
-    names = ["invoice-service/streams"] if streams_only else ["invoice-service", "invoice-service/streams"]
+    names = [STREAMS_APPLICATION_NAME] if streams_only else [APPLICATION_NAME, STREAMS_APPLICATION_NAME]
     async with connection(dsn) as conn:
         count: int = await conn.fetchval(
             """
