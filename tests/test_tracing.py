@@ -57,8 +57,18 @@ async def traced(settings: Settings, migrated_dsn: str, account: Account) -> Asy
         await running.stop(grace=0)
 
 
-def rpc_spans(spans: InMemorySpanExporter, name: str) -> list[ReadableSpan]:
-    return [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER and s.name == name]
+async def rpc_spans(spans: InMemorySpanExporter, name: str) -> list[ReadableSpan]:
+    """The finished server spans of `name`. A call's span ends just after its status has left (the status is
+    sent from inside the span), so the client can be answered first: wait a little for one to appear."""
+
+    def found() -> list[ReadableSpan]:
+        return [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER and s.name == name]
+
+    for _ in range(100):
+        if found():
+            break
+        await asyncio.sleep(0.02)
+    return found()
 
 
 def children(spans: InMemorySpanExporter, parent: ReadableSpan) -> list[ReadableSpan]:
@@ -72,7 +82,7 @@ async def test_each_rpc_is_a_server_span_with_its_database_spans(traced: Traced)
     customer = await create_customer(traced.api)
     invoice = await create_invoice(traced.api, customer)
 
-    (span,) = rpc_spans(traced.spans, "invoicing.v1.InvoiceService/CreateInvoice")
+    (span,) = await rpc_spans(traced.spans, "invoicing.v1.InvoiceService/CreateInvoice")
     assert span.attributes is not None
     assert dict(span.attributes) == {
         "rpc.system": "grpc",
@@ -91,7 +101,7 @@ async def test_each_rpc_is_a_server_span_with_its_database_spans(traced: Traced)
     assert any((s.attributes or {}).get("db.system") in {"postgresql", "postgres"} for s in statements)
     fetched = await traced.api.invoices.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice.id))
     assert fetched.id == invoice.id
-    (get_span,) = rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
+    (get_span,) = await rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
     assert children(traced.spans, get_span)
 
 
@@ -105,11 +115,11 @@ async def test_stream_and_error_spans(traced: Traced) -> None:
     )
 
     assert len(listed) == 1
-    (stream,) = rpc_spans(traced.spans, "invoicing.v1.InvoiceService/ListInvoices")
+    (stream,) = await rpc_spans(traced.spans, "invoicing.v1.InvoiceService/ListInvoices")
     assert (stream.attributes or {})["rpc.grpc.status_code"] == 0
     assert children(traced.spans, stream)  # the snapshot's statements and cursor reads
     assert missing.code == grpc.StatusCode.NOT_FOUND
-    (failed,) = rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
+    (failed,) = await rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
     assert (failed.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]
     assert failed.status.status_code == StatusCode.UNSET  # the client's doing, not a server fault
 
@@ -125,7 +135,7 @@ async def test_the_clients_trace_is_continued(traced: Traced, account: Account) 
             stub.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id="inv_x"), metadata=metadata)
         )
 
-    (span,) = rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
+    (span,) = await rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
     assert span.context is not None
     assert span.parent is not None
     assert format(span.context.trace_id, "032x") == TRACE_ID
@@ -167,7 +177,7 @@ async def test_logs_carry_the_request_id_and_the_trace_id(
         )
 
     (line,) = [entry for entry in await _log_lines(json_logs) if entry.get("request_id") == "req-42"]
-    (span,) = rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
+    (span,) = await rpc_spans(traced.spans, "invoicing.v1.InvoiceService/GetInvoice")
     assert span.context is not None
     assert line["trace_id"] == format(span.context.trace_id, "032x")
     assert line["method"] == "/invoicing.v1.InvoiceService/GetInvoice"
