@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import grpc
@@ -19,6 +20,8 @@ import pytest
 from invoicing.v1 import invoice_service_pb2
 
 from bench.seed import seed_invoices
+from server import context
+from server.api.streaming import Keyset, Lister, ResumeTokens, StreamSettings
 from server.config import Settings
 from tests.support.accounts import Account, new_account
 from tests.support.builders import create_customer, create_invoice, create_plan, fixed_fee, subscribe, today_utc
@@ -182,3 +185,50 @@ async def test_64_readers_that_read_all_complete(
     assert [len(ids) for ids in results] == [500] * 64
     for index, ids in enumerate(results):
         assert ids == results[index % STUCK_ACCOUNTS]  # the same account's streams agree
+
+
+async def test_a_stream_past_its_deadline_releases_its_snapshot_even_if_its_call_is_never_closed() -> None:
+    """The database side of a stream does not rely on gRPC closing the stream: once the call's deadline has
+    passed, it closes its batches (the snapshot and connection) at its next check, long before the stall
+    timeout. (The stream's own machinery, driven directly: a gRPC side that took one message and then was
+    neither read nor closed, as when a cut call's stream is left to the garbage collector.)"""
+    opened, closed = asyncio.Event(), asyncio.Event()
+
+    async def batches() -> Any:
+        opened.set()
+        try:
+            number = 0
+            while True:
+                yield [number]
+                number += 1
+        finally:
+            closed.set()
+
+    class Uncontended:
+        def contended(self, account: str | None) -> bool:
+            return False
+
+    lister = Lister(ResumeTokens(bytes(32)), StreamSettings(stall_timeout_s=30.0), Uncontended())
+    keyset: Keyset[int, int] = Keyset(lambda record: [record], lambda position: int(position[0]))
+
+    async def abandoned_call() -> float:
+        context.set_method(LIST_INVOICES)
+        context.set_deadline(0.3)
+        stream = lister.stream(
+            b"scope",
+            batches(),
+            keyset=keyset,
+            build=lambda r: r,
+            respond=lambda items, token: items,
+            size=lambda item: 1,
+        )
+        assert await anext(stream) == [0]
+        started = time.monotonic()
+        await asyncio.wait_for(closed.wait(), timeout=5)  # far below the 30 s stall timeout
+        released_after = time.monotonic() - started
+        await stream.aclose()
+        return released_after
+
+    released_after = await asyncio.create_task(abandoned_call())  # a task: the call's context stays its own
+    assert opened.is_set()
+    assert released_after < 2, released_after

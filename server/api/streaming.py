@@ -11,8 +11,8 @@ written, one read ahead) whatever the client's speed.
 A client that stops reading cannot keep its connection: the database side of
 the stream (a task of its own) waits for the client to take each message, and
 once it has waited `stall_timeout_s` (or `stall_timeout_busy_s` while another
-stream waits for a connection it could use) it closes its batches, which
-releases the snapshot and the connection. The stream then ends ABORTED, reason
+stream waits for a connection it could use), or once the call's deadline has
+passed, it closes its batches, which releases the snapshot and the connection. The stream then ends ABORTED, reason
 STREAM_STALLED, with the resume token of the last message sent in the error's
 metadata: a new call with that token continues exactly after it.
 
@@ -327,12 +327,16 @@ class Lister:
         account = None if caller is None else caller.account_id
 
         async def client_took_the_last() -> bool:
-            """Wait until the gRPC side took the previous message; False if the client stalled."""
+            """Wait until the gRPC side took the previous message; False if the client stalled or the call's
+            deadline passed (no message can reach the client then, whether or not its call was cut yet)."""
             waiting_since = time.monotonic()
             while not hand_off.ready.is_set():
                 try:
                     await asyncio.wait_for(hand_off.ready.wait(), timeout=_STALL_CHECK_S)
                 except TimeoutError:
+                    remaining = context.remaining_seconds()
+                    if remaining is not None and remaining <= 0:
+                        return False
                     waited = time.monotonic() - waiting_since
                     if waited >= settings.stall_timeout_s or (
                         waited >= settings.stall_timeout_busy_s and self._pool.contended(account)
@@ -355,7 +359,11 @@ class Lister:
             hand_off.put(exc)
             return
         method = context.method()
-        metrics.STREAMS_STALLED.labels(method).inc()
-        log.info("%s: the client stopped reading; released its snapshot and connection", method)
+        remaining = context.remaining_seconds()
+        if remaining is not None and remaining <= 0:
+            log.debug("%s: the call's deadline passed; released its snapshot and connection", method)
+        else:
+            metrics.STREAMS_STALLED.labels(method).inc()
+            log.info("%s: the client stopped reading; released its snapshot and connection", method)
         hand_off.item = _Stalled()
         hand_off.filled.set()
