@@ -35,19 +35,15 @@ from tests.support.calls import (
 from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
 from tests.support.clock import Clock, run_billing
+from tests.support.wire import DRAFT, ISSUED, PAID, PRORATED_REFUND
 
 D = Decimal
-DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
-PAID = invoice_pb2.INVOICE_STATUS_PAID
 IMMEDIATE = subscription_service_pb2.CHANGE_OPTION_IMMEDIATE
 END_OF_TERM = subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM
 ON_DATE = subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE
 SCHEDULED = subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_SCHEDULED
 APPLIED = subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_APPLIED
 SUPERSEDED = subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_SUPERSEDED
-PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_PRORATED_REFUND
-REVERT_PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_REVERT_PRORATED_REFUND
 PRICES = {
     "USD": {"platform": "30.00", "call": "0.10", "pro": "90.00", "pro_call": "0.05", "support": "20.00"},
     "JPY": {"platform": "2500", "call": "10", "pro": "7500", "pro_call": "7", "support": "1000"},

@@ -50,16 +50,12 @@ from tests.support.builders import (
 from tests.support.calls import cancel, get_subscription, ingest, ingest_ok, invoices_of, list_subscriptions, upcoming
 from tests.support.client import Api, assert_field_reasons, expect_error, open_api
 from tests.support.clock import START, Clock, Clocks, run_billing
+from tests.support.wire import DRAFT, END_OF_TERM, IMMEDIATE, ISSUED, REQUESTED_DATE
 
 UTC = dt.UTC
-DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
 ACTIVE = subscription_service_pb2.SUBSCRIPTION_STATUS_ACTIVE
 UPCOMING = subscription_service_pb2.SUBSCRIPTION_STATUS_UPCOMING
 ENDED = subscription_service_pb2.SUBSCRIPTION_STATUS_ENDED
-END_OF_TERM = subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM
-REQUESTED_DATE = subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE
-IMMEDIATE = subscription_service_pb2.CANCEL_OPTION_IMMEDIATE
 GRACE = dt.timedelta(hours=12)
 
 

@@ -31,10 +31,10 @@ from tests.support.calls import get_invoice, ingest_ok, invoices_of, upcoming, v
 from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
 from tests.support.clock import Clock, run_billing
+from tests.support.wire import ISSUED
 
 D = Decimal
 PARTIAL = invoice_pb2.INVOICE_SOURCE_PARTIAL
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
 VALUES = {"USD": ("50.00", "0.50", "100.00"), "JPY": ("5000", "50", "10000")}
 Row = tuple[str, str, str, str, str, str, str]
 

@@ -17,14 +17,9 @@ from invoicing.v1 import (
 
 from tests.support.builders import date, mark_paid_request
 from tests.support.client import Api
+from tests.support.wire import DRAFT, ISSUED, PAID, SYNCED, VOID
 
-ALL_STATUSES: list[invoice_pb2.InvoiceStatus] = [
-    invoice_pb2.INVOICE_STATUS_DRAFT,
-    invoice_pb2.INVOICE_STATUS_ISSUED,
-    invoice_pb2.INVOICE_STATUS_PAID,
-    invoice_pb2.INVOICE_STATUS_SYNCED,
-    invoice_pb2.INVOICE_STATUS_VOID,
-]
+ALL_STATUSES: list[invoice_pb2.InvoiceStatus] = [DRAFT, ISSUED, PAID, SYNCED, VOID]
 
 # --- invoices --------------------------------------------------------------------------------------------
 
