@@ -29,8 +29,8 @@ from tests.support.calls import (
     ingest_ok,
     invoices_of,
     issue,
+    previewed_and_generated,
     subscription_changes,
-    upcoming,
 )
 from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
@@ -104,11 +104,10 @@ async def generated_and_previewed(
 ) -> invoice_pb2.Invoice:
     """The invoice the runner generates at `boundary` (just after its midnight), checked against the preview
     taken a minute before it: the same lines and total."""
-    clock.set(at(boundary) - dt.timedelta(minutes=1))
-    preview = (await upcoming(api, subscription_id)).invoice
-    before = {i.id for i in await invoices_of(api, subscription_id=subscription_id)}
-    await run_billing(server, clock, at(boundary) + dt.timedelta(minutes=5))
-    [generated] = [i for i in await invoices_of(api, subscription_id=subscription_id) if i.id not in before]
+    minute = dt.timedelta(minutes=1)
+    preview, generated = await previewed_and_generated(
+        api, server, clock, subscription_id, at(boundary) - minute, at(boundary) + 5 * minute
+    )
     assert rows(generated) == rows(preview)
     assert (generated.subtotal, generated.total) == (preview.subtotal, preview.total)
     assert_totals_are_sum_of_lines(generated)
