@@ -33,12 +33,12 @@ from tests.support.calls import get_invoice, ingest, ingest_ok, invoices_of, iss
 from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
 from tests.support.clock import Clock, run_billing
+from tests.support.wire import PRORATED_REFUND
 
 D = Decimal
 PENDING = usage_service_pb2.BACKFILL_STATUS_PENDING
 REFLECTED = usage_service_pb2.BACKFILL_STATUS_REFLECTED
 REVERTED = usage_service_pb2.BACKFILL_STATUS_REVERTED
-PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_PRORATED_REFUND
 
 
 async def create_backfill(

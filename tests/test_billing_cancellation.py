@@ -33,16 +33,18 @@ from tests.support.calls import cancel, get_invoice, ingest_ok, invoices_of, iss
 from tests.support.checks import assert_balance_matches_ledger
 from tests.support.client import Api, expect_error
 from tests.support.clock import Clock, run_billing
+from tests.support.wire import (
+    DRAFT,
+    END_OF_TERM,
+    IMMEDIATE,
+    ISSUED,
+    PAID,
+    PRORATED_REFUND,
+    REQUESTED_DATE,
+    REVERT_PRORATED_REFUND,
+)
 
 D = Decimal
-DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
-PAID = invoice_pb2.INVOICE_STATUS_PAID
-END_OF_TERM = subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM
-REQUESTED_DATE = subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE
-IMMEDIATE = subscription_service_pb2.CANCEL_OPTION_IMMEDIATE
-PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_PRORATED_REFUND
-REVERT_PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_REVERT_PRORATED_REFUND
 APPLIED = customer_pb2.BALANCE_TRANSACTION_ACTION_APPLIED_TO_INVOICE
 FEES = {"USD": ("25.00", "1.00"), "JPY": ("2500", "100"), "KWD": ("25.000", "1.000")}
 

@@ -29,7 +29,7 @@ from tests.support.builders import (
 )
 from tests.support.calls import get_invoice
 from tests.support.client import Api, StatusDetails, assert_field_reasons, expect_error
-from tests.support.money import EXPONENTS, half_up
+from tests.support.money import EXPONENTS, LINE_AMOUNTS, half_up
 
 ERROR_DOMAIN = "invoicing.v1"
 
@@ -257,21 +257,7 @@ async def test_get_invoice_returns_exactly_the_created_invoice(api: Api) -> None
     assert fetched.SerializeToString(deterministic=True) == created.SerializeToString(deterministic=True)
 
 
-@pytest.mark.parametrize(
-    ("currency", "quantity", "unit_amount", "expected"),
-    [
-        ("JPY", "2.5", "1", "3"),
-        ("JPY", "1", "1234.5", "1235"),
-        ("USD", "3", "0.125", "0.38"),
-        ("USD", "3", "0.1", "0.30"),
-        ("USD", "1", "2.675", "2.68"),
-        ("USD", "1", "1.005", "1.01"),
-        ("USD", "1", "12345678901234567.124999999999", "12345678901234567.12"),
-        ("USD", "99999999999999999", "99999999999999999", "9999999999999999800000000000000001.00"),
-        ("KWD", "1", "0.0005", "0.001"),
-        ("KWD", "3", "0.3335", "1.001"),
-    ],
-)
+@pytest.mark.parametrize(("currency", "quantity", "unit_amount", "expected"), LINE_AMOUNTS)
 async def test_line_amount_is_rounded_half_up_to_the_currency_minor_unit(
     api: Api, currency: str, quantity: str, unit_amount: str, expected: str
 ) -> None:

@@ -29,8 +29,8 @@ from server.errors import to_domain_error
 from server.keys import create_key
 from tests.support.accounts import Account
 from tests.support.builders import create_customer, create_invoice, customer_request
-from tests.support.client import Api, details_of, expect_error, open_api
-from tests.support.resilience import counter, eventually, own_server, target_of, unread_stream
+from tests.support.client import Api, details_of, expect_error
+from tests.support.resilience import counter, eventually, own_server_api, unread_stream
 
 GET_INVOICE = "/invoicing.v1.InvoiceService/GetInvoice"
 
@@ -159,7 +159,7 @@ async def test_a_connection_lost_during_commit_is_commit_unknown_and_the_retry_i
     """
     _, key = await create_key(slow_commit_dsn, "commit-test", invoice_prefix="CMT")
     request = customer_request(name="slow commit", request_id=f"commit-{uuid.uuid4().hex}")
-    async with own_server(settings, slow_commit_dsn) as running, open_api(target_of(running), key) as api:
+    async with own_server_api(settings, slow_commit_dsn, key) as (_, api):
         call = api.customers.CreateCustomer(request, timeout=60)
         committing = await _backend_in_commit(slow_commit_dsn)
         admin = await asyncpg.connect(slow_commit_dsn)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import grpc
+import pytest
 from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
@@ -20,6 +23,7 @@ from tests.support.client import Api, StatusDetails, expect_error, open_api
 from tests.support.database import connection
 
 CONCURRENT_CALLS = 20
+M = TypeVar("M", bound=Message)
 
 
 def canonical(message: Message) -> bytes:
@@ -67,6 +71,15 @@ async def create_invoice_call(api: Api, request: invoice_service_pb2.CreateInvoi
     return result
 
 
+async def identical_at_once(call: Callable[[], Awaitable[M]]) -> M:
+    """CONCURRENT_CALLS calls at once of one request: each answers, all with the same message (equal, and the
+    same canonical encoding); that message."""
+    responses = await asyncio.gather(*(call() for _ in range(CONCURRENT_CALLS)))
+    assert all(r == responses[0] for r in responses)
+    assert len({canonical(r) for r in responses}) == 1
+    return responses[0]
+
+
 # --- CreateInvoice -------------------------------------------------------------------------
 
 
@@ -82,13 +95,11 @@ async def test_concurrent_identical_creates_make_one_invoice_and_identical_respo
         metadata={"a": "1", "bb": "2", "ccc": "3", "order": "PO-7"},
         memo="concurrent",
     )
-    responses = await asyncio.gather(*(create_invoice_call(api, request) for _ in range(CONCURRENT_CALLS)))
-    assert all(r == responses[0] for r in responses)
-    assert len({canonical(r) for r in responses}) == 1
-    assert responses[0].total == "12.89"
+    created = await identical_at_once(lambda: create_invoice_call(api, request))
+    assert created.total == "12.89"
     assert await count_rows(migrated_dsn, account, "invoices") == 1
     assert await count_rows(migrated_dsn, account, "invoice_line_items") == 2
-    assert await draft_ids(api, customer.id) == [responses[0].id]
+    assert await draft_ids(api, customer.id) == [created.id]
 
 
 async def test_a_later_retry_returns_the_original_invoice(api: Api, account: Account, migrated_dsn: str) -> None:
@@ -195,48 +206,59 @@ async def test_a_key_used_by_another_rpc_is_refused(api: Api, account: Account, 
     assert await count_rows(migrated_dsn, account, "customers") == 1
 
 
-async def test_a_request_refused_by_validation_does_not_use_up_its_key(
-    api: Api, account: Account, migrated_dsn: str
+@pytest.mark.parametrize(
+    ("currency", "refused", "code", "reason", "fields"),
+    [
+        # INVALID_ARGUMENT first, then the corrected request with the same key succeeds.
+        pytest.param(
+            "USD",
+            {"line_items": [line(quantity="abc")]},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            None,
+            {"line_items[0].quantity"},
+            id="validation",
+        ),
+        # NOT_FOUND rolls the key back with everything else; a retry with a real customer succeeds.
+        pytest.param(
+            "USD",
+            {"customer_id": "cus_missing"},
+            grpc.StatusCode.NOT_FOUND,
+            "CUSTOMER_NOT_FOUND",
+            set(),
+            id="not-found",
+        ),
+        # FAILED_PRECONDITION (currency mismatch) leaves the key free for the corrected request.
+        pytest.param(
+            "EUR",
+            {"currency": "USD"},
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "CURRENCY_MISMATCH",
+            set(),
+            id="precondition",
+        ),
+    ],
+)
+async def test_a_refused_request_does_not_use_up_its_key(
+    api: Api,
+    account: Account,
+    migrated_dsn: str,
+    currency: str,
+    refused: dict[str, Any],
+    code: grpc.StatusCode,
+    reason: str | None,
+    fields: set[str],
 ) -> None:
-    """INVALID_ARGUMENT first, then the corrected request with the same key succeeds."""
-    customer = await create_customer(api)
+    """A request refused with an error changes nothing, its key included: the corrected request with the same
+    key creates the invoice."""
+    customer = await create_customer(api, currency=currency)
     key = new_key()
-    bad = invoice_request(customer, request_id=key, line_items=[line(quantity="abc")])
-    error = await expect_error(api.invoices.CreateInvoice(bad))
-    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert set(error.field_violations) == {"line_items[0].quantity"}
-    fixed = await create_invoice_call(api, invoice_request(customer, request_id=key))
-    assert fixed.total == "30.00"
-    assert await count_rows(migrated_dsn, account, "invoices") == 1
-
-
-async def test_a_request_refused_as_not_found_does_not_use_up_its_key(
-    api: Api, account: Account, migrated_dsn: str
-) -> None:
-    """NOT_FOUND rolls the key back with everything else; a retry with a real customer succeeds."""
-    customer = await create_customer(api)
-    key = new_key()
-    error = await expect_error(
-        api.invoices.CreateInvoice(invoice_request(customer, customer_id="cus_missing", request_id=key))
-    )
-    assert error.code == grpc.StatusCode.NOT_FOUND
-    assert error.reason == "CUSTOMER_NOT_FOUND"
+    error = await expect_error(api.invoices.CreateInvoice(invoice_request(customer, request_id=key, **refused)))
+    assert error.code == code
+    assert set(error.field_violations) == fields
+    if reason is not None:
+        assert error.reason == reason
     created = await create_invoice_call(api, invoice_request(customer, request_id=key))
-    assert created.customer.id == customer.id
-    assert await count_rows(migrated_dsn, account, "invoices") == 1
-
-
-async def test_a_request_refused_by_a_precondition_does_not_use_up_its_key(
-    api: Api, account: Account, migrated_dsn: str
-) -> None:
-    """FAILED_PRECONDITION (currency mismatch) leaves the key free for the corrected request."""
-    customer = await create_customer(api, currency="EUR")
-    key = new_key()
-    error = await expect_error(api.invoices.CreateInvoice(invoice_request(customer, currency="USD", request_id=key)))
-    assert error.code == grpc.StatusCode.FAILED_PRECONDITION
-    assert error.reason == "CURRENCY_MISMATCH"
-    created = await create_invoice_call(api, invoice_request(customer, request_id=key))
-    assert created.currency == "EUR"
+    assert (created.total, created.customer.id, created.currency) == ("30.00", customer.id, currency)
     assert await count_rows(migrated_dsn, account, "invoices") == 1
 
 
@@ -264,8 +286,7 @@ async def test_concurrent_identical_create_customer_makes_one_customer(
         result: customer_pb2.Customer = await api.customers.CreateCustomer(request)
         return result
 
-    responses = await asyncio.gather(*(call() for _ in range(CONCURRENT_CALLS)))
-    assert len({canonical(r) for r in responses}) == 1
+    await identical_at_once(call)
     assert await count_rows(migrated_dsn, account, "customers") == 1
 
 
@@ -286,9 +307,7 @@ async def test_concurrent_identical_balance_transactions_move_the_balance_once(
         result: customer_pb2.BalanceTransaction = await api.customers.CreateBalanceTransaction(request)
         return result
 
-    responses = await asyncio.gather(*(call() for _ in range(CONCURRENT_CALLS)))
-    assert len({canonical(r) for r in responses}) == 1
-    transaction = responses[0]
+    transaction = await identical_at_once(call)
     assert transaction.action == customer_pb2.BALANCE_TRANSACTION_ACTION_MANUAL_ADJUSTMENT
     assert Decimal(transaction.starting_balance) == 0
     assert Decimal(transaction.ending_balance) == Decimal("25.50")
@@ -323,9 +342,7 @@ async def test_concurrent_identical_issues_issue_once(api: Api) -> None:
         result: invoice_pb2.Invoice = await api.invoices.IssueInvoice(request)
         return result
 
-    responses = await asyncio.gather(*(call() for _ in range(CONCURRENT_CALLS)))
-    assert len({canonical(r) for r in responses}) == 1
-    issued = responses[0]
+    issued = await identical_at_once(call)
     assert issued.status == invoice_pb2.INVOICE_STATUS_ISSUED
     assert issued.invoice_number
     assert issued.version == draft.version + 1
@@ -350,10 +367,9 @@ async def test_concurrent_identical_line_item_adds_make_one_line(api: Api, accou
         result: invoice_pb2.InvoiceLineItem = await api.invoices.CreateInvoiceLineItem(request)
         return result
 
-    responses = await asyncio.gather(*(call() for _ in range(CONCURRENT_CALLS)))
-    assert len({canonical(r) for r in responses}) == 1
+    added = await identical_at_once(call)
     assert await count_rows(migrated_dsn, account, "invoice_line_items") == 2
     after = await api.invoices.GetInvoice(invoice_service_pb2.GetInvoiceRequest(invoice_id=draft.id))
-    assert [li.id for li in after.line_items][1:] == [responses[0].id]
+    assert [li.id for li in after.line_items][1:] == [added.id]
     assert after.total == "35.00"
     assert after.version == draft.version + 1

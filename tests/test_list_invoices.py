@@ -26,12 +26,7 @@ from tests.support.client import Api, assert_field_reasons, expect_error
 from tests.support.clock import Clock
 from tests.support.database import connection, idle_in_transaction
 from tests.support.states import bring_to, subscription_draft
-
-DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
-PAID = invoice_pb2.INVOICE_STATUS_PAID
-SYNCED = invoice_pb2.INVOICE_STATUS_SYNCED
-VOID = invoice_pb2.INVOICE_STATUS_VOID
+from tests.support.wire import DRAFT, ISSUED, PAID, SYNCED, VOID
 
 # The test server's stream_batch_records: no message carries more invoices than this.
 BATCH = 50

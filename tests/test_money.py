@@ -29,7 +29,7 @@ from server.domain.invoices import (
     price_lines,
     totals,
 )
-from tests.support.money import EXPONENTS, half_up
+from tests.support.money import EXPONENTS, LINE_AMOUNTS, half_up
 
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 1, 31)
@@ -251,26 +251,9 @@ def test_parse_amount_applies_the_decimal_rules_first() -> None:
 # --- line amounts -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("quantity", "unit_amount", "currency", "expected"),
-    [
-        ("3", "0.125", "USD", "0.38"),
-        ("1", "0.125", "USD", "0.13"),
-        ("0.1", "0.2", "USD", "0.02"),
-        ("3", "0.1", "USD", "0.30"),
-        ("0.5", "5", "JPY", "3"),
-        ("0.0005", "1", "KWD", "0.001"),
-        ("2", "0.0004", "KWD", "0.001"),
-        ("1000000", "0.0000005", "USD", "0.50"),
-        # 29 significant digits: Python's default 28-digit context would round this to
-        # ...125 before the half-up rounding and give .13 (double rounding).
-        ("1", "12345678901234567.124999999999", "USD", "12345678901234567.12"),
-        ("3", "4115226300411522.374999999999", "USD", "12345678901234567.12"),
-        ("99999999999999999", "99999999999999999", "USD", "9999999999999999800000000000000001.00"),
-    ],
-)
+@pytest.mark.parametrize(("currency", "quantity", "unit_amount", "expected"), LINE_AMOUNTS)
 def test_line_subtotal_is_quantity_times_unit_amount_rounded_half_up_once(
-    quantity: str, unit_amount: str, currency: str, expected: str
+    currency: str, quantity: str, unit_amount: str, expected: str
 ) -> None:
     """The exact product, rounded once; huge products neither fail nor get rounded twice."""
     assert str(line_subtotal(Decimal(quantity), Decimal(unit_amount), currency)) == expected

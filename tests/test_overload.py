@@ -24,7 +24,7 @@ from server.config import Settings
 from tests.support.accounts import new_account
 from tests.support.builders import create_customer, customer_request, invoice_request
 from tests.support.client import Api, details_of, expect_error, open_api
-from tests.support.resilience import SERVING, counter, eventually, health, own_server, target_of
+from tests.support.resilience import SERVING, counter, eventually, health, own_server, own_server_api, target_of
 
 WATCH = "/invoicing.v1.InvoiceService/WatchInvoiceEvents"
 
@@ -131,10 +131,9 @@ async def test_a_burst_above_a_thousand_calls_is_answered_never_silently_cancell
     grpc's own queue of unaccepted calls (1,000 by default) would cancel the excess with no details.
     """
     account = await new_account(migrated_dsn)
-    async with (
-        own_server(settings, migrated_dsn, max_concurrent_calls=512, max_concurrent_calls_per_account=64) as running,
-        open_api(target_of(running), account.key) as api,
-    ):
+    async with own_server_api(
+        settings, migrated_dsn, account.key, max_concurrent_calls=512, max_concurrent_calls_per_account=64
+    ) as (_, api):
         customer = await create_customer(api)
         outcomes: collections.Counter[str] = collections.Counter()
 
@@ -204,10 +203,7 @@ async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an
         "db_pool_account_share": 1.0,
         "db_acquire_timeout_s": 0.5,
     }
-    async with (
-        own_server(settings, migrated_dsn, **overrides) as running,
-        open_api(target_of(running), account.key) as api,
-    ):
+    async with own_server_api(settings, migrated_dsn, account.key, **overrides) as (running, api):
         customer = await create_customer(api)
         async with locked_customer(migrated_dsn, customer.id):
             held = queue_issues(api, customer, 2)
@@ -248,10 +244,7 @@ async def test_health_stays_serving_while_a_hot_customer_saturates_the_pool(
         "health_check_interval_s": 0.2,
         "health_check_timeout_s": 0.5,
     }
-    async with (
-        own_server(settings, migrated_dsn, **overrides) as running,
-        open_api(target_of(running), account.key) as api,
-    ):
+    async with own_server_api(settings, migrated_dsn, account.key, **overrides) as (running, api):
         customer = await create_customer(api)
         statuses: list[int] = []
         async with locked_customer(migrated_dsn, customer.id):

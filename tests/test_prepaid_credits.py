@@ -30,7 +30,15 @@ from tests.support.builders import (
     subscribe,
     usage_price,
 )
-from tests.support.calls import get_customer, get_invoice, ingest_ok, invoices_of, issue, upcoming, void
+from tests.support.calls import (
+    get_customer,
+    get_invoice,
+    ingest_ok,
+    invoices_of,
+    issue,
+    previewed_and_generated,
+    void,
+)
 from tests.support.checks import assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
 from tests.support.clock import Clock, run_billing
@@ -155,10 +163,9 @@ async def test_credits_pay_usage_soonest_expiry_first_then_expire(
     assert first.line_items[0].credits_applied == ("0.00" if currency == "USD" else "0")
     await calls(clocked_api, clock, customer, "2027-06-10T09:00", 150)
 
-    clock.set(at("2027-06-30T23:00"))
-    preview = (await upcoming(clocked_api, sub.id)).invoice
-    await run_billing(clocked_server, clock, at("2027-07-01T00:05"))
-    draft = (await invoices_of(clocked_api, subscription_id=sub.id))[-1]
+    preview, draft = await previewed_and_generated(
+        clocked_api, clocked_server, clock, sub.id, at("2027-06-30T23:00"), at("2027-07-01T00:05")
+    )
     assert credit_rows(preview) == credit_rows(draft) == june
     assert_totals_are_sum_of_lines(draft)
     # C's expiry date has come, but the draft can still draw from it: nothing expires, nothing is drawn yet.
@@ -181,10 +188,9 @@ async def test_credits_pay_usage_soonest_expiry_first_then_expire(
     assert await assert_credits_match_ledger(clocked_api, customer.id) == D(v["b"]) + D(v["d"])
 
     await calls(clocked_api, clock, customer, "2027-07-15T09:00", 400)
-    clock.set(at("2027-07-31T23:00"))
-    preview = (await upcoming(clocked_api, sub.id)).invoice
-    await run_billing(clocked_server, clock, at("2027-08-01T00:05"))
-    august = (await invoices_of(clocked_api, subscription_id=sub.id))[-1]
+    preview, august = await previewed_and_generated(
+        clocked_api, clocked_server, clock, sub.id, at("2027-07-31T23:00"), at("2027-08-01T00:05")
+    )
     assert credit_rows(preview) == credit_rows(august) == july
     clock.set(at("2027-08-01T12:10"))
     august = await issue(clocked_api, august.id)

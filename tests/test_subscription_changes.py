@@ -29,25 +29,21 @@ from tests.support.calls import (
     ingest_ok,
     invoices_of,
     issue,
+    previewed_and_generated,
     subscription_changes,
-    upcoming,
 )
 from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
 from tests.support.clock import Clock, run_billing
+from tests.support.wire import DRAFT, ISSUED, PAID, PRORATED_REFUND
 
 D = Decimal
-DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
-PAID = invoice_pb2.INVOICE_STATUS_PAID
 IMMEDIATE = subscription_service_pb2.CHANGE_OPTION_IMMEDIATE
 END_OF_TERM = subscription_service_pb2.CHANGE_OPTION_END_OF_SUBSCRIPTION_TERM
 ON_DATE = subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE
 SCHEDULED = subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_SCHEDULED
 APPLIED = subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_APPLIED
 SUPERSEDED = subscription_service_pb2.SUBSCRIPTION_CHANGE_STATUS_SUPERSEDED
-PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_PRORATED_REFUND
-REVERT_PRORATED_REFUND = customer_pb2.BALANCE_TRANSACTION_ACTION_REVERT_PRORATED_REFUND
 PRICES = {
     "USD": {"platform": "30.00", "call": "0.10", "pro": "90.00", "pro_call": "0.05", "support": "20.00"},
     "JPY": {"platform": "2500", "call": "10", "pro": "7500", "pro_call": "7", "support": "1000"},
@@ -108,11 +104,10 @@ async def generated_and_previewed(
 ) -> invoice_pb2.Invoice:
     """The invoice the runner generates at `boundary` (just after its midnight), checked against the preview
     taken a minute before it: the same lines and total."""
-    clock.set(at(boundary) - dt.timedelta(minutes=1))
-    preview = (await upcoming(api, subscription_id)).invoice
-    before = {i.id for i in await invoices_of(api, subscription_id=subscription_id)}
-    await run_billing(server, clock, at(boundary) + dt.timedelta(minutes=5))
-    [generated] = [i for i in await invoices_of(api, subscription_id=subscription_id) if i.id not in before]
+    minute = dt.timedelta(minutes=1)
+    preview, generated = await previewed_and_generated(
+        api, server, clock, subscription_id, at(boundary) - minute, at(boundary) + 5 * minute
+    )
     assert rows(generated) == rows(preview)
     assert (generated.subtotal, generated.total) == (preview.subtotal, preview.total)
     assert_totals_are_sum_of_lines(generated)

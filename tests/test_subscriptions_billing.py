@@ -19,6 +19,7 @@ import grpc
 import pytest
 from google.type import date_pb2
 from invoicing.v1 import (
+    customer_pb2,
     invoice_pb2,
     price_pb2,
     subscription_service_pb2,
@@ -50,16 +51,12 @@ from tests.support.builders import (
 from tests.support.calls import cancel, get_subscription, ingest, ingest_ok, invoices_of, list_subscriptions, upcoming
 from tests.support.client import Api, assert_field_reasons, expect_error, open_api
 from tests.support.clock import START, Clock, Clocks, run_billing
+from tests.support.wire import DRAFT, END_OF_TERM, IMMEDIATE, ISSUED, REQUESTED_DATE
 
 UTC = dt.UTC
-DRAFT = invoice_pb2.INVOICE_STATUS_DRAFT
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
 ACTIVE = subscription_service_pb2.SUBSCRIPTION_STATUS_ACTIVE
 UPCOMING = subscription_service_pb2.SUBSCRIPTION_STATUS_UPCOMING
 ENDED = subscription_service_pb2.SUBSCRIPTION_STATUS_ENDED
-END_OF_TERM = subscription_service_pb2.CANCEL_OPTION_END_OF_SUBSCRIPTION_TERM
-REQUESTED_DATE = subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE
-IMMEDIATE = subscription_service_pb2.CANCEL_OPTION_IMMEDIATE
 GRACE = dt.timedelta(hours=12)
 
 
@@ -359,13 +356,21 @@ async def test_list_subscriptions_by_status_follows_the_clock(clocked_api: Api, 
 # --- CancelSubscription ------------------------------------------------------------------------------------
 
 
+async def platform_and_calls(
+    api: Api, clock: Clock, now: str, call_amount: str
+) -> tuple[customer_pb2.Customer, subscription_service_pb2.Subscription]:
+    """At `now`, a new customer subscribed from 2024-01-01 to a plan of a 100.00 platform fee (in advance) and
+    API calls at `call_amount` each."""
+    clock.set(at(now))
+    customer = await create_customer(api)
+    plan = await create_plan(api, fixed_fee("Platform", "100.00"), usage_price("API calls", call_amount))
+    return customer, await subscribe(api, customer, plan, "2024-01-01")
+
+
 async def test_cancel_at_end_of_term_stops_billing_after_the_period(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
-    clock.set(at("2024-01-15T12:00"))
-    customer = await create_customer(clocked_api)
-    plan = await create_plan(clocked_api, fixed_fee("Platform", "100.00"), usage_price("API calls", "0.10"))
-    sub = await subscribe(clocked_api, customer, plan, "2024-01-01")
+    customer, sub = await platform_and_calls(clocked_api, clock, "2024-01-15T12:00", "0.10")
     cancelled = await cancel(clocked_api, sub.id, END_OF_TERM)
     assert (cancelled.status, cancelled.end_date) == (ACTIVE, date("2024-02-01"))
     assert cancelled.current_billing_period_end_date == date("2024-02-01")
@@ -460,10 +465,7 @@ async def test_cancel_on_a_requested_date_prorates_the_last_period(
 async def test_cancel_immediately_bills_up_to_the_instant(
     clocked_api: Api, clocked_server: RunningServer, clock: Clock
 ) -> None:
-    clock.set(at("2024-01-20T10:00"))
-    customer = await create_customer(clocked_api)
-    plan = await create_plan(clocked_api, fixed_fee("Platform", "100.00"), usage_price("API calls", "1.00"))
-    sub = await subscribe(clocked_api, customer, plan, "2024-01-01")
+    customer, sub = await platform_and_calls(clocked_api, clock, "2024-01-20T10:00", "1.00")
     await ingest_ok(
         clocked_api,
         [

@@ -27,14 +27,14 @@ from tests.support.builders import (
     subscribe,
     usage_price,
 )
-from tests.support.calls import get_invoice, ingest_ok, invoices_of, upcoming, void
+from tests.support.calls import get_invoice, ingest_ok, invoices_of, previewed_and_generated, upcoming, void
 from tests.support.checks import assert_balance_matches_ledger, assert_totals_are_sum_of_lines
 from tests.support.client import Api, expect_error
 from tests.support.clock import Clock, run_billing
+from tests.support.wire import ISSUED
 
 D = Decimal
 PARTIAL = invoice_pb2.INVOICE_SOURCE_PARTIAL
-ISSUED = invoice_pb2.INVOICE_STATUS_ISSUED
 VALUES = {"USD": ("50.00", "0.50", "100.00"), "JPY": ("5000", "50", "10000")}
 Row = tuple[str, str, str, str, str, str, str]
 
@@ -109,10 +109,10 @@ async def test_crossing_the_threshold_issues_a_partial_invoice_the_period_deduct
     await calls(clocked_api, clock, customer.id, "2027-02-20T09:00", 100)  # 50.00 more: below the threshold again
     assert len(await partials(clocked_api, sub.id)) == 1
 
-    clock.set(at("2027-02-28T23:00"))
-    preview = (await upcoming(clocked_api, sub.id)).invoice
-    await run_billing(clocked_server, clock, at("2027-03-01T00:05"))
-    march = next(i for i in await invoices_of(clocked_api, subscription_id=sub.id) if i.invoice_date.month == 3)
+    preview, march = await previewed_and_generated(
+        clocked_api, clocked_server, clock, sub.id, at("2027-02-28T23:00"), at("2027-03-01T00:05")
+    )
+    assert march.invoice_date.month == 3
     assert rows(preview) == rows(march) == final
     assert_totals_are_sum_of_lines(march)
     billed = D(first.total) + D(march.total) - D(fee)  # usage over both invoices, March's fee aside

@@ -6,10 +6,9 @@ import grpc
 from invoicing.v1 import account_service_pb2, account_service_pb2_grpc
 
 from server.api import converters as conv
+from server.api.requests import field_violations
 from server.api.servicer import Servicer
 from server.context import account_id
-from server.domain.errors import Violations
-from server.domain.validation import check_request_id
 from server.usecases.accounts import get_account_profile, update_account_profile
 
 
@@ -24,8 +23,7 @@ class AccountServicer(Servicer, account_service_pb2_grpc.AccountServiceServicer)
     async def UpdateAccountProfile(
         self, request: account_service_pb2.UpdateAccountProfileRequest, context: grpc.aio.ServicerContext
     ) -> account_service_pb2.AccountProfile:
-        v = Violations()
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "request_id")
         changes = conv.profile_changes_from(request, v)
         changes.validate(v)
         v.raise_if_any()

@@ -11,14 +11,14 @@ from invoicing.v1 import credit_note_service_pb2, credit_note_service_pb2_grpc, 
 from server.api import converters as conv
 from server.api.customer_service import time_range
 from server.api.documents import document_stream
-from server.api.requests import check_fields
+from server.api.requests import check_fields, field_violations
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
 from server.domain import money
 from server.domain.credit_notes import CreditNoteFilter, NewCreditNote, NewCreditNoteLine, check_new_credit_note
 from server.domain.errors import Violations
-from server.domain.validation import MAX_LINE_ITEMS, check_id, check_limit, check_request_id
+from server.domain.validation import MAX_LINE_ITEMS, check_id
 from server.usecases.credit_notes import CreditNotes, get_credit_note, list_credit_notes
 from server.usecases.documents import Documents
 from server.usecases.unit import Transactions
@@ -58,8 +58,7 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
     async def CreateCreditNote(
         self, request: credit_note_service_pb2.CreateCreditNoteRequest, context: grpc.aio.ServicerContext
     ) -> credit_note_service_pb2.CreditNote:
-        v = Violations()
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "request_id")
         note = new_credit_note(request, v)
         v.raise_if_any()
         assert note is not None
@@ -80,8 +79,7 @@ class CreditNoteServicer(Servicer, credit_note_service_pb2_grpc.CreditNoteServic
     def ListCreditNotes(
         self, request: credit_note_service_pb2.ListCreditNotesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncGenerator[credit_note_service_pb2.ListCreditNotesResponse, None]:
-        v = Violations()
-        check_limit(request.limit, v)
+        v = field_violations(request, "limit")
         if request.customer_id and request.external_customer_id:
             v.add("external_customer_id", "set at most one of customer_id and external_customer_id")
         for name in ("customer_id", "external_customer_id", "invoice_id"):

@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from invoicing.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
 
 from server.api import converters as conv
+from server.api.requests import customer_request, field_violations
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Created, Lister, listed
 from server.context import account_id
@@ -24,12 +25,9 @@ from server.domain.customers import (
     NewCustomer,
     check_currency,
 )
-from server.domain.errors import Violations
 from server.domain.validation import (
     MAX_DESCRIPTION_LENGTH,
     TimeRange,
-    check_limit,
-    check_request_id,
     check_text,
 )
 from server.usecases.credits import Credits, list_blocks, list_ledger
@@ -70,8 +68,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     async def CreateCustomer(
         self, request: customer_service_pb2.CreateCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.Customer:
-        v = Violations()
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "request_id")
         customer = NewCustomer(
             name=request.name,
             email=request.email,
@@ -102,9 +99,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     async def UpdateCustomer(
         self, request: customer_service_pb2.UpdateCustomerRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.Customer:
-        v = Violations()
-        ref = conv.customer_ref(request, v)
-        check_request_id(request.request_id, v)
+        ref, v = customer_request(request, "request_id")
         changes = CustomerChanges(
             name=request.name if request.HasField("name") else None,
             email=request.email if request.HasField("email") else None,
@@ -129,8 +124,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     def ListCustomers(
         self, request: customer_service_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext
     ) -> AsyncGenerator[customer_service_pb2.ListCustomersResponse, None]:
-        v = Violations()
-        check_limit(request.limit, v)
+        v = field_violations(request, "limit")
         created = time_range(request)
         v.raise_if_any()
         return self._lists.serve(
@@ -144,9 +138,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     async def CreateBalanceTransaction(
         self, request: customer_service_pb2.CreateBalanceTransactionRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.BalanceTransaction:
-        v = Violations()
-        ref = conv.customer_ref(request, v)
-        check_request_id(request.request_id, v)
+        ref, v = customer_request(request, "request_id")
         check_text(request.description, "description", v, max_length=MAX_DESCRIPTION_LENGTH)
         amount = money.parse_decimal(request.amount, "amount", v, allow_zero=False)
         direction = conv.DIRECTIONS.get(request.type)
@@ -166,9 +158,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     def ListBalanceTransactions(
         self, request: customer_service_pb2.ListBalanceTransactionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncGenerator[customer_service_pb2.ListBalanceTransactionsResponse, None]:
-        v = Violations()
-        ref = conv.customer_ref(request, v)
-        check_limit(request.limit, v)
+        ref, v = customer_request(request, "limit")
         created = time_range(request)
         v.raise_if_any()
         return self._lists.serve(
@@ -182,9 +172,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
     async def GrantCredits(
         self, request: customer_service_pb2.GrantCreditsRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.CreditBlock:
-        v = Violations()
-        ref = conv.customer_ref(request, v)
-        check_request_id(request.request_id, v)
+        ref, v = customer_request(request, "request_id")
         if not request.amount:
             v.add("amount", "is required")
         amount = money.parse_decimal(request.amount, "amount", v, allow_zero=False) if request.amount else None
@@ -229,9 +217,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
         respond: Callable[[list[Item], str], Response],
     ) -> AsyncGenerator[Response, None]:
         """A stream of a customer's credit records (blocks or ledger entries), newest first."""
-        v = Violations()
-        ref = conv.customer_ref(request, v)
-        check_limit(request.limit, v)
+        ref, v = customer_request(request, "limit")
         v.raise_if_any()
         return self._lists.serve(
             request,

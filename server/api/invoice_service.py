@@ -12,7 +12,7 @@ from invoicing.v1 import invoice_pb2, invoice_service_pb2, invoice_service_pb2_g
 from server.api import converters as conv
 from server.api.documents import InvoiceDocuments
 from server.api.mutations import run_mutation
-from server.api.requests import check_fields
+from server.api.requests import check_fields, customer_request, field_violations
 from server.api.servicer import Servicer
 from server.api.streaming import BY_INVOICE_DATE, BY_VERSION, Lister, listed
 from server.context import account_id
@@ -37,8 +37,6 @@ from server.domain.validation import (
     MAX_LINE_ITEMS,
     MAX_NAME_LENGTH,
     check_id,
-    check_limit,
-    check_request_id,
     check_text,
 )
 from server.usecases.events import InvoiceEvents
@@ -197,12 +195,18 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
         """Run an invoice mutation exactly once; it answers with the invoice as the change left it."""
         return await run_mutation(self._tx, request, invoice_pb2.Invoice, work, _invoice_bytes)
 
+    async def _on_invoice(
+        self, request: Any, action: Callable[[Tx, str, int | None], Awaitable[ChangedInvoice]]
+    ) -> invoice_pb2.Invoice:
+        """A mutation that names only the invoice (and the version it expects): the ids checked, the action
+        run exactly once on (invoice_id, expected_version), the invoice answered as it left it."""
+        check_fields(request, "invoice_id", "request_id")
+        return await self._mutate(request, lambda tx: action(tx, request.invoice_id, _expected(request)))
+
     async def CreateInvoice(
         self, request: invoice_service_pb2.CreateInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        v = Violations()
-        customer = conv.customer_ref(request, v)
-        check_request_id(request.request_id, v)
+        customer, v = customer_request(request, "request_id")
         check_currency(request.currency, "currency", v)
         invoice_date = conv.date_from(request.invoice_date, "invoice_date", v, required=True)
         check_line_count(len(request.line_items), v)
@@ -234,8 +238,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def GetInvoice(
         self, request: invoice_service_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
+        v = field_violations(request, "invoice_id")
         if request.HasField("version") and request.version < 1:
             v.add("version", "must be greater than zero")
         v.raise_if_any()
@@ -262,8 +265,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     def ListInvoices(
         self, request: invoice_service_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncGenerator[invoice_service_pb2.ListInvoicesResponse, None]:
-        v = Violations()
-        check_limit(request.limit, v)
+        v = field_violations(request, "limit")
         filters = invoice_filter(request, self._today(), v)
         v.raise_if_any()
         # Responses in wire form: the invoices' stored forms concatenated (see server.api.registration).
@@ -279,9 +281,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def UpdateInvoice(
         self, request: invoice_service_pb2.UpdateInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "invoice_id", "request_id")
         changes = lifecycle.InvoiceChanges(
             metadata=conv.metadata_patch_from(request.metadata) if request.HasField("metadata") else None,
             net_terms=request.net_terms if request.HasField("net_terms") else None,
@@ -298,9 +298,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def CreateInvoiceLineItem(
         self, request: invoice_service_pb2.CreateInvoiceLineItemRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.InvoiceLineItem:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "invoice_id", "request_id")
         amount = money.parse_decimal(request.amount, "amount", v)
         quantity = money.parse_decimal(request.quantity, "quantity", v, allow_zero=False)
         start = conv.date_from(request.start_date, "start_date", v, required=True)
@@ -333,15 +331,12 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def IssueInvoice(
         self, request: invoice_service_pb2.IssueInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        check_fields(request, "invoice_id", "request_id")
-        return await self._mutate(request, lambda tx: self._invoices.issue(tx, request.invoice_id, _expected(request)))
+        return await self._on_invoice(request, self._invoices.issue)
 
     async def MarkInvoicePaid(
         self, request: invoice_service_pb2.MarkInvoicePaidRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        v = Violations()
-        check_id(request.invoice_id, "invoice_id", v)
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "invoice_id", "request_id")
         received = conv.date_from(request.payment_received_date, "payment_received_date", v, required=True)
         payment: lifecycle.NewPayment | None = None
         if received is not None:
@@ -357,8 +352,7 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     async def VoidInvoice(
         self, request: invoice_service_pb2.VoidInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> invoice_pb2.Invoice:
-        check_fields(request, "invoice_id", "request_id")
-        return await self._mutate(request, lambda tx: self._invoices.void(tx, request.invoice_id, _expected(request)))
+        return await self._on_invoice(request, self._invoices.void)
 
     async def GetUpcomingInvoice(
         self, request: invoice_service_pb2.GetUpcomingInvoiceRequest, context: grpc.aio.ServicerContext

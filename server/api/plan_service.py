@@ -8,13 +8,11 @@ import grpc
 from invoicing.v1 import plan_service_pb2, plan_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.requests import check_fields
+from server.api.requests import check_fields, field_violations
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
-from server.domain.errors import Violations
 from server.domain.plans import new_plan
-from server.domain.validation import check_request_id
 from server.usecases.plans import create_plan, get_plan, list_plans
 from server.usecases.unit import Transactions
 
@@ -29,8 +27,7 @@ class PlanServicer(Servicer, plan_service_pb2_grpc.PlanServiceServicer):
     async def CreatePlan(
         self, request: plan_service_pb2.CreatePlanRequest, context: grpc.aio.ServicerContext
     ) -> plan_service_pb2.Plan:
-        v = Violations()
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "request_id")
         prices = [conv.price_data(message) for message in request.prices]
         plan = new_plan(request.name, request.currency, prices, request.external_plan_id, dict(request.metadata), v)
         v.raise_if_any()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from invoicing.v1 import common_pb2, subscription_service_pb2, subscription_service_pb2_grpc
 
 from server.api import converters as conv
-from server.api.requests import check_fields
+from server.api.requests import check_fields, field_violations
 from server.api.servicer import Servicer
 from server.api.streaming import BY_CREATED, Lister, listed
 from server.context import account_id
@@ -31,7 +32,6 @@ from server.domain.subscriptions import (
 from server.domain.timeline import ChangeKind, Timeline
 from server.domain.validation import (
     check_id,
-    check_limit,
     check_metadata,
     check_metadata_patch,
     check_net_terms,
@@ -66,6 +66,20 @@ _CHANGE_AT = {
     subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE: CancelAt.REQUESTED_DATE,
 }
 _CHANGE_OPTION_NUMBERS = {option: number for number, option in _CHANGE_AT.items()}
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """How a request says when it takes effect: an option, and a date that the REQUESTED_DATE option needs."""
+
+    option_field: str
+    date_field: str
+    options: Mapping[Any, CancelAt]  # by the option enum's numbers
+    check_date: Callable[[dt.date, dt.date, Violations], None]  # (requested, today, violations)
+
+
+_CANCEL_TIMING = _Timing("cancel_option", "cancellation_date", _CANCEL_AT, check_cancellation_date)
+_CHANGE_TIMING = _Timing("change_option", "change_date", _CHANGE_AT, check_change_date)
 _CHANGE_TYPES = {
     ChangeKind.PLAN: subscription_service_pb2.SUBSCRIPTION_CHANGE_TYPE_PLAN,
     ChangeKind.QUANTITY: subscription_service_pb2.SUBSCRIPTION_CHANGE_TYPE_QUANTITY,
@@ -194,8 +208,7 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
     def ListSubscriptions(
         self, request: subscription_service_pb2.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncGenerator[subscription_service_pb2.ListSubscriptionsResponse, None]:
-        v = Violations()
-        check_limit(request.limit, v)
+        v = field_violations(request, "limit")
         check_id(request.customer_id, "customer_id", v, required=False)
         check_id(request.external_customer_id, "external_customer_id", v, required=False)
         wanted = []
@@ -220,19 +233,9 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
     async def CancelSubscription(
         self, request: subscription_service_pb2.CancelSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        check_request_id(request.request_id, v)
-        option = request.cancel_option
-        requested = conv.optional_date(request, "cancellation_date", v)
-        if option == subscription_service_pb2.CANCEL_OPTION_REQUESTED_DATE and requested is None:
-            v.add("cancellation_date", "is required with CANCEL_OPTION_REQUESTED_DATE")
-        if requested is not None:
-            check_cancellation_date(requested, self._tx.clock().date(), v)
-        if option not in _CANCEL_AT:
-            v.add("cancel_option", "must be END_OF_SUBSCRIPTION_TERM, REQUESTED_DATE or IMMEDIATE")
+        v = field_violations(request, "subscription_id", "request_id")
+        when, requested = self._timing(request, _CANCEL_TIMING, v)
         v.raise_if_any()
-        when = _CANCEL_AT[option]
         return await self._mutation(
             request,
             subscription_service_pb2.Subscription,
@@ -240,18 +243,22 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
             self._subscription_pb,
         )
 
-    def _change_options(self, request: Any, v: Violations) -> tuple[CancelAt, dt.date | None]:
-        """The change option and date of a change request (recorded in v when wrong)."""
-        option = request.change_option
-        requested = conv.optional_date(request, "change_date", v)
-        if option == subscription_service_pb2.CHANGE_OPTION_REQUESTED_DATE and requested is None:
-            v.add("change_date", "is required with CHANGE_OPTION_REQUESTED_DATE")
+    def _timing(self, request: Any, timing: _Timing, v: Violations) -> tuple[CancelAt, dt.date | None]:
+        """When a cancellation or change request takes effect: its option and its requested date (each recorded
+        in v when wrong; the option is then IMMEDIATE, for the caller to raise)."""
+        option = getattr(request, timing.option_field)
+        requested = conv.optional_date(request, timing.date_field, v)
+        if timing.options.get(option) is CancelAt.REQUESTED_DATE and requested is None:
+            v.add(timing.date_field, f"is required with {timing.option_field.upper()}_REQUESTED_DATE")
         if requested is not None:
-            check_change_date(requested, self._tx.clock().date(), v)
-        if option not in _CHANGE_AT:
-            v.add("change_option", "must be IMMEDIATE, END_OF_SUBSCRIPTION_TERM or REQUESTED_DATE")
+            timing.check_date(requested, self._tx.clock().date(), v)
+        if option not in timing.options:
+            enum = request.DESCRIPTOR.fields_by_name[timing.option_field].enum_type
+            prefix = f"{timing.option_field.upper()}_"
+            names = [enum.values_by_number[number].name.removeprefix(prefix) for number in timing.options]
+            v.add(timing.option_field, f"must be {', '.join(names[:-1])} or {names[-1]}")
             return CancelAt.IMMEDIATE, requested
-        return _CHANGE_AT[option], requested
+        return timing.options[option], requested
 
     def _change_pb(self, outcome: ChangeOutcome) -> subscription_service_pb2.SubscriptionChangeResponse:
         now = self._tx.clock()
@@ -263,11 +270,10 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
     async def ChangeSubscriptionPlan(
         self, request: subscription_service_pb2.ChangeSubscriptionPlanRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.SubscriptionChangeResponse:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
+        v = field_violations(request, "subscription_id")
         plan = conv.plan_ref(request, v)
         check_request_id(request.request_id, v)
-        option, requested = self._change_options(request, v)
+        option, requested = self._timing(request, _CHANGE_TIMING, v)
         v.raise_if_any()
         change = PlanChange(plan, option, requested)
         return await self._mutation(
@@ -280,16 +286,13 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
     async def UpdateFixedFeeQuantity(
         self, request: subscription_service_pb2.UpdateFixedFeeQuantityRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.SubscriptionChangeResponse:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        check_id(request.price_id, "price_id", v)
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "subscription_id", "price_id", "request_id")
         quantity = None
         if not request.quantity:
             v.add("quantity", "is required")
         else:
             quantity = money.parse_decimal(request.quantity, "quantity", v)
-        option, requested = self._change_options(request, v)
+        option, requested = self._timing(request, _CHANGE_TIMING, v)
         v.raise_if_any()
         assert quantity is not None
         change = QuantityChange(request.price_id, quantity, option, requested)
@@ -321,9 +324,7 @@ class SubscriptionServicer(Servicer, subscription_service_pb2_grpc.SubscriptionS
     async def UpdateSubscription(
         self, request: subscription_service_pb2.UpdateSubscriptionRequest, context: grpc.aio.ServicerContext
     ) -> subscription_service_pb2.Subscription:
-        v = Violations()
-        check_id(request.subscription_id, "subscription_id", v)
-        check_request_id(request.request_id, v)
+        v = field_violations(request, "subscription_id", "request_id")
         threshold = None
         if request.HasField("invoicing_threshold"):
             threshold = money.parse_decimal(request.invoicing_threshold or "0", "invoicing_threshold", v)

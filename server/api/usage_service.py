@@ -11,7 +11,7 @@ from invoicing.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 from server.api import converters as conv
 from server.api.mutations import actor_of
-from server.api.requests import check_fields
+from server.api.requests import check_fields, customer_request
 from server.api.servicer import Servicer
 from server.context import account_id
 from server.domain.backfills import Backfill, NewBackfill
@@ -27,7 +27,7 @@ from server.domain.usage import (
     check_event,
     property_value,
 )
-from server.domain.validation import check_id, check_request_id
+from server.domain.validation import check_id
 from server.usecases.backfills import Backfills, get_backfill
 from server.usecases.ingestion import Usage
 from server.usecases.thresholds import Thresholds
@@ -149,9 +149,7 @@ class UsageServicer(Servicer, usage_service_pb2_grpc.UsageServiceServicer):
     async def CreateBackfill(
         self, request: usage_service_pb2.CreateBackfillRequest, context: grpc.aio.ServicerContext
     ) -> usage_service_pb2.Backfill:
-        v = Violations()
-        customer = conv.customer_ref(request, v)
-        check_request_id(request.request_id, v)
+        customer, v = customer_request(request, "request_id")
         start = conv.optional_timestamp(request, "timeframe_start")
         end = conv.optional_timestamp(request, "timeframe_end")
         for name, value in (("timeframe_start", start), ("timeframe_end", end)):

@@ -66,12 +66,12 @@ class CustomerRef:
 
 
 @dataclass(frozen=True)
-class NewCustomer:
-    """A customer to create, after its fields were read from the request."""
+class CustomerSettings:
+    """What a customer is created with and may change later: who it is, where it is billed, how its invoices
+    are issued and fall due, and its metadata."""
 
     name: str
     email: str
-    external_customer_id: str
     currency: str
     timezone: str
     billing_address: Address | None
@@ -80,7 +80,14 @@ class NewCustomer:
     auto_collection: bool
     auto_issuance: bool | None
     net_terms: int
-    metadata: dict[str, str]
+    metadata: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class NewCustomer(CustomerSettings):
+    """A customer to create, after its fields were read from the request."""
+
+    external_customer_id: str
 
     def validate(self) -> None:
         """Raise InvalidArgument naming every bad field."""
@@ -227,22 +234,11 @@ def move_balance(starting_balance: Decimal, direction: BalanceDirection, amount:
 
 
 @dataclass(frozen=True)
-class Customer:
+class Customer(CustomerSettings):
     """A customer as stored, with its current balance and prepaid credit balance."""
 
     id: str
     external_customer_id: str  # "" when none
-    name: str
-    email: str
-    currency: str
-    timezone: str
-    billing_address: Address | None
-    shipping_address: Address | None
-    tax_id: TaxId | None
-    auto_collection: bool
-    auto_issuance: bool | None
-    net_terms: int
-    metadata: Mapping[str, str]
     balance: Decimal
     created_at: dt.datetime
     updated_at: dt.datetime

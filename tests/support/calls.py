@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -15,16 +16,13 @@ from invoicing.v1 import (
     usage_service_pb2,
 )
 
+from server.app import RunningServer
 from tests.support.builders import date, mark_paid_request
 from tests.support.client import Api
+from tests.support.clock import Clock, run_billing
+from tests.support.wire import DRAFT, ISSUED, PAID, SYNCED, VOID
 
-ALL_STATUSES: list[invoice_pb2.InvoiceStatus] = [
-    invoice_pb2.INVOICE_STATUS_DRAFT,
-    invoice_pb2.INVOICE_STATUS_ISSUED,
-    invoice_pb2.INVOICE_STATUS_PAID,
-    invoice_pb2.INVOICE_STATUS_SYNCED,
-    invoice_pb2.INVOICE_STATUS_VOID,
-]
+ALL_STATUSES: list[invoice_pb2.InvoiceStatus] = [DRAFT, ISSUED, PAID, SYNCED, VOID]
 
 # --- invoices --------------------------------------------------------------------------------------------
 
@@ -72,6 +70,19 @@ async def upcoming(api: Api, subscription_id: str) -> invoice_pb2.UpcomingInvoic
         invoice_service_pb2.GetUpcomingInvoiceRequest(subscription_id=subscription_id)
     )
     return result
+
+
+async def previewed_and_generated(
+    api: Api, server: RunningServer, clock: Clock, subscription_id: str, preview_at: dt.datetime, run_at: dt.datetime
+) -> tuple[invoice_pb2.Invoice, invoice_pb2.Invoice]:
+    """The subscription's upcoming invoice at `preview_at` (before a period boundary), and the one invoice the
+    period-end run at `run_at` (after it) generates."""
+    clock.set(preview_at)
+    preview = (await upcoming(api, subscription_id)).invoice
+    before = {i.id for i in await invoices_of(api, subscription_id=subscription_id)}
+    await run_billing(server, clock, run_at)
+    [generated] = [i for i in await invoices_of(api, subscription_id=subscription_id) if i.id not in before]
+    return preview, generated
 
 
 # --- customers and their ledger --------------------------------------------------------------------------

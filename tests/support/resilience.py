@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from server.app import RunningServer, start_server
 from server.config import Settings
+from tests.support.client import Api, open_api
 
 SERVING: int = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING: int = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -34,6 +35,15 @@ async def own_server(
         yield running
     finally:
         await running.stop(grace=1)
+
+
+@asynccontextmanager
+async def own_server_api(
+    settings: Settings, dsn: str, key: str, **overrides: Any
+) -> AsyncIterator[tuple[RunningServer, Api]]:
+    """A server of its own (`own_server`) and the stubs of the account whose API key is `key`, on a channel to it."""
+    async with own_server(settings, dsn, **overrides) as running, open_api(target_of(running), key) as api:
+        yield running, api
 
 
 def target_of(running: RunningServer) -> str:

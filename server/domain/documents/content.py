@@ -21,9 +21,16 @@ from typing import Any
 
 from server.domain import money
 from server.domain.accounts import Seller
-from server.domain.customers import Address, BalanceAction, BalanceDirection
-from server.domain.documents import BilledCustomer, CreditNoteDocument, DocumentParties, InvoiceDocument, local_date
-from server.domain.invoices import AdjustmentKind, InvoiceStatus, Line, LineAdjustment
+from server.domain.customers import Address, BalanceAction, BalanceDirection, BalanceTransaction
+from server.domain.documents import (
+    BilledCustomer,
+    CreditNoteDocument,
+    CreditNoteSummary,
+    DocumentParties,
+    InvoiceDocument,
+    local_date,
+)
+from server.domain.invoices import AdjustmentKind, InvoiceStatus, Line, LineAdjustment, Payment
 from server.domain.tax_ids import TaxId
 
 
@@ -394,39 +401,48 @@ def _closing_facts(
     return facts
 
 
+def _listing(title: str, entries: Sequence[Entry]) -> list[Section]:
+    """A section listing these entries; none when there are none."""
+    return [Section(title, tuple(entries))] if entries else []
+
+
+def _paragraph(title: str, text: str) -> list[Section]:
+    """A section of this text; none when there is none."""
+    return [Section(title, text=text)] if text else []
+
+
+def _payment_entry(payment: Payment, currency: str) -> Entry:
+    details = " · ".join(part for part in (payment.external_id, payment.notes) if part)
+    label = f"Received {date_text(payment.received)}" + (f" · {details}" if details else "")
+    return Entry(label, money_text(payment.amount, currency))
+
+
+def _credit_note_entry(note: CreditNoteSummary, currency: str) -> Entry:
+    state = " · void" if note.voided else ""
+    label = f"{note.number} · {date_text(note.issued_on)} · {note.reason} · {note.kind}{state}"
+    return Entry(label, money_text(note.total, currency))
+
+
 def _sections(document: InvoiceDocument) -> list[Section]:
     invoice = document.invoice
     header = invoice.header
     currency = header.currency
     timezone = document.parties.customer.timezone
-    sections = []
-    if invoice.payments:
-        entries = []
-        for payment in invoice.payments:
-            details = " · ".join(part for part in (payment.external_id, payment.notes) if part)
-            label = f"Received {date_text(payment.received)}" + (f" · {details}" if details else "")
-            entries.append(Entry(label, money_text(payment.amount, currency)))
-        sections.append(Section("Payments", tuple(entries)))
     returned = [t for t in invoice.balance_transactions if t.action is BalanceAction.RETURN_FROM_VOIDING]
-    if returned:
-        entries = [
-            Entry(f"Returned {date_text(local_date(t.created_at, timezone))}", money_text(t.amount, currency))
-            for t in returned
-        ]
-        sections.append(Section("Customer balance returned on voiding", tuple(entries)))
-    if document.credit_notes:
-        entries = []
-        for note in document.credit_notes:
-            state = " · void" if note.voided else ""
-            label = f"{note.number} · {date_text(note.issued_on)} · {note.reason} · {note.kind}{state}"
-            entries.append(Entry(label, money_text(note.total, currency)))
-        sections.append(Section("Credit notes", tuple(entries)))
-    if header.memo:
-        sections.append(Section("Memo", text=header.memo))
-    seller = document.parties.seller
-    if seller.payment_instructions and header.status not in (InvoiceStatus.PAID, InvoiceStatus.VOID):
-        sections.append(Section("How to pay", text=seller.payment_instructions))
-    return sections
+    payable = header.status not in (InvoiceStatus.PAID, InvoiceStatus.VOID)
+    return [
+        *_listing("Payments", [_payment_entry(payment, currency) for payment in invoice.payments]),
+        *_listing(
+            "Customer balance returned on voiding",
+            [
+                Entry(f"Returned {date_text(local_date(t.created_at, timezone))}", money_text(t.amount, currency))
+                for t in returned
+            ],
+        ),
+        *_listing("Credit notes", [_credit_note_entry(note, currency) for note in document.credit_notes]),
+        *_paragraph("Memo", header.memo),
+        *_paragraph("How to pay", document.parties.seller.payment_instructions if payable else ""),
+    ]
 
 
 def invoice_sheet(document: InvoiceDocument) -> Sheet:
@@ -490,21 +506,22 @@ def credit_note_totals(document: CreditNoteDocument) -> list[TotalRow]:
     return rows
 
 
+def _balance_move_entry(move: BalanceTransaction, currency: str, timezone: str) -> Entry:
+    what = "Credited" if move.action is BalanceAction.CREDIT_NOTE_APPLIED else "Taken back on voiding"
+    signed = move.amount if move.direction is BalanceDirection.INCREMENT else -move.amount
+    return Entry(f"{what} {date_text(local_date(move.created_at, timezone))}", signed_money_text(signed, currency))
+
+
 def _credit_note_sections(document: CreditNoteDocument) -> list[Section]:
     note = document.note
     timezone = document.parties.customer.timezone
-    sections = []
-    if note.balance_transactions:
-        entries = []
-        for move in note.balance_transactions:
-            what = "Credited" if move.action is BalanceAction.CREDIT_NOTE_APPLIED else "Taken back on voiding"
-            signed = move.amount if move.direction is BalanceDirection.INCREMENT else -move.amount
-            label = f"{what} {date_text(local_date(move.created_at, timezone))}"
-            entries.append(Entry(label, signed_money_text(signed, note.currency)))
-        sections.append(Section("Customer balance", tuple(entries)))
-    if note.memo:
-        sections.append(Section("Memo", text=note.memo))
-    return sections
+    return [
+        *_listing(
+            "Customer balance",
+            [_balance_move_entry(move, note.currency, timezone) for move in note.balance_transactions],
+        ),
+        *_paragraph("Memo", note.memo),
+    ]
 
 
 def credit_note_sheet(document: CreditNoteDocument) -> Sheet:
