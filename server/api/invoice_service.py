@@ -42,7 +42,7 @@ from server.domain.validation import (
 from server.usecases.events import InvoiceEvents
 from server.usecases.history import get_invoice_version, list_invoice_versions
 from server.usecases.invoice_reads import InvoiceReads
-from server.usecases.invoices import CreateInvoice, Invoices
+from server.usecases.invoices import Invoices
 from server.usecases.publish import ChangedInvoice
 from server.usecases.subscriptions import Subscriptions
 from server.usecases.unit import Transactions, Tx
@@ -232,8 +232,8 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
             invoice.validate(v, today=self._today())
         v.raise_if_any()
         assert invoice is not None
-        command = CreateInvoice(customer, invoice)
-        return await self._mutate(request, lambda tx: self._invoices.create(tx, command))
+        new = invoice
+        return await self._mutate(request, lambda tx: self._invoices.create(tx, customer, new))
 
     async def GetInvoice(
         self, request: invoice_service_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext

@@ -46,14 +46,6 @@ from server.usecases.unit import Tx
 
 
 @dataclass(frozen=True)
-class CreateInvoice:
-    """A one-off invoice for a customer named by id or external id."""
-
-    customer: CustomerRef
-    invoice: NewOneOffInvoice
-
-
-@dataclass(frozen=True)
 class AddedLine:
     """The line CreateInvoiceLineItem added, and the invoice it changed."""
 
@@ -70,12 +62,12 @@ class Invoices:
     async def _publish(self, tx: Tx, invoice_id: str, kinds: Sequence[InvoiceEventKind]) -> ChangedInvoice:
         return await invoice_changed(tx, self.render, invoice_id, kinds)
 
-    async def create(self, tx: Tx, command: CreateInvoice) -> ChangedInvoice:
-        """CreateInvoice: a one-off draft, issued at once when it asks to be and its date has come."""
-        new = command.invoice
+    async def create(self, tx: Tx, named: CustomerRef, new: NewOneOffInvoice) -> ChangedInvoice:
+        """CreateInvoice: a one-off draft for the customer `named`, issued at once when it asks to be and its
+        date has come."""
         # Auto-issuing moves the balance, which needs the exclusive lock; take it now, never upgrade.
         lock: Literal["update", "share"] = "update" if new.will_auto_issue else "share"
-        customer = await customers_repo.get_named(tx.conn, tx.account_id, command.customer, lock=lock)
+        customer = await customers_repo.get_named(tx.conn, tx.account_id, named, lock=lock)
         check_same_currency(new.currency, customer.currency, what="the invoice", subject="currency")
         priced = price_lines(new.lines, new.currency, new.discount)
         invoice_id = await repo.insert(
