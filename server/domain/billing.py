@@ -441,11 +441,12 @@ class Term:
             return last if last is not None and next_boundary <= last else None
         return self.schedule.index_of(today_in(self.timezone, now)) + 1
 
-    def event_boundary(self, occurred_at: dt.datetime) -> int | None:
-        """The boundary whose invoice bills usage that occurred at this instant (None: no billed period)."""
+    def event_boundary(self, occurred_at: dt.datetime, day: dt.date | None = None) -> int | None:
+        """The boundary whose invoice bills usage that occurred at this instant (None: no billed period); `day` is
+        the instant's date in the term's timezone, when the caller has it already."""
         if self.ended_at is not None and occurred_at >= self.ended_at:
             return None
-        day = today_in(self.timezone, occurred_at)
+        day = today_in(self.timezone, occurred_at) if day is None else day
         if day < self.schedule.start_date:
             return None
         return self.schedule.index_of(day) + 1
@@ -607,8 +608,8 @@ def check_periods(
         drafts: set[str] = set()
         pending: set[str] = set()
         for sub in by_customer.get(customer_id, ()):
-            metered = sub.meters(event_name, today_in(sub.term.timezone, occurred_at))
-            k = sub.term.event_boundary(occurred_at) if metered else None
+            day = today_in(sub.term.timezone, occurred_at)
+            k = sub.term.event_boundary(occurred_at, day) if sub.meters(event_name, day) else None
             if k is None:
                 continue
             invoice = sub.invoices.get(k)

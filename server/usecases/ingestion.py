@@ -81,7 +81,7 @@ class Usage:
             if customer is None:
                 which = "customer_id" if ref.customer_id else "external_customer_id"
                 outcome.reject(
-                    item.index, EventProblem("CUSTOMER_NOT_FOUND", which, "no such customer in this account")
+                    item.position, EventProblem("CUSTOMER_NOT_FOUND", which, "no such customer in this account")
                 )
                 continue
             if item.idempotency_key in seen:
@@ -89,7 +89,7 @@ class Usage:
                 continue
             seen.add(item.idempotency_key)
             valid.append(Event(item.idempotency_key, customer, item.event_name, item.occurred_at, item.properties))
-            positions.append(item.index)
+            positions.append(item.position)
         if backfill is not None:
             await self._backfill(tx, backfill, valid, positions, outcome)
             return
