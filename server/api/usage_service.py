@@ -67,7 +67,11 @@ def _properties(fields: Mapping[str, struct_pb2.Value]) -> dict[str, PropertyVal
     for name in fields:  # names, then a lookup each: a map's items() view is the slower way to the same pairs
         if not name or len(name) > 255 or "\x00" in name:
             return EventProblem("INVALID_PROPERTY", "properties", "names must be 1 to 255 characters, without NUL")
-        parsed = property_value(_plain(fields[name]), name)
+        value = fields[name]
+        # Text is stored as it is (property_value would return it unchanged): the common case, read directly.
+        parsed = (
+            value.string_value if value.WhichOneof("kind") == "string_value" else property_value(_plain(value), name)
+        )
         if isinstance(parsed, EventProblem):
             return parsed
         if isinstance(parsed, str) and "\x00" in parsed:

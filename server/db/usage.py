@@ -16,6 +16,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -127,14 +128,16 @@ async def store_events(
     """
     if not events:
         return set()
-    events = sorted(events, key=lambda e: e.idempotency_key)
+    # The events' columns, in key order (a transpose of the typed tuples, in C).
+    ordered = sorted(events, key=attrgetter("idempotency_key"))
+    keys, customers, event_names, occurred, properties = zip(*ordered, strict=True)
     arguments = (
         account_id,
-        [e.idempotency_key for e in events],
-        [e.customer_id for e in events],
-        [e.event_name for e in events],
-        [e.occurred_at for e in events],
-        _PROPERTIES_JSON.encode([e.properties for e in events]),  # one JSON array: one encoding for the batch
+        keys,
+        customers,
+        event_names,
+        occurred,
+        _PROPERTIES_JSON.encode(properties),  # one JSON array: one encoding for the batch
         backfill_id,
         COUNT_PROPERTY,
         NUMBER_PATTERN,
