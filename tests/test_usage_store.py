@@ -59,11 +59,16 @@ async def test_a_batch_with_stored_keys_stores_the_new_ones_once_and_the_transac
 
 
 async def test_mixed_customers_with_duplicates_within_and_across_batches(api: Api, migrated_dsn: str) -> None:
-    customers = [(await create_customer(api)).id for _ in range(3)]
+    made = [await create_customer(api) for _ in range(3)]
+    customers = [c.id for c in made]
     when = recent_bucket(hours_ago=2)
 
     def sent(n: int, customer: int, tokens: float) -> usage_service_pb2.Event:
-        return event(customers[customer], when + dt.timedelta(minutes=n), key=f"e{n}", properties={"tokens": tokens})
+        at, properties = when + dt.timedelta(minutes=n), {"tokens": tokens}
+        if n % 2:  # named by the external id half of the time
+            external = made[customer].external_customer_id
+            return event("", at, key=f"e{n}", properties=properties, external_customer_id=external)
+        return event(customers[customer], at, key=f"e{n}", properties=properties)
 
     first = await ingest(api, [sent(0, 0, 1), sent(1, 1, 2), sent(2, 2, 3), sent(1, 2, 50), sent(3, 0, 0.5)])
     assert (first.ingested, first.duplicates, list(first.errors)) == (4, 1, [])

@@ -16,7 +16,6 @@ from server.api.requests import check_fields
 from server.api.servicer import Servicer
 from server.context import account_id
 from server.domain.backfills import Backfill, NewBackfill
-from server.domain.customers import CustomerRef
 from server.domain.errors import InvalidArgument, Violations
 from server.domain.usage import (
     MAX_EVENTS_PER_BATCH,
@@ -110,7 +109,7 @@ def _incoming(
             continue
         assert occurred is not None
         assert isinstance(properties, dict)
-        batch.append(IncomingEvent(index, key, CustomerRef(customer_id, external_id), name, occurred, properties))
+        batch.append(IncomingEvent(index, key, customer_id, external_id, name, occurred, properties))
     return batch
 
 

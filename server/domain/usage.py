@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
 from server.domain import money
-from server.domain.customers import CustomerRef
 
 MAX_EVENTS_PER_BATCH: Final = 1000
 MAX_KEY_LENGTH: Final = 128
@@ -176,7 +175,8 @@ class IncomingEvent(NamedTuple):
 
     position: int  # in the whole ingestion (across the batches of a stream): the index its errors name
     idempotency_key: str
-    customer: CustomerRef
+    customer_id: str  # exactly one of the two is set
+    external_customer_id: str
     event_name: str
     occurred_at: dt.datetime
     properties: Mapping[str, PropertyValue]
