@@ -91,7 +91,6 @@ def _store_events(insert: str) -> str:
 _STORE_NEW_EVENTS = _store_events(_INSERT_EVENTS)
 # Some keys stored already (a resent batch, or a concurrent one with the same keys): those are skipped.
 _STORE_EVENTS = _store_events(_INSERT_EVENTS + "ON CONFLICT (account_id, idempotency_key) DO NOTHING")
-_EVENTS_KEY = "usage_events_pkey"
 
 
 # The account's usage lock, a transaction-scoped advisory lock ($1: the account id). Ingestion holds it shared
@@ -147,9 +146,7 @@ async def store_events(
     try:
         async with conn.transaction():
             inserted: list[str] = await conn.fetchval(_STORE_NEW_EVENTS, *arguments)
-    except asyncpg.UniqueViolationError as error:
-        if error.constraint_name != _EVENTS_KEY:
-            raise
+    except asyncpg.UniqueViolationError:  # the statement's one unique index: the events' key (or a partition's)
         inserted = await conn.fetchval(_STORE_EVENTS, *arguments)
     return set(inserted)
 
