@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -139,6 +140,49 @@ def test_check_periods_near_a_boundary_and_after_the_end() -> None:
     # After billing stopped no period bills the event: accepted, never billed.
     late = check_periods([("cus_1", "call", utc("2027-02-10T12:00"))], subs, utc("2027-03-01T00:00"))
     assert (late.closed, late.drafts, late.pending) == ({}, {}, set())
+
+
+def test_check_periods_of_a_batch_agree_with_each_event_checked_alone() -> None:
+    """A verdict is shared by the batch's events of one subscription, name, local day and side of the end: the
+    batch's answer is the one each event gets alone, across local days (New York), the end instant and statuses."""
+    rng = random.Random(3)
+    ended = _periods(
+        "sub_a", "cus_1", {1: ("inv_jan", InvoiceStatus.PAID), 2: ("inv_feb", InvoiceStatus.DRAFT)},
+        end_date=dt.date(2027, 2, 11), ended_at=utc("2027-02-10T12:00"),
+    )  # fmt: skip
+    new_york = BilledPeriods(
+        "sub_b", "cus_2", Term(MONTHLY_FROM_JAN, NY), frozenset({"call"}),
+        {1: ("inv_b1", InvoiceStatus.ISSUED), 2: ("inv_b2", InvoiceStatus.DRAFT)},
+    )  # fmt: skip
+    subs = [ended, new_york, _periods("sub_c", "cus_3", {2: ("inv_c2", InvoiceStatus.DRAFT)})]
+    now = utc("2027-03-01T00:02")
+    instants = [
+        utc("2027-01-31T23:30"), utc("2027-02-01T00:00"), utc("2027-02-01T04:59"), utc("2027-02-01T05:00"),
+        utc("2027-02-10T11:59"), utc("2027-02-10T12:00"), utc("2027-02-10T18:00"), utc("2027-02-28T23:59"),
+    ]  # fmt: skip
+    events = [
+        (
+            rng.choice(["cus_1", "cus_2", "cus_3", "cus_4"]),
+            rng.choice(["call", "call", "page_view"]),
+            rng.choice(instants),
+        )
+        for _ in range(300)
+    ]
+    batch = check_periods(events, subs, now)
+    closed: dict[int, str] = {}
+    drafts: dict[str, set[int]] = {}
+    pending: set[str] = set()
+    for position, one in enumerate(events):
+        alone = check_periods([one], subs, now)
+        if alone.closed:
+            closed[position] = alone.closed[0]
+        for invoice_id in alone.drafts:
+            drafts.setdefault(invoice_id, set()).add(position)
+        pending |= alone.pending
+    assert (batch.closed, batch.drafts, batch.pending) == (closed, drafts, pending)
+    assert closed
+    assert {"inv_feb", "inv_b2", "inv_c2"} <= set(drafts)
+    assert pending == {"sub_c"}  # January has ended without an invoice: its boundary is held
 
 
 # --- prorated refunds -----------------------------------------------------------------------------------------

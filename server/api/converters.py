@@ -76,7 +76,7 @@ def timestamp(value: dt.datetime | str | None) -> timestamp_pb2.Timestamp | None
 
 def datetime_from(value: timestamp_pb2.Timestamp) -> dt.datetime:
     """The UTC datetime of a Timestamp, to microsecond precision."""
-    return _EPOCH + dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+    return _EPOCH + dt.timedelta(0, value.seconds, value.nanos // 1000)  # (days, seconds, microseconds)
 
 
 def date_pb(value: dt.date | str | None) -> date_pb2.Date | None:

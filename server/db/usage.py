@@ -16,22 +16,23 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
 
-from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event, bucket_of
+from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event, bucket_of, number_text
 
 
 def _stored_form(value: object) -> str:
-    # Numbers are stored as JSON strings so that they stay exact, in plain notation ("0.0000001", not "1E-7")
-    # so that reading the raw events back finds the same numbers the rollups counted.
+    # Numbers are stored as JSON strings so that they stay exact (the servicer hands them over as that text
+    # already; a Decimal is written the same way).
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return number_text(value)
     raise TypeError(f"not a property value: {value!r}")
 
 
-# One encoder for every event (json.dumps with options builds a new one per call).
+# One encoder for every batch (json.dumps with options builds a new one per call).
 _PROPERTIES_JSON = json.JSONEncoder(default=_stored_form)
 
 
@@ -63,19 +64,33 @@ def _add_rollups_of(events: str, count_property: str, number_pattern: str) -> st
     """
 
 
-# The rollups are computed from the rows the insert returns, so they count exactly the events stored now.
-_STORE_EVENTS = f"""
-WITH inserted AS (
+_INSERT_EVENTS = """
     INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties,
         backfill_id, billable)
-    SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties::jsonb, NULLIF($7, ''), $7 = ''
-    FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-        AS u(key, customer_id, event_name, occurred_at, properties)
-    ON CONFLICT (account_id, idempotency_key) DO NOTHING
-    RETURNING idempotency_key, customer_id, event_name, occurred_at, properties, billable
-), rolled_up AS ({_add_rollups_of("SELECT * FROM inserted WHERE billable", "$8", "$9")})
-SELECT idempotency_key FROM inserted
+    SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties, NULLIF($7, ''), $7 = ''
+    FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::timestamptz[]),
+        jsonb_array_elements($6::text::jsonb)) AS u(key, customer_id, event_name, occurred_at, properties)
 """
+
+
+def _store_events(insert: str) -> str:
+    """The statement that runs `insert` and adds the billable rows it inserted to the rollups; its one row holds
+    the keys inserted. The rollups are computed from the rows the insert returns, so they count exactly the
+    events stored now."""
+    return f"""
+    WITH inserted AS (
+        {insert}
+        RETURNING idempotency_key, customer_id, event_name, occurred_at, properties, billable
+    ), rolled_up AS ({_add_rollups_of("SELECT * FROM inserted WHERE billable", "$8", "$9")})
+    SELECT coalesce(array_agg(idempotency_key), '{{}}') FROM inserted
+    """
+
+
+# Every key new (the common case): a plain insert, which costs PostgreSQL less than ON CONFLICT's speculative
+# insertion; a key stored already fails it with a unique violation on the primary key.
+_STORE_NEW_EVENTS = _store_events(_INSERT_EVENTS)
+# Some keys stored already (a resent batch, or a concurrent one with the same keys): those are skipped.
+_STORE_EVENTS = _store_events(_INSERT_EVENTS + "ON CONFLICT (account_id, idempotency_key) DO NOTHING")
 
 
 # The account's usage lock, a transaction-scoped advisory lock ($1: the account id). Ingestion holds it shared
@@ -112,20 +127,28 @@ async def store_events(
     """
     if not events:
         return set()
-    events = sorted(events, key=lambda e: e.idempotency_key)
-    rows = await conn.fetch(
-        _STORE_EVENTS,
+    # The events' columns, in key order (a transpose of the typed tuples, in C).
+    ordered = sorted(events, key=attrgetter("idempotency_key"))
+    keys, customers, event_names, occurred, properties = zip(*ordered, strict=True)
+    arguments = (
         account_id,
-        [e.idempotency_key for e in events],
-        [e.customer_id for e in events],
-        [e.event_name for e in events],
-        [e.occurred_at for e in events],
-        [_PROPERTIES_JSON.encode(e.properties) for e in events],
+        keys,
+        customers,
+        event_names,
+        occurred,
+        _PROPERTIES_JSON.encode(properties),  # one JSON array: one encoding for the batch
         backfill_id,
         COUNT_PROPERTY,
         NUMBER_PATTERN,
     )
-    return {r["idempotency_key"] for r in rows}
+    # First as if every key were new, under a savepoint: a key stored already undoes only that attempt, and the
+    # batch is stored again skipping the stored keys (a resend costs two attempts; a fresh batch, the cheaper one).
+    try:
+        async with conn.transaction():
+            inserted: list[str] = await conn.fetchval(_STORE_NEW_EVENTS, *arguments)
+    except asyncpg.UniqueViolationError:  # the statement's one unique index: the events' key (or a partition's)
+        inserted = await conn.fetchval(_STORE_EVENTS, *arguments)
+    return set(inserted)
 
 
 async def stored_keys(conn: asyncpg.Connection, account_id: str, keys: Sequence[str]) -> set[str]:

@@ -441,11 +441,12 @@ class Term:
             return last if last is not None and next_boundary <= last else None
         return self.schedule.index_of(today_in(self.timezone, now)) + 1
 
-    def event_boundary(self, occurred_at: dt.datetime) -> int | None:
-        """The boundary whose invoice bills usage that occurred at this instant (None: no billed period)."""
+    def event_boundary(self, occurred_at: dt.datetime, day: dt.date | None = None) -> int | None:
+        """The boundary whose invoice bills usage that occurred at this instant (None: no billed period); `day` is
+        the instant's date in the term's timezone, when the caller has it already."""
         if self.ended_at is not None and occurred_at >= self.ended_at:
             return None
-        day = today_in(self.timezone, occurred_at)
+        day = today_in(self.timezone, occurred_at) if day is None else day
         if day < self.schedule.start_date:
             return None
         return self.schedule.index_of(day) + 1
@@ -590,6 +591,33 @@ class PeriodCheck:
     pending: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What one subscription makes of an event: refused (why), billed by a draft (its id), or billed by a boundary
+    that has arrived without an invoice yet (pending); all empty: nothing to do."""
+
+    closed: str = ""
+    draft: str = ""
+    pending: bool = False
+
+
+def _verdict(sub: BilledPeriods, event_name: str, occurred_at: dt.datetime, day: dt.date, now: dt.datetime) -> _Verdict:
+    """The verdict of one subscription on an event that occurred at an instant (of local date `day`)."""
+    k = sub.term.event_boundary(occurred_at, day) if sub.meters(event_name, day) else None
+    if k is None:
+        return _Verdict()
+    invoice = sub.invoices.get(k)
+    if invoice is None:
+        return _Verdict(pending=sub.term.boundary_at(k) <= now + BOUNDARY_MARGIN)
+    if invoice[1] is InvoiceStatus.DRAFT:
+        return _Verdict(draft=invoice[0])
+    period = sub.term.schedule.period(k - 1)
+    return _Verdict(
+        closed=f"the invoice of the period {period.start.isoformat()} to {period.last_day.isoformat()} that bills"
+        f" this event is already {invoice[1].value}; usage is not accepted once its period is invoiced"
+    )
+
+
 def check_periods(
     events: Sequence[tuple[str, str, dt.datetime]], subscriptions: Sequence[BilledPeriods], now: dt.datetime
 ) -> PeriodCheck:
@@ -603,27 +631,25 @@ def check_periods(
     for sub in subscriptions:
         by_customer.setdefault(sub.customer_id, []).append(sub)
     result = PeriodCheck()
+    # What a subscription makes of an event depends on its instant only through its local day and whether it is
+    # past the subscription's end: one verdict per such case serves the batch's other events.
+    verdicts: dict[tuple[str, str, dt.date, bool], _Verdict] = {}
     for position, (customer_id, event_name, occurred_at) in enumerate(events):
         drafts: set[str] = set()
         pending: set[str] = set()
         for sub in by_customer.get(customer_id, ()):
-            metered = sub.meters(event_name, today_in(sub.term.timezone, occurred_at))
-            k = sub.term.event_boundary(occurred_at) if metered else None
-            if k is None:
-                continue
-            invoice = sub.invoices.get(k)
-            if invoice is None:
-                if sub.term.boundary_at(k) <= now + BOUNDARY_MARGIN:
-                    pending.add(sub.id)
-            elif invoice[1] is InvoiceStatus.DRAFT:
-                drafts.add(invoice[0])
-            else:
-                period = sub.term.schedule.period(k - 1)
-                result.closed[position] = (
-                    f"the invoice of the period {period.start.isoformat()} to {period.last_day.isoformat()} that"
-                    f" bills this event is already {invoice[1].value}; usage is not accepted once its period is"
-                    " invoiced"
-                )
+            day = today_in(sub.term.timezone, occurred_at)
+            ended = sub.term.ended_at is not None and occurred_at >= sub.term.ended_at
+            case = (sub.id, event_name, day, ended)
+            verdict = verdicts.get(case)
+            if verdict is None:
+                verdict = verdicts[case] = _verdict(sub, event_name, occurred_at, day, now)
+            if verdict.closed:
+                result.closed[position] = verdict.closed
+            elif verdict.draft:
+                drafts.add(verdict.draft)
+            elif verdict.pending:
+                pending.add(sub.id)
         if position not in result.closed:
             for invoice_id in drafts:
                 result.drafts.setdefault(invoice_id, set()).add(position)

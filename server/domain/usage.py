@@ -14,10 +14,9 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from server.domain import money
-from server.domain.customers import CustomerRef
 
 MAX_EVENTS_PER_BATCH: Final = 1000
 MAX_KEY_LENGTH: Final = 128
@@ -41,9 +40,8 @@ class EventProblem:
     message: str
 
 
-@dataclass(frozen=True)
-class Event:
-    """A valid event, its customer resolved to an id."""
+class Event(NamedTuple):
+    """A valid event, its customer resolved to an id (a typed tuple: batches make a thousand at a time)."""
 
     idempotency_key: str
     customer_id: str
@@ -53,14 +51,14 @@ class Event:
 
 
 def property_value(raw: Any, name: str) -> PropertyValue | EventProblem:
-    """A property as stored: text, boolean or exact number; lists, objects and null are refused."""
+    """A property as stored: text, boolean, or a number as its exact decimal text in plain notation (the form
+    numbers are stored in: `number_text`); lists, objects and null are refused."""
     if isinstance(raw, bool | str):
         return raw
     if isinstance(raw, float | int):
         if isinstance(raw, float) and not math.isfinite(raw):
             return EventProblem("INVALID_PROPERTY", f"properties.{name}", "numbers must be finite")
-        # repr gives the shortest text that reads back as the double; integers lose its ".0" (5.0 → "5").
-        return Decimal(repr(raw).removesuffix(".0")) if isinstance(raw, float) else Decimal(raw)
+        return number_text(raw)
     kind = "null" if raw is None else type(raw).__name__
     return EventProblem(
         "INVALID_PROPERTY_TYPE", f"properties.{name}", f"must be a number, a string or a boolean, not {kind}"
@@ -84,6 +82,16 @@ def check_event(key: str, event_name: str, occurred_at: dt.datetime | None, now:
     return None
 
 
+def number_text(number: float | int | Decimal) -> str:
+    """The text a number is stored as: exact, in plain notation ("0.0000001", not "1E-7"), so that reading the
+    raw events back finds the same numbers the rollups counted. A double is read through its shortest
+    round-trip text (repr), which is the decimal the producer wrote; integers lose its ".0" (5.0 → "5")."""
+    if isinstance(number, float):
+        text = repr(number).removesuffix(".0")
+        return format(Decimal(text), "f") if "e" in text else text  # an exponent only for tiny or huge magnitudes
+    return format(Decimal(number), "f")
+
+
 def numeric(value: PropertyValue | None) -> Decimal | None:
     """The number a property holds (a number, or a decimal string), else None."""
     if isinstance(value, Decimal):
@@ -95,7 +103,14 @@ def numeric(value: PropertyValue | None) -> Decimal | None:
 
 def negative_numbers(properties: Mapping[str, PropertyValue]) -> list[str]:
     """The names of the properties that hold a number below zero."""
-    return [name for name, value in properties.items() if (number := numeric(value)) is not None and number < 0]
+    return [
+        name
+        for name, value in properties.items()
+        # Only a text starting with "-" can be one (the cheap test first: every event of a batch is looked at).
+        if (isinstance(value, Decimal) or (isinstance(value, str) and value[:1] == "-"))
+        and (number := numeric(value)) is not None
+        and number < 0
+    ]
 
 
 def negative_quantity(event: Event, metered: Collection[tuple[str, str]]) -> EventProblem | None:
@@ -154,13 +169,14 @@ def aggregate(events: Iterable[Mapping[str, Any]], prop: str) -> Rollup:
     return result
 
 
-@dataclass(frozen=True)
-class IncomingEvent:
-    """An event of an ingestion batch that passed the checks of its own fields (its customer not yet found)."""
+class IncomingEvent(NamedTuple):
+    """An event of an ingestion batch that passed the checks of its own fields (its customer not yet found);
+    a typed tuple, as Event."""
 
-    index: int  # its position in the whole ingestion (across the batches of a stream)
+    position: int  # in the whole ingestion (across the batches of a stream): the index its errors name
     idempotency_key: str
-    customer: CustomerRef
+    customer_id: str  # exactly one of the two is set
+    external_customer_id: str
     event_name: str
     occurred_at: dt.datetime
     properties: Mapping[str, PropertyValue]

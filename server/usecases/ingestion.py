@@ -69,19 +69,18 @@ class Usage:
         known, by_external = await repo.customer_ids(
             tx.conn,
             tx.account_id,
-            [e.customer.customer_id for e in incoming if e.customer.customer_id],
-            [e.customer.external_customer_id for e in incoming if e.customer.external_customer_id],
+            [e.customer_id for e in incoming if e.customer_id],
+            [e.external_customer_id for e in incoming if e.external_customer_id],
         )
         valid: list[Event] = []
         positions: list[int] = []
         seen: set[str] = set()
         for item in incoming:
-            ref = item.customer
-            customer = ref.customer_id if ref.customer_id in known else by_external.get(ref.external_customer_id)
+            customer = item.customer_id if item.customer_id in known else by_external.get(item.external_customer_id)
             if customer is None:
-                which = "customer_id" if ref.customer_id else "external_customer_id"
+                which = "customer_id" if item.customer_id else "external_customer_id"
                 outcome.reject(
-                    item.index, EventProblem("CUSTOMER_NOT_FOUND", which, "no such customer in this account")
+                    item.position, EventProblem("CUSTOMER_NOT_FOUND", which, "no such customer in this account")
                 )
                 continue
             if item.idempotency_key in seen:
@@ -89,7 +88,7 @@ class Usage:
                 continue
             seen.add(item.idempotency_key)
             valid.append(Event(item.idempotency_key, customer, item.event_name, item.occurred_at, item.properties))
-            positions.append(item.index)
+            positions.append(item.position)
         if backfill is not None:
             await self._backfill(tx, backfill, valid, positions, outcome)
             return
@@ -134,6 +133,8 @@ class Usage:
         """
         events, positions = await _quantities(tx, events, positions, outcome)
         check = await check_usage_periods(tx.conn, tx.account_id, events, tx.now)
+        if not check.closed:  # the common case: every event is kept
+            return events, positions, _Late(events, check.drafts)
         closed_keys = [events[p].idempotency_key for p in check.closed]
         stored = await repo.stored_keys(tx.conn, tx.account_id, closed_keys) if closed_keys else set()
         late = _Late(events, check.drafts)
