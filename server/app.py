@@ -208,7 +208,12 @@ async def start_server(
             ("grpc.server.max_pending_requests_hard_limit", _GRPC_PENDING_CALLS),
         ]
         streams = OpenStreams()
-        limits = Limits(server=settings.max_concurrent_calls, account=settings.max_concurrent_calls_per_account)
+        limits = Limits(
+            server=settings.max_concurrent_calls,
+            account=settings.max_concurrent_calls_per_account,
+            running_when_shared=settings.max_running_calls_per_account,
+            shared_window_s=settings.account_active_window_s,
+        )
         # Outermost first: the span (when tracing) covers the whole call; every failure (authentication and
         # admission included) is mapped and counted by ErrorsAndMetrics; admission comes after
         # authentication, which names the account.

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     max_concurrent_calls_per_account: int = Field(
         default=64, ge=1, description="Calls in flight per account and process; more are refused RESOURCE_EXHAUSTED."
     )
+    max_running_calls_per_account: int = Field(
+        default=1,
+        ge=0,
+        description="Unary calls of one account that run at once while other accounts are active; its other admitted"
+        " calls wait their turn in arrival order, within their deadline (0: no bound).",
+    )
+    account_active_window_s: float = Field(
+        default=1.0, ge=0, description="How long after its last call an account still counts as active (for turns)."
+    )
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     idempotency_retention_days: int = Field(default=7, ge=1)
     event_retention_days: int = Field(default=30, ge=1, description="How long invoice change events are kept.")

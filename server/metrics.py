@@ -26,6 +26,9 @@ LATENCY = Histogram(
 )
 OPEN_STREAMS = Gauge("invoicing_streams_open", "Streaming RPCs in progress, by method.", ["method"])
 IN_FLIGHT = Gauge("invoicing_calls_in_flight", "Calls admitted and not finished (health and reflection aside).")
+WAITING_TURN = Gauge(
+    "invoicing_calls_waiting_turn", "Admitted unary calls waiting for their account's turn to run (others active)."
+)
 REFUSED = Counter(
     "invoicing_calls_refused_total", "Calls refused by admission control, by reason (the limit reached).", ["reason"]
 )

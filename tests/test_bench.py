@@ -21,8 +21,8 @@ from bench.load import count_field
 ROWS = {
     "get_invoice_64", "get_invoice_p50", "stored_form_lookup_p50", "list_full_view", "list_rss_growth",
     "list_concurrent_streams",
-    "mutations_throughput", "mutations_p99", "ingest", "upcoming", "fairness_64", "fairness_256", "document",
-    "document_renderer", "workers",
+    "mutations_throughput", "mutations_p99", "ingest", "upcoming", "fairness_8", "fairness_64", "fairness_256",
+    "document", "document_renderer", "workers",
 }  # fmt: skip
 GROWTH = {
     "get_invoice_p50", "list_per_record", "first_batch", "first_batch_amount_gt", "first_batch_void",

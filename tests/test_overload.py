@@ -266,6 +266,107 @@ async def test_health_stays_serving_while_a_hot_customer_saturates_the_pool(
     assert len(set(numbers)) == 40
 
 
+TURNS: dict[str, Any] = {
+    "max_running_calls_per_account": 1,
+    "max_concurrent_calls_per_account": 4,
+    "account_active_window_s": 60,
+    "db_pool_account_share": 1.0,
+}
+WAITING_TURN = "invoicing_calls_waiting_turn"
+
+
+async def test_while_another_account_is_active_a_hot_accounts_calls_take_turns_and_the_other_is_served(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """One running call per account while another is active: the hot account's other calls wait their turn.
+
+    4 auto-issuing invoices of one locked customer: one runs (holding a connection), three wait for their
+    turn holding nothing; a fifth call is still refused at once at the account's limit of 4 in flight, with
+    its details; the other account's reads complete within a 3 s deadline. When the lock goes, each waiting
+    call runs in turn and every invoice is issued, with its own number.
+    """
+    hot, calm = await new_account(migrated_dsn), await new_account(migrated_dsn)
+    waiting_before = counter(WAITING_TURN)
+    async with own_server(settings, migrated_dsn, **TURNS) as running:
+        target = target_of(running)
+        async with open_api(target, hot.key) as h, open_api(target, calm.key) as c:
+            busy, quiet = await create_customer(h), await create_customer(c)
+            async with locked_customer(migrated_dsn, busy.id):
+                queued = queue_issues(h, busy, 4)
+
+                async def taking_turns() -> bool:
+                    return counter(WAITING_TURN) == waiting_before + 3 and running.db.unary.in_use == 1
+
+                await eventually(taking_turns, 20, "the hot account's calls did not wait for their turns")
+                refused = await expect_error(get_customer(h, busy))
+                assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert refused.reason == "ACCOUNT_CONCURRENCY_LIMIT"
+                assert refused.metadata == {"limit": "4"}
+                assert refused.retry_delay_ms
+                for _ in range(5):
+                    assert await get_customer(c, quiet, deadline_s=3) == quiet
+                assert not any(call.done() for call in queued)
+                assert running.db.unary.in_use == 1
+            created = await asyncio.gather(*queued)
+    assert {invoice.status for invoice in created} == {invoice_pb2.INVOICE_STATUS_ISSUED}
+    assert len({invoice.invoice_number for invoice in created}) == 4
+    assert counter(WAITING_TURN) == waiting_before
+
+
+async def test_a_call_waiting_for_its_turn_past_its_deadline_is_deadline_exceeded_and_leaves_the_queue(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """A call that waits for its account's turn ends DEADLINE_EXCEEDED at its deadline, and holds no turn after.
+
+    The call that ran meanwhile completes, and the account's next call runs at once.
+    """
+    hot, calm = await new_account(migrated_dsn), await new_account(migrated_dsn)
+    waiting_before = counter(WAITING_TURN)
+    async with own_server(settings, migrated_dsn, **TURNS) as running:
+        target = target_of(running)
+        async with open_api(target, hot.key) as h, open_api(target, calm.key) as c:
+            busy = await create_customer(h)
+            await create_customer(c)
+            async with locked_customer(migrated_dsn, busy.id):
+                (blocked,) = queue_issues(h, busy, 1)
+
+                async def running_one() -> bool:
+                    return running.db.unary.in_use == 1
+
+                await eventually(running_one, 20, "the hot call did not start")
+                late = await expect_error(get_customer(h, busy, deadline_s=0.5))
+                assert late.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+                async def left() -> bool:
+                    return counter(WAITING_TURN) == waiting_before
+
+                await eventually(left, 10, "the late call still waits for its turn")
+                assert not blocked.done()
+            assert (await blocked).status == invoice_pb2.INVOICE_STATUS_ISSUED
+            assert await get_customer(h, busy, deadline_s=3) == busy
+
+
+async def test_an_account_alone_runs_all_its_admitted_calls(settings: Settings, migrated_dsn: str) -> None:
+    """Turns apply only while other accounts are active: alone, an account's calls all run at once."""
+    account = await new_account(migrated_dsn)
+    waiting_before = counter(WAITING_TURN)
+    async with (
+        own_server(settings, migrated_dsn, **TURNS) as running,
+        open_api(target_of(running), account.key) as api,
+    ):
+        customer = await create_customer(api)
+        async with locked_customer(migrated_dsn, customer.id):
+            queued = queue_issues(api, customer, 3)
+
+            async def all_running() -> bool:
+                return running.db.unary.in_use == 3
+
+            await eventually(all_running, 20, "the lone account's calls did not all run")
+            assert counter(WAITING_TURN) == waiting_before
+        created = await asyncio.gather(*queued)
+    assert {invoice.status for invoice in created} == {invoice_pb2.INVOICE_STATUS_ISSUED}
+
+
 async def _reflection_lists_services(channel: grpc.aio.Channel) -> bool:
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     call = stub.ServerReflectionInfo(timeout=10)
