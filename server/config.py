@@ -89,10 +89,11 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Calls in flight per account and process; more are refused RESOURCE_EXHAUSTED."
     )
     max_running_calls_per_account: int = Field(
-        default=1,
+        default=0,
         ge=0,
         description="Unary calls of one account that run at once while other accounts are active; its other admitted"
-        " calls wait their turn in arrival order, within their deadline (0: no bound).",
+        " calls wait their turn in arrival order, within their deadline (0, the default: no bound). Off by default:"
+        " a bound trades a busy account's parallelism for the other accounts' latency tails.",
     )
     account_active_window_s: float = Field(
         default=1.0, ge=0, description="How long after its last call an account still counts as active (for turns)."

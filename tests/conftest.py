@@ -100,7 +100,6 @@ def settings(migrated_dsn: str, service_dsn: str, tmp_path_factory: pytest.TempP
         shutdown_grace_s=1,
         max_concurrent_calls=4096,
         max_concurrent_calls_per_account=4096,
-        max_running_calls_per_account=0,  # turns are tested on servers of their own (tests/test_overload.py)
     )
 
 
