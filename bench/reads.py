@@ -47,6 +47,16 @@ def median_of(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
+def interleaved_medians(runs: int, anchor: Callable[[], float], measure: Callable[[], float]) -> tuple[float, float]:
+    """The medians of `runs` measurements of the anchor and of the scenario, taken in turns (anchor, scenario,
+    anchor, ...), so that a change in the machine's load during the runs weighs on both alike."""
+    anchors, figures = [], []
+    for _ in range(runs):
+        anchors.append(anchor())
+        figures.append(measure())
+    return statistics.median(anchors), statistics.median(figures)
+
+
 def get_invoice_body(invoice_id: str) -> bytes:
     """A serialized GetInvoiceRequest."""
     return invoice_service_pb2.GetInvoiceRequest(invoice_id=invoice_id).SerializeToString()
@@ -83,10 +93,16 @@ def unary_rows(h2load: str, server: harness.Server, dsn: str, key: str, invoice_
     def p50(url: str, body: bytes, auth: str | None, size: int) -> float:
         return statistics.median(load.h2load_latencies_ms(h2load, url, body, auth, effort.latency_samples, size))
 
-    anchor_rps = median_of(effort.runs, lambda: rps(health_url, health_body, None, health_size))
-    get_rps = median_of(effort.runs, lambda: rps(get_url, get_body, key, get_size))
-    anchor_ms = median_of(effort.runs, lambda: p50(health_url, health_body, None, health_size))
-    get_ms = median_of(effort.runs, lambda: p50(get_url, get_body, key, get_size))
+    anchor_rps, get_rps = interleaved_medians(
+        effort.runs,
+        lambda: rps(health_url, health_body, None, health_size),
+        lambda: rps(get_url, get_body, key, get_size),
+    )
+    anchor_ms, get_ms = interleaved_medians(
+        effort.runs,
+        lambda: p50(health_url, health_body, None, health_size),
+        lambda: p50(get_url, get_body, key, get_size),
+    )
     lookup_ms = median_of(
         effort.runs,
         lambda: statistics.median(asyncio.run(lookup_latencies_ms(dsn, invoice_id, effort.latency_samples))),

@@ -212,6 +212,30 @@ async def test_concurrent_reads_share_statements(
     assert loader.statements - statements <= 2
 
 
+async def test_lookups_that_arrive_during_a_statement_share_the_next_one(
+    api: Api, account: Account, migrated_dsn: str, server: RunningServer
+) -> None:
+    """Under load, calls reach their lookups one event-loop iteration apart (grpc.aio accepts one call at a
+    time): those that arrive while a statement runs, one iteration after another, are read together by the
+    next statement, not by a statement each."""
+    customer = await create_customer(api)
+    ids = [(await create_invoice(api, customer)).id for _ in range(8)]
+    expected = {invoice_id: await fresh(migrated_dsn, account, invoice_id) for invoice_id in ids}
+    loader = server.services.reads.loader
+    statements = loader.statements
+    first = asyncio.create_task(loader.load(account.id, ids[0]))
+    await asyncio.sleep(0)  # its lookup is pending: the drain's first statement reads it alone
+    later = []
+    for n in range(16):
+        later.append(asyncio.create_task(loader.load(account.id, ids[n % len(ids)])))
+        await asyncio.sleep(0)  # the next call arrives an iteration later
+    found = await asyncio.gather(first, *later)
+    assert [stored.wire if stored else None for stored in found] == [
+        expected[invoice_id] for invoice_id in [ids[0], *(ids[n % len(ids)] for n in range(16))]
+    ]
+    assert loader.statements - statements == 2
+
+
 async def test_an_unknown_or_foreign_invoice_is_not_found(
     api: Api, other_api: Api, raw: grpc.aio.Channel, account: Account
 ) -> None:

@@ -187,11 +187,11 @@ class Database:
         """A connection of the lookup lane, for one single-statement read on behalf of many callers.
 
         The lane serves the coalesced primary-key lookups of the hot read path (server.db.wire_loader), which
-        runs a bounded number of statements at a time: it keeps that many connections of its own, beside the
-        pools, so a lookup costs its statement and no pool checkout (a checkout, with its share, bound and
-        gauges, costs more than the lookup itself). A connection that fails is closed, not reused; the next
-        lookup opens another. Behind a transaction pooler (or without a way to connect) the lookup takes a
-        connection of the unary pool instead, as any read does.
+        runs one statement at a time: it keeps that connection of its own, beside the pools, so a lookup costs
+        its statement and no pool checkout (a checkout, with its share, bound and gauges, costs more than the
+        lookup itself). A connection that fails is closed, not reused; the next lookup opens another. Behind a
+        transaction pooler (or without a way to connect) the lookup takes a connection of the unary pool
+        instead, as any read does.
         """
         if self._connect is None or self.settings.transaction_pooling:
             async with self.connection() as conn:
