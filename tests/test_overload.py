@@ -11,6 +11,7 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_pb2, invoice_service_pb2
 
+from server.app import RunningServer
 from server.config import Settings
 from tests.support.accounts import new_account
 from tests.support.builders import create_customer, customer_request, invoice_request
@@ -162,24 +164,21 @@ async def test_an_account_holding_its_share_of_the_pool_leaves_the_rest_to_other
     lock; another account's reads complete within a 3 s deadline meanwhile, and the pool gauges show the
     saturation. When the lock goes, every queued invoice is created.
     """
-    hot, calm = await new_account(migrated_dsn), await new_account(migrated_dsn)
-    async with own_server(settings, migrated_dsn, db_pool_max=4, db_pool_account_share=0.5) as running:
-        target = target_of(running)
-        async with open_api(target, hot.key) as h, open_api(target, calm.key) as c:
-            busy, quiet = await create_customer(h), await create_customer(c)
-            async with locked_customer(migrated_dsn, busy.id):
-                queued = queue_issues(h, busy, 6)
+    async with hot_and_calm(settings, migrated_dsn, db_pool_max=4, db_pool_account_share=0.5) as two:
+        unary = two.running.db.unary
+        async with locked_customer(migrated_dsn, two.busy.id):
+            queued = queue_issues(two.hot, two.busy, 6)
 
-                async def saturated() -> bool:
-                    return running.db.unary.in_use == 2 and running.db.unary.waiting == 4
+            async def saturated() -> bool:
+                return unary.in_use == 2 and unary.waiting == 4
 
-                await eventually(saturated, 20, "the hot account did not take its share")
-                assert counter("invoicing_db_pool_in_use", pool="unary") >= 2
-                assert counter("invoicing_db_pool_waiting", pool="unary") >= 4
-                for _ in range(5):
-                    assert await get_customer(c, quiet, deadline_s=3) == quiet
-                assert not any(call.done() for call in queued)
-            created = await asyncio.gather(*queued)
+            await eventually(saturated, 20, "the hot account did not take its share")
+            assert counter("invoicing_db_pool_in_use", pool="unary") >= 2
+            assert counter("invoicing_db_pool_waiting", pool="unary") >= 4
+            for _ in range(5):
+                assert await get_customer(two.calm, two.quiet, deadline_s=3) == two.quiet
+            assert not any(call.done() for call in queued)
+        created = await asyncio.gather(*queued)
     assert all(invoice.status == invoice_pb2.INVOICE_STATUS_ISSUED for invoice in created)
 
 
@@ -208,10 +207,7 @@ async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an
         async with locked_customer(migrated_dsn, customer.id):
             held = queue_issues(api, customer, 2)
 
-            async def full() -> bool:
-                return running.db.unary.in_use == 2
-
-            await eventually(full, 20, "the calls did not take both connections")
+            await until_unary_in_use(running, 2, "the calls did not take both connections")
             exhausted = await expect_error(get_customer(api, customer, deadline_s=None))
             assert exhausted.code == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert exhausted.reason == "POOL_EXHAUSTED"
@@ -266,6 +262,36 @@ async def test_health_stays_serving_while_a_hot_customer_saturates_the_pool(
     assert len(set(numbers)) == 40
 
 
+@dataclass(frozen=True)
+class HotAndCalm:
+    """A server of its own with two accounts on it, a hot one and a calm one, each with a customer."""
+
+    running: RunningServer
+    hot: Api
+    calm: Api
+    busy: customer_pb2.Customer  # the hot account's customer
+    quiet: customer_pb2.Customer  # the calm account's customer
+
+
+@contextlib.asynccontextmanager
+async def hot_and_calm(settings: Settings, dsn: str, **overrides: Any) -> AsyncIterator[HotAndCalm]:
+    """Two new accounts with a customer each, on a server of its own (`own_server` with `overrides`)."""
+    hot, calm = await new_account(dsn), await new_account(dsn)
+    async with own_server(settings, dsn, **overrides) as running:
+        target = target_of(running)
+        async with open_api(target, hot.key) as h, open_api(target, calm.key) as c:
+            yield HotAndCalm(running, h, c, await create_customer(h), await create_customer(c))
+
+
+async def until_unary_in_use(running: RunningServer, count: int, what: str) -> None:
+    """Wait until exactly `count` of the server's unary-pool connections are in use (calls running)."""
+
+    async def reached() -> bool:
+        return running.db.unary.in_use == count
+
+    await eventually(reached, 20, what)
+
+
 TURNS: dict[str, Any] = {
     "max_running_calls_per_account": 1,
     "max_concurrent_calls_per_account": 4,
@@ -285,29 +311,26 @@ async def test_while_another_account_is_active_a_hot_accounts_calls_take_turns_a
     its details; the other account's reads complete within a 3 s deadline. When the lock goes, each waiting
     call runs in turn and every invoice is issued, with its own number.
     """
-    hot, calm = await new_account(migrated_dsn), await new_account(migrated_dsn)
     waiting_before = counter(WAITING_TURN)
-    async with own_server(settings, migrated_dsn, **TURNS) as running:
-        target = target_of(running)
-        async with open_api(target, hot.key) as h, open_api(target, calm.key) as c:
-            busy, quiet = await create_customer(h), await create_customer(c)
-            async with locked_customer(migrated_dsn, busy.id):
-                queued = queue_issues(h, busy, 4)
+    async with hot_and_calm(settings, migrated_dsn, **TURNS) as two:
+        unary = two.running.db.unary
+        async with locked_customer(migrated_dsn, two.busy.id):
+            queued = queue_issues(two.hot, two.busy, 4)
 
-                async def taking_turns() -> bool:
-                    return counter(WAITING_TURN) == waiting_before + 3 and running.db.unary.in_use == 1
+            async def taking_turns() -> bool:
+                return counter(WAITING_TURN) == waiting_before + 3 and unary.in_use == 1
 
-                await eventually(taking_turns, 20, "the hot account's calls did not wait for their turns")
-                refused = await expect_error(get_customer(h, busy))
-                assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-                assert refused.reason == "ACCOUNT_CONCURRENCY_LIMIT"
-                assert refused.metadata == {"limit": "4"}
-                assert refused.retry_delay_ms
-                for _ in range(5):
-                    assert await get_customer(c, quiet, deadline_s=3) == quiet
-                assert not any(call.done() for call in queued)
-                assert running.db.unary.in_use == 1
-            created = await asyncio.gather(*queued)
+            await eventually(taking_turns, 20, "the hot account's calls did not wait for their turns")
+            refused = await expect_error(get_customer(two.hot, two.busy))
+            assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert refused.reason == "ACCOUNT_CONCURRENCY_LIMIT"
+            assert refused.metadata == {"limit": "4"}
+            assert refused.retry_delay_ms
+            for _ in range(5):
+                assert await get_customer(two.calm, two.quiet, deadline_s=3) == two.quiet
+            assert not any(call.done() for call in queued)
+            assert unary.in_use == 1
+        created = await asyncio.gather(*queued)
     assert {invoice.status for invoice in created} == {invoice_pb2.INVOICE_STATUS_ISSUED}
     assert len({invoice.invoice_number for invoice in created}) == 4
     assert counter(WAITING_TURN) == waiting_before
@@ -320,48 +343,33 @@ async def test_a_call_waiting_for_its_turn_past_its_deadline_is_deadline_exceede
 
     The call that ran meanwhile completes, and the account's next call runs at once.
     """
-    hot, calm = await new_account(migrated_dsn), await new_account(migrated_dsn)
     waiting_before = counter(WAITING_TURN)
-    async with own_server(settings, migrated_dsn, **TURNS) as running:
-        target = target_of(running)
-        async with open_api(target, hot.key) as h, open_api(target, calm.key) as c:
-            busy = await create_customer(h)
-            await create_customer(c)
-            async with locked_customer(migrated_dsn, busy.id):
-                (blocked,) = queue_issues(h, busy, 1)
+    async with hot_and_calm(settings, migrated_dsn, **TURNS) as two:  # the calm account's call makes it active
+        async with locked_customer(migrated_dsn, two.busy.id):
+            (blocked,) = queue_issues(two.hot, two.busy, 1)
 
-                async def running_one() -> bool:
-                    return running.db.unary.in_use == 1
+            await until_unary_in_use(two.running, 1, "the hot call did not start")
+            late = await expect_error(get_customer(two.hot, two.busy, deadline_s=0.5))
+            assert late.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
-                await eventually(running_one, 20, "the hot call did not start")
-                late = await expect_error(get_customer(h, busy, deadline_s=0.5))
-                assert late.code == grpc.StatusCode.DEADLINE_EXCEEDED
+            async def left() -> bool:
+                return counter(WAITING_TURN) == waiting_before
 
-                async def left() -> bool:
-                    return counter(WAITING_TURN) == waiting_before
-
-                await eventually(left, 10, "the late call still waits for its turn")
-                assert not blocked.done()
-            assert (await blocked).status == invoice_pb2.INVOICE_STATUS_ISSUED
-            assert await get_customer(h, busy, deadline_s=3) == busy
+            await eventually(left, 10, "the late call still waits for its turn")
+            assert not blocked.done()
+        assert (await blocked).status == invoice_pb2.INVOICE_STATUS_ISSUED
+        assert await get_customer(two.hot, two.busy, deadline_s=3) == two.busy
 
 
 async def test_an_account_alone_runs_all_its_admitted_calls(settings: Settings, migrated_dsn: str) -> None:
     """Turns apply only while other accounts are active: alone, an account's calls all run at once."""
     account = await new_account(migrated_dsn)
     waiting_before = counter(WAITING_TURN)
-    async with (
-        own_server(settings, migrated_dsn, **TURNS) as running,
-        open_api(target_of(running), account.key) as api,
-    ):
+    async with own_server_api(settings, migrated_dsn, account.key, **TURNS) as (running, api):
         customer = await create_customer(api)
         async with locked_customer(migrated_dsn, customer.id):
             queued = queue_issues(api, customer, 3)
-
-            async def all_running() -> bool:
-                return running.db.unary.in_use == 3
-
-            await eventually(all_running, 20, "the lone account's calls did not all run")
+            await until_unary_in_use(running, 3, "the lone account's calls did not all run")
             assert counter(WAITING_TURN) == waiting_before
         created = await asyncio.gather(*queued)
     assert {invoice.status for invoice in created} == {invoice_pb2.INVOICE_STATUS_ISSUED}
