@@ -1,53 +1,77 @@
 """The invoice change stream's outbox (SQL only).
 
-`append` runs last in a mutation's transaction: it bumps the account's counter
-row (held until commit, so sequences follow commit order without gaps) and
-notifies listeners, which PostgreSQL delivers only if the transaction commits.
+`publish` runs last in a mutation's transaction: with the invoice's wire form
+and history version, it appends the change's events, bumping the account's
+counter row (held until commit, so sequences follow commit order without gaps),
+and notifies listeners, which PostgreSQL delivers only if the transaction
+commits.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import asyncpg
 
 from server.db.records import record_from
 from server.domain.events import InvoiceEvent, InvoiceEventKind
+from server.domain.invoices import InvoiceHeader
 
 CHANNEL = "invoice_events"
 
 
-async def append(
+# The wire form kept on the invoice (a no-op if the invoice has moved past that version) and the version
+# recorded in its history: the parts of a published change that every change has.
+_STORE_AND_RECORD = """
+    stored AS (
+        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
+        WHERE account_id = $1 AND id = $2 AND version = $3
+    ), recorded AS (
+        INSERT INTO invoice_versions (account_id, invoice_id, version, changed_at, method, key_id, request_id, invoice)
+        VALUES ($1, $2, $3, $6, $7, $8, $9, $4)
+    )"""
+
+# The same, and one event per kind ($10, in order) with consecutive sequences taken from the account's counter
+# row (held until commit, so sequences follow commit order without gaps), and the listeners notified.
+_PUBLISH_WITH_EVENTS = f"""
+WITH {_STORE_AND_RECORD}, n AS (
+    INSERT INTO invoice_event_sequences AS s (account_id, last_sequence) VALUES ($1, cardinality($10::text[]))
+    ON CONFLICT (account_id) DO UPDATE SET last_sequence = s.last_sequence + cardinality($10::text[])
+    RETURNING last_sequence
+), e AS (
+    INSERT INTO invoice_events (account_id, sequence, type, invoice_id, customer_id, version, invoice)
+    SELECT $1, n.last_sequence - cardinality($10::text[]) + k.position, k.type, $2, $11, $3, $4
+    FROM n, unnest($10::text[]) WITH ORDINALITY AS k(type, position)
+    RETURNING sequence
+)
+SELECT pg_notify($12, $1) FROM (SELECT 1 FROM e LIMIT 1) AS appended
+"""
+
+_PUBLISH_WITHOUT_EVENTS = f"WITH {_STORE_AND_RECORD} SELECT 1"
+
+
+async def publish(
     conn: asyncpg.Connection,
     account_id: str,
+    header: InvoiceHeader,
+    wire: bytes,
+    schema: str,
+    kinds: Sequence[InvoiceEventKind],
     *,
-    kind: InvoiceEventKind,
-    invoice_id: str,
-    customer_id: str,
-    version: int,
-    invoice: bytes,
-) -> int:
-    """Record one event; return its sequence."""
-    sequence: int = await conn.fetchval(
-        """
-        WITH n AS (
-            INSERT INTO invoice_event_sequences AS s (account_id, last_sequence) VALUES ($1, 1)
-            ON CONFLICT (account_id) DO UPDATE SET last_sequence = s.last_sequence + 1
-            RETURNING last_sequence
-        ), e AS (
-            INSERT INTO invoice_events (account_id, sequence, type, invoice_id, customer_id, version, invoice)
-            SELECT $1, n.last_sequence, $2, $3, $4, $5, $6 FROM n
-            RETURNING sequence
-        )
-        SELECT e.sequence FROM e, LATERAL (SELECT pg_notify($7, $1)) notified
-        """,
-        account_id,
-        kind.value,
-        invoice_id,
-        customer_id,
-        version,
-        invoice,
-        CHANNEL,
-    )
-    return sequence
+    method: str,
+    key_id: str,
+    request_id: str,
+) -> None:
+    """Publish an invoice's change in one statement: keep its wire form (of `schema`) on the invoice, record
+    the version in its history (made by whom), and append one event per kind, in order, to the outbox.
+
+    Runs last in a mutation's transaction (the events take the account's counter row until commit).
+    """
+    common = (account_id, header.id, header.version, wire, schema, header.updated_at, method, key_id, request_id)
+    if not kinds:
+        await conn.execute(_PUBLISH_WITHOUT_EVENTS, *common)
+        return
+    await conn.execute(_PUBLISH_WITH_EVENTS, *common, [kind.value for kind in kinds], header.customer_id, CHANNEL)
 
 
 async def after(conn: asyncpg.Connection, account_id: str, sequence: int, limit: int) -> list[InvoiceEvent]:

@@ -17,33 +17,6 @@ from server.domain.history import InvoiceVersion, PendingVersion
 from server.domain.invoices import InvoiceHeader
 
 
-async def record(
-    conn: asyncpg.Connection,
-    account_id: str,
-    header: InvoiceHeader,
-    invoice: bytes,
-    *,
-    method: str,
-    key_id: str,
-    request_id: str,
-) -> None:
-    """Record the invoice's current version (its wire form, made by whom) in the change's transaction."""
-    await conn.execute(
-        """
-        INSERT INTO invoice_versions (account_id, invoice_id, version, changed_at, method, key_id, request_id, invoice)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        """,
-        account_id,
-        header.id,
-        header.version,
-        header.updated_at,
-        method,
-        key_id,
-        request_id,
-        invoice,
-    )
-
-
 async def invoice_at(conn: asyncpg.Connection, account_id: str, invoice_id: str, version: int) -> bytes | None:
     """The wire form of one recorded version, or None if that version is not recorded."""
     data: bytes | None = await conn.fetchval(
