@@ -46,6 +46,9 @@ def record(spy: str, server: harness.Server, seconds: float, output: Path) -> No
          "--duration", str(round(seconds)), "--format", "flamegraph", "--output", str(output)],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    # The graph's title repeats the command line: name the checkout's files relative to it, not where it is.
+    checkout = f"{PROFILES.parent.parent}/"
+    output.write_text(output.read_text().replace(checkout, ""))
     print(f"wrote {output}", flush=True)
 
 
