@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from server.db.invoices import STORE_WIRE
 from server.db.records import record_from
 from server.domain.events import InvoiceEvent, InvoiceEventKind
 from server.domain.invoices import InvoiceHeader
@@ -20,21 +21,15 @@ from server.domain.invoices import InvoiceHeader
 CHANNEL = "invoice_events"
 
 
-# The wire form kept on the invoice (a no-op if the invoice has moved past that version) and the version
-# recorded in its history: the parts of a published change that every change has.
-_STORE_AND_RECORD = """
-    stored AS (
-        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
-        WHERE account_id = $1 AND id = $2 AND version = $3
-    ), recorded AS (
-        INSERT INTO invoice_versions (account_id, invoice_id, version, changed_at, method, key_id, request_id, invoice)
-        VALUES ($1, $2, $3, $6, $7, $8, $9, $4)
-    )"""
-
-# The same, and one event per kind ($10, in order) with consecutive sequences taken from the account's counter
-# row (held until commit, so sequences follow commit order without gaps), and the listeners notified.
-_PUBLISH_WITH_EVENTS = f"""
-WITH {_STORE_AND_RECORD}, n AS (
+# Publishing a change: the wire form kept on the invoice (a no-op if the invoice has moved past that version),
+# the version recorded in its history, and one event per kind ($10, in order) with consecutive sequences taken
+# from the account's counter row (held until commit, so sequences follow commit order without gaps), the
+# listeners notified.
+_PUBLISH = f"""
+WITH stored AS ({STORE_WIRE}), recorded AS (
+    INSERT INTO invoice_versions (account_id, invoice_id, version, changed_at, method, key_id, request_id, invoice)
+    VALUES ($1, $2, $3, $6, $7, $8, $9, $4)
+), n AS (
     INSERT INTO invoice_event_sequences AS s (account_id, last_sequence) VALUES ($1, cardinality($10::text[]))
     ON CONFLICT (account_id) DO UPDATE SET last_sequence = s.last_sequence + cardinality($10::text[])
     RETURNING last_sequence
@@ -46,8 +41,6 @@ WITH {_STORE_AND_RECORD}, n AS (
 )
 SELECT pg_notify($12, $1) FROM (SELECT 1 FROM e LIMIT 1) AS appended
 """
-
-_PUBLISH_WITHOUT_EVENTS = f"WITH {_STORE_AND_RECORD} SELECT 1"
 
 
 async def publish(
@@ -63,15 +56,28 @@ async def publish(
     request_id: str,
 ) -> None:
     """Publish an invoice's change in one statement: keep its wire form (of `schema`) on the invoice, record
-    the version in its history (made by whom), and append one event per kind, in order, to the outbox.
+    the version in its history (made by whom), and append one event per kind, in order, to the outbox (every
+    change announces at least one).
 
     Runs last in a mutation's transaction (the events take the account's counter row until commit).
     """
-    common = (account_id, header.id, header.version, wire, schema, header.updated_at, method, key_id, request_id)
     if not kinds:
-        await conn.execute(_PUBLISH_WITHOUT_EVENTS, *common)
-        return
-    await conn.execute(_PUBLISH_WITH_EVENTS, *common, [kind.value for kind in kinds], header.customer_id, CHANNEL)
+        raise ValueError("a published change has at least one event")
+    await conn.execute(
+        _PUBLISH,
+        account_id,
+        header.id,
+        header.version,
+        wire,
+        schema,
+        header.updated_at,
+        method,
+        key_id,
+        request_id,
+        [kind.value for kind in kinds],
+        header.customer_id,
+        CHANNEL,
+    )
 
 
 async def after(conn: asyncpg.Connection, account_id: str, sequence: int, limit: int) -> list[InvoiceEvent]:

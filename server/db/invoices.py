@@ -691,15 +691,20 @@ class StoredWire:
     fresh: bool
 
 
+# Keep an invoice's wire form at a version ($1 account, $2 invoice, $3 version, $4 bytes, $5 schema): a no-op
+# once the invoice has moved past that version. (Also a part of publishing a change: `server.db.events`.)
+STORE_WIRE = """
+UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
+WHERE account_id = $1 AND id = $2 AND version = $3
+"""
+
+
 async def store_wire(
     conn: asyncpg.Connection, account_id: str, invoice_id: str, version: int, wire: bytes, schema: str
 ) -> None:
     """Keep the wire form of the invoice at `version` (a no-op if the invoice has moved past that version)."""
     await conn.execute(
-        """
-        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
-        WHERE account_id = $1 AND id = $2 AND version = $3
-        """,
+        STORE_WIRE,
         account_id,
         invoice_id,
         version,
@@ -713,10 +718,7 @@ async def store_wires(
 ) -> None:
     """`store_wire` for many invoices of an account at once: (invoice id, version, wire form) each, pipelined."""
     await conn.executemany(
-        """
-        UPDATE invoices SET wire = $4, wire_version = $3, wire_schema = $5
-        WHERE account_id = $1 AND id = $2 AND version = $3
-        """,
+        STORE_WIRE,
         [(account_id, invoice_id, version, wire, schema) for invoice_id, version, wire in forms],
     )
 

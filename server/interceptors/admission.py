@@ -53,10 +53,14 @@ class Limits:
 
 
 class _Turns:
-    """Unary calls running per account, and the calls waiting for their turn, in arrival order."""
+    """Unary calls running per account, and the calls waiting for their turn, in arrival order.
 
-    def __init__(self, limits: Limits) -> None:
+    `in_flight` is the admission's count of calls in flight per account (read, never written, here).
+    """
+
+    def __init__(self, limits: Limits, in_flight: dict[str, int]) -> None:
         self._limit = limits.running_when_shared
+        self._in_flight = in_flight
         self._window_s = limits.shared_window_s
         self._running: dict[str, int] = {}
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
@@ -64,22 +68,20 @@ class _Turns:
         # call of any account other than a given one is among them.
         self._ended: list[tuple[str, float]] = []
 
-    def _shared(self, account: str, in_flight: dict[str, int]) -> bool:
+    def _shared(self, account: str) -> bool:
         """True when an account other than this one has a call in flight or had one within the window."""
-        if len(in_flight) > 1:
+        if len(self._in_flight) > 1:
             return True
         since = time.monotonic() - self._window_s
         return any(other != account and ended > since for other, ended in self._ended)
 
-    def _may_run(self, account: str, in_flight: dict[str, int]) -> bool:
-        return self._running.get(account, 0) < self._limit or not self._shared(account, in_flight)
+    def _may_run(self, account: str) -> bool:
+        return self._running.get(account, 0) < self._limit or not self._shared(account)
 
-    async def take(self, account: str, in_flight: dict[str, int]) -> None:
+    async def take(self, account: str) -> None:
         """Wait for the account's turn (within the caller's deadline), then count the call as running."""
-        if not self._limit:
-            return
         queue = self._waiting.get(account)
-        if not queue and self._may_run(account, in_flight):
+        if not queue and self._may_run(account):
             self._running[account] = self._running.get(account, 0) + 1
             return
         if queue is None:
@@ -92,7 +94,7 @@ class _Turns:
                 await turn
         except BaseException as exc:
             if turn.done() and not turn.cancelled():
-                self.give_back(account, in_flight)  # the turn came with the cancellation: pass it on
+                self.give_back(account)  # the turn came with the cancellation: pass it on
             else:
                 turn.cancel()
                 self._forget_if_idle(account)
@@ -102,13 +104,11 @@ class _Turns:
         finally:
             metrics.WAITING_TURN.dec()
 
-    def give_back(self, account: str, in_flight: dict[str, int]) -> None:
+    def give_back(self, account: str) -> None:
         """End a running call's turn and start the next waiting calls of the account that may run now."""
-        if not self._limit:
-            return
         self._running[account] -= 1
         queue = self._waiting.get(account)
-        while queue and self._may_run(account, in_flight):
+        while queue and self._may_run(account):
             turn = queue.popleft()
             if not turn.done():
                 self._running[account] += 1
@@ -139,7 +139,8 @@ class Admission(MethodInterceptor):
         self._limits = limits
         self._in_flight = 0
         self._by_account: dict[str, int] = {}
-        self._turns = _Turns(limits)
+        # Turns only when bounded: with no bound, calls pay nothing for them.
+        self._turns = _Turns(limits, self._by_account) if limits.running_when_shared else None
 
     def _enter(self) -> str:
         """Admit the current call (returning its account) or raise ResourceExhausted naming the limit."""
@@ -167,7 +168,8 @@ class Admission(MethodInterceptor):
             self._by_account[account] = held
         else:
             del self._by_account[account]
-        self._turns.ended(account)
+        if self._turns is not None:
+            self._turns.ended(account)
         metrics.IN_FLIGHT.dec()
 
     @staticmethod
@@ -181,20 +183,28 @@ class Admission(MethodInterceptor):
         )
 
     def unary(self, behavior: Unary, method: str) -> Unary:
-        enter, leave, turns, in_flight = self._enter, self._leave, self._turns, self._by_account
+        enter, leave, turns = self._enter, self._leave, self._turns
 
         async def call(request: Any, call_context: grpc.aio.ServicerContext) -> Any:
             account = enter()
             try:
-                await turns.take(account, in_flight)
-                try:
-                    return await behavior(request, call_context)
-                finally:
-                    turns.give_back(account, in_flight)
+                return await behavior(request, call_context)
             finally:
                 leave(account)
 
-        return call
+        async def call_in_turn(request: Any, call_context: grpc.aio.ServicerContext) -> Any:
+            assert turns is not None
+            account = enter()
+            try:
+                await turns.take(account)
+                try:
+                    return await behavior(request, call_context)
+                finally:
+                    turns.give_back(account)
+            finally:
+                leave(account)
+
+        return call if turns is None else call_in_turn
 
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
         enter, leave = self._enter, self._leave

@@ -136,7 +136,7 @@ class Usage:
         if not check.closed:  # the common case: every event is kept
             return events, positions, _Late(events, check.drafts)
         closed_keys = [events[p].idempotency_key for p in check.closed]
-        stored = await repo.stored_keys(tx.conn, tx.account_id, closed_keys) if closed_keys else set()
+        stored = await repo.stored_keys(tx.conn, tx.account_id, closed_keys)
         late = _Late(events, check.drafts)
         kept = []
         for position, (event, index) in enumerate(zip(events, positions, strict=True)):
