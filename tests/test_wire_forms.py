@@ -20,6 +20,7 @@ from server.app import RunningServer
 from server.config import Settings
 from server.db import invoices as repo
 from server.db.pool import LOOKUPS_APPLICATION_NAME, init_connection
+from server.db.wire_loader import WireLoader
 from server.usecases.invoice_reads import refresh_stale_forms
 from tests.support.accounts import Account
 from tests.support.builders import add_line_request, create_customer, create_invoice, line, metadata_request
@@ -212,28 +213,60 @@ async def test_concurrent_reads_share_statements(
     assert loader.statements - statements <= 2
 
 
+async def _lookups_one_iteration_apart(loader: WireLoader, account_id: str, ids: list[str]) -> list[bytes | None]:
+    """Look up `ids`, each lookup started one event-loop iteration after the one before (as grpc.aio hands calls
+    over under load)."""
+    started = []
+    for invoice_id in ids:
+        started.append(asyncio.create_task(loader.load(account_id, invoice_id)))
+        await asyncio.sleep(0)
+    return [stored.wire if stored else None for stored in await asyncio.gather(*started)]
+
+
 async def test_lookups_that_arrive_during_a_statement_share_the_next_one(
     api: Api, account: Account, migrated_dsn: str, server: RunningServer
 ) -> None:
-    """Under load, calls reach their lookups one event-loop iteration apart (grpc.aio accepts one call at a
-    time): those that arrive while a statement runs, one iteration after another, are read together by the
-    next statement, not by a statement each."""
+    """Calls that reach their lookups one event-loop iteration apart while a statement runs are read together
+    by the next statement, not by a statement each. (A loader that is never busy: its first lookup goes alone.)"""
     customer = await create_customer(api)
     ids = [(await create_invoice(api, customer)).id for _ in range(8)]
     expected = {invoice_id: await fresh(migrated_dsn, account, invoice_id) for invoice_id in ids}
-    loader = server.services.reads.loader
-    statements = loader.statements
-    first = asyncio.create_task(loader.load(account.id, ids[0]))
-    await asyncio.sleep(0)  # its lookup is pending: the drain's first statement reads it alone
-    later = []
-    for n in range(16):
-        later.append(asyncio.create_task(loader.load(account.id, ids[n % len(ids)])))
-        await asyncio.sleep(0)  # the next call arrives an iteration later
-    found = await asyncio.gather(first, *later)
-    assert [stored.wire if stored else None for stored in found] == [
-        expected[invoice_id] for invoice_id in [ids[0], *(ids[n % len(ids)] for n in range(16))]
-    ]
-    assert loader.statements - statements == 2
+    loader = WireLoader(server.db, server.services.invoices.render.schema, busy_gap_s=0)
+    asked = [ids[n % len(ids)] for n in range(17)]
+    assert await _lookups_one_iteration_apart(loader, account.id, asked) == [expected[i] for i in asked]
+    assert loader.statements == 2
+
+
+async def test_while_lookups_come_close_together_a_batch_waits_for_the_ones_on_their_way(
+    api: Api, account: Account, migrated_dsn: str, server: RunningServer
+) -> None:
+    """A busy loader (lookups arriving closer together than its gap) lets a batch wait while more lookups keep
+    coming: the same 17 lookups one iteration apart are one statement, the first one included."""
+    customer = await create_customer(api)
+    ids = [(await create_invoice(api, customer)).id for _ in range(8)]
+    expected = {invoice_id: await fresh(migrated_dsn, account, invoice_id) for invoice_id in ids}
+    loader = WireLoader(server.db, server.services.invoices.render.schema, busy_gap_s=10.0)
+    assert loader.busy
+    asked = [ids[n % len(ids)] for n in range(17)]
+    assert await _lookups_one_iteration_apart(loader, account.id, asked) == [expected[i] for i in asked]
+    assert loader.statements == 1
+    # Once every caller waits, the batch stops waiting: a lone lookup is answered (nothing else will come).
+    assert (await loader.load(account.id, ids[0])) is not None
+    assert loader.statements == 2
+
+
+async def test_a_loader_is_busy_while_lookups_arrive_close_together_and_not_after_a_pause(
+    api: Api, account: Account, server: RunningServer
+) -> None:
+    customer = await create_customer(api)
+    invoice_id = (await create_invoice(api, customer)).id
+    loader = WireLoader(server.db, server.services.invoices.render.schema)
+    assert not loader.busy  # a new loader has seen no lookups
+    await asyncio.gather(*(loader.load(account.id, invoice_id) for _ in range(128)))
+    assert loader.busy  # 128 lookups at once
+    await asyncio.sleep(0.05)
+    await loader.load(account.id, invoice_id)
+    assert not loader.busy  # a pause of 50 ms weighs more than the burst
 
 
 async def test_an_unknown_or_foreign_invoice_is_not_found(

@@ -6,12 +6,16 @@ event-loop work of sending it and reading its answer, which is most of what a Ge
 gRPC's own work) is shared by every call that arrived meanwhile. A lone lookup is a single primary-key
 statement, started at once.
 
-A batch that follows another exists only because lookups overlapped the statement before it: the server is
-busy. It first lets the event loop run a few more iterations (`GATHER_ITERATIONS`), in which the calls gRPC
-is starting reach their lookups: grpc.aio accepts calls one at a time, about one per loop iteration under
-load, so without this pause a batch seldom holds more than the one call that arrived during the previous
-statement. An iteration of an idle loop takes microseconds, of a busy one as long as the work it runs: the
-pause costs little when few calls overlap and gathers more when many do.
+When many calls are reading, a batch first waits for more lookups. grpc.aio accepts calls one at a time,
+each a hand-off from gRPC's threads to the event loop, so under load the calls in flight reach their lookups
+one after another, a few loop iterations apart, and a statement started at once seldom holds more than one:
+the server then spends a statement's work per call. So before a batch, while lookups arrive closer together
+than `BUSY_GAP_S` (a moving average) or when it follows another batch (its lookups overlapped a statement),
+the drain lets the event loop run more iterations, up to `GATHER_ITERATIONS` and `GATHER_MAX_S`, and stops as
+soon as `GATHER_SILENT_ITERATIONS` in a row brought no new lookup: when every caller is already waiting,
+nobody is on the way. A lone caller (its calls are a round trip apart) pays nothing. Measured with h2load
+(64 in flight): about 10 lookups per statement instead of 1.4, and GetInvoice throughput about +40%; at 2 and
+3 in flight, within the noise.
 
 The drain runs in a context of its own: no caller's deadline or account share bounds the shared statement;
 each caller still stops waiting at its own deadline.
@@ -21,55 +25,93 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 
 from server.db import invoices as repo
 from server.db.pool import Database
 
 _Key = tuple[str, str]
 
-# Event-loop iterations a batch that follows another waits for more lookups (see the module docstring).
-GATHER_ITERATIONS = 20
+# How a batch waits for more lookups under load (see the module docstring): lookups arriving closer together
+# than this on average mean many calls are reading at once...
+BUSY_GAP_S = 180e-6
+# ...and the batch waits at most this many event-loop iterations, and this long...
+GATHER_ITERATIONS = 100
+GATHER_MAX_S = 0.001
+# ...and stops once this many iterations in a row brought no new lookup.
+GATHER_SILENT_ITERATIONS = 16
+# The weight of the newest gap between two lookups in the moving average, and the longest gap it counts (a
+# long quiet spell weighs as one second, so a burst makes the loader busy within a few dozen lookups).
+_GAP_WEIGHT = 1 / 8
+_GAP_CAP_S = 1.0
 
 
 class WireLoader:
     """Looks up stored wire forms, batching the lookups that overlap in time."""
 
     def __init__(
-        self, db: Database, schema: str, *, max_batch: int = 256, gather_iterations: int = GATHER_ITERATIONS
+        self,
+        db: Database,
+        schema: str,
+        *,
+        max_batch: int = 256,
+        gather_iterations: int = GATHER_ITERATIONS,
+        busy_gap_s: float = BUSY_GAP_S,
     ) -> None:
         self._db = db
         self._schema = schema
         self._max_batch = max_batch
         self._gather_iterations = gather_iterations
+        self._busy_gap_s = busy_gap_s
         self._pending: dict[_Key, list[asyncio.Future[repo.StoredWire | None]]] = {}
         self._drain: asyncio.Task[None] | None = None  # (referenced until done: the loop keeps weak ones)
         # Lookups asked for and statements run for them, since the loader was made (their ratio is the
         # coalescing).
         self.lookups = 0
         self.statements = 0
+        # The moving average of the time between two lookups, and when the last one came.
+        self._gap_s = _GAP_CAP_S
+        self._last_arrival = time.perf_counter()
 
     async def load(self, account_id: str, invoice_id: str) -> repo.StoredWire | None:
         """The invoice's stored wire form and its freshness; None when there is no such invoice."""
         self.lookups += 1
+        now = time.perf_counter()
+        self._gap_s += (min(now - self._last_arrival, _GAP_CAP_S) - self._gap_s) * _GAP_WEIGHT
+        self._last_arrival = now
         future: asyncio.Future[repo.StoredWire | None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault((account_id, invoice_id), []).append(future)
         if self._drain is None:
             self._drain = asyncio.create_task(self._run(), context=contextvars.Context())
         return await future
 
+    @property
+    def busy(self) -> bool:
+        """True while lookups arrive close together (a batch then waits for more)."""
+        return self._gap_s < self._busy_gap_s
+
     async def _gather(self) -> None:
-        """Let the event loop run `gather_iterations` iterations, or until the batch is full."""
+        """Let the event loop run iterations while lookups keep arriving (see the module docstring)."""
+        started, seen, silent = time.perf_counter(), self.lookups, 0
         for _ in range(self._gather_iterations):
             if len(self._pending) >= self._max_batch:
                 return
             await asyncio.sleep(0)
+            if self.lookups != seen:
+                seen, silent = self.lookups, 0
+            else:
+                silent += 1
+                if silent >= GATHER_SILENT_ITERATIONS:
+                    return
+            if time.perf_counter() - started >= GATHER_MAX_S:
+                return
 
     async def _run(self) -> None:
         """Read the pending lookups, a batch (one statement) at a time, until none is left."""
         try:
             follows = False  # whether this batch follows another (its lookups overlapped a statement)
             while self._pending:
-                if follows:
+                if follows or self.busy:
                     await self._gather()
                 follows = True
                 keys = list(self._pending)[: self._max_batch]
