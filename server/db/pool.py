@@ -42,6 +42,8 @@ STREAMS_APPLICATION_NAME = "invoice-service/streams"
 LOOKUPS_APPLICATION_NAME = "invoice-service/lookups"
 
 _POOL_EXHAUSTED_RETRY_MS = 200
+# How the read-only transactions that several reads must agree in begin.
+_READ_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 @dataclass(frozen=True)
@@ -262,44 +264,53 @@ class Database:
             metadata={"pool": tracked.name},
         )
 
-    async def _bound_to_deadline(self, conn: asyncpg.Connection) -> None:
-        """Make the statements of this transaction stop when the caller's deadline passes."""
+    def _deadline_settings(self) -> str:
+        """The statements that make a transaction's statements and lock waits stop when the caller's deadline
+        passes ('' when the session's own timeouts apply)."""
         left = context.remaining_seconds()
         if left is None:
             if not self.settings.transaction_pooling:
-                return  # the session's own timeouts apply
+                return ""
             left = self.settings.statement_timeout_ms / 1000
-        ms = str(max(1, int(left * 1000)))
-        lock_ms = str(max(1, min(int(left * 1000), self.settings.lock_timeout_ms)))
-        await conn.execute(
-            "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)", ms, lock_ms
-        )
+        ms = max(1, int(left * 1000))
+        lock_ms = max(1, min(ms, self.settings.lock_timeout_ms))
+        return f"; SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {lock_ms}"
 
     @asynccontextmanager
-    async def _transaction(self, tracked: TrackedPool, **options: Any) -> AsyncIterator[asyncpg.Connection]:
-        async with self._acquire(tracked) as conn:
-            transaction = conn.transaction(**options)
-            await transaction.start()
-            try:
-                await self._bound_to_deadline(conn)
-                yield conn
-            except BaseException:
-                if not conn.is_closed():
-                    # A failed rollback leaves the transaction open; the pool rolls it back on release.
-                    with contextlib.suppress(Exception):
-                        await transaction.rollback()
-                raise
-            try:
-                await transaction.commit()
-            except Exception as exc:
-                if is_connection_loss(exc):
-                    raise Unavailable(
-                        "the connection to the database was lost while committing: the change may or may not be"
-                        " saved; retry with the same request_id",
-                        reason="COMMIT_UNKNOWN",
-                        retry_after_ms=_POOL_EXHAUSTED_RETRY_MS,
-                    ) from exc
-                raise
+    async def _in_transaction(self, conn: asyncpg.Connection, begin: str) -> AsyncIterator[asyncpg.Connection]:
+        """Run the block in a transaction on conn, committed when it ends, rolled back when it raises.
+
+        BEGIN and the caller's timeouts go in one message (one round trip instead of two). The transaction is
+        begun by statement, not by asyncpg's `Connection.transaction()`, so a block inside it takes its
+        savepoints with `savepoint()`.
+        """
+        await conn.execute(begin + self._deadline_settings())
+        try:
+            yield conn
+        except BaseException:
+            if not conn.is_closed():
+                # A failed rollback leaves the transaction open; the pool rolls it back on release.
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+            raise
+        try:
+            status = await conn.execute("COMMIT")
+        except Exception as exc:
+            if is_connection_loss(exc):
+                raise Unavailable(
+                    "the connection to the database was lost while committing: the change may or may not be"
+                    " saved; retry with the same request_id",
+                    reason="COMMIT_UNKNOWN",
+                    retry_after_ms=_POOL_EXHAUSTED_RETRY_MS,
+                ) from exc
+            raise
+        if status != "COMMIT":  # PostgreSQL rolls back a failed transaction it is asked to commit
+            raise RuntimeError(f"the transaction was rolled back at COMMIT ({status}): a failed statement in it")
+
+    @asynccontextmanager
+    async def _transaction(self, tracked: TrackedPool, begin: str = "BEGIN") -> AsyncIterator[asyncpg.Connection]:
+        async with self._acquire(tracked) as conn, self._in_transaction(conn, begin):
+            yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
@@ -314,21 +325,34 @@ class Database:
             if not self.settings.transaction_pooling:
                 yield conn
                 return
-            async with conn.transaction():  # one server connection for the statement's prepare and execute
-                await self._bound_to_deadline(conn)
+            async with self._in_transaction(conn, "BEGIN"):  # one server connection for prepare and execute
                 yield conn
 
     @asynccontextmanager
     async def read_snapshot(self) -> AsyncIterator[asyncpg.Connection]:
         """A read-only repeatable-read transaction on the unary pool: several reads of one unary call agree."""
-        async with self._transaction(self.unary, isolation="repeatable_read", readonly=True) as conn:
+        async with self._transaction(self.unary, _READ_SNAPSHOT) as conn:
             yield conn
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
         """A read-only repeatable-read transaction on the stream pool: one snapshot for a whole stream."""
-        async with self._transaction(self.streams, isolation="repeatable_read", readonly=True) as conn:
+        async with self._transaction(self.streams, _READ_SNAPSHOT) as conn:
             yield conn
+
+
+@asynccontextmanager
+async def savepoint(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """A savepoint in the open transaction: what the block changed is undone when it raises (and it raises)."""
+    await conn.execute("SAVEPOINT block")
+    try:
+        yield
+    except BaseException:
+        if not conn.is_closed():
+            with contextlib.suppress(Exception):  # (the transaction then fails as a whole; the error says why)
+                await conn.execute("ROLLBACK TO SAVEPOINT block")
+        raise
+    await conn.execute("RELEASE SAVEPOINT block")
 
 
 def is_connection_loss(exc: BaseException) -> bool:

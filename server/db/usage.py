@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from server.db.pool import savepoint
 from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event, bucket_of, number_text
 
 
@@ -144,7 +145,7 @@ async def store_events(
     # First as if every key were new, under a savepoint: a key stored already undoes only that attempt, and the
     # batch is stored again skipping the stored keys (a resend costs two attempts; a fresh batch, the cheaper one).
     try:
-        async with conn.transaction():
+        async with savepoint(conn):
             inserted: list[str] = await conn.fetchval(_STORE_NEW_EVENTS, *arguments)
     except asyncpg.UniqueViolationError:  # the statement's one unique index: the events' key (or a partition's)
         inserted = await conn.fetchval(_STORE_EVENTS, *arguments)

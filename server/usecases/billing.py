@@ -19,6 +19,7 @@ import asyncpg
 
 from server.db import invoices as invoices_repo
 from server.db import subscriptions as repo
+from server.db.pool import savepoint
 from server.domain.errors import FailedPrecondition
 from server.domain.events import InvoiceEventKind
 from server.domain.subscriptions import DEFAULT_GRACE, subscription_from
@@ -74,7 +75,7 @@ class Runner:
                 owner, record = due[0]
                 sub = subscription_from(record, owner)
                 k = record.next_boundary
-                async with conn.transaction():  # a savepoint: a boundary already invoiced is only skipped
+                async with savepoint(conn):  # a boundary already invoiced is only skipped
                     try:
                         invoice_id = await subscription_billing.generate(conn, sub, k, self._grace)
                         if invoice_id is not None:
