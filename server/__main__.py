@@ -50,11 +50,12 @@ async def _serve(settings: Settings, demo: bool) -> int:
 
 
 async def _serve_on(settings: Settings, demo: bool, dsn: str) -> int:
-    from server.app import start_server
+    from server.app import freeze_start_up_objects, start_server
     from server.workers import StopSignal
 
     stop = StopSignal()
     running = await start_server(settings, dsn, direct_dsn=direct_dsn(settings, dsn))
+    freeze_start_up_objects()
     if settings.metrics_listen:
         from server import metrics
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 from dataclasses import dataclass, field
@@ -176,6 +177,20 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
         root_certificates=root,
         require_client_auth=root is not None,
     )
+
+
+def freeze_start_up_objects() -> None:
+    """Take what start-up allocated (modules, message descriptors, pools) out of the garbage collector's scans.
+
+    They live as long as the process, yet every full collection walked them all (about 68,000 objects): a pause
+    of 10-20 ms on the event loop, seen in a quiet account's slowest calls. After `gc.freeze()` a full
+    collection walks only what calls allocated since (0.1-0.5 ms).
+
+    Called by the process that serves, once its server started (never by tests, which start many servers).
+    """
+    gc.collect()
+    gc.freeze()
+    metrics.FROZEN_OBJECTS.set(gc.get_freeze_count())
 
 
 async def start_server(

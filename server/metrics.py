@@ -38,6 +38,9 @@ ACQUIRE_WAIT = Histogram(
     ["pool"],
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+FROZEN_OBJECTS = Gauge(
+    "invoicing_gc_frozen_objects", "Objects start-up left out of the garbage collector's scans (gc.freeze)."
+)
 DATABASE_UP = Gauge("invoicing_database_up", "1 while the health probe's own connection gets answers, else 0.")
 PROBE_FAILURES = Counter("invoicing_database_probe_failures_total", "Health probes of the database that failed.")
 STREAMS_STALLED = Counter(

@@ -103,7 +103,7 @@ async def parent_gone(parent: int) -> None:
 async def serve_worker(settings: Settings, index: int) -> int:
     """Run worker `index` of serve --workers: a server on the shared port until SIGTERM or the parent's end."""
     from server import metrics
-    from server.app import start_server
+    from server.app import freeze_start_up_objects, start_server
 
     if not settings.database_url:
         print("--worker is for the processes serve --workers starts", file=sys.stderr)
@@ -116,6 +116,7 @@ async def serve_worker(settings: Settings, index: int) -> int:
         settings.database_url,
         direct_dsn=settings.direct_database_url or settings.database_url,
     )
+    freeze_start_up_objects()
     metrics_listen = metrics_listen_of(settings, index)
     if metrics_listen:
         metrics.serve(metrics_listen)
