@@ -26,6 +26,7 @@ from server.config import Settings
 from tests.support.accounts import new_account
 from tests.support.builders import create_customer, customer_request, invoice_request
 from tests.support.client import Api, details_of, expect_error, open_api
+from tests.support.database import connection
 from tests.support.resilience import SERVING, counter, eventually, health, own_server, own_server_api, target_of
 
 WATCH = "/invoicing.v1.InvoiceService/WatchInvoiceEvents"
@@ -202,12 +203,12 @@ async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an
         "db_pool_account_share": 1.0,
         "db_acquire_timeout_s": 0.5,
     }
-    async with own_server_api(settings, migrated_dsn, account.key, **overrides) as (running, api):
+    async with own_server_api(settings, migrated_dsn, account.key, **overrides) as (_, api):
         customer = await create_customer(api)
         async with locked_customer(migrated_dsn, customer.id):
             held = queue_issues(api, customer, 2)
 
-            await until_unary_in_use(running, 2, "the calls did not take both connections")
+            await until_waiting_on_lock(migrated_dsn, 2, "the calls did not take both connections")
             exhausted = await expect_error(get_customer(api, customer, deadline_s=None))
             assert exhausted.code == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert exhausted.reason == "POOL_EXHAUSTED"
@@ -283,11 +284,18 @@ async def hot_and_calm(settings: Settings, dsn: str, **overrides: Any) -> AsyncI
             yield HotAndCalm(running, h, c, await create_customer(h), await create_customer(c))
 
 
-async def until_unary_in_use(running: RunningServer, count: int, what: str) -> None:
-    """Wait until exactly `count` of the server's unary-pool connections are in use (calls running)."""
+async def until_waiting_on_lock(dsn: str, count: int, what: str) -> None:
+    """Wait until exactly `count` sessions wait for a lock in PostgreSQL: calls that took their turn and their
+    connection and are held by a locked row. (Connections in use are no sign of it: with the tests' key cache
+    off, every call first looks its key up on a pooled connection, before admission.)"""
 
     async def reached() -> bool:
-        return running.db.unary.in_use == count
+        async with connection(dsn) as conn:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        return bool(waiting == count)
 
     await eventually(reached, 20, what)
 
@@ -348,7 +356,7 @@ async def test_a_call_waiting_for_its_turn_past_its_deadline_is_deadline_exceede
         async with locked_customer(migrated_dsn, two.busy.id):
             (blocked,) = queue_issues(two.hot, two.busy, 1)
 
-            await until_unary_in_use(two.running, 1, "the hot call did not start")
+            await until_waiting_on_lock(migrated_dsn, 1, "the hot call did not start")
             late = await expect_error(get_customer(two.hot, two.busy, deadline_s=0.5))
             assert late.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
@@ -365,11 +373,11 @@ async def test_an_account_alone_runs_all_its_admitted_calls(settings: Settings, 
     """Turns apply only while other accounts are active: alone, an account's calls all run at once."""
     account = await new_account(migrated_dsn)
     waiting_before = counter(WAITING_TURN)
-    async with own_server_api(settings, migrated_dsn, account.key, **TURNS) as (running, api):
+    async with own_server_api(settings, migrated_dsn, account.key, **TURNS) as (_, api):
         customer = await create_customer(api)
         async with locked_customer(migrated_dsn, customer.id):
             queued = queue_issues(api, customer, 3)
-            await until_unary_in_use(running, 3, "the lone account's calls did not all run")
+            await until_waiting_on_lock(migrated_dsn, 3, "the lone account's calls did not all run")
             assert counter(WAITING_TURN) == waiting_before
         created = await asyncio.gather(*queued)
     assert {invoice.status for invoice in created} == {invoice_pb2.INVOICE_STATUS_ISSUED}
