@@ -77,3 +77,9 @@ def remaining_seconds() -> float | None:
     """Seconds left before the current call's deadline, or None without one."""
     deadline = _deadline.get()
     return None if deadline is None else deadline - time.monotonic()
+
+
+def deadline_passed() -> bool:
+    """True once the current call's deadline has passed (never for a call without one)."""
+    deadline = _deadline.get()
+    return deadline is not None and time.monotonic() >= deadline

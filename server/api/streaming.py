@@ -12,9 +12,10 @@ A client that stops reading cannot keep its connection: the database side of
 the stream (a task of its own) waits for the client to take each message, and
 once it has waited `stall_timeout_s` (or `stall_timeout_busy_s` while another
 stream waits for a connection it could use), or once the call's deadline has
-passed, it closes its batches, which releases the snapshot and the connection. The stream then ends ABORTED, reason
-STREAM_STALLED, with the resume token of the last message sent in the error's
-metadata: a new call with that token continues exactly after it.
+passed, it closes its batches, which releases the snapshot and the connection.
+The stream then ends ABORTED, reason STREAM_STALLED, with the resume token of
+the last message sent in the error's metadata: a new call with that token
+continues exactly after it.
 
 Every message carries a resume token: the keyset position of its last record,
 sealed with AES-GCM under a server secret and bound (as associated data) to the
@@ -334,8 +335,7 @@ class Lister:
                 try:
                     await asyncio.wait_for(hand_off.ready.wait(), timeout=_STALL_CHECK_S)
                 except TimeoutError:
-                    remaining = context.remaining_seconds()
-                    if remaining is not None and remaining <= 0:
+                    if context.deadline_passed():
                         return False
                     waited = time.monotonic() - waiting_since
                     if waited >= settings.stall_timeout_s or (
@@ -359,8 +359,7 @@ class Lister:
             hand_off.put(exc)
             return
         method = context.method()
-        remaining = context.remaining_seconds()
-        if remaining is not None and remaining <= 0:
+        if context.deadline_passed():
             log.debug("%s: the call's deadline passed; released its snapshot and connection", method)
         else:
             metrics.STREAMS_STALLED.labels(method).inc()

@@ -55,13 +55,11 @@ class WireLoader:
         schema: str,
         *,
         max_batch: int = 256,
-        gather_iterations: int = GATHER_ITERATIONS,
         busy_gap_s: float = BUSY_GAP_S,
     ) -> None:
         self._db = db
         self._schema = schema
         self._max_batch = max_batch
-        self._gather_iterations = gather_iterations
         self._busy_gap_s = busy_gap_s
         self._pending: dict[_Key, list[asyncio.Future[repo.StoredWire | None]]] = {}
         self._drain: asyncio.Task[None] | None = None  # (referenced until done: the loop keeps weak ones)
@@ -93,7 +91,7 @@ class WireLoader:
     async def _gather(self) -> None:
         """Let the event loop run iterations while lookups keep arriving (see the module docstring)."""
         started, seen, silent = time.perf_counter(), self.lookups, 0
-        for _ in range(self._gather_iterations):
+        for _ in range(GATHER_ITERATIONS):
             if len(self._pending) >= self._max_batch:
                 return
             await asyncio.sleep(0)

@@ -125,7 +125,7 @@ class _Turns:
 
     def _forget_if_idle(self, account: str) -> None:
         queue = self._waiting.get(account)
-        if queue is not None and not any(not turn.done() for turn in queue):
+        if queue is not None and all(turn.done() for turn in queue):
             del self._waiting[account]
         if not self._running.get(account, 1) and account not in self._waiting:
             del self._running[account]
