@@ -107,6 +107,11 @@ async def test_bad_events_are_rejected_one_by_one_and_the_rest_is_stored(
         event(stranger.id, when, key="bad-14"),  # another account's customer does not exist here
         event(customer.id, when, key="k" * 129),
         event(customer.id, now + dt.timedelta(hours=23), key="ok-3"),  # up to a day ahead is accepted
+        # NUL, which the database cannot store, refuses its event, not the batch.
+        event(customer.id, when, key="bad\x0017"),
+        event(customer.id, when, key="bad-18", name="api\x00call"),
+        event(customer.id + "\x00", when, key="bad-19"),
+        event("", when, key="bad-20", external_customer_id="ext\x00"),
     ]
     response = await ingest(api, batch)
     assert errors_of(response) == {
@@ -124,6 +129,10 @@ async def test_bad_events_are_rejected_one_by_one_and_the_rest_is_stored(
         13: ("INVALID_TIMESTAMP", "timestamp"),
         14: ("CUSTOMER_NOT_FOUND", "customer_id"),
         15: ("INVALID_IDEMPOTENCY_KEY", "idempotency_key"),
+        17: ("INVALID_IDEMPOTENCY_KEY", "idempotency_key"),
+        18: ("INVALID_EVENT_NAME", "event_name"),
+        19: ("INVALID_CUSTOMER", "customer_id"),
+        20: ("INVALID_CUSTOMER", "customer_id"),
     }
     assert all(e.message for e in response.errors)
     assert (response.ingested, response.duplicates) == (3, 0)

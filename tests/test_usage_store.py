@@ -14,7 +14,15 @@ from decimal import Decimal
 from invoicing.v1 import usage_service_pb2
 
 from server.db import usage as usage_repo
-from server.domain.usage import Event, EventProblem, PropertyValue, negative_numbers, number_text, property_value
+from server.domain.usage import (
+    Event,
+    EventProblem,
+    PropertyValue,
+    any_negative_number,
+    negative_numbers,
+    number_text,
+    property_value,
+)
 from tests.support.accounts import Account
 from tests.support.builders import create_customer, event
 from tests.support.calls import ingest
@@ -157,6 +165,15 @@ def test_only_numbers_below_zero_are_negative() -> None:
     }
     assert properties["small"] == "-0.0000001"
     assert negative_numbers(properties) == ["small", "text_number", "decimal"]
+    # A batch holds one exactly when an event's properties do, whichever of its values comes first.
+    rng = random.Random(11)
+    for _ in range(2_000):
+        picked = rng.sample(sorted(properties), rng.randrange(0, 4))
+        batch = [Event(str(n), "cus", "api_call", dt.datetime.now(dt.UTC), {name: properties[name]}) for n, name in
+                 enumerate(picked)]  # fmt: skip
+        assert any_negative_number(batch) == any(negative_numbers(e.properties) for e in batch)
+    two = Event("k", "cus", "api_call", dt.datetime.now(dt.UTC), {"text": "-abc", "text_number": "-0.5"})
+    assert any_negative_number([two])  # a first "-" text that is no number does not hide the number after it
 
 
 async def test_a_fresh_batch_is_stored_by_the_first_attempt(api: Api, account: Account, migrated_dsn: str) -> None:
@@ -179,3 +196,41 @@ async def test_a_fresh_batch_is_stored_by_the_first_attempt(api: Api, account: A
             customer.id,
         )
         assert await conn.fetchval(written_by, account.id, ["top"]) == [True]  # the probe tells the two apart
+
+
+async def test_instants_and_texts_are_stored_exactly_as_sent(api: Api, account: Account, migrated_dsn: str) -> None:
+    """A batch's columns travel as JSON and its instants as microseconds since the epoch: every instant comes back
+    to the microsecond, across Timestamp's whole range and either side of the epoch, and every text to the code
+    point (quotes, backslashes, control characters, characters beyond the BMP)."""
+    customer = await create_customer(api)
+    utc = dt.UTC
+    instants = [
+        dt.datetime(1, 1, 1, tzinfo=utc),
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=utc),
+        dt.datetime(1970, 1, 1, tzinfo=utc),
+        dt.datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=utc),
+        dt.datetime(1600, 6, 30, 12, 0, 0, 500_001, tzinfo=utc),
+        dt.datetime(2026, 3, 29, 1, 59, 59, 123_457, tzinfo=utc),
+        dt.datetime(2300, 1, 1, 0, 0, 0, 999_999, tzinfo=utc),  # past 2**53 microseconds: a float would round it
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=utc),
+    ]
+    rng = random.Random(7)
+    instants += [
+        dt.datetime(1, 1, 1, tzinfo=utc) + dt.timedelta(microseconds=rng.randrange(315_537_897_600_000_000))
+        for _ in range(200)
+    ]
+    texts = ['quote " and \\ backslash', "tab\tnew\nline\x01", "é€😀 beyond the BMP", '{"json": [1]}', "\u2028"]
+    events = [
+        Event(f"key {n} {texts[n % len(texts)]}", customer.id, f"name {texts[n % len(texts)]}", moment, {})
+        for n, moment in enumerate(instants)
+    ]
+    async with connection(migrated_dsn) as conn, conn.transaction():
+        await usage_repo.customer_ids(conn, account.id, [customer.id], [])
+        stored = await usage_repo.store_events(conn, account.id, events, "bf_any")  # a backfill's: no rollups
+        assert stored == {e.idempotency_key for e in events}
+        rows = await conn.fetch(
+            "SELECT idempotency_key, event_name, occurred_at FROM usage_events WHERE account_id = $1", account.id
+        )
+    assert sorted((r["idempotency_key"], r["event_name"], r["occurred_at"]) for r in rows) == sorted(
+        (e.idempotency_key, e.event_name, e.occurred_at) for e in events
+    )

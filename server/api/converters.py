@@ -74,11 +74,6 @@ def timestamp(value: dt.datetime | str | None) -> timestamp_pb2.Timestamp | None
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=rest * 1000)
 
 
-def datetime_from(value: timestamp_pb2.Timestamp) -> dt.datetime:
-    """The UTC datetime of a Timestamp, to microsecond precision."""
-    return _EPOCH + dt.timedelta(0, value.seconds, value.nanos // 1000)  # (days, seconds, microseconds)
-
-
 def date_pb(value: dt.date | str | None) -> date_pb2.Date | None:
     """A google.type.Date for a date (or a "YYYY-MM-DD" string); None stays None."""
     if value is None:
@@ -125,19 +120,23 @@ _MAX_TIMESTAMP_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 TIMESTAMP_RANGE = "must be a valid Timestamp between 0001-01-01 and 9999-12-31 (UTC)"
 
 
-def is_valid_timestamp(value: timestamp_pb2.Timestamp) -> bool:
-    """True when a Timestamp is in its documented range (so that datetime_from can convert it)."""
-    return _MIN_TIMESTAMP_SECONDS <= value.seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= value.nanos <= 999_999_999
+def datetime_from(value: timestamp_pb2.Timestamp) -> dt.datetime | None:
+    """The UTC datetime of a Timestamp, to microsecond precision; None outside Timestamp's documented range.
+    Each field is read once: an ingestion batch converts a thousand."""
+    seconds, nanos = value.seconds, value.nanos
+    if _MIN_TIMESTAMP_SECONDS <= seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= nanos <= 999_999_999:
+        return _EPOCH + dt.timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds)
+    return None
 
 
 def optional_timestamp(message: Any, name: str) -> dt.datetime | None:
     """A Timestamp sub-message as a datetime, or None when absent; InvalidArgument outside Timestamp's range."""
     if not message.HasField(name):
         return None
-    value = getattr(message, name)
-    if not is_valid_timestamp(value):
+    value = datetime_from(getattr(message, name))
+    if value is None:
         raise InvalidArgument.one(name, TIMESTAMP_RANGE)
-    return datetime_from(value)
+    return value
 
 
 # --- enums -------------------------------------------------------------------

@@ -25,6 +25,7 @@ from server.domain.usage import (
     IngestOutcome,
     PropertyValue,
     check_event,
+    number_property,
     property_value,
 )
 from server.domain.validation import check_id
@@ -46,9 +47,9 @@ def response_of(outcome: IngestOutcome) -> usage_service_pb2.IngestEventsRespons
     )
 
 
-def _plain(value: struct_pb2.Value) -> Any:
-    """A property's Python value, read without JSON (which refuses NaN and infinities before they can be named)."""
-    kind = value.WhichOneof("kind")
+def _plain(value: struct_pb2.Value, kind: str | None) -> Any:
+    """A property's Python value (`kind`: the Value's WhichOneof), read without JSON (which refuses NaN and
+    infinities before they can be named)."""
     if kind in ("number_value", "string_value", "bool_value"):
         return getattr(value, kind)
     if kind == "list_value":
@@ -58,23 +59,39 @@ def _plain(value: struct_pb2.Value) -> Any:
     return None
 
 
-def _properties(fields: Mapping[str, struct_pb2.Value]) -> dict[str, PropertyValue] | EventProblem:
-    """An event's properties as stored, or the first problem found (their count is checked before any of them)."""
+def _properties(
+    fields: Mapping[str, struct_pb2.Value], names_seen: set[str]
+) -> dict[str, PropertyValue] | EventProblem:
+    """An event's properties as stored, or the first problem found (their count is checked before any of them).
+    `names_seen` holds the names already found valid in the batch: most events repeat the same few."""
     if len(fields) > MAX_PROPERTIES:
         return EventProblem("TOO_MANY_PROPERTIES", "properties", f"at most {MAX_PROPERTIES} properties")
     result: dict[str, PropertyValue] = {}
     for name in fields:  # names, then a lookup each: a map's items() view is the slower way to the same pairs
-        if not name or len(name) > 255 or "\x00" in name:
-            return EventProblem("INVALID_PROPERTY", "properties", "names must be 1 to 255 characters, without NUL")
+        if name not in names_seen:
+            if not name or len(name) > 255 or "\x00" in name:
+                return EventProblem("INVALID_PROPERTY", "properties", "names must be 1 to 255 characters, without NUL")
+            names_seen.add(name)
         value = fields[name]
-        # Text is stored as it is (property_value would return it unchanged): the common case, read directly.
+        # A text is stored as it is (property_value would return it unchanged): the common case, read first. An
+        # empty text reads as every other kind does, so those are told apart by their kind.
+        text = value.string_value
+        if text:
+            if "\x00" in text:
+                return EventProblem("INVALID_PROPERTY", f"properties.{name}", "must not contain NUL characters")
+            result[name] = text
+            continue
+        kind = value.WhichOneof("kind")
+        if kind == "string_value":
+            result[name] = text
+            continue
         parsed = (
-            value.string_value if value.WhichOneof("kind") == "string_value" else property_value(_plain(value), name)
+            number_property(value.number_value, name)
+            if kind == "number_value"
+            else property_value(_plain(value, kind), name)
         )
         if isinstance(parsed, EventProblem):
             return parsed
-        if isinstance(parsed, str) and "\x00" in parsed:
-            return EventProblem("INVALID_PROPERTY", f"properties.{name}", "must not contain NUL characters")
         result[name] = parsed
     return result
 
@@ -85,23 +102,23 @@ def _incoming(
     """The events of a batch that pass the checks of their own fields; each of the others is rejected into outcome
     (indexes count from offset). Fields are read once each: a batch holds up to a thousand events."""
     batch: list[IncomingEvent] = []
+    names_seen: set[str] = set()
     for index, message in enumerate(events, start=offset):
         occurred = None
         if message.HasField("timestamp"):
-            stamp = message.timestamp
-            if not conv.is_valid_timestamp(stamp):
+            occurred = conv.datetime_from(message.timestamp)
+            if occurred is None:
                 outcome.reject(index, EventProblem("INVALID_TIMESTAMP", "timestamp", conv.TIMESTAMP_RANGE))
                 continue
-            occurred = conv.datetime_from(stamp)
         key, name = message.idempotency_key, message.event_name
         customer_id, external_id = message.customer_id, message.external_customer_id
         problem = check_event(key, name, occurred, now)
-        if problem is None and bool(customer_id) == bool(external_id):
+        if problem is None and (bool(customer_id) == bool(external_id) or "\x00" in customer_id + external_id):
             problem = EventProblem(
-                "INVALID_CUSTOMER", "customer_id", "set exactly one of customer_id and external_customer_id"
+                "INVALID_CUSTOMER", "customer_id", "set exactly one of customer_id and external_customer_id, no NUL"
             )
         if problem is None:
-            properties = _properties(message.properties.fields)
+            properties = _properties(message.properties.fields, names_seen)
             if isinstance(properties, EventProblem):
                 problem = properties
         if problem is not None:

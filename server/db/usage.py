@@ -34,7 +34,9 @@ def _stored_form(value: object) -> str:
 
 
 # One encoder for every batch (json.dumps with options builds a new one per call).
-_PROPERTIES_JSON = json.JSONEncoder(default=_stored_form)
+_JSON = json.JSONEncoder(ensure_ascii=False, default=_stored_form)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _add_rollups_of(events: str, count_property: str, number_pattern: str) -> str:
@@ -53,7 +55,9 @@ def _add_rollups_of(events: str, count_property: str, number_pattern: str) -> st
     CROSS JOIN LATERAL (
         SELECT {count_property}::text AS property, 1::numeric AS value
         UNION ALL
-        SELECT p.key, p.value::numeric FROM jsonb_each_text(e.properties) p
+        -- Keys, then a lookup each: jsonb_each_text builds a row of both per key, which costs PostgreSQL more.
+        SELECT p.key, p.value::numeric
+        FROM jsonb_object_keys(e.properties) k, LATERAL (SELECT k AS key, e.properties ->> k AS value) p
         WHERE p.value ~ {number_pattern} AND length(p.value) <= 40
     ) v
     GROUP BY e.customer_id, e.event_name, v.property, date_bin('15 minutes', e.occurred_at, 'epoch')
@@ -65,33 +69,44 @@ def _add_rollups_of(events: str, count_property: str, number_pattern: str) -> st
     """
 
 
+# The batch's columns arrive as JSON arrays (one text each): asyncpg spends more on a thousand-element text[] or
+# timestamptz[] parameter than on the rest of the batch's statement. Instants are microseconds since the epoch,
+# made a timestamptz as whole seconds plus the microseconds, each exact in float8 over Timestamp's whole range.
 _INSERT_EVENTS = """
     INSERT INTO usage_events (account_id, idempotency_key, customer_id, event_name, occurred_at, properties,
         backfill_id, billable)
-    SELECT $1, u.key, u.customer_id, u.event_name, u.occurred_at, u.properties, NULLIF($7, ''), $7 = ''
-    FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::timestamptz[]),
-        jsonb_array_elements($6::text::jsonb)) AS u(key, customer_id, event_name, occurred_at, properties)
+    SELECT $1, u.key, u.customer_id, u.event_name,
+        to_timestamp(u.micros::bigint / 1000000) + (u.micros::bigint % 1000000) * interval '1 microsecond',
+        u.properties, NULLIF($7, ''), $7 = ''
+    FROM ROWS FROM (json_array_elements_text($2::text::json), json_array_elements_text($3::text::json),
+        json_array_elements_text($4::text::json), json_array_elements_text($5::text::json),
+        jsonb_array_elements($6::text::jsonb)) AS u(key, customer_id, event_name, micros, properties)
 """
 
 
-def _store_events(insert: str) -> str:
+def _store_events(insert: str, result: str) -> str:
     """The statement that runs `insert` and adds the billable rows it inserted to the rollups; its one row holds
-    the keys inserted. The rollups are computed from the rows the insert returns, so they count exactly the
-    events stored now."""
+    `result`, an aggregate of the rows inserted. The rollups are computed from the rows the insert returns, so
+    they count exactly the events stored now."""
     return f"""
     WITH inserted AS (
         {insert}
         RETURNING idempotency_key, customer_id, event_name, occurred_at, properties, billable
     ), rolled_up AS ({_add_rollups_of("SELECT * FROM inserted WHERE billable", "$8", "$9")})
-    SELECT coalesce(array_agg(idempotency_key), '{{}}') FROM inserted
+    SELECT {result} FROM inserted
     """
 
 
 # Every key new (the common case): a plain insert, which costs PostgreSQL less than ON CONFLICT's speculative
-# insertion; a key stored already fails it with a unique violation on the primary key.
-_STORE_NEW_EVENTS = _store_events(_INSERT_EVENTS)
-# Some keys stored already (a resent batch, or a concurrent one with the same keys): those are skipped.
-_STORE_EVENTS = _store_events(_INSERT_EVENTS + "ON CONFLICT (account_id, idempotency_key) DO NOTHING")
+# insertion; a key stored already fails it with a unique violation on the primary key. So when it succeeds,
+# every key was inserted: it returns their count, not the keys.
+_STORE_NEW_EVENTS = _store_events(_INSERT_EVENTS, "count(*)")
+# Some keys stored already (a resent batch, or a concurrent one with the same keys): those are skipped, and the
+# keys inserted are returned.
+_STORE_EVENTS = _store_events(
+    _INSERT_EVENTS + "ON CONFLICT (account_id, idempotency_key) DO NOTHING",
+    "coalesce(array_agg(idempotency_key), '{}')",
+)
 
 
 # The account's usage lock, a transaction-scoped advisory lock ($1: the account id). Ingestion holds it shared
@@ -128,16 +143,16 @@ async def store_events(
     """
     if not events:
         return set()
-    # The events' columns, in key order (a transpose of the typed tuples, in C).
+    # The events' columns, in key order (a transpose of the typed tuples, in C), each one JSON array.
     ordered = sorted(events, key=attrgetter("idempotency_key"))
     keys, customers, event_names, occurred, properties = zip(*ordered, strict=True)
     arguments = (
         account_id,
-        keys,
-        customers,
-        event_names,
-        occurred,
-        _PROPERTIES_JSON.encode(properties),  # one JSON array: one encoding for the batch
+        _JSON.encode(keys),
+        _JSON.encode(customers),
+        _JSON.encode(event_names),
+        _JSON.encode([(moment - _EPOCH) // _MICROSECOND for moment in occurred]),
+        _JSON.encode(properties),
         backfill_id,
         COUNT_PROPERTY,
         NUMBER_PATTERN,
@@ -146,10 +161,13 @@ async def store_events(
     # batch is stored again skipping the stored keys (a resend costs two attempts; a fresh batch, the cheaper one).
     try:
         async with savepoint(conn):
-            inserted: list[str] = await conn.fetchval(_STORE_NEW_EVENTS, *arguments)
+            count = await conn.fetchval(_STORE_NEW_EVENTS, *arguments)
     except asyncpg.UniqueViolationError:  # the statement's one unique index: the events' key (or a partition's)
-        inserted = await conn.fetchval(_STORE_EVENTS, *arguments)
-    return set(inserted)
+        inserted: list[str] = await conn.fetchval(_STORE_EVENTS, *arguments)
+        return set(inserted)
+    if count != len(keys):  # a batch's keys are distinct (the use case drops repeats): each is one row
+        raise RuntimeError(f"{count} events stored of a batch of {len(keys)} new keys")
+    return set(keys)
 
 
 async def stored_keys(conn: asyncpg.Connection, account_id: str, keys: Sequence[str]) -> set[str]:

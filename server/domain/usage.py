@@ -56,23 +56,29 @@ def property_value(raw: Any, name: str) -> PropertyValue | EventProblem:
     if isinstance(raw, bool | str):
         return raw
     if isinstance(raw, float | int):
-        if isinstance(raw, float) and not math.isfinite(raw):
-            return EventProblem("INVALID_PROPERTY", f"properties.{name}", "numbers must be finite")
-        return number_text(raw)
+        return number_property(raw, name)
     kind = "null" if raw is None else type(raw).__name__
     return EventProblem(
         "INVALID_PROPERTY_TYPE", f"properties.{name}", f"must be a number, a string or a boolean, not {kind}"
     )
 
 
+def number_property(number: float | int, name: str) -> str | EventProblem:
+    """A number property as stored (`number_text`), or why it is refused (a double that is not finite)."""
+    if isinstance(number, float) and not math.isfinite(number):
+        return EventProblem("INVALID_PROPERTY", f"properties.{name}", "numbers must be finite")
+    return number_text(number)
+
+
 def check_event(key: str, event_name: str, occurred_at: dt.datetime | None, now: dt.datetime) -> EventProblem | None:
     """The checks that need no database: key, name and a plausible timestamp."""
-    if not key or len(key) > MAX_KEY_LENGTH:
+    # NUL is refused here, per event, rather than by the database, which would refuse the whole batch for it.
+    if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
         return EventProblem(
-            "INVALID_IDEMPOTENCY_KEY", "idempotency_key", f"is required, at most {MAX_KEY_LENGTH} characters"
+            "INVALID_IDEMPOTENCY_KEY", "idempotency_key", f"is required, at most {MAX_KEY_LENGTH} characters, no NUL"
         )
-    if not event_name or len(event_name) > 255:
-        return EventProblem("INVALID_EVENT_NAME", "event_name", "is required, at most 255 characters")
+    if not event_name or len(event_name) > 255 or "\x00" in event_name:
+        return EventProblem("INVALID_EVENT_NAME", "event_name", "is required, at most 255 characters, no NUL")
     if occurred_at is None:
         return EventProblem("INVALID_TIMESTAMP", "timestamp", "is required")
     if occurred_at > now + MAX_FUTURE:
@@ -111,6 +117,18 @@ def negative_numbers(properties: Mapping[str, PropertyValue]) -> list[str]:
         and (number := numeric(value)) is not None
         and number < 0
     ]
+
+
+def any_negative_number(events: Iterable[Event]) -> bool:
+    """Whether any event holds a number below zero. A batch is looked at whole, so each value gets the cheap test
+    first: only a text starting with "-", or a Decimal, can be one."""
+    for event in events:
+        for value in event.properties.values():
+            if (isinstance(value, str) and value[:1] == "-") or isinstance(value, Decimal):
+                if negative_numbers(event.properties):
+                    return True
+                break  # this event's other values were just looked at by negative_numbers
+    return False
 
 
 def negative_quantity(event: Event, metered: Collection[tuple[str, str]]) -> EventProblem | None:

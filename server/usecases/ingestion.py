@@ -23,7 +23,7 @@ from server.domain.usage import (
     EventProblem,
     IncomingEvent,
     IngestOutcome,
-    negative_numbers,
+    any_negative_number,
     negative_quantity,
 )
 from server.usecases.invoices import Invoices
@@ -69,8 +69,9 @@ class Usage:
         known, by_external = await repo.customer_ids(
             tx.conn,
             tx.account_id,
-            [e.customer_id for e in incoming if e.customer_id],
-            [e.external_customer_id for e in incoming if e.external_customer_id],
+            # Each id once: a batch names its few customers hundreds of times.
+            list({e.customer_id for e in incoming if e.customer_id}),
+            list({e.external_customer_id for e in incoming if e.external_customer_id}),
         )
         valid: list[Event] = []
         positions: list[int] = []
@@ -153,7 +154,7 @@ async def _quantities(
     tx: Tx, events: list[Event], positions: list[int], outcome: IngestOutcome
 ) -> tuple[list[Event], list[int]]:
     """Refuse events with a negative number where a `sum` or `max` price reads a quantity; keep the others."""
-    if not any(negative_numbers(e.properties) for e in events):
+    if not any_negative_number(events):
         return events, positions
     names = sorted({e.event_name for e in events})
     metered = await plans_repo.metered_properties(tx.conn, tx.account_id, names)
