@@ -226,7 +226,7 @@ async def test_instants_and_texts_are_stored_exactly_as_sent(api: Api, account: 
     ]
     async with connection(migrated_dsn) as conn, conn.transaction():
         await usage_repo.customer_ids(conn, account.id, [customer.id], [])
-        stored = await usage_repo.store_events(conn, account.id, events, "bf_any")  # a backfill's: no rollups
+        stored = await usage_repo.store_events(conn, account.id, events)
         assert stored == {e.idempotency_key for e in events}
         rows = await conn.fetch(
             "SELECT idempotency_key, event_name, occurred_at FROM usage_events WHERE account_id = $1", account.id
