@@ -201,6 +201,10 @@ class Run:
             self.rows += growth.rows(by_size)
 
 
+# The settings the bench gives every server itself (harness.server_env): not overridable per run.
+_RUN_SETTINGS = frozenset({"INVOICING_LISTEN", "INVOICING_DATA_DIR", "INVOICING_LOG_LEVEL"})
+
+
 def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -212,7 +216,20 @@ def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser.add_argument("--runs", type=int, help="runs per figure (the median is kept)")
     parser.add_argument("--database-url", help="use a fresh database on this PostgreSQL (default: an embedded one)")
     parser.add_argument("--json", type=Path, help="where to write the results (default bench/results/latest.json)")
+    parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="INVOICING_NAME=VALUE",
+        help="a setting for every server the run starts, such as INVOICING_MAX_RUNNING_CALLS_PER_ACCOUNT=1"
+        " (repeatable; recorded with the results)",
+    )
     args = parser.parse_args(argv)
+    for setting in args.server_setting:
+        name, equals, value = setting.partition("=")
+        if not equals or not name.startswith("INVOICING_") or name in _RUN_SETTINGS:
+            parser.error(f"--server-setting wants INVOICING_NAME=VALUE, not one the bench sets itself: {setting!r}")
+        harness.SERVER_SETTINGS[name] = value
     plan = QUICK if args.quick else DRY_RUN if args.dry_run else FULL
     if args.only:
         wanted = tuple(g.strip() for g in args.only.split(","))
@@ -239,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     plan, args = _arguments(argv)
     h2load = harness.ensure_tool("h2load", "nghttp2-client")
     started, load_before = time.time(), load_average()
-    _log(f"{plan.name} run: sizes {', '.join(growth.size_label(s) for s in plan.sizes)}; load average {load_before}")
+    settings = "".join(f"; {name}={value}" for name, value in harness.SERVER_SETTINGS.items())
+    _log(f"{plan.name} run: sizes {', '.join(growth.size_label(s) for s in plan.sizes)}; load average {load_before}"
+         f"{settings}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, harness.database(args.database_url, Path(tmp)) as dsn:
         run = Run(plan, dsn, Path(tmp), h2load)
         run.execute()
@@ -249,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(run.rows))
     print(
         f"\n{plan.name} run, {duration / 60:.1f} min; medians of {plan.effort.runs} run(s); load average"
-        f" {load_before} at the start, {load_after} at the end ({os.cpu_count()} cores)."
+        f" {load_before} at the start, {load_after} at the end ({os.cpu_count()} cores){settings}."
     )
     for step in run.seeding:
         print(
@@ -267,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": list(plan.sizes),
         "main_size": plan.main_size,
         "seeding": run.seeding,
+        "server_settings": dict(harness.SERVER_SETTINGS),
     }
     path = args.json or RESULTS / "latest.json"
     write_json(path, run.rows, meta)

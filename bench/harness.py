@@ -106,6 +106,12 @@ def supports_workers() -> bool:
     return "--workers" in server_commands()
 
 
+# Server settings of a run (`python -m bench --server-setting INVOICING_NAME=VALUE`), given to every server it
+# starts: the bench's own environment never reaches them (its INVOICING_* variables are left out), so a setting
+# under test is named on the command line and recorded with the results.
+SERVER_SETTINGS: dict[str, str] = {}
+
+
 def server_env(dsn: str, workdir: Path, listen: str) -> dict[str, str]:
     """The environment of a bench server process."""
     return {
@@ -116,6 +122,7 @@ def server_env(dsn: str, workdir: Path, listen: str) -> dict[str, str]:
         "INVOICING_LOG_LEVEL": "WARNING",
         "INVOICING_API_KEY_CACHE_SECONDS": "60",
         "PYTHONUNBUFFERED": "1",
+        **SERVER_SETTINGS,
     }
 
 

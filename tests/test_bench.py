@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
+from bench import __main__ as bench_main
+from bench import harness
 from bench.load import count_field
 
 ROWS = {
@@ -65,3 +67,19 @@ def test_dry_run_produces_every_row(database_dsn: str, project_root: Path, tmp_p
     for key in MUST_BE_CLEAN:
         assert rows[key]["note"] == "", rows[key]
     assert [step["invoices_in_database"] for step in document["seeding"]] == [130, 330]
+
+
+def test_a_server_setting_named_on_the_command_line_reaches_every_server_and_no_other_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The bench's own INVOICING_* environment never reaches its servers; --server-setting does, and is kept."""
+    monkeypatch.setattr(harness, "SERVER_SETTINGS", {})
+    monkeypatch.setenv("INVOICING_MAX_CONCURRENT_CALLS", "3")
+    bench_main._arguments(["--only", "fairness", "--server-setting", "INVOICING_MAX_RUNNING_CALLS_PER_ACCOUNT=1"])
+    env = harness.server_env("postgresql://db", tmp_path, "127.0.0.1:1")
+    assert env["INVOICING_MAX_RUNNING_CALLS_PER_ACCOUNT"] == "1"
+    assert "INVOICING_MAX_CONCURRENT_CALLS" not in env
+    assert env["INVOICING_LISTEN"] == "127.0.0.1:1"
+    for bad in ("MAX_RUNNING_CALLS_PER_ACCOUNT=1", "INVOICING_MAX_RUNNING_CALLS_PER_ACCOUNT", "INVOICING_LISTEN=:1"):
+        with pytest.raises(SystemExit):
+            bench_main._arguments(["--server-setting", bad])
