@@ -201,10 +201,6 @@ class Run:
             self.rows += growth.rows(by_size)
 
 
-# The settings the bench gives every server itself (harness.server_env): not overridable per run.
-_RUN_SETTINGS = frozenset({"INVOICING_LISTEN", "INVOICING_DATA_DIR", "INVOICING_LOG_LEVEL"})
-
-
 def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -227,7 +223,7 @@ def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:
     args = parser.parse_args(argv)
     for setting in args.server_setting:
         name, equals, value = setting.partition("=")
-        if not equals or not name.startswith("INVOICING_") or name in _RUN_SETTINGS:
+        if not equals or not name.startswith("INVOICING_") or name in harness.FIXED_SETTINGS:
             parser.error(f"--server-setting wants INVOICING_NAME=VALUE, not one the bench sets itself: {setting!r}")
         harness.SERVER_SETTINGS[name] = value
     plan = QUICK if args.quick else DRY_RUN if args.dry_run else FULL

@@ -110,6 +110,8 @@ def supports_workers() -> bool:
 # starts: the bench's own environment never reaches them (its INVOICING_* variables are left out), so a setting
 # under test is named on the command line and recorded with the results.
 SERVER_SETTINGS: dict[str, str] = {}
+# What server_env sets for each server itself, which a run's settings may not change.
+FIXED_SETTINGS = frozenset({"INVOICING_LISTEN", "INVOICING_DATA_DIR", "INVOICING_LOG_LEVEL"})
 
 
 def server_env(dsn: str, workdir: Path, listen: str) -> dict[str, str]:

@@ -42,26 +42,13 @@ from server.domain.errors import InvalidArgument, Violations
 from server.domain.events import InvoiceEvent
 from server.domain.history import InvoiceVersion
 from server.domain.invoices import Discount, DiscountKind, Invoice, Line, LineAdjustment, Payment
+from server.domain.periods import EPOCH, micros
 from server.domain.plans import Plan, PlanRef
 from server.domain.tax_ids import TaxId
 from server.domain.validation import MetadataPatch
 from server.usecases.subscription_billing import UpcomingInvoice
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
-
-
 # --- scalars -----------------------------------------------------------------
-
-
-def micros(value: dt.datetime) -> int:
-    """Microseconds since the Unix epoch, exactly (no float)."""
-    return (value - _EPOCH) // _MICROSECOND
-
-
-def datetime_from_micros(value: int) -> dt.datetime:
-    """The UTC datetime a count of microseconds since the epoch names (the inverse of micros)."""
-    return _EPOCH + dt.timedelta(microseconds=value)
 
 
 def timestamp(value: dt.datetime | str | None) -> timestamp_pb2.Timestamp | None:
@@ -125,7 +112,7 @@ def datetime_from(value: timestamp_pb2.Timestamp) -> dt.datetime | None:
     Each field is read once: an ingestion batch converts a thousand."""
     seconds, nanos = value.seconds, value.nanos
     if _MIN_TIMESTAMP_SECONDS <= seconds <= _MAX_TIMESTAMP_SECONDS and 0 <= nanos <= 999_999_999:
-        return _EPOCH + dt.timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds)
+        return EPOCH + dt.timedelta(0, seconds, nanos // 1000)  # (days, seconds, microseconds)
     return None
 
 

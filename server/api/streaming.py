@@ -44,11 +44,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
 
 from server import context, metrics
-from server.api import converters as conv
 from server.domain.errors import InvalidArgument, StreamStalled
 from server.domain.history import InvoiceVersion
 from server.domain.invoices import StoredInvoice
 from server.domain.pages import Page
+from server.domain.periods import datetime_from_micros, micros
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +145,11 @@ class Keyset(Generic[Listed, Position]):
 
 
 def _created_parse(position: list[Any]) -> tuple[dt.datetime, str]:
-    return conv.datetime_from_micros(int(position[0])), str(position[1])
+    return datetime_from_micros(int(position[0])), str(position[1])
 
 
 def _created_position(record: Created) -> list[Any]:
-    return [conv.micros(record.created_at), record.id]
+    return [micros(record.created_at), record.id]
 
 
 # Lists ordered by (created_at, id), newest first.

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from server.db.pool import savepoint
+from server.domain.periods import micros
 from server.domain.usage import COUNT_PROPERTY, NUMBER_PATTERN, Event, bucket_of, number_text
 
 
@@ -35,8 +36,6 @@ def _stored_form(value: object) -> str:
 
 # One encoder for every batch (json.dumps with options builds a new one per call).
 _JSON = json.JSONEncoder(ensure_ascii=False, default=_stored_form)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _add_rollups_of(events: str, count_property: str, number_pattern: str) -> str:
@@ -151,7 +150,7 @@ async def store_events(
         _JSON.encode(keys),
         _JSON.encode(customers),
         _JSON.encode(event_names),
-        _JSON.encode([(moment - _EPOCH) // _MICROSECOND for moment in occurred]),
+        _JSON.encode([micros(moment) for moment in occurred]),
         _JSON.encode(properties),
         backfill_id,
         COUNT_PROPERTY,

@@ -22,6 +22,19 @@ from dataclasses import dataclass
 
 from server.domain.invoices import add_months
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # the Unix epoch, in UTC
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def micros(value: dt.datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (no float)."""
+    return (value - EPOCH) // _MICROSECOND
+
+
+def datetime_from_micros(value: int) -> dt.datetime:
+    """The UTC datetime a count of microseconds since the epoch names (the inverse of micros)."""
+    return EPOCH + dt.timedelta(microseconds=value)
+
 
 @dataclass(frozen=True)
 class Period:
