@@ -187,13 +187,18 @@ async def test_a_connection_lost_during_commit_is_commit_unknown_and_the_retry_i
 
 
 async def _backend_in_commit(dsn: str) -> int:
-    """The pid of the service's backend that is running COMMIT now (inside the deferred trigger's sleep)."""
+    """The pid of the service's backend that is running COMMIT now (inside the deferred trigger's sleep).
+
+    The sleep's wait event singles it out: the service's other work (a health probe, a background job) also
+    commits, and a backend caught in its own brief COMMIT is the wrong one to terminate.
+    """
     conn = await asyncpg.connect(dsn)
     try:
         for _ in range(400):
             pid: int | None = await conn.fetchval(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                 " AND application_name = 'invoice-service' AND state = 'active' AND query IN ('COMMIT', 'COMMIT;')"
+                " AND wait_event = 'PgSleep'"
                 " LIMIT 1"
             )
             if pid is not None:
