@@ -17,6 +17,15 @@ nobody is on the way. A lone caller (its calls are a round trip apart) pays noth
 64 in flight about 10 lookups per statement instead of 1.4 and GetInvoice throughput about +45%; at 8 about
 +15%; at 2 and 3 a few percent less (a batch waits for a partner that is already there or far away).
 
+A lookup that finds nothing pending, no statement running and a loader that is not busy runs its statement in
+its caller's task: starting the drain task and handing the answer back through a future would cost two more
+event-loop iterations, each made long by whatever else the loop is running (measured beside a hot account's
+writes: the GetInvoice handler's p50 went from about 200 to 140 µs; alone, about 10 µs less). Lookups that
+arrive while it runs wait for it and then share the next statement. It is the caller's own statement: a trace
+shows it in the call's span, and behind a transaction pooler it takes a connection within the caller's share
+and deadline; a caller that goes away mid-statement costs the lane that connection (closed, as after any
+failure).
+
 The drain runs in a context of its own: no caller's deadline or account share bounds the shared statement;
 each caller still stops waiting at its own deadline.
 """
@@ -70,6 +79,8 @@ class WireLoader:
         # The moving average of the time between two lookups, and when the last one came.
         self._gap_s = _GAP_CAP_S
         self._last_arrival = time.perf_counter()
+        # The lone lookup running in its caller's task, if any: done when its statement ends.
+        self._alone: asyncio.Future[None] | None = None
 
     async def load(self, account_id: str, invoice_id: str) -> repo.StoredWire | None:
         """The invoice's stored wire form and its freshness; None when there is no such invoice."""
@@ -77,11 +88,26 @@ class WireLoader:
         now = time.perf_counter()
         self._gap_s += (min(now - self._last_arrival, _GAP_CAP_S) - self._gap_s) * _GAP_WEIGHT
         self._last_arrival = now
+        key = (account_id, invoice_id)
+        if self._drain is None and self._alone is None and not self.busy:
+            return await self._load_alone(key)
         future: asyncio.Future[repo.StoredWire | None] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault((account_id, invoice_id), []).append(future)
+        self._pending.setdefault(key, []).append(future)
         if self._drain is None:
             self._drain = asyncio.create_task(self._run(), context=contextvars.Context())
         return await future
+
+    async def _load_alone(self, key: _Key) -> repo.StoredWire | None:
+        """A lookup with nothing else pending, its statement run in the caller's task (see the module docstring)."""
+        alone = self._alone = asyncio.get_running_loop().create_future()
+        self.statements += 1
+        try:
+            async with self._db.lookup() as conn:
+                found = await repo.stored_wires(conn, [key], self._schema)
+        finally:
+            self._alone = None
+            alone.set_result(None)
+        return found.get(key)
 
     @property
     def busy(self) -> bool:
@@ -109,6 +135,9 @@ class WireLoader:
         try:
             follows = False  # whether this batch follows another (its lookups overlapped a statement)
             while self._pending:
+                if self._alone is not None:  # a lone lookup's statement runs: these lookups overlapped it
+                    await self._alone
+                    follows = True
                 if follows or self.busy:
                     await self._gather()
                 follows = True
