@@ -100,14 +100,18 @@ class WireLoader:
     async def _load_alone(self, key: _Key) -> repo.StoredWire | None:
         """A lookup with nothing else pending, its statement run in the caller's task (see the module docstring)."""
         alone = self._alone = asyncio.get_running_loop().create_future()
-        self.statements += 1
         try:
-            async with self._db.lookup() as conn:
-                found = await repo.stored_wires(conn, [key], self._schema)
+            found = await self._read([key])
         finally:
             self._alone = None
             alone.set_result(None)
         return found.get(key)
+
+    async def _read(self, keys: list[_Key]) -> dict[_Key, repo.StoredWire]:
+        """One statement on the lookup lane for these lookups (counted)."""
+        self.statements += 1
+        async with self._db.lookup() as conn:
+            return await repo.stored_wires(conn, keys, self._schema)
 
     @property
     def busy(self) -> bool:
@@ -143,10 +147,8 @@ class WireLoader:
                 follows = True
                 keys = list(self._pending)[: self._max_batch]
                 waiting = {key: self._pending.pop(key) for key in keys}
-                self.statements += 1
                 try:
-                    async with self._db.lookup() as conn:
-                        found = await repo.stored_wires(conn, keys, self._schema)
+                    found = await self._read(keys)
                 except Exception as exc:  # every caller of the batch gets the failure, mapped in its own call
                     for futures in waiting.values():
                         for future in futures:
