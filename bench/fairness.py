@@ -6,7 +6,10 @@ issuing invoices of ONE customer (every call takes that customer's row lock:
 the hot-customer shape); refused
 calls are retried after the server's RetryInfo delay (with jitter), as a
 well-behaved client does. The quiet account meanwhile reads an invoice at 1 in
-flight; its p99 is compared with its p99 alone, measured in the same run.
+flight; its p99 is compared with its p99 alone. The two alternate within each
+phase: the hot process is paused (SIGSTOP) while the p99 alone is taken and
+resumed for the next loaded run, so each loaded figure has an anchor measured
+seconds before it, not minutes (the machine's own latency drifts that much).
 
 `python -m bench.fairness hot TARGET KEY CALLERS SECONDS` is the hot account's process.
 """
@@ -61,29 +64,29 @@ def p99_latency_ms(target: str, key: str, invoice_id: str, count: int) -> float:
 
 def measure(
     target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, count: int, settle_s: float = 2.0
-) -> tuple[float, dict[int, float]]:
-    """The quiet account's p99 alone, and with the hot account's callers (below, at, then past its limit)."""
-    alone = statistics.median(p99_latency_ms(target, quiet_key, invoice_id, count) for _ in range(runs))
-    loaded = {
-        callers: _p99_beside_hot(target, quiet_key, hot_key, invoice_id, runs, count, callers, settle_s)
+) -> dict[int, tuple[float, float]]:
+    """For the hot account's callers below, at, then past its limit: the quiet account's p99 alone and beside
+    them (medians of `runs` alternating runs of each)."""
+    return {
+        callers: _phase(target, quiet_key, hot_key, invoice_id, runs, count, callers, settle_s)
         for callers in (BELOW_LIMIT, AT_LIMIT, PAST_LIMIT)
     }
-    return alone, loaded
 
 
 def rows(
     target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, count: int, settle_s: float = 2.0
 ) -> list[Row]:
     """The quiet account's GetInvoice p99 beside the hot account, below, at and past its limit, against alone."""
-    alone, loaded = measure(target, quiet_key, hot_key, invoice_id, runs, count, settle_s)
+    phases = measure(target, quiet_key, hot_key, invoice_id, runs, count, settle_s)
     return [
-        Row(f"fairness_{callers}", f"GetInvoice p99, other account, {callers} hot callers", loaded[callers], "ms",
-            "same p99, alone", alone, bound, "Python clients (hot: 1 process; quiet: 1 in flight)")
+        Row(f"fairness_{callers}", f"GetInvoice p99, other account, {callers} hot callers", phases[callers][1], "ms",
+            "same p99, alone (hot client paused, runs alternating)", phases[callers][0], bound,
+            "Python clients (hot: 1 process; quiet: 1 in flight)")
         for callers, bound in ((BELOW_LIMIT, REPORT), (AT_LIMIT, ratio_at_most(2)), (PAST_LIMIT, REPORT))
     ]  # fmt: skip
 
 
-def _p99_beside_hot(
+def _phase(
     target: str,
     quiet_key: str,
     hot_key: str,
@@ -92,23 +95,32 @@ def _p99_beside_hot(
     count: int,
     callers: int,
     settle_s: float,
-) -> float:
+) -> tuple[float, float]:
+    """The quiet account's p99 alone and beside `callers` hot callers, in alternating runs."""
     hot = subprocess.Popen(
         [sys.executable, "-m", "bench.fairness", "hot", target, hot_key, str(callers), "600"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
+    alone, loaded = [], []
     try:
         assert hot.stdout is not None
         hot.stdout.readline()  # "hot": its callers are running
-        time.sleep(settle_s)  # let them reach the limit
-        loaded = statistics.median(p99_latency_ms(target, quiet_key, invoice_id, count) for _ in range(runs))
+        for _ in range(runs):
+            # Paused, the hot client sends nothing; its calls in flight finish within the settling time.
+            hot.send_signal(signal.SIGSTOP)
+            time.sleep(settle_s)
+            alone.append(p99_latency_ms(target, quiet_key, invoice_id, count))
+            hot.send_signal(signal.SIGCONT)
+            time.sleep(settle_s)  # let its callers reach the limit again
+            loaded.append(p99_latency_ms(target, quiet_key, invoice_id, count))
     finally:
+        hot.send_signal(signal.SIGCONT)
         hot.send_signal(signal.SIGTERM)
         out, _ = hot.communicate(timeout=60)
     print(f"hot account, {callers} callers: {out.strip()}", flush=True)
-    return loaded
+    return statistics.median(alone), statistics.median(loaded)
 
 
 async def _hot(target: str, key: str, callers: int, seconds: float) -> None:
