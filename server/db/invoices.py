@@ -716,10 +716,26 @@ async def store_wire(
 async def store_wires(
     conn: asyncpg.Connection, account_id: str, forms: Sequence[tuple[str, int, bytes]], schema: str
 ) -> None:
-    """`store_wire` for many invoices of an account at once: (invoice id, version, wire form) each, pipelined."""
-    await conn.executemany(
-        STORE_WIRE,
-        [(account_id, invoice_id, version, wire, schema) for invoice_id, version, wire in forms],
+    """`store_wire` for many invoices of an account at once: (invoice id, version, wire form) each.
+
+    One statement over arrays, not `executemany`: a pipelined `executemany` cancelled part-way (a server
+    stopping while it refreshes forms) leaves PostgreSQL waiting for the rest of the pipeline and asyncpg
+    waiting for its answer, and the connection hangs until its command timeout. A single statement is
+    cancelled as any other.
+    """
+    if not forms:
+        return
+    await conn.execute(
+        """
+        UPDATE invoices i SET wire = f.wire, wire_version = f.version, wire_schema = $5
+        FROM unnest($2::text[], $3::bigint[], $4::bytea[]) AS f(id, version, wire)
+        WHERE i.account_id = $1 AND i.id = f.id AND i.version = f.version
+        """,
+        account_id,
+        [invoice_id for invoice_id, _, _ in forms],
+        [version for _, version, _ in forms],
+        [wire for _, _, wire in forms],
+        schema,
     )
 
 
