@@ -3,7 +3,7 @@
 `python -m server render-invoices` renders one invoice per transaction (about 600 a second on the 2-core
 development machine: an hour for 2M invoices). The bench knows which invoices it inserted, so it reads them a
 thousand at a time (`invoices.get_many`), renders each with the service's renderer (`InvoiceWire`) and stores
-the forms with `invoices.store_wires` (one statement a thousand forms), in one process per core.
+the forms with `invoices.store_wires` (one statement per thousand forms), in one process per core.
 The bytes are the ones the service itself would store.
 """
 
