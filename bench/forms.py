@@ -5,6 +5,12 @@ development machine: an hour for 2M invoices). The bench knows which invoices it
 thousand at a time (`invoices.get_many`), renders each with the service's renderer (`InvoiceWire`) and stores
 the forms with `invoices.store_wires` (one statement per thousand forms), in one process per core.
 The bytes are the ones the service itself would store.
+
+Storing a form writes a new version of the invoice's row at the end of the table, so the order of rendering
+is the order of the table. It goes oldest invoice first: an account's invoices lie in the order they were
+dated, as an account written day by day would hold them, and a list of its newest invoices reads a run of
+pages. (The seed dates its invoices at random: rendered in the order of their numbers, the newest 5,000 of
+2M lay one to a page, and a list's cost per record at 2M measured 1.4-1.5 times the cost at 10k.)
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from server.db.pool import init_connection
 
 CHUNK = 1000
 
-Chunk = tuple[SeedAccount, int, int]
+Range = tuple[SeedAccount, int, int]
+Chunk = tuple[SeedAccount, list[str]]
 
 
 async def _render(dsn: str, chunks: Sequence[Chunk]) -> int:
@@ -33,9 +40,8 @@ async def _render(dsn: str, chunks: Sequence[Chunk]) -> int:
     try:
         await init_connection(conn)
         done = 0
-        for account, first, last in chunks:
+        for account, ids in chunks:
             account_id = await conn.fetchval("SELECT id FROM accounts WHERE name = $1", account.name)
-            ids = await invoice_ids(dsn, account, first, last)
             invoices = await repo.get_many(conn, account_id, ids)
             forms = [(invoice.header.id, invoice.header.version, render(invoice)) for invoice in invoices]
             async with conn.transaction():
@@ -50,13 +56,13 @@ def _render_in_process(dsn: str, chunks: Sequence[Chunk]) -> int:
     return asyncio.run(_render(dsn, chunks))
 
 
-def render(dsn: str, ranges: Sequence[Chunk], processes: int | None = None) -> int:
-    """Store the wire forms of the accounts' invoices g = first..last (each range); how many were stored."""
-    chunks = [
-        (account, start, min(last, start + CHUNK - 1))
-        for account, first, last in ranges
-        for start in range(first, last + 1, CHUNK)
-    ]
+def render(dsn: str, ranges: Sequence[Range], processes: int | None = None) -> int:
+    """Store the wire forms of the accounts' invoices g = first..last (each range), oldest first; how many
+    were stored."""
+    chunks: list[Chunk] = []
+    for account, first, last in ranges:
+        ids = asyncio.run(invoice_ids(dsn, account, first, last, by_date=True))
+        chunks.extend((account, ids[start : start + CHUNK]) for start in range(0, len(ids), CHUNK))
     if not chunks:
         return 0
     workers = max(1, min(processes or os.cpu_count() or 1, len(chunks)))

@@ -185,13 +185,15 @@ async def vacuum(dsn: str) -> None:
         await conn.close()
 
 
-async def invoice_ids(dsn: str, account: SeedAccount, first: int, last: int) -> list[str]:
-    """The ids of the account's invoices g = first..last, in order of g."""
+async def invoice_ids(dsn: str, account: SeedAccount, first: int, last: int, *, by_date: bool = False) -> list[str]:
+    """The ids of the account's invoices g = first..last, in order of g, or oldest first with `by_date`
+    (by invoice date, then id: the reverse of a list's order)."""
+    order = "invoice_date, invoice_id" if by_date else "g"
     conn = await asyncpg.connect(dsn)
     try:
         account_id = await _account_id(conn, account.name)
         rows = await conn.fetch(
-            f"SELECT invoice_id FROM ({_PLAN}) p ORDER BY g",
+            f"SELECT invoice_id FROM ({_PLAN}) p ORDER BY {order}",
             account_id, account.tag, first, last, account.customers, account.mix, account.prefix,
         )  # fmt: skip
         return [row["invoice_id"] for row in rows]
