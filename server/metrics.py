@@ -41,6 +41,11 @@ ACQUIRE_WAIT = Histogram(
 FROZEN_OBJECTS = Gauge(
     "invoicing_gc_frozen_objects", "Objects start-up left out of the garbage collector's scans (gc.freeze)."
 )
+BUSY_WAITS = Counter(
+    "invoicing_busy_waits_total",
+    "Busy waits of the event loop for a lone lookup's answer, by what ended them: an I/O event, or the budget.",
+    ["ended_by"],
+)
 DATABASE_UP = Gauge("invoicing_database_up", "1 while the health probe's own connection gets answers, else 0.")
 PROBE_FAILURES = Counter("invoicing_database_probe_failures_total", "Health probes of the database that failed.")
 STREAMS_STALLED = Counter(

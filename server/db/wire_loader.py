@@ -26,6 +26,9 @@ shows it in the call's span, and behind a transaction pooler it takes a connecti
 and deadline; a caller that goes away mid-statement costs the lane that connection (closed, as after any
 failure).
 
+While a lone lookup's statement runs, the event loop busy-waits for its answer (`server.db.busy_wait`): at one
+call in flight the wake-ups around the round trip cost more than the statement.
+
 The drain runs in a context of its own: no caller's deadline or account share bounds the shared statement;
 each caller still stops waiting at its own deadline.
 """
@@ -37,6 +40,7 @@ import contextvars
 import time
 
 from server.db import invoices as repo
+from server.db.busy_wait import busy_wait_soon
 from server.db.pool import Database
 
 _Key = tuple[str, str]
@@ -100,6 +104,7 @@ class WireLoader:
     async def _load_alone(self, key: _Key) -> repo.StoredWire | None:
         """A lookup with nothing else pending, its statement run in the caller's task (see the module docstring)."""
         alone = self._alone = asyncio.get_running_loop().create_future()
+        busy_wait_soon()  # nothing else is going on: poll for the answer rather than sleep until it comes
         try:
             found = await self._read([key])
         finally:
