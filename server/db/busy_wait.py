@@ -5,8 +5,8 @@ thread sends the lookup, sleeps in epoll while PostgreSQL answers (60-100 us), a
 other core, its caches cold. Asked for by such a call (`busy_wait_soon`, right before it awaits the answer),
 the loop instead polls, without sleeping, for any I/O event of its own (the answer, a new call handed over by
 gRPC's threads, any other socket), at most `BUDGET_S`, then carries on as usual: the answer is read at once.
-Measured on the 2-core development machine, 12 alternating rounds of 1,000 calls each at one in flight: the
-`GetInvoice` p50 went from 920 to 795 us and its ratio to a health check's p50 from 1.78 to 1.55 (medians).
+Measured on the 2-core development machine, 12 alternating rounds of 1,000 calls each at one in flight (h2load):
+the `GetInvoice` p50 went from 1,003 to 804 us and its ratio to a health check's p50 from 1.92 to 1.68 (medians).
 
 The wait ends at the first I/O event of any kind, so it only ever takes time the loop would have slept through,
 except from a callback that became ready behind it (a timer due, a task woken by another callback), which it
