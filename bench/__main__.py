@@ -14,7 +14,7 @@ the growth figures are taken; at the main step (200k) every other scenario runs:
 | mutations, 32 in flight          | 2 Python client processes               | GetInvoice, 32 in flight           |
 | IngestEvents, batches of 1000    | 2 Python client processes               | asyncpg binary COPY, same batches  |
 | GetUpcomingInvoice, 1M events    | Python client, 1 in flight              | plain SQL over the raw events      |
-| growth (per size)                | Python client, 1 in flight              | the figure at the first size       |
+| growth (per size)                | Python client, 1 in flight              | first size, its copy, just before and after |
 | serve --workers 2                | h2load                                  | --workers 1                        |
 | fairness, documents              | Python clients                          | alone; GetInvoice                  |
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -181,24 +182,47 @@ class Run:
 
     def execute(self) -> None:
         """Grow through the sizes, measuring at each."""
-        by_size: dict[int, list[growth.Figure]] = {}
+        by_size: dict[int, growth.Step] = {}
         customer = ""
         # One stream length at every size (what the smallest size's default view holds), so that the cost per
         # record compares like with like.
         list_records = min(self.plan.list_records, self.plan.sizes[0] // 2)
-        for size in self.plan.sizes:
-            self.grow(size)
-            customer = customer or accounts.first_customer(self.dsn)
-            with harness.serving(self.dsn, self.workdir) as server:
-                if self.wants("growth"):
-                    _log(f"growth figures at {growth.size_label(size)}...")
-                    by_size[size] = growth.measure(
-                        server, self.dsn, self.keys.main, MAIN.name, customer, self.plan.effort, list_records
-                    )
-                if size == self.plan.main_size:
-                    self.main_rows(server)
+        with contextlib.ExitStack() as stack:
+            first_size: str | None = None  # a copy of the database at the first size (see bench.growth)
+            for size in self.plan.sizes:
+                self.grow(size)
+                customer = customer or accounts.first_customer(self.dsn)
+                if self.wants("growth") and first_size is None and len(self.plan.sizes) > 1:
+                    first_size = stack.enter_context(harness.database_copy(self.dsn))
+                with harness.serving(self.dsn, self.workdir) as server:
+                    if self.wants("growth"):
+                        by_size[size] = self.growth_step(size, server, first_size, customer, list_records)
+                    if size == self.plan.main_size:
+                        self.main_rows(server)
         if len(by_size) > 1:
             self.rows += growth.rows(by_size)
+
+    def growth_step(
+        self, size: int, server: harness.Server, first_size: str | None, customer: str, list_records: int
+    ) -> growth.Step:
+        """The growth figures at this size; after the first size, bracketed by the first size's (its copy)."""
+
+        def figures(on: harness.Server, dsn: str) -> list[growth.Figure]:
+            return growth.measure(on, dsn, self.keys.main, MAIN.name, customer, self.plan.effort, list_records)
+
+        label = growth.size_label(size)
+        if size == self.plan.sizes[0] or first_size is None:
+            _log(f"growth figures at {label}...")
+            return growth.Step(figures(server, self.dsn))
+        first = growth.size_label(self.plan.sizes[0])
+        with harness.serving(first_size, self.workdir) as anchor_server:
+            _log(f"growth figures at {first} (its copy), before those at {label}...")
+            before = figures(anchor_server, first_size)
+            _log(f"growth figures at {label}...")
+            own = figures(server, self.dsn)
+            _log(f"growth figures at {first} (its copy), after those at {label}...")
+            after = figures(anchor_server, first_size)
+        return growth.Step(own, growth.bracketed(before, after))
 
 
 def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:

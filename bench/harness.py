@@ -72,6 +72,30 @@ def database(url: str | None, workdir: Path) -> Iterator[str]:
         sql_value(url, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def database_copy(dsn: str) -> Iterator[str]:
+    """A copy of the database `dsn` names, as it is now (CREATE DATABASE ... TEMPLATE), dropped after the block.
+
+    Nothing may be connected to the database while it is copied; an autovacuum worker that is gets a few
+    seconds to leave.
+    """
+    source = urlsplit(dsn).path.lstrip("/") or "postgres"
+    name = f"{source}_copy_{uuid.uuid4().hex[:8]}"
+    maintenance = urlunsplit(urlsplit(dsn)._replace(path="/template1"))
+    for attempt in range(20):
+        try:
+            sql_value(maintenance, f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+            break
+        except asyncpg.ObjectInUseError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
+    try:
+        yield urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+    finally:
+        sql_value(maintenance, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def sql_rows(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
     """The rows of one statement, run on a connection of its own."""
 
