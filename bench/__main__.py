@@ -14,7 +14,7 @@ the growth figures are taken; at the main step (200k) every other scenario runs:
 | mutations, 32 in flight          | 2 Python client processes               | GetInvoice, 32 in flight           |
 | IngestEvents, batches of 1000    | 2 Python client processes               | asyncpg binary COPY, same batches  |
 | GetUpcomingInvoice, 1M events    | Python client, 1 in flight              | plain SQL over the raw events      |
-| growth (per size)                | Python client, 1 in flight              | first size, its copy, just before and after |
+| growth (per size)                | Python client, 1 in flight              | first size (a copy), before+after  |
 | serve --workers 2                | h2load                                  | --workers 1                        |
 | fairness, documents              | Python clients                          | alone; GetInvoice                  |
 
