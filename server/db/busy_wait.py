@@ -10,8 +10,9 @@ the `GetInvoice` p50 went from 1,003 to 804 us and its ratio to a health check's
 
 The wait ends at the first I/O event of any kind, so it only ever takes time the loop would have slept through,
 except from a callback that became ready behind it (a timer due, a task woken by another callback), which it
-delays by at most the budget. Callers ask for it only when nothing else is going on (the wire loader's lone
-lookup); under load they never do.
+delays by at most the budget. Its one caller is the wire loader's lone lookup: no other lookup pending or
+arriving close behind it. Under a read load lookups are coalesced and never busy-wait; the other calls of the
+loop (writes, streams) wait on sockets, so their next step ends the wait at once.
 
 The loop's own readiness is visible as its epoll descriptor (uvloop's `_get_backend_id`, asyncio's selector):
 readable whenever any descriptor the loop watches has an event. A loop without one never busy-waits.

@@ -104,7 +104,7 @@ class WireLoader:
     async def _load_alone(self, key: _Key) -> repo.StoredWire | None:
         """A lookup with nothing else pending, its statement run in the caller's task (see the module docstring)."""
         alone = self._alone = asyncio.get_running_loop().create_future()
-        busy_wait_soon()  # nothing else is going on: poll for the answer rather than sleep until it comes
+        busy_wait_soon()  # no other lookup to serve meanwhile: poll for the answer rather than sleep until it comes
         try:
             found = await self._read([key])
         finally:
