@@ -363,4 +363,6 @@ def is_connection_loss(exc: BaseException) -> bool:
         state = getattr(exc, "sqlstate", "") or ""
         # 08: connection exceptions; 57P01-57P03: the server shut down or cannot accept connections yet.
         return state.startswith("08") or state in {"57P01", "57P02", "57P03"}
-    return isinstance(exc, (asyncpg.InterfaceError, OSError))
+    # InternalClientError: asyncpg's protocol found the connection mid-way through something else, as when the
+    # server's farewell (a FATAL error) on an idle connection was read but not yet the end of the stream.
+    return isinstance(exc, (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError))

@@ -41,7 +41,7 @@ import time
 
 from server.db import invoices as repo
 from server.db.busy_wait import busy_wait_soon
-from server.db.pool import Database
+from server.db.pool import Database, is_connection_loss
 
 _Key = tuple[str, str]
 
@@ -113,8 +113,16 @@ class WireLoader:
         return found.get(key)
 
     async def _read(self, keys: list[_Key]) -> dict[_Key, repo.StoredWire]:
-        """One statement on the lookup lane for these lookups (counted)."""
+        """One statement on the lookup lane for these lookups (counted), run once more on a new connection when
+        the one it found was lost: a lane connection the database dropped while it sat idle fails its next
+        statement (the lane then closes it), and a primary-key read is safe to repeat."""
         self.statements += 1
+        try:
+            async with self._db.lookup() as conn:
+                return await repo.stored_wires(conn, keys, self._schema)
+        except Exception as exc:
+            if not is_connection_loss(exc):
+                raise
         async with self._db.lookup() as conn:
             return await repo.stored_wires(conn, keys, self._schema)
 
