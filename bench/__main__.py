@@ -188,22 +188,22 @@ class Run:
         # record compares like with like.
         list_records = min(self.plan.list_records, self.plan.sizes[0] // 2)
         with contextlib.ExitStack() as stack:
-            first_size: str | None = None  # a copy of the database at the first size (see bench.growth)
+            first_size_copy: str | None = None  # a copy of the database at the first size (see bench.growth)
             for size in self.plan.sizes:
                 self.grow(size)
                 customer = customer or accounts.first_customer(self.dsn)
-                if self.wants("growth") and first_size is None and len(self.plan.sizes) > 1:
-                    first_size = stack.enter_context(harness.database_copy(self.dsn))
+                if self.wants("growth") and first_size_copy is None and len(self.plan.sizes) > 1:
+                    first_size_copy = stack.enter_context(harness.database_copy(self.dsn))
                 with harness.serving(self.dsn, self.workdir) as server:
                     if self.wants("growth"):
-                        by_size[size] = self.growth_step(size, server, first_size, customer, list_records)
+                        by_size[size] = self.growth_step(size, server, first_size_copy, customer, list_records)
                     if size == self.plan.main_size:
                         self.main_rows(server)
         if len(by_size) > 1:
             self.rows += growth.rows(by_size)
 
     def growth_step(
-        self, size: int, server: harness.Server, first_size: str | None, customer: str, list_records: int
+        self, size: int, server: harness.Server, first_size_copy: str | None, customer: str, list_records: int
     ) -> growth.Step:
         """The growth figures at this size; after the first size, bracketed by the first size's (its copy)."""
 
@@ -211,17 +211,17 @@ class Run:
             return growth.measure(on, dsn, self.keys.main, MAIN.name, customer, self.plan.effort, list_records)
 
         label = growth.size_label(size)
-        if size == self.plan.sizes[0] or first_size is None:
+        if size == self.plan.sizes[0] or first_size_copy is None:
             _log(f"growth figures at {label}...")
             return growth.Step(figures(server, self.dsn))
         first = growth.size_label(self.plan.sizes[0])
-        with harness.serving(first_size, self.workdir) as anchor_server:
+        with harness.serving(first_size_copy, self.workdir) as anchor_server:
             _log(f"growth figures at {first} (its copy), before those at {label}...")
-            before = figures(anchor_server, first_size)
+            before = figures(anchor_server, first_size_copy)
             _log(f"growth figures at {label}...")
             own = figures(server, self.dsn)
             _log(f"growth figures at {first} (its copy), after those at {label}...")
-            after = figures(anchor_server, first_size)
+            after = figures(anchor_server, first_size_copy)
         return growth.Step(own, growth.bracketed(before, after))
 
 
