@@ -31,7 +31,8 @@ from server.db.pool import init_connection
 CHUNK = 1000
 
 Range = tuple[SeedAccount, int, int]
-Chunk = tuple[SeedAccount, list[str]]
+Chunk = tuple[str, list[str]]
+"""An account's name and the ids of some of its invoices."""
 
 
 async def _render(dsn: str, chunks: Sequence[Chunk]) -> int:
@@ -40,8 +41,8 @@ async def _render(dsn: str, chunks: Sequence[Chunk]) -> int:
     try:
         await init_connection(conn)
         done = 0
-        for account, ids in chunks:
-            account_id = await conn.fetchval("SELECT id FROM accounts WHERE name = $1", account.name)
+        for account_name, ids in chunks:
+            account_id = await conn.fetchval("SELECT id FROM accounts WHERE name = $1", account_name)
             invoices = await repo.get_many(conn, account_id, ids)
             forms = [(invoice.header.id, invoice.header.version, render(invoice)) for invoice in invoices]
             async with conn.transaction():
@@ -50,6 +51,10 @@ async def _render(dsn: str, chunks: Sequence[Chunk]) -> int:
         return done
     finally:
         await conn.close()
+
+
+def _chunks(account_name: str, ids: Sequence[str]) -> list[Chunk]:
+    return [(account_name, list(ids[start : start + CHUNK])) for start in range(0, len(ids), CHUNK)]
 
 
 def _render_in_process(dsn: str, chunks: Sequence[Chunk]) -> int:
@@ -62,7 +67,7 @@ def render(dsn: str, ranges: Sequence[Range], processes: int | None = None) -> i
     chunks: list[Chunk] = []
     for account, first, last in ranges:
         ids = asyncio.run(invoice_ids(dsn, account, first, last, by_date=True))
-        chunks.extend((account, ids[start : start + CHUNK]) for start in range(0, len(ids), CHUNK))
+        chunks.extend(_chunks(account.name, ids))
     if not chunks:
         return 0
     workers = max(1, min(processes or os.cpu_count() or 1, len(chunks)))
@@ -71,3 +76,20 @@ def render(dsn: str, ranges: Sequence[Range], processes: int | None = None) -> i
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         return sum(pool.map(_render_in_process, [dsn] * workers, [chunks[i::workers] for i in range(workers)]))
+
+
+async def render_account(dsn: str, account_name: str) -> int:
+    """Store the wire form of every invoice of the account that has none, oldest first, in this process and
+    on the running loop (for tests that seed an account in SQL); how many were stored."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT i.id FROM invoices i JOIN accounts a ON a.id = i.account_id
+            WHERE a.name = $1 AND i.wire IS NULL ORDER BY i.invoice_date, i.id
+            """,
+            account_name,
+        )
+    finally:
+        await conn.close()
+    return await _render(dsn, _chunks(account_name, [row["id"] for row in rows]))

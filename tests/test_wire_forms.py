@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -22,7 +23,8 @@ from server.config import Settings
 from server.db import invoices as repo
 from server.db.pool import LOOKUPS_APPLICATION_NAME, init_connection
 from server.db.wire_loader import WireLoader
-from server.usecases.invoice_reads import refresh_stale_forms
+from server.domain.invoices import Invoice
+from server.usecases.invoice_reads import RENDER_SLICE_S, refresh_stale_forms, render_many
 from tests.support.accounts import Account
 from tests.support.builders import add_line_request, create_customer, create_invoice, line, metadata_request
 from tests.support.calls import issue, mark_paid, void
@@ -161,6 +163,49 @@ async def test_a_stale_form_is_rendered_again_on_read_in_lists_and_in_the_backgr
         wire, wire_version, version, schema = await stored_row(migrated_dsn, account, invoice_id)
         assert (wire_version, schema) == (version, InvoiceWire.schema)
         assert wire == await fresh(migrated_dsn, account, invoice_id)
+
+
+class SlowRenderer:
+    """Renders an invoice as its id, spending `cost_s` of CPU on each (as a real form costs a millisecond or
+    two of the loop)."""
+
+    schema = "slow"
+
+    def __init__(self, cost_s: float) -> None:
+        self.cost_s = cost_s
+
+    def __call__(self, invoice: Invoice) -> bytes:
+        until = time.perf_counter() + self.cost_s
+        while time.perf_counter() < until:
+            pass
+        return invoice.header.id.encode()
+
+
+async def test_rendering_many_forms_hands_the_event_loop_back_between_slices(
+    api: Api, account: Account, migrated_dsn: str
+) -> None:
+    customer = await create_customer(api)
+    ids = [(await create_invoice(api, customer)).id for _ in range(4)]
+    async with connection(migrated_dsn) as conn:
+        await init_connection(conn)
+        invoices = await repo.get_many(conn, account.id, ids) * 10
+    turns = 0
+    rendering = True
+
+    async def other_call() -> None:
+        nonlocal turns
+        while rendering:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_call())
+    await asyncio.sleep(0)
+    forms = await render_many(SlowRenderer(RENDER_SLICE_S / 2), invoices)
+    rendering = False
+    await other
+    assert forms == [invoice.header.id.encode() for invoice in invoices]
+    # 40 forms at half a slice each: the loop is handed back about every other form, never held for all 40.
+    assert turns >= 10, turns
 
 
 async def _list(api: Api) -> list[invoice_pb2.Invoice]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from invoicing.v1 import customer_service_pb2, customer_service_pb2_grpc
+from invoicing.v1 import customer_service_pb2, customer_service_pb2_grpc, invoice_service_pb2, invoice_service_pb2_grpc
 
 from server.db import jobs
 from server.workers import MAX_RESTARTS
@@ -91,25 +91,59 @@ def two_free_ports() -> int:
         return port
 
 
-def served(metrics_port: int, method: str) -> float:
-    """How many calls of method one worker answered OK, from its own /metrics."""
+def metric(metrics_port: int, pattern: str) -> float:
+    """The sum of the samples one worker's /metrics has on lines matching `pattern` (its value a group)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
         text: str = reply.read().decode()
-    pattern = rf'^invoicing_rpc_total\{{code="OK",method="{re.escape(method)}"\}} (\S+)$'
     return sum(float(m.group(1)) for m in re.finditer(pattern, text, re.MULTILINE))
+
+
+def served(metrics_port: int, method: str) -> float:
+    """How many calls of method one worker answered OK, from its own /metrics."""
+    return metric(metrics_port, rf'^invoicing_rpc_total\{{code="OK",method="{re.escape(method)}"\}} (\S+)$')
+
+
+def open_streams(metrics_port: int, method: str) -> float:
+    """How many streams of method one worker has open."""
+    return metric(metrics_port, rf'^invoicing_streams_open\{{method="{re.escape(method)}"\}} (\S+)$')
 
 
 def frozen_objects(metrics_port: int) -> float:
     """How many objects one worker left out of its garbage collector's scans after start-up."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as reply:
-        text: str = reply.read().decode()
-    found = re.search(r"^invoicing_gc_frozen_objects (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
+    return metric(metrics_port, r"^invoicing_gc_frozen_objects (\S+)$")
 
 
 def fresh_connection(target: str) -> grpc.aio.Channel:
     """A channel with a TCP connection of its own (channels otherwise share one per target in a process)."""
     return grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+
+
+async def hold_a_stream_on_each_worker(
+    started: ServeProcess, metrics_port: int, workers: int
+) -> list[tuple[grpc.aio.Channel, grpc.aio.UnaryStreamCall]]:
+    """Open WatchInvoiceEvents streams, each on a connection of its own, until every worker holds one.
+
+    The kernel spreads connections over the workers at random, so a fixed number of them can all land on one
+    worker (8 do about once in 128 runs); each worker's own gauge says where a stream landed.
+    """
+    method = "/invoicing.v1.InvoiceService/WatchInvoiceEvents"
+    metadata = (("authorization", f"Bearer {started.demo_key}"),)
+    held: list[tuple[grpc.aio.Channel, grpc.aio.UnaryStreamCall]] = []
+    for _ in range(64):
+        channel = fresh_connection(started.target)
+        stub = invoice_service_pb2_grpc.InvoiceServiceStub(channel)
+        held.append(
+            (channel, stub.WatchInvoiceEvents(invoice_service_pb2.WatchInvoiceEventsRequest(), metadata=metadata))
+        )
+        async with asyncio.timeout(EXIT_BOUND_S):
+            while True:
+                per_worker = [await asyncio.to_thread(open_streams, metrics_port + k, method) for k in range(workers)]
+                if sum(per_worker) == len(held):
+                    break
+                await asyncio.sleep(0.05)
+        if all(count > 0 for count in per_worker):
+            return held
+    raise AssertionError(f"64 connections and a worker still holds no stream: {per_worker}")
 
 
 async def kill_workers(pids: list[int]) -> None:
@@ -164,8 +198,9 @@ async def test_workers_share_the_port_seed_once_and_drain_on_sigterm(
         frozen = [await asyncio.to_thread(frozen_objects, metrics_port + k) for k in (0, 1)]
         assert all(count > 10_000 for count in frozen), frozen
 
-        # SIGTERM with calls in flight on every connection: every worker goes NOT_SERVING and stops taking
+        # SIGTERM with calls in flight on every worker: every worker goes NOT_SERVING and stops taking
         # connections, the in-flight calls stay open (the grace period is long), nothing exits yet.
+        held = await hold_a_stream_on_each_worker(started, metrics_port, workers=2)
         channels = [fresh_connection(started.target) for _ in range(8)]
         watches = [
             health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service="")) for channel in channels
@@ -189,10 +224,11 @@ async def test_workers_share_the_port_seed_once_and_drain_on_sigterm(
         assert started.process.returncode is None
         assert all(is_running(pid) for pid in pids.values()), "workers must drain, not die"
         assert not any(w.done() for w in watches)
+        assert not any(call.done() for _, call in held)
 
-        for watch in watches:
+        for watch in [*watches, *(call for _, call in held)]:
             watch.cancel()
-        for channel in channels:
+        for channel in [*channels, *(channel for channel, _ in held)]:
             await channel.close()
         async with asyncio.timeout(EXIT_BOUND_S):
             assert await started.process.wait() == 0
