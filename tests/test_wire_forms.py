@@ -13,6 +13,7 @@ import concurrent.futures
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import grpc
 import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
@@ -324,6 +325,35 @@ async def test_an_unknown_or_foreign_invoice_is_not_found(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await get_bytes(raw, account, invoice_id)
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_the_lanes_prepared_lookup_reads_what_the_statement_reads_prepared_once_per_session(
+    api: Api, other_api: Api, account: Account, migrated_dsn: str
+) -> None:
+    mine = await issue(api, (await create_invoice(api, await create_customer(api))).id)
+    theirs = await create_invoice(other_api, await create_customer(other_api))
+    expected = await fresh(migrated_dsn, account, mine.id)
+    lookup = repo.PreparedWireLookup()
+    for _ in range(2):  # a second session prepares it again, once
+        # (asyncpg's own statement cache off: the only prepared statement is the lookup's)
+        conn = await asyncpg.connect(migrated_dsn, statement_cache_size=0)
+        try:
+            await init_connection(conn)
+            for _ in range(3):
+                found = await lookup(conn, (account.id, mine.id), InvoiceWire.schema)
+                assert found is not None
+                assert (found.id, found.wire, found.fresh) == (mine.id, expected, True)
+                assert (await repo.stored_wires(conn, [(account.id, mine.id)], InvoiceWire.schema)) == {
+                    (account.id, mine.id): found
+                }
+                assert await lookup(conn, (account.id, theirs.id), InvoiceWire.schema) is None
+                assert await lookup(conn, (account.id, "inv_unknown"), InvoiceWire.schema) is None
+                older = await lookup(conn, (account.id, mine.id), "r0-older")  # a form of another schema is stale
+                assert older is not None
+                assert not older.fresh
+            assert await conn.fetchval("SELECT array_agg(name) FROM pg_prepared_statements") == [lookup.NAME]
+        finally:
+            await conn.close()
 
 
 async def _terminate(dsn: str, pid: int) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -739,6 +740,43 @@ async def store_wires(
     )
 
 
+# One invoice's stored wire form by primary key ($1 account, $2 invoice, $3 the current schema).
+_ONE_STORED_WIRE = f"""
+    SELECT i.wire, ({_current_form("$3")}) IS TRUE AS fresh
+    FROM invoices i WHERE i.account_id = $1 AND i.id = $2
+"""
+
+
+class PreparedWireLookup:
+    """The lookup of one invoice's stored wire form as a statement prepared once per connection, for the
+    connections that run it over and over (the lookup lane): a prepared statement's call skips the layers of
+    asyncpg's per-call statement cache (alone, the part of the call up to the bytes sent went from 22 to 17.5 µs;
+    in the server, the time a py-spy profile finds in them, about 8% of a lone GetInvoice's, went away).
+
+    Not for a transaction pooler's connections (a prepared statement lives in one server session)."""
+
+    NAME = "invoicing_one_stored_wire"
+    """The statement's name in each session (named whether or not asyncpg's statement cache is on)."""
+
+    def __init__(self) -> None:
+        self._prepared: weakref.WeakKeyDictionary[asyncpg.Connection, asyncpg.prepared_stmt.PreparedStatement] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, conn: asyncpg.Connection, key: tuple[str, str], schema: str) -> StoredWire | None:
+        """The invoice's stored wire form, or None when there is no such invoice (or it is another account's)."""
+        statement = self._prepared.get(conn)
+        if statement is None:
+            statement = self._prepared[conn] = await conn.prepare(_ONE_STORED_WIRE, name=self.NAME)
+        account_id, invoice_id = key
+        row = await statement.fetchrow(account_id, invoice_id, schema)
+        return None if row is None else StoredWire(invoice_id, row["wire"], row["fresh"])
+
+
+one_stored_wire = PreparedWireLookup()
+"""The process's one `PreparedWireLookup`: its statements are per session, whoever runs them."""
+
+
 async def stored_wires(
     conn: asyncpg.Connection, keys: Sequence[tuple[str, str]], schema: str
 ) -> dict[tuple[str, str], StoredWire]:
@@ -750,15 +788,7 @@ async def stored_wires(
         # The common case at low load, as a plain primary-key lookup: the join over unnest costs a plan per
         # execution (PostgreSQL keeps planning it afresh), several times the lookup itself.
         ((account_id, invoice_id),) = keys
-        row = await conn.fetchrow(
-            f"""
-            SELECT i.wire, ({_current_form("$3")}) IS TRUE AS fresh
-            FROM invoices i WHERE i.account_id = $1 AND i.id = $2
-            """,
-            account_id,
-            invoice_id,
-            schema,
-        )
+        row = await conn.fetchrow(_ONE_STORED_WIRE, account_id, invoice_id, schema)
         return {} if row is None else {keys[0]: StoredWire(invoice_id, row["wire"], row["fresh"])}
     rows = await conn.fetch(
         f"""

@@ -24,7 +24,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +118,41 @@ class TrackedPool:
         return self.pool_waiting > 0 or (account is not None and self.shares.has_waiters(account))
 
 
+class _LaneLease:
+    """One use of a lookup lane connection (`Database.lookup`).
+
+    A class rather than an @asynccontextmanager: on the hot read path the generator machinery of the latter
+    cost more than the rest of taking and giving back the connection.
+    """
+
+    __slots__ = ("_conn", "_connect", "_idle", "_open")
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        idle: list[asyncpg.Connection],
+        opened: set[asyncpg.Connection],
+    ) -> None:
+        self._connect = connect
+        self._idle = idle
+        self._open = opened
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.is_closed():
+            conn = await self._connect()
+            self._open.add(conn)
+        self._conn = conn
+        return conn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self._idle.append(self._conn)
+            return
+        self._open.discard(self._conn)
+        self._conn.terminate()  # its state is unknown (a statement may still run): never reuse it
+
+
 class Database:
     """The pools of one server process."""
 
@@ -184,8 +219,12 @@ class Database:
             await conn.close()
         self._lookup_idle.clear()
 
-    @asynccontextmanager
-    async def lookup(self) -> AsyncIterator[asyncpg.Connection]:
+    @property
+    def has_lookup_lane(self) -> bool:
+        """Whether `lookup` gives connections of its own lane (direct sessions), not the unary pool's."""
+        return self._connect is not None and not self.settings.transaction_pooling
+
+    def lookup(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A connection of the lookup lane, for one single-statement read on behalf of many callers.
 
         The lane serves the coalesced primary-key lookups of the hot read path (server.db.wire_loader), which
@@ -195,21 +234,10 @@ class Database:
         transaction pooler (or without a way to connect) the lookup takes a connection of the unary pool
         instead, as any read does.
         """
-        if self._connect is None or self.settings.transaction_pooling:
-            async with self.connection() as conn:
-                yield conn
-            return
-        conn = self._lookup_idle.pop() if self._lookup_idle else None
-        if conn is None or conn.is_closed():
-            conn = await self._connect()
-            self._lookup_open.add(conn)
-        try:
-            yield conn
-        except BaseException:
-            self._lookup_open.discard(conn)
-            conn.terminate()  # its state is unknown (a statement may still run): never reuse it
-            raise
-        self._lookup_idle.append(conn)
+        connect = self._connect if self.has_lookup_lane else None
+        if connect is None:
+            return self.connection()
+        return _LaneLease(connect, self._lookup_idle, self._lookup_open)
 
     @asynccontextmanager
     async def _acquire(self, tracked: TrackedPool) -> AsyncIterator[asyncpg.Connection]:

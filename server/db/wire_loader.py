@@ -39,6 +39,8 @@ import asyncio
 import contextvars
 import time
 
+import asyncpg
+
 from server.db import invoices as repo
 from server.db.busy_wait import busy_wait_soon
 from server.db.pool import Database, is_connection_loss
@@ -119,12 +121,18 @@ class WireLoader:
         self.statements += 1
         try:
             async with self._db.lookup() as conn:
-                return await repo.stored_wires(conn, keys, self._schema)
+                return await self._statement(conn, keys)
         except Exception as exc:
             if not is_connection_loss(exc):
                 raise
         async with self._db.lookup() as conn:
-            return await repo.stored_wires(conn, keys, self._schema)
+            return await self._statement(conn, keys)
+
+    async def _statement(self, conn: asyncpg.Connection, keys: list[_Key]) -> dict[_Key, repo.StoredWire]:
+        if len(keys) == 1 and self._db.has_lookup_lane:  # the lone lookup, on a lane session of its own
+            found = await repo.one_stored_wire(conn, keys[0], self._schema)
+            return {} if found is None else {keys[0]: found}
+        return await repo.stored_wires(conn, keys, self._schema)
 
     @property
     def busy(self) -> bool:

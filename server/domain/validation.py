@@ -14,6 +14,8 @@ from server.domain.errors import FIELD_CONFLICT, FIELD_REQUIRED, InvalidArgument
 
 MAX_REQUEST_ID_LENGTH: Final = 64
 MAX_ID_LENGTH: Final = 64
+# ASCII control characters (C0 and DEL), which no id may hold.
+_CONTROL_CHARACTER: Final = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_LENGTH: Final = 255
 MAX_EMAIL_LENGTH: Final = 320
 MAX_DESCRIPTION_LENGTH: Final = 1000
@@ -56,7 +58,7 @@ def check_id(value: str, field: str, violations: Violations, *, required: bool =
             violations.add(field, "is required")
     elif len(value) > MAX_ID_LENGTH:
         violations.add(field, f"must be at most {MAX_ID_LENGTH} characters")
-    elif any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
+    elif _CONTROL_CHARACTER.search(value):
         violations.add(field, "must not contain control characters")
 
 

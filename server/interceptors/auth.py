@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any
 
 import grpc
@@ -36,13 +36,18 @@ class KeyCache:
         self._ttl = ttl_seconds
         self._entries: dict[bytes, tuple[Caller, float]] = {}
 
+    def cached_caller(self, metadata: Metadata) -> Caller | None:
+        """The caller whose bearer key is in the metadata when a recent lookup found the key valid, else None;
+        Unauthenticated when there is no well-formed key."""
+        cached = self._entries.get(hash_key(bearer_key(metadata)))
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
     async def caller_for(self, metadata: Metadata) -> Caller:
         """The caller whose bearer key is in the metadata, or Unauthenticated."""
+        if (cached := self.cached_caller(metadata)) is not None:
+            return cached
         digest = hash_key(bearer_key(metadata))
         now = time.monotonic()
-        cached = self._entries.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
         async with self._db.connection() as conn:
             found = await accounts.key_by_hash(conn, digest)
         if found is None:
@@ -84,11 +89,19 @@ class Authentication(BeforeCall):
         self._keys = keys
         self._streams = streams
 
-    async def before(self, call: grpc.aio.ServicerContext, method: str) -> None:
-        context.set_caller(await self._keys.caller_for(call.invocation_metadata()))
+    def before(self, call: grpc.aio.ServicerContext, method: str) -> Awaitable[None] | None:
+        metadata = call.invocation_metadata()
+        caller = self._keys.cached_caller(metadata)
+        if caller is None:
+            return self._look_up(metadata)
+        context.set_caller(caller)
+        return None
+
+    async def _look_up(self, metadata: Metadata) -> None:
+        context.set_caller(await self._keys.caller_for(metadata))
 
     def server_stream(self, behavior: ServerStream, method: str) -> ServerStream:
-        before, streams = self.before, self._streams
+        before, streams = self.finish_before, self._streams
 
         async def call(request: Any, call_context: grpc.aio.ServicerContext) -> AsyncGenerator[Any, None]:
             await before(call_context, method)
@@ -102,7 +115,7 @@ class Authentication(BeforeCall):
         return call
 
     def client_stream(self, behavior: Unary, method: str) -> Unary:
-        before, streams = self.before, self._streams
+        before, streams = self.finish_before, self._streams
 
         async def call(requests: Any, call_context: grpc.aio.ServicerContext) -> Any:
             await before(call_context, method)

@@ -11,6 +11,6 @@ from server.interceptors.base import BeforeCall
 class DeadlinePropagation(BeforeCall):
     """Records the call's method and deadline in `server.context` (read by the pools)."""
 
-    async def before(self, call: grpc.aio.ServicerContext, method: str) -> None:
+    def before(self, call: grpc.aio.ServicerContext, method: str) -> None:
         context.set_method(method)
         context.set_deadline(call.time_remaining())
