@@ -58,7 +58,7 @@ from server.usecases.credits import Credits
 from server.usecases.events import InvoiceEvents
 from server.usecases.history import complete_first_versions
 from server.usecases.ingestion import Usage
-from server.usecases.invoice_reads import InvoiceReads, refresh_stale_forms
+from server.usecases.invoice_reads import InvoiceReads, sweep_stale_forms
 from server.usecases.invoices import Invoices
 from server.usecases.subscriptions import Subscriptions
 from server.usecases.thresholds import Thresholds
@@ -359,10 +359,11 @@ def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.Value
 
 
 async def _refresh_wire_forms(running: RunningServer) -> None:
-    """Render again, in the background, the stored invoice forms an upgrade made stale; then hourly."""
+    """Render again, in the background, the stored invoice forms an upgrade made stale; then hourly (accounts
+    swept under this schema are not read again: see `sweep_stale_forms`)."""
     while True:
         try:
-            refreshed = await refresh_stale_forms(running.db, running.services.invoices.render)
+            refreshed = await sweep_stale_forms(running.db, running.services.invoices.render)
             if refreshed:
                 log.info("rendered %d stale invoice wire forms", refreshed)
         except Exception:

@@ -25,7 +25,7 @@ from server.db import invoices as repo
 from server.db.pool import LOOKUPS_APPLICATION_NAME, init_connection
 from server.db.wire_loader import WireLoader
 from server.domain.invoices import Invoice
-from server.usecases.invoice_reads import RENDER_SLICE_S, refresh_stale_forms, render_many
+from server.usecases.invoice_reads import RENDER_SLICE_S, refresh_stale_forms, render_many, sweep_stale_forms
 from tests.support.accounts import Account
 from tests.support.builders import add_line_request, create_customer, create_invoice, line, metadata_request
 from tests.support.calls import issue, mark_paid, void
@@ -164,6 +164,35 @@ async def test_a_stale_form_is_rendered_again_on_read_in_lists_and_in_the_backgr
         wire, wire_version, version, schema = await stored_row(migrated_dsn, account, invoice_id)
         assert (wire_version, schema) == (version, InvoiceWire.schema)
         assert wire == await fresh(migrated_dsn, account, invoice_id)
+
+
+async def test_the_background_sweep_reads_each_account_once_per_schema(
+    api: Api, account: Account, migrated_dsn: str, server: RunningServer
+) -> None:
+    """The job every server runs at start and hourly: an account swept under the current schema is not read
+    again; one that is not is read once, in id order a batch at a time, every stale form rendered."""
+    customer = await create_customer(api)
+    ids = [(await issue(api, (await create_invoice(api, customer)).id)).id for _ in range(5)]
+    swept = "SELECT wire_schema_swept FROM accounts WHERE id = $1"
+    stale_sql = "UPDATE invoices SET wire_schema = 'r0-older' WHERE account_id = $1 AND id = ANY($2::text[])"
+    render = InvoiceWire()
+    await sweep_stale_forms(server.db, render)  # (every account the suite made so far, this one included)
+    async with connection(migrated_dsn) as conn:
+        assert await conn.fetchval(swept, account.id) == render.schema
+        await conn.execute(stale_sql, account.id, ids)  # behind the service's back, after the sweep
+    await sweep_stale_forms(server.db, render)
+    for invoice_id in ids:  # swept already under this schema: left to the reads
+        assert (await stored_row(migrated_dsn, account, invoice_id))[3] == "r0-older"
+
+    # As after an upgrade: the account was last swept under another schema. Batches of 2 for 5 stale forms.
+    await execute(migrated_dsn, "UPDATE accounts SET wire_schema_swept = 'r0-older' WHERE id = $1", account.id)
+    assert await sweep_stale_forms(server.db, render, batch=2) >= len(ids)
+    for invoice_id in ids:
+        wire, wire_version, version, schema = await stored_row(migrated_dsn, account, invoice_id)
+        assert (wire_version, schema) == (version, render.schema)
+        assert wire == await fresh(migrated_dsn, account, invoice_id)
+    async with connection(migrated_dsn) as conn:
+        assert await conn.fetchval(swept, account.id) == render.schema
 
 
 class SlowRenderer:

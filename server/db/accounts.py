@@ -78,3 +78,18 @@ async def revoked_key_ids(conn: asyncpg.Connection, key_ids: list[str]) -> set[s
         key_ids,
     )
     return {row["id"] for row in rows}
+
+
+async def account_ids(conn: asyncpg.Connection, *, unswept_for: str | None = None) -> list[str]:
+    """Every account's id, in id order; with `unswept_for`, only the accounts whose stored invoice forms the
+    background sweep has not yet found current under that rendering schema."""
+    rows = await conn.fetch(
+        "SELECT id FROM accounts WHERE $1::text IS NULL OR wire_schema_swept IS DISTINCT FROM $1 ORDER BY id",
+        unswept_for,
+    )
+    return [row["id"] for row in rows]
+
+
+async def mark_swept(conn: asyncpg.Connection, account_id: str, schema: str) -> None:
+    """Record that every stored invoice form of the account was found current under `schema` (or rendered)."""
+    await conn.execute("UPDATE accounts SET wire_schema_swept = $2 WHERE id = $1", account_id, schema)

@@ -811,31 +811,22 @@ async def get_many(conn: asyncpg.Connection, account_id: str, invoice_ids: Seque
     return [invoice_from(row) for row in rows]
 
 
-@dataclass(frozen=True)
-class StaleWire:
-    """An invoice whose stored wire form is missing or stale (the background refresher's queue spans accounts)."""
-
-    account_id: str
-    invoice_id: str
-
-
-async def stale_wires(
-    conn: asyncpg.Connection, schema: str, limit: int, account_id: str | None = None
-) -> list[StaleWire]:
-    """Invoices (of every account, or of one) whose wire form is missing, older than the invoice, or of
-    another schema."""
+async def stale_wires(conn: asyncpg.Connection, account_id: str, schema: str, after: str, limit: int) -> list[str]:
+    """The ids, after `after` in id order (a keyset: a sweep reads the account's invoices once), of the
+    account's invoices whose wire form is missing, older than the invoice, or of another schema."""
     rows = await conn.fetch(
         """
-        SELECT account_id, id FROM invoices
-        WHERE (wire IS NULL OR wire_version <> version OR wire_schema IS DISTINCT FROM $1)
-            AND ($3::text IS NULL OR account_id = $3)
-        LIMIT $2
+        SELECT id FROM invoices
+        WHERE account_id = $1 AND id > $3
+            AND (wire IS NULL OR wire_version <> version OR wire_schema IS DISTINCT FROM $2)
+        ORDER BY id LIMIT $4
         """,
-        schema,
-        limit,
         account_id,
+        schema,
+        after,
+        limit,
     )
-    return [StaleWire(r["account_id"], r["id"]) for r in rows]
+    return [row["id"] for row in rows]
 
 
 async def subscription_drafts_of(conn: asyncpg.Connection, account_id: str, customer_id: str) -> list[str]:

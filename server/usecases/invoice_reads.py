@@ -4,7 +4,7 @@ Every mutation stores the invoice's wire form (`publish.invoice_changed`); a
 read hands those bytes out as they are. A form that is missing or stale (an
 invoice stored before forms were kept, or after an upgrade that changed the
 message schema or its rendering) is rendered again on read, and in the
-background by `refresh_stale_forms`, so the next read finds it current.
+background by `sweep_stale_forms` (once per account and schema), so the next read finds it current.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import replace
 
 import asyncpg
 
+from server.db import accounts, snapshots
 from server.db import invoices as repo
-from server.db import snapshots
 from server.db.pool import Database
 from server.db.wire_loader import WireLoader
 from server.domain.errors import NotFound
@@ -100,28 +100,56 @@ async def refresh_stale_forms(
     db: Database, render: InvoiceRenderer, batch: int = 500, account_id: str | None = None
 ) -> int:
     """Render and store every wire form that is missing or stale (of every account, or of one), a batch at a
-    time; return how many.
+    time; return how many. Reads every invoice of the accounts (`render-invoices`, tests); the background job
+    is `sweep_stale_forms`.
 
     Safe in several processes at once: each form is stored only for the version it was rendered from.
     """
+    if account_id is None:
+        async with db.connection() as conn:
+            owners = await accounts.account_ids(conn)
+    else:
+        owners = [account_id]
+    return sum([await _refresh_account(db, render, owner, batch) for owner in owners])
+
+
+async def sweep_stale_forms(db: Database, render: InvoiceRenderer, batch: int = 500) -> int:
+    """The background job: refresh the stale forms of each account not yet swept under this rendering schema,
+    then record it swept; return how many forms were rendered.
+
+    Every change stores its invoice's current form in the same transaction, so only an upgrade (a new schema)
+    or a row changed behind the service's back leaves a form stale, and every read checks the form it finds
+    (a stale one is rendered on read). So an account swept under this schema is not read again: a server's
+    start and its hourly round read the accounts, not every invoice. (A server of an older schema writing
+    during a rolling upgrade leaves forms the reads render again.)
+    """
+    async with db.connection() as conn:
+        owners = await accounts.account_ids(conn, unswept_for=render.schema)
     refreshed = 0
+    for owner in owners:
+        refreshed += await _refresh_account(db, render, owner, batch)
+        async with db.connection() as conn:
+            await accounts.mark_swept(conn, owner, render.schema)
+    return refreshed
+
+
+async def _refresh_account(db: Database, render: InvoiceRenderer, account_id: str, batch: int) -> int:
+    """Render and store the account's missing or stale forms, reading its invoices once in id order."""
+    refreshed, after = 0, ""
     while True:
         async with db.connection() as conn:
-            stale = await repo.stale_wires(conn, render.schema, batch, account_id)
+            stale = await repo.stale_wires(conn, account_id, render.schema, after, batch)
         if not stale:
             return refreshed
-        by_account: dict[str, list[str]] = {}
-        for item in stale:
-            by_account.setdefault(item.account_id, []).append(item.invoice_id)
-        for owner, invoice_ids in by_account.items():
-            # Rendered between two statements, holding no connection; stored without a lock: each form is
-            # kept only for the version it shows.
-            async with db.connection() as conn:
-                invoices = await repo.get_many(conn, owner, invoice_ids)
-            wires = await render_many(render, invoices)
-            forms = [(i.header.id, i.header.version, wire) for i, wire in zip(invoices, wires, strict=True)]
-            async with db.transaction() as conn:
-                await repo.store_wires(conn, owner, forms, render.schema)
-            refreshed += len(forms)
+        # Rendered between two statements, holding no connection; stored without a lock: each form is kept
+        # only for the version it shows.
+        async with db.connection() as conn:
+            invoices = await repo.get_many(conn, account_id, stale)
+        wires = await render_many(render, invoices)
+        forms = [(i.header.id, i.header.version, wire) for i, wire in zip(invoices, wires, strict=True)]
+        async with db.transaction() as conn:
+            await repo.store_wires(conn, account_id, forms, render.schema)
+        refreshed += len(forms)
         if len(stale) < batch:
             return refreshed
+        after = stale[-1]
