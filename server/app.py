@@ -46,7 +46,7 @@ from server.interceptors.auth import Authentication, KeyCache
 from server.interceptors.base import MethodInterceptor, wrap_handler
 from server.interceptors.deadline import DeadlinePropagation
 from server.interceptors.decoding import RequestDecoding
-from server.interceptors.errors import ErrorsAndMetrics
+from server.interceptors.errors import ErrorsAndMetrics, quiet_client_departures
 from server.interceptors.request_ids import RequestIds
 from server.interceptors.revocation import OpenStreams, watch_revocations
 from server.interceptors.tracing import CallTracing
@@ -243,6 +243,7 @@ async def start_server(
         ]
         # The layers wrap each method's handler once, at registration (see server.interceptors.base), not as
         # grpc.aio interceptors, which grpc.aio would await on every call.
+        quiet_client_departures()
         server = grpc.aio.server(options=options)
         lists = Lister(tokens, settings.stream_settings(), db.streams)
         notifier = Notifier(direct_dsn or dsn)

@@ -19,9 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import grpc
 import pytest
+from grpc._cython import cygrpc
 from invoicing.v1 import customer_pb2, customer_service_pb2, invoice_service_pb2
 
 from server import context
+from server.app import RunningServer
 from server.config import Settings
 from server.db.migrate import migrate
 from server.domain import errors as e
@@ -109,6 +111,33 @@ async def test_cancelled_calls_and_streams_log_no_errors(
     await asyncio.sleep(1)  # let the server finish the cancelled calls
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_a_status_grpc_could_not_send_to_a_departed_client_is_not_logged_as_an_error(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """grpc.aio reports, at ERROR, a call whose final status it could not send because the client had gone
+    (seen in CI when a list's client dropped the stream just after its only batch): a server keeps that at
+    DEBUG, and every other record of grpc's logger as it is."""
+    grpc_log = logging.getLogger("grpc._cython.cygrpc")
+    caplog.set_level(logging.WARNING)
+    try:
+        raise cygrpc.ExecuteBatchError('Failed "execute_batch": (SendStatusFromServerOperation,)')
+    except cygrpc.ExecuteBatchError:
+        grpc_log.exception("ExecuteBatchError raised in core by servicer method [%s]", "/invoicing.v1.X/Y")
+    grpc_log.error("Unexpected [%s] raised by servicer method [%s]", "ValueError", "/invoicing.v1.X/Y")
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == grpc_log.name] == [
+        (logging.ERROR, "Unexpected [ValueError] raised by servicer method [/invoicing.v1.X/Y]")
+    ]
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger=grpc_log.name)  # shown at DEBUG, as DEBUG, without the traceback
+    try:
+        raise cygrpc.ExecuteBatchError("Failed")
+    except cygrpc.ExecuteBatchError:
+        grpc_log.exception("ExecuteBatchError raised in core by servicer method [%s]", "/invoicing.v1.X/Y")
+    (record,) = [r for r in caplog.records if r.name == grpc_log.name]
+    assert (record.levelno, record.exc_info) == (logging.DEBUG, None)
+    assert record.getMessage().endswith("(the client had gone)")
 
 
 @pytest.fixture

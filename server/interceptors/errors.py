@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -22,6 +23,34 @@ from server.interceptors.base import MethodInterceptor, ServerStream, Unary
 
 # What grpc raises when a message cannot be sent because the call is over on the client's side.
 _SEND_FAILED = cygrpc.ExecuteBatchError
+# The logger grpc.aio reports a servicer's failures on.
+_GRPC_LOG = logging.getLogger("grpc._cython.cygrpc")
+
+
+class _ClientDepartures(logging.Filter):
+    """Keeps grpc.aio's report of a call it could not finish sending as the ordinary cancellation it is.
+
+    A handler's messages are written by ErrorsAndMetrics, which ends a call quietly when a write fails; but
+    the final status is sent by grpc itself once the handler returns. A client that goes away between its
+    last message and that status (a list read to its first batch and dropped) makes the send fail, and grpc
+    logs `ExecuteBatchError raised in core by servicer method` at ERROR with a traceback. Such a record is
+    kept at DEBUG (without the traceback), and dropped unless grpc's logger shows DEBUG.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is None or not isinstance(record.exc_info[1], _SEND_FAILED):
+            return True
+        if not _GRPC_LOG.isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        record.msg, record.exc_info, record.exc_text = f"{record.msg} (the client had gone)", None, None
+        return True
+
+
+def quiet_client_departures() -> None:
+    """Install the `_ClientDepartures` filter on grpc.aio's logger (once per process)."""
+    if not any(isinstance(f, _ClientDepartures) for f in _GRPC_LOG.filters):
+        _GRPC_LOG.addFilter(_ClientDepartures())
 
 
 class ErrorsAndMetrics(MethodInterceptor):
