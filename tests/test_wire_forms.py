@@ -307,7 +307,7 @@ async def test_lookups_that_arrive_during_a_statement_share_the_next_one(
     customer = await create_customer(api)
     ids = [(await create_invoice(api, customer)).id for _ in range(8)]
     expected = {invoice_id: await fresh(migrated_dsn, account, invoice_id) for invoice_id in ids}
-    loader = WireLoader(server.db, server.services.invoices.render.schema, busy_gap_s=0)
+    loader = WireLoader(server.db, server.services.invoices.render.schema, busy_gap_s=0, gather_max_s=10.0)
     asked = [ids[n % len(ids)] for n in range(17)]
     assert await _lookups_one_iteration_apart(loader, account.id, asked) == [expected[i] for i in asked]
     assert loader.statements == 2
@@ -321,7 +321,9 @@ async def test_while_lookups_come_close_together_a_batch_waits_for_the_ones_on_t
     customer = await create_customer(api)
     ids = [(await create_invoice(api, customer)).id for _ in range(8)]
     expected = {invoice_id: await fresh(migrated_dsn, account, invoice_id) for invoice_id in ids}
-    loader = WireLoader(server.db, server.services.invoices.render.schema, busy_gap_s=10.0)
+    # (No bound on the batch's wait in time, so that a slow machine's iterations cannot end it early: it ends
+    # when the lookups stop coming.)
+    loader = WireLoader(server.db, server.services.invoices.render.schema, busy_gap_s=10.0, gather_max_s=10.0)
     assert loader.busy
     asked = [ids[n % len(ids)] for n in range(17)]
     assert await _lookups_one_iteration_apart(loader, account.id, asked) == [expected[i] for i in asked]

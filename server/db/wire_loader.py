@@ -71,11 +71,13 @@ class WireLoader:
         *,
         max_batch: int = 256,
         busy_gap_s: float = BUSY_GAP_S,
+        gather_max_s: float = GATHER_MAX_S,
     ) -> None:
         self._db = db
         self._schema = schema
         self._max_batch = max_batch
         self._busy_gap_s = busy_gap_s
+        self._gather_max_s = gather_max_s
         self._pending: dict[_Key, list[asyncio.Future[repo.StoredWire | None]]] = {}
         self._drain: asyncio.Task[None] | None = None  # (referenced until done: the loop keeps weak ones)
         # Lookups asked for and statements run for them, since the loader was made (their ratio is the
@@ -152,7 +154,7 @@ class WireLoader:
                 silent += 1
                 if silent >= GATHER_SILENT_ITERATIONS:
                     return
-            if time.perf_counter() - started >= GATHER_MAX_S:
+            if time.perf_counter() - started >= self._gather_max_s:
                 return
 
     async def _run(self) -> None:
