@@ -769,8 +769,12 @@ class PreparedWireLookup:
         if statement is None:
             statement = self._prepared[conn] = await conn.prepare(_ONE_STORED_WIRE, name=self.NAME)
         account_id, invoice_id = key
-        row = await statement.fetchrow(account_id, invoice_id, schema)
-        return None if row is None else StoredWire(invoice_id, row["wire"], row["fresh"])
+        return _one_stored_wire(invoice_id, await statement.fetchrow(account_id, invoice_id, schema))
+
+
+def _one_stored_wire(invoice_id: str, row: asyncpg.Record | None) -> StoredWire | None:
+    """A row of `_ONE_STORED_WIRE` as a StoredWire (None: no such invoice)."""
+    return None if row is None else StoredWire(invoice_id, row["wire"], row["fresh"])
 
 
 one_stored_wire = PreparedWireLookup()
@@ -788,8 +792,8 @@ async def stored_wires(
         # The common case at low load, as a plain primary-key lookup: the join over unnest costs a plan per
         # execution (PostgreSQL keeps planning it afresh), several times the lookup itself.
         ((account_id, invoice_id),) = keys
-        row = await conn.fetchrow(_ONE_STORED_WIRE, account_id, invoice_id, schema)
-        return {} if row is None else {keys[0]: StoredWire(invoice_id, row["wire"], row["fresh"])}
+        found = _one_stored_wire(invoice_id, await conn.fetchrow(_ONE_STORED_WIRE, account_id, invoice_id, schema))
+        return {} if found is None else {keys[0]: found}
     rows = await conn.fetch(
         f"""
         SELECT i.account_id, i.id, i.wire, ({_current_form("$3")}) IS TRUE AS fresh

@@ -39,14 +39,17 @@ class KeyCache:
     def cached_caller(self, metadata: Metadata) -> Caller | None:
         """The caller whose bearer key is in the metadata when a recent lookup found the key valid, else None;
         Unauthenticated when there is no well-formed key."""
-        cached = self._entries.get(hash_key(bearer_key(metadata)))
+        return self._cached(hash_key(bearer_key(metadata)))
+
+    def _cached(self, digest: bytes) -> Caller | None:
+        cached = self._entries.get(digest)
         return cached[0] if cached is not None and cached[1] > time.monotonic() else None
 
     async def caller_for(self, metadata: Metadata) -> Caller:
         """The caller whose bearer key is in the metadata, or Unauthenticated."""
-        if (cached := self.cached_caller(metadata)) is not None:
-            return cached
         digest = hash_key(bearer_key(metadata))
+        if (cached := self._cached(digest)) is not None:
+            return cached
         now = time.monotonic()
         async with self._db.connection() as conn:
             found = await accounts.key_by_hash(conn, digest)
