@@ -366,32 +366,72 @@ def list_query(
         conditions.append(f"i.invoice_source {op} '{InvoiceSource.SUBSCRIPTION.value}'")
     if after is not None:
         conditions.append(f"(i.invoice_date, i.id) < ({arg(after[0])}::date, {arg(after[1])})")
-    order = " ORDER BY invoice_date DESC, id DESC" + (f" LIMIT {arg(limit)}" if limit > 0 else "")
-    select = (
-        "SELECT i.id, i.invoice_date,"
-        f" CASE WHEN {_current_form('$2')} THEN i.wire END AS wire"
-        " FROM invoices i WHERE i.account_id = $1" + "".join(f" AND {condition}" for condition in conditions)
+    due_days = _due_days(filters)
+    order = " ORDER BY invoice_date DESC, id DESC"
+    limited = order + (f" LIMIT {arg(limit)}" if limit > 0 else "")
+    by_day = due_days if due_days is not None and 0 < due_days[1] <= DAY_BY_DAY_MAX and limit > 0 else None
+    first_day, last_day = (arg(by_day[0]), arg(by_day[1] - 1)) if by_day else ("", "")
+    status = f"${len(args) + 1}"  # each branch's own last argument
+    where = (
+        " FROM invoices i WHERE i.account_id = $1"
+        + "".join(f" AND {condition}" for condition in conditions)
+        + f" AND i.status = {status}"
     )
-    # A closed range of due dates (a window, a day) holds invoices whose invoice dates cluster where the
-    # planner, which takes the two columns as independent, does not expect them: in date order it would read
-    # far into the account to find them. Fenced (OFFSET 0), the range is read from the due-date index first
-    # and only its rows are sorted.
-    fence = " OFFSET 0" if _closed_due_range(filters) else ""
-    branches = []
-    for status in dict.fromkeys(filters.statuses):
-        status_args = [*args, status.value]
-        sql = f"SELECT * FROM ({select} AND i.status = ${len(status_args)}{fence}) listed{order}"
-        branches.append(ListQuery(sql, status_args, _stored_from))
+    columns = f"i.id, i.invoice_date, CASE WHEN {_current_form('$2')} THEN i.wire END AS wire"
+    if by_day:
+        # A closed range of due dates (a window, a day) holds invoices whose invoice dates cluster where the
+        # planner, which takes the two columns as independent, does not expect them. A page reads each due
+        # date on its own, at most a page of keys already in list order from the due-date index (which holds
+        # them: no table row is read unless another filter needs it), keeps the page's first keys, and only
+        # then reads those invoices: a few index entries a day, never the whole range.
+        day = f"SELECT i.invoice_date, i.id{where} AND i.due_date = {first_day}::date + day.number{limited}"
+        days = f"generate_series(0, {last_day}::int) AS day(number)"
+        keys = f"SELECT listed.* FROM {days} CROSS JOIN LATERAL ({day}) listed{limited}"
+        sql = f"SELECT {columns} FROM ({keys}) page JOIN invoices i ON i.account_id = $1 AND i.id = page.id{limited}"
+    else:
+        # A longer closed range (or a list without a page) is read from the due-date index first and only its
+        # rows are sorted (fenced by OFFSET 0, which keeps the planner from reading the account in list order
+        # to find them); a range open on a side is left to the planner.
+        fence = " OFFSET 0" if due_days is not None else ""
+        sql = f"SELECT * FROM (SELECT {columns}{where}{fence}) listed{limited}"
+    branches = [ListQuery(sql, [*args, value.value], _stored_from) for value in dict.fromkeys(filters.statuses)]
     return MergedQuery(tuple(branches), _listing_order)
 
 
-def _closed_due_range(filters: InvoiceFilter) -> bool:
-    """True when the filters bound the due date on both sides (a day, a window, between two dates)."""
+# The longest closed range of due dates a page reads one day at a time (a leap year): each day costs an index
+# probe, which a longer range no longer repays; see list_query.
+DAY_BY_DAY_MAX = 366
+
+
+def _due_days(filters: InvoiceFilter) -> tuple[dt.date, int] | None:
+    """The first due date and the number of days of a due-date range bounded on both sides (a day, a window,
+    between two dates; 0 days when the bounds exclude each other); None when a side is unbounded."""
     due = filters.filter_by_due_date
-    lower = (filters.due_date_gt, filters.due_date_from, *((filters.date_gt, filters.date_gte) if due else ()))
-    upper = (filters.due_date_lt, filters.due_date_to, *((filters.date_lt, filters.date_lte) if due else ()))
-    has = any(value is not None for value in lower) and any(value is not None for value in upper)
-    return filters.due_date is not None or has
+    # As day numbers: a bound one past a date at the end of the calendar is still a bound.
+    lower = [
+        _day(filters.due_date),
+        _day(filters.due_date_from),
+        _day(filters.due_date_gt, 1),
+        *((_day(filters.date_gte), _day(filters.date_gt, 1)) if due else ()),
+    ]
+    upper = [
+        _day(filters.due_date),
+        _day(filters.due_date_to),
+        _day(filters.due_date_lt, -1),
+        *((_day(filters.date_lte), _day(filters.date_lt, -1)) if due else ()),
+    ]
+    lows = [day for day in lower if day is not None]
+    highs = [day for day in upper if day is not None]
+    if not lows or not highs:
+        return None
+    first, last = max(lows), min(highs)
+    if first > last:
+        return dt.date.min, 0
+    return dt.date.fromordinal(first), last - first + 1
+
+
+def _day(date: dt.date | None, shift: int = 0) -> int | None:
+    return None if date is None else date.toordinal() + shift
 
 
 def _listing_order(invoice: StoredInvoice) -> tuple[dt.date, str]:
