@@ -14,7 +14,7 @@ the growth figures are taken; at the main step (200k) every other scenario runs:
 | mutations, 32 in flight          | 2 Python client processes               | GetInvoice, 32 in flight           |
 | IngestEvents, batches of 1000    | 2 Python client processes               | asyncpg binary COPY, same batches  |
 | GetUpcomingInvoice, 1M events    | Python client, 1 in flight              | plain SQL over the raw events      |
-| growth (per size)                | Python client, 1 in flight              | first size (a copy), before+after  |
+| growth (per size)                | Python client, 1 in flight              | first size (a copy), alternating   |
 | serve --workers 2                | h2load                                  | --workers 1                        |
 | fairness, documents              | Python clients                          | alone; GetInvoice                  |
 
@@ -205,7 +205,8 @@ class Run:
     def growth_step(
         self, size: int, server: harness.Server, first_size_copy: str | None, customer: str, list_records: int
     ) -> growth.Step:
-        """The growth figures at this size; after the first size, bracketed by the first size's (its copy)."""
+        """The growth figures at this size; after the first size, alternating with the first size's (its copy),
+        each round of this size's figures between two of the first size's."""
 
         def figures(on: harness.Server, dsn: str) -> list[growth.Figure]:
             return growth.measure(on, dsn, self.keys.main, MAIN.name, customer, self.plan.effort, list_records)
@@ -215,14 +216,15 @@ class Run:
             _log(f"growth figures at {label}...")
             return growth.Step(figures(server, self.dsn))
         first = growth.size_label(self.plan.sizes[0])
+        own: list[list[growth.Figure]] = []
+        anchors: list[list[growth.Figure]] = []
+        _log(f"growth figures at {label}, alternating with those at {first} (its copy), {growth.ROUNDS} rounds...")
         with harness.serving(first_size_copy, self.workdir) as anchor_server:
-            _log(f"growth figures at {first} (its copy), before those at {label}...")
-            before = figures(anchor_server, first_size_copy)
-            _log(f"growth figures at {label}...")
-            own = figures(server, self.dsn)
-            _log(f"growth figures at {first} (its copy), after those at {label}...")
-            after = figures(anchor_server, first_size_copy)
-        return growth.Step(own, growth.bracketed(before, after))
+            for _ in range(growth.ROUNDS):
+                anchors.append(figures(anchor_server, first_size_copy))
+                own.append(figures(server, self.dsn))
+            anchors.append(figures(anchor_server, first_size_copy))
+        return growth.Step(growth.medians(own), growth.medians(anchors))
 
 
 def _arguments(argv: list[str] | None) -> tuple[Plan, argparse.Namespace]:

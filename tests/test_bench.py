@@ -17,7 +17,7 @@ import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
 from bench import __main__ as bench_main
-from bench import harness
+from bench import growth, harness
 from bench.load import count_field
 
 ROWS = {
@@ -39,6 +39,16 @@ def test_stream_records_are_counted_without_parsing() -> None:
     )
     assert count_field(message.SerializeToString()) == 3
     assert count_field(invoice_service_pb2.ListInvoicesResponse(resume_token="t").SerializeToString()) == 0
+
+
+def test_growth_figures_are_medians_over_the_rounds() -> None:
+    """A round the machine slowed (the second) moves neither figure: each is the median of its own values."""
+    rounds = [
+        [growth.Figure("a", "A", "ms", 1.0), growth.Figure("b", "B", "us", 10.0)],
+        [growth.Figure("a", "A", "ms", 9.0), growth.Figure("b", "B", "us", 90.0)],
+        [growth.Figure("a", "A", "ms", 2.0), growth.Figure("b", "B", "us", 11.0)],
+    ]
+    assert growth.medians(rounds) == [growth.Figure("a", "A", "ms", 2.0), growth.Figure("b", "B", "us", 11.0)]
 
 
 @pytest.mark.slow
