@@ -374,7 +374,7 @@ def list_query(
     order = " ORDER BY invoice_date DESC, id DESC"
     limited = order + (f" LIMIT {arg(limit)}" if limit > 0 else "")
     by_day = due_days if due_days is not None and 0 < due_days[1] <= DAY_BY_DAY_MAX and limit > 0 else None
-    first_day, last_day = (arg(by_day[0]), arg(by_day[1] - 1)) if by_day else ("", "")
+    first_day, last_number = (arg(by_day[0]), arg(by_day[1] - 1)) if by_day else ("", "")
     status = f"${len(args) + 1}"  # each branch's own last argument
     where = (
         " FROM invoices i WHERE i.account_id = $1"
@@ -389,13 +389,13 @@ def list_query(
         # them: no table row is read unless another filter needs it), keeps the page's first keys, and only
         # then reads those invoices: a few index entries a day, never the whole range.
         day = f"SELECT i.invoice_date, i.id{where} AND i.due_date = {first_day}::date + day.number{limited}"
-        days = f"generate_series(0, {last_day}::int) AS day(number)"
+        days = f"generate_series(0, {last_number}::int) AS day(number)"
         keys = f"SELECT listed.* FROM {days} CROSS JOIN LATERAL ({day}) listed{limited}"
         sql = f"SELECT {columns} FROM ({keys}) page JOIN invoices i ON i.account_id = $1 AND i.id = page.id{limited}"
     else:
         # A longer closed range (or a list without a page) is read from the due-date index first and only its
         # rows are sorted (fenced by OFFSET 0, which keeps the planner from reading the account in list order
-        # to find them); a range open on a side is left to the planner.
+        # to find them); a range open on a side, or one customer's, is left to the planner.
         fence = " OFFSET 0" if due_days is not None else ""
         sql = f"SELECT * FROM (SELECT {columns}{where}{fence}) listed{limited}"
     branches = [ListQuery(sql, [*args, value.value], _stored_from) for value in dict.fromkeys(filters.statuses)]
