@@ -89,7 +89,8 @@ async def _mark_swept(dsn: str, account_names: Sequence[str]) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         for name in account_names:
-            account_id = await conn.fetchval("SELECT id FROM accounts WHERE name = $1", name)
+            account_id = await accounts.find_account_by_name(conn, name)
+            assert account_id is not None, f"no account named {name}"
             await accounts.mark_swept(conn, account_id, InvoiceWire.schema)
     finally:
         await conn.close()
