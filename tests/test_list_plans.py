@@ -11,6 +11,9 @@ until the old invoices (at 300,000 invoices about 200 ms for the first batch), w
 A due-date range bounded on both sides is read a day at a time, at most a page from each day: a dense account
 (60 invoices due on each of 60 days) shows that a page of a 30-day window reads no more than that, and random
 ranges of every kind, paged by keyset, list exactly what a plain filter and sort of the account's rows finds.
+
+A list without bounds states its page's limit, so PostgreSQL keeps one plan for its statements rather than
+planning every branch of every page afresh; the plan it keeps (forced, for every such filter) reads a few rows.
 """
 
 from __future__ import annotations
@@ -310,3 +313,48 @@ async def test_due_ranges_at_the_ends_of_the_calendar_list_nothing(
             query = list_query(account_id, filters, None, "schema", limit)
             for branch in query.branches:
                 assert await conn.fetch(branch.sql, *branch.args) == []
+
+
+# The filters no value of which can change the plan (no bound): their statements state the page's limit.
+VALUE_FREE = [
+    "default statuses", "every status", "void, none match", "draft and void, none match", "customer",
+    "external customer", "customer, void", "subscription", "recurring", "one-off", "resumed deep in the list",
+]  # fmt: skip
+
+
+def _case_query(case: str, account_id: str) -> Any:
+    after = (dt.date(2020, 6, 1), "inv_plan_9999999") if case == "resumed deep in the list" else None
+    return list_query(account_id, CASES[case], after, "schema", FIRST_BATCH)
+
+
+@pytest.mark.parametrize("case", ["default statuses", "every status", "resumed deep in the list"])
+async def test_the_account_s_list_is_planned_once_not_at_every_page(case: str, seeded: str, migrated_dsn: str) -> None:
+    # PostgreSQL plans a prepared statement five times, then keeps one plan for every execution when that plan
+    # costs no more than planning afresh. With its limit a parameter, the kept plan was costed for a tenth of
+    # the matching rows, and every branch of every page was planned again.
+    async with connection(migrated_dsn) as conn:
+        for branch in _case_query(case, seeded).branches:
+            statement = await conn.prepare(branch.sql)
+            for _ in range(8):
+                await statement.fetch(*branch.args)
+            kept, planned = await conn.fetchrow(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", branch.sql
+            )
+            assert (planned, kept) == (5, 3), f"{case}: {planned} executions planned afresh, {kept} on a kept plan"
+
+
+@pytest.mark.parametrize("case", VALUE_FREE)
+async def test_the_plan_kept_for_a_list_without_bounds_reads_a_few_rows(
+    case: str, seeded: str, migrated_dsn: str
+) -> None:
+    # The plan kept for every value (the generic plan, forced here) is the one each page then runs.
+    read = 0
+    async with connection(migrated_dsn) as conn:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        for branch in _case_query(case, seeded).branches:
+            assert "LIMIT $" not in branch.sql, "the page's limit is stated, not a parameter"
+            [plan] = json.loads(await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + branch.sql, *branch.args))
+            for scan in _scans(plan["Plan"]):
+                assert "Seq Scan" not in scan["Node Type"], (case, scan["Node Type"])
+                read += (scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)) * scan["Actual Loops"]
+    assert read <= MOST_ROWS_READ, f"{case}: the first batch read {read} rows"
