@@ -34,7 +34,7 @@ import pytest
 from server.db.invoices import list_query
 from server.domain.invoices import InvoiceFilter, InvoiceStatus
 from tests.support.accounts import new_account
-from tests.support.database import connection
+from tests.support.database import connection, partitions_under_test
 
 pytestmark = pytest.mark.slow
 
@@ -327,6 +327,11 @@ def _case_query(case: str, account_id: str) -> Any:
     return list_query(account_id, CASES[case], after, "schema", FIRST_BATCH)
 
 
+@pytest.mark.skipif(
+    partitions_under_test() > 0,
+    reason="partitioned by account, a kept plan cannot pick the account's partition before it runs: PostgreSQL"
+    " weighs it over every partition, and whether it keeps it depends on the other accounts' rows",
+)
 @pytest.mark.parametrize("case", ["default statuses", "every status", "resumed deep in the list"])
 async def test_the_account_s_list_is_planned_once_not_at_every_page(case: str, seeded: str, migrated_dsn: str) -> None:
     # PostgreSQL plans a prepared statement five times, then keeps one plan for every execution when that plan

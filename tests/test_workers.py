@@ -60,7 +60,7 @@ def is_running(pid: int) -> bool:
     """True while the process exists and is not a zombie."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # (gone between the open and the read: ESRCH)
         return False
 
 

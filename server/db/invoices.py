@@ -376,8 +376,9 @@ def list_query(
     # statement (rounded up to a power of two: the page is counted as rows are read) so that PostgreSQL keeps
     # one plan for it. As `LIMIT $n`, the plan kept for every value (the generic plan) is costed for a tenth
     # of the matching rows, dearer in a large account than planning afresh: each page then planned every
-    # branch again (at 2M invoices a first batch spent 0.3-0.5 ms more than at 10k). A bound's plan does
-    # depend on its value (how many rows pass it), so there the limit stays a parameter, planned each time.
+    # branch again (the statements of an unfiltered first batch at 2M invoices: 0.71 ms, 0.28 ms on the plan
+    # kept). A bound's plan does depend on its value (how many rows pass it): there the limit stays a
+    # parameter, and each page is planned for its values.
     value_free = all(value is None for _, _, value in bounds)
     page_rows = (str(_plan_limit(limit)) if value_free else arg(limit)) if limit > 0 else ""
     limited = " ORDER BY invoice_date DESC, id DESC" + (f" LIMIT {page_rows}" if page_rows else "")
