@@ -32,7 +32,8 @@ import asyncpg
 import pytest
 
 from server.db.invoices import list_query
-from server.domain.invoices import InvoiceFilter, InvoiceStatus
+from server.db.snapshots import MergedQuery
+from server.domain.invoices import InvoiceFilter, InvoiceStatus, StoredInvoice
 from tests.support.accounts import new_account
 from tests.support.database import connection, partitions_under_test
 
@@ -127,17 +128,28 @@ def _scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _scans(child)
 
 
+def _case_query(case: str, account_id: str) -> MergedQuery[StoredInvoice]:
+    """The list query of a case of CASES, for a first batch (from deep in the list for a resumed one)."""
+    after = (dt.date(2020, 6, 1), "inv_plan_9999999") if case == "resumed deep in the list" else None
+    return list_query(account_id, CASES[case], after, "schema", FIRST_BATCH)
+
+
+async def _rows_read(conn: asyncpg.Connection, case: str, query: MergedQuery[StoredInvoice]) -> int:
+    """The rows the query's branches read (index entries fetched and rows filtered out), by EXPLAIN ANALYZE;
+    none may read the table sequentially."""
+    read = 0
+    for branch in query.branches:
+        [plan] = json.loads(await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + branch.sql, *branch.args))
+        for scan in _scans(plan["Plan"]):
+            assert "Seq Scan" not in scan["Node Type"], (case, scan["Node Type"])
+            read += (scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)) * scan["Actual Loops"]
+    return read
+
+
 @pytest.mark.parametrize("case", list(CASES))
 async def test_the_first_batch_reads_a_few_rows(case: str, seeded: str, migrated_dsn: str) -> None:
-    after = (dt.date(2020, 6, 1), "inv_plan_9999999") if case == "resumed deep in the list" else None
-    query = list_query(seeded, CASES[case], after, "schema", FIRST_BATCH)
-    read = 0
     async with connection(migrated_dsn) as conn:
-        for branch in query.branches:
-            [plan] = json.loads(await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + branch.sql, *branch.args))
-            for scan in _scans(plan["Plan"]):
-                assert "Seq Scan" not in scan["Node Type"], (case, scan["Node Type"])
-                read += (scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)) * scan["Actual Loops"]
+        read = await _rows_read(conn, case, _case_query(case, seeded))
     assert read <= MOST_ROWS_READ, f"{case}: the first batch read {read} rows"
 
 
@@ -322,11 +334,6 @@ VALUE_FREE = [
 ]  # fmt: skip
 
 
-def _case_query(case: str, account_id: str) -> Any:
-    after = (dt.date(2020, 6, 1), "inv_plan_9999999") if case == "resumed deep in the list" else None
-    return list_query(account_id, CASES[case], after, "schema", FIRST_BATCH)
-
-
 @pytest.mark.skipif(
     partitions_under_test() > 0,
     reason="partitioned by account, a kept plan cannot pick the account's partition before it runs: PostgreSQL"
@@ -353,13 +360,9 @@ async def test_the_plan_kept_for_a_list_without_bounds_reads_a_few_rows(
     case: str, seeded: str, migrated_dsn: str
 ) -> None:
     # The plan kept for every value (the generic plan, forced here) is the one each page then runs.
-    read = 0
+    query = _case_query(case, seeded)
+    assert all("LIMIT $" not in branch.sql for branch in query.branches), "the page's limit is stated"
     async with connection(migrated_dsn) as conn:
         await conn.execute("SET plan_cache_mode = force_generic_plan")
-        for branch in _case_query(case, seeded).branches:
-            assert "LIMIT $" not in branch.sql, "the page's limit is stated, not a parameter"
-            [plan] = json.loads(await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + branch.sql, *branch.args))
-            for scan in _scans(plan["Plan"]):
-                assert "Seq Scan" not in scan["Node Type"], (case, scan["Node Type"])
-                read += (scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)) * scan["Actual Loops"]
+        read = await _rows_read(conn, case, query)
     assert read <= MOST_ROWS_READ, f"{case}: the first batch read {read} rows"
