@@ -29,6 +29,10 @@ IN_FLIGHT = Gauge("invoicing_calls_in_flight", "Calls admitted and not finished 
 WAITING_TURN = Gauge(
     "invoicing_calls_waiting_turn", "Admitted unary calls waiting for their account's turn to run (others active)."
 )
+WAITING_ROW = Gauge(
+    "invoicing_calls_waiting_row",
+    "Mutations waiting in the server for another call on the same row (a hot customer) to finish.",
+)
 REFUSED = Counter(
     "invoicing_calls_refused_total", "Calls refused by admission control, by reason (the limit reached).", ["reason"]
 )

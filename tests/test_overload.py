@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from server.app import RunningServer
 from server.config import Settings
 from tests.support.accounts import new_account
 from tests.support.builders import create_customer, customer_request, invoice_request
+from tests.support.checks import sequence_of
 from tests.support.client import Api, details_of, expect_error, open_api
 from tests.support.database import connection
 from tests.support.resilience import SERVING, counter, eventually, health, own_server, own_server_api, target_of
@@ -60,18 +61,26 @@ def get_customer(api: Api, customer: customer_pb2.Customer, deadline_s: float | 
     return api.customers.GetCustomer(request, timeout=deadline_s)
 
 
-def queue_issues(api: Api, customer: customer_pb2.Customer, count: int) -> list[asyncio.Future[Any]]:
-    """`count` auto-issuing CreateInvoice calls of customer, started now (each waits for the customer's lock)."""
-    return [asyncio.ensure_future(api.invoices.CreateInvoice(issue_now(customer), timeout=60)) for _ in range(count)]
+def queue_issues(api: Api, customers: Sequence[customer_pb2.Customer]) -> list[asyncio.Future[Any]]:
+    """An auto-issuing CreateInvoice call of each customer, started now. Each waits for its customer's lock in
+    PostgreSQL, holding a connection (calls of one customer would wait their turn in the server, holding none:
+    `test_calls_of_one_customer_wait_their_turn_in_the_server_holding_no_connection`)."""
+    return [asyncio.ensure_future(api.invoices.CreateInvoice(issue_now(c), timeout=60)) for c in customers]
+
+
+async def more_customers(api: Api, first: customer_pb2.Customer, count: int) -> list[customer_pb2.Customer]:
+    """`first` and `count - 1` new customers of the same account."""
+    return [first, *await asyncio.gather(*(create_customer(api) for _ in range(count - 1)))]
 
 
 @contextlib.asynccontextmanager
-async def locked_customer(dsn: str, customer_id: str) -> AsyncIterator[None]:
-    """The customer's row locked FOR UPDATE by another session for the block (calls that need it wait)."""
+async def locked_customers(dsn: str, customers: Sequence[customer_pb2.Customer]) -> AsyncIterator[None]:
+    """The customers' rows locked FOR UPDATE by another session for the block (calls that need them wait)."""
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
-            await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", customer_id)
+            ids = sorted(customer.id for customer in customers)
+            await conn.execute("SELECT 1 FROM customers WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
             yield
     finally:
         await conn.close()
@@ -159,16 +168,17 @@ async def test_a_burst_above_a_thousand_calls_is_answered_never_silently_cancell
 async def test_an_account_holding_its_share_of_the_pool_leaves_the_rest_to_others(
     settings: Settings, migrated_dsn: str
 ) -> None:
-    """A hot customer's calls wait on its row lock holding connections: only the account's share of them.
+    """A hot account's calls wait on row locks holding connections: only the account's share of them.
 
-    With a pool of 4 (a share of 2 per account), 6 auto-issuing invoices of one customer queue behind a
-    lock; another account's reads complete within a 3 s deadline meanwhile, and the pool gauges show the
+    With a pool of 4 (a share of 2 per account), 6 auto-issuing invoices of 6 locked customers wait behind
+    their locks; another account's reads complete within a 3 s deadline meanwhile, and the pool gauges show the
     saturation. When the lock goes, every queued invoice is created.
     """
     async with hot_and_calm(settings, migrated_dsn, db_pool_max=4, db_pool_account_share=0.5) as two:
         unary = two.running.db.unary
-        async with locked_customer(migrated_dsn, two.busy.id):
-            queued = queue_issues(two.hot, two.busy, 6)
+        busy = await more_customers(two.hot, two.busy, 6)
+        async with locked_customers(migrated_dsn, busy):
+            queued = queue_issues(two.hot, busy)
 
             async def saturated() -> bool:
                 return unary.in_use == 2 and unary.waiting == 4
@@ -181,6 +191,108 @@ async def test_an_account_holding_its_share_of_the_pool_leaves_the_rest_to_other
             assert not any(call.done() for call in queued)
         created = await asyncio.gather(*queued)
     assert all(invoice.status == invoice_pb2.INVOICE_STATUS_ISSUED for invoice in created)
+
+
+async def test_calls_of_one_customer_wait_their_turn_in_the_server_holding_no_connection(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """Auto-issuing invoices of one customer queue in the server, in arrival order, not in PostgreSQL.
+
+    The customer locked by another session, 6 of them come one after another: the first waits on the lock in
+    PostgreSQL (one connection), the other five wait their turn in the server holding nothing (the gauge).
+    With a pool of 4 and an account's share of 2, the account's other customer is still invoiced and read
+    within 3 s deadlines (the six would otherwise hold the share). A seventh with a 0.5 s deadline ends
+    DEADLINE_EXCEEDED and leaves the queue; a dry run of the same call is not queued in the server (it
+    gives up on the lock by itself, ABORTED LOCK_TIMEOUT). When the lock goes, the six are issued in the
+    order they came (their numbers), and no call is left waiting.
+    """
+    waiting_before = counter(ROW_WAITING)
+    async with hot_and_calm(settings, migrated_dsn, db_pool_max=4, db_pool_account_share=0.5) as two:
+        other = await create_customer(two.hot)
+        queued: list[asyncio.Future[Any]] = []
+        async with locked_customers(migrated_dsn, [two.busy]):
+            for position in range(6):
+                queued += queue_issues(two.hot, [two.busy])
+                if position == 0:
+                    await until_waiting_on_lock(migrated_dsn, 1, "the first call did not reach the lock")
+                else:
+
+                    async def behind(count: int = position) -> bool:
+                        return counter(ROW_WAITING) == waiting_before + count
+
+                    await eventually(behind, 20, f"call {position + 1} did not wait its turn in the server")
+            await until_waiting_on_lock(migrated_dsn, 1, "more than one call reached the lock")
+            served = await two.hot.invoices.CreateInvoice(issue_now(other), timeout=3)
+            assert served.status == invoice_pb2.INVOICE_STATUS_ISSUED
+            assert (await get_customer(two.hot, other, deadline_s=3)).id == other.id
+            late = await expect_error(two.hot.invoices.CreateInvoice(issue_now(two.busy), timeout=0.5))
+            assert late.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+            async def left() -> bool:
+                return counter(ROW_WAITING) == waiting_before + 5
+
+            await eventually(left, 10, "the late call still waits its turn")
+            rehearsal = issue_now(two.busy)
+            rehearsal.validate_only = True
+            refused = await expect_error(two.hot.invoices.CreateInvoice(rehearsal, timeout=10))
+            assert (refused.code, refused.reason) == (grpc.StatusCode.ABORTED, "LOCK_TIMEOUT")
+            assert not any(call.done() for call in queued)
+        created = await asyncio.gather(*queued)
+    assert {invoice.status for invoice in created} == {invoice_pb2.INVOICE_STATUS_ISSUED}
+    numbers = [sequence_of(invoice.invoice_number) for invoice in created]
+    assert numbers == sorted(numbers), numbers  # in the order they came
+    assert len(set(numbers)) == 6, numbers
+    assert counter(ROW_WAITING) == waiting_before
+
+
+async def test_balance_changes_of_one_customer_wait_their_turn_in_the_server_too(
+    settings: Settings, migrated_dsn: str
+) -> None:
+    """Every call that locks a customer it names first queues on it: adjustments, grants, customer updates.
+
+    The customer locked by another session, an increment, a decrement, a credit grant and a rename: one
+    reaches the lock in PostgreSQL, three wait in the server. When the lock goes, all four are applied (the
+    balance is the sum of the adjustments) and no call is left waiting.
+    """
+    waiting_before = counter(ROW_WAITING)
+    async with hot_and_calm(settings, migrated_dsn) as two:
+        api, customer = two.hot, two.busy
+        grant = customer_service_pb2.GrantCreditsRequest(
+            customer_id=customer.id, amount="5", currency=customer.currency, request_id="grant-1"
+        )
+        rename = customer_service_pb2.UpdateCustomerRequest(customer_id=customer.id, name="Renamed")
+        async with locked_customers(migrated_dsn, [customer]):
+            # (a grpc.aio call starts when it is made: every one is made with the lock held)
+            queued = [
+                api.customers.CreateBalanceTransaction(balance_change(customer, "7.25", increment=True), timeout=60),
+                api.customers.CreateBalanceTransaction(balance_change(customer, "2.10", increment=False), timeout=60),
+                api.customers.GrantCredits(grant, timeout=60),
+                api.customers.UpdateCustomer(rename, timeout=60),
+            ]
+
+            async def queued_in_the_server() -> bool:
+                return counter(ROW_WAITING) == waiting_before + 3
+
+            await eventually(queued_in_the_server, 20, "three calls did not wait their turn in the server")
+            await until_waiting_on_lock(migrated_dsn, 1, "more than one call reached the lock")
+            assert not any(call.done() for call in queued)
+        await asyncio.gather(*queued)
+        after = await get_customer(api, customer)
+    assert after.name == "Renamed"
+    assert after.balance == "5.15"
+    assert counter(ROW_WAITING) == waiting_before
+
+
+def balance_change(
+    customer: customer_pb2.Customer, amount: str, *, increment: bool
+) -> customer_service_pb2.CreateBalanceTransactionRequest:
+    """A manual balance adjustment of customer."""
+    kind = (
+        customer_pb2.BALANCE_TRANSACTION_TYPE_INCREMENT
+        if increment
+        else customer_pb2.BALANCE_TRANSACTION_TYPE_DECREMENT
+    )
+    return customer_service_pb2.CreateBalanceTransactionRequest(customer_id=customer.id, amount=amount, type=kind)
 
 
 async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an_outage(
@@ -205,8 +317,9 @@ async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an
     }
     async with own_server_api(settings, migrated_dsn, account.key, **overrides) as (_, api):
         customer = await create_customer(api)
-        async with locked_customer(migrated_dsn, customer.id):
-            held = queue_issues(api, customer, 2)
+        busy = await more_customers(api, customer, 2)
+        async with locked_customers(migrated_dsn, busy):
+            held = queue_issues(api, busy)
 
             await until_waiting_on_lock(migrated_dsn, 2, "the calls did not take both connections")
             exhausted = await expect_error(get_customer(api, customer, deadline_s=None))
@@ -227,10 +340,10 @@ async def test_a_connection_wait_past_the_servers_bound_is_pool_exhausted_not_an
 
 @pytest.mark.reliability
 @pytest.mark.slow
-async def test_health_stays_serving_while_a_hot_customer_saturates_the_pool(
+async def test_health_stays_serving_while_a_hot_account_saturates_the_pool(
     settings: Settings, migrated_dsn: str
 ) -> None:
-    """Dozens of auto-issued invoices of one customer hold every pooled connection: health stays SERVING.
+    """Dozens of auto-issued invoices of locked customers hold every pooled connection: health stays SERVING.
 
     Health probes the database on a connection of its own, so a saturated pool (shown in the pool gauges)
     is not an outage. Every poll during the queue is SERVING, and every queued invoice is issued.
@@ -244,13 +357,14 @@ async def test_health_stays_serving_while_a_hot_customer_saturates_the_pool(
     async with own_server_api(settings, migrated_dsn, account.key, **overrides) as (running, api):
         customer = await create_customer(api)
         statuses: list[int] = []
-        async with locked_customer(migrated_dsn, customer.id):
-            queued = queue_issues(api, customer, 40)
+        busy = await more_customers(api, customer, 40)
+        async with locked_customers(migrated_dsn, busy):
+            queued = queue_issues(api, busy)
 
             async def saturated() -> bool:
                 return running.db.unary.in_use == running.db.pool.get_max_size() and running.db.unary.waiting > 0
 
-            await eventually(saturated, 20, "the hot customer did not saturate the pool")
+            await eventually(saturated, 20, "the hot account did not saturate the pool")
             async with grpc.aio.insecure_channel(target_of(running)) as anonymous:
                 for _ in range(20):  # 3 s of polls: about 15 probes of the database
                     statuses.append(await health(anonymous))
@@ -307,6 +421,7 @@ TURNS: dict[str, Any] = {
     "db_pool_account_share": 1.0,
 }
 WAITING_TURN = "invoicing_calls_waiting_turn"
+ROW_WAITING = "invoicing_calls_waiting_row"
 
 
 async def test_while_another_account_is_active_a_hot_accounts_calls_take_turns_and_the_other_is_served(
@@ -314,7 +429,7 @@ async def test_while_another_account_is_active_a_hot_accounts_calls_take_turns_a
 ) -> None:
     """One running call per account while another is active: the hot account's other calls wait their turn.
 
-    4 auto-issuing invoices of one locked customer: one runs (holding a connection), three wait for their
+    4 auto-issuing invoices of 4 locked customers: one runs (holding a connection), three wait for their
     turn holding nothing; a fifth call is still refused at once at the account's limit of 4 in flight, with
     its details; the other account's reads complete within a 3 s deadline. When the lock goes, each waiting
     call runs in turn and every invoice is issued, with its own number.
@@ -322,8 +437,9 @@ async def test_while_another_account_is_active_a_hot_accounts_calls_take_turns_a
     waiting_before = counter(WAITING_TURN)
     async with hot_and_calm(settings, migrated_dsn, **TURNS) as two:
         unary = two.running.db.unary
-        async with locked_customer(migrated_dsn, two.busy.id):
-            queued = queue_issues(two.hot, two.busy, 4)
+        busy = await more_customers(two.hot, two.busy, 4)
+        async with locked_customers(migrated_dsn, busy):
+            queued = queue_issues(two.hot, busy)
 
             async def taking_turns() -> bool:
                 return counter(WAITING_TURN) == waiting_before + 3 and unary.in_use == 1
@@ -353,8 +469,8 @@ async def test_a_call_waiting_for_its_turn_past_its_deadline_is_deadline_exceede
     """
     waiting_before = counter(WAITING_TURN)
     async with hot_and_calm(settings, migrated_dsn, **TURNS) as two:  # the calm account's call makes it active
-        async with locked_customer(migrated_dsn, two.busy.id):
-            (blocked,) = queue_issues(two.hot, two.busy, 1)
+        async with locked_customers(migrated_dsn, [two.busy]):
+            (blocked,) = queue_issues(two.hot, [two.busy])
 
             await until_waiting_on_lock(migrated_dsn, 1, "the hot call did not start")
             late = await expect_error(get_customer(two.hot, two.busy, deadline_s=0.5))
@@ -375,8 +491,9 @@ async def test_an_account_alone_runs_all_its_admitted_calls(settings: Settings, 
     waiting_before = counter(WAITING_TURN)
     async with own_server_api(settings, migrated_dsn, account.key, **TURNS) as (_, api):
         customer = await create_customer(api)
-        async with locked_customer(migrated_dsn, customer.id):
-            queued = queue_issues(api, customer, 3)
+        busy = await more_customers(api, customer, 3)
+        async with locked_customers(migrated_dsn, busy):
+            queued = queue_issues(api, busy)
             await until_waiting_on_lock(migrated_dsn, 3, "the lone account's calls did not all run")
             assert counter(WAITING_TURN) == waiting_before
         created = await asyncio.gather(*queued)

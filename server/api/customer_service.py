@@ -35,6 +35,7 @@ from server.usecases.customers import (
     ManualAdjustment,
     adjust_balance,
     create_customer,
+    customer_row,
     get_customer,
     list_balance_transactions,
     list_customers,
@@ -118,7 +119,11 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
         v.raise_if_any()
         changes.validate()
         return await self._mutation(
-            request, customer_pb2.Customer, lambda tx: update_customer(tx, ref, changes), conv.customer_pb
+            request,
+            customer_pb2.Customer,
+            lambda tx: update_customer(tx, ref, changes),
+            conv.customer_pb,
+            customer_row(ref),
         )
 
     def ListCustomers(
@@ -153,6 +158,7 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
             customer_pb2.BalanceTransaction,
             lambda tx: adjust_balance(tx, adjustment),
             conv.balance_transaction_pb,
+            customer_row(ref),
         )
 
     def ListBalanceTransactions(
@@ -192,7 +198,11 @@ class CustomerServicer(Servicer, customer_service_pb2_grpc.CustomerServiceServic
         grant.validate(v, self._tx.clock().date())
         v.raise_if_any()
         return await self._mutation(
-            request, customer_pb2.CreditBlock, lambda tx: self._credits.grant(tx, grant), conv.credit_block_pb
+            request,
+            customer_pb2.CreditBlock,
+            lambda tx: self._credits.grant(tx, grant),
+            conv.credit_block_pb,
+            customer_row(ref),
         )
 
     def ListCreditBlocks(

@@ -42,7 +42,7 @@ from server.domain.validation import (
 from server.usecases.events import InvoiceEvents
 from server.usecases.history import get_invoice_version, list_invoice_versions
 from server.usecases.invoice_reads import InvoiceReads
-from server.usecases.invoices import Invoices
+from server.usecases.invoices import Invoices, creation_row
 from server.usecases.publish import ChangedInvoice
 from server.usecases.subscriptions import Subscriptions
 from server.usecases.unit import Transactions, Tx
@@ -191,9 +191,12 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
     def _today(self) -> dt.date:
         return self._tx.clock().date()
 
-    async def _mutate(self, request: Any, work: Callable[[Tx], Awaitable[ChangedInvoice]]) -> invoice_pb2.Invoice:
-        """Run an invoice mutation exactly once; it answers with the invoice as the change left it."""
-        return await run_mutation(self._tx, request, invoice_pb2.Invoice, work, _invoice_bytes)
+    async def _mutate(
+        self, request: Any, work: Callable[[Tx], Awaitable[ChangedInvoice]], row: str | None = None
+    ) -> invoice_pb2.Invoice:
+        """Run an invoice mutation exactly once (in the row's turn, when it names one); it answers with the
+        invoice as the change left it."""
+        return await run_mutation(self._tx, request, invoice_pb2.Invoice, work, _invoice_bytes, row)
 
     async def _on_invoice(
         self, request: Any, action: Callable[[Tx, str, int | None], Awaitable[ChangedInvoice]]
@@ -233,7 +236,9 @@ class InvoiceServicer(Servicer, InvoiceDocuments, invoice_service_pb2_grpc.Invoi
         v.raise_if_any()
         assert invoice is not None
         new = invoice
-        return await self._mutate(request, lambda tx: self._invoices.create(tx, customer, new))
+        return await self._mutate(
+            request, lambda tx: self._invoices.create(tx, customer, new), creation_row(customer, new)
+        )
 
     async def GetInvoice(
         self, request: invoice_service_pb2.GetInvoiceRequest, context: grpc.aio.ServicerContext

@@ -39,13 +39,16 @@ async def run_mutation(
     response_type: type[M],
     work: Callable[[Tx], Awaitable[T]],
     encode: Callable[[T], bytes],
+    row: str | None = None,
 ) -> M:
     """Run a use case exactly once per request_id and answer with the (stored) encoded outcome.
 
     The first caller and every replay get the same bytes (map entries in one order). A dry run
-    (`validate_only`) answers the same way and is rolled back (`Transactions`).
+    (`validate_only`) answers the same way and is rolled back (`Transactions`). `row` names the row whose
+    exclusive lock the use case takes first, when the request names it: the call waits its turn for it in the
+    server (`Transactions.exactly_once`).
     """
-    encoded = await transactions.exactly_once(actor_of(request), request_hash(request), work, encode)
+    encoded = await transactions.exactly_once(actor_of(request), request_hash(request), work, encode, row)
     return response_type.FromString(encoded)
 
 

@@ -27,7 +27,8 @@ class Servicer:
         response_type: type[M],
         work: Callable[[Tx], Awaitable[T]],
         to_message: Callable[[T], Message],
+        row: str | None = None,
     ) -> M:
-        """Run a mutating use case exactly once per request_id (`run_mutation`) and answer with its outcome
-        as `to_message` converts it."""
-        return await run_mutation(self._tx, request, response_type, work, encoder(to_message))
+        """Run a mutating use case exactly once per request_id (`run_mutation`, in the turn of the row it locks
+        first, when the request names it) and answer with its outcome as `to_message` converts it."""
+        return await run_mutation(self._tx, request, response_type, work, encoder(to_message), row)

@@ -84,6 +84,12 @@ async def get_customer(db: Database, account_id: str, ref: CustomerRef) -> Custo
     return await read(db, repo.get_named, account_id, ref)
 
 
+def customer_row(ref: CustomerRef) -> str:
+    """The row queue (`server.db.row_queues`) of the customer a request names, for the calls that lock that
+    customer's row first (UpdateCustomer, CreateBalanceTransaction, GrantCredits, an auto-issued CreateInvoice)."""
+    return f"customer:{ref.customer_id}" if ref.customer_id else f"customer.external:{ref.external_customer_id}"
+
+
 async def _lock(tx: Tx, ref: CustomerRef) -> Customer:
     return await repo.get_named(tx.conn, tx.account_id, ref, lock="update")
 

@@ -41,6 +41,7 @@ from server.domain.invoices import (
 )
 from server.domain.validation import today_in
 from server.usecases import credit_ledger, subscription_billing
+from server.usecases.customers import customer_row
 from server.usecases.publish import ChangedInvoice, InvoiceRenderer, invoice_changed
 from server.usecases.unit import Tx
 
@@ -51,6 +52,20 @@ class AddedLine:
 
     line: Line
     changed: ChangedInvoice
+
+
+def _creation_lock(new: NewOneOffInvoice) -> Literal["update", "share"]:
+    """The lock CreateInvoice takes first, on its customer: auto-issuing moves the balance, which needs the
+    exclusive lock; it is taken at once, never upgraded."""
+    return "update" if new.will_auto_issue else "share"
+
+
+def creation_row(named: CustomerRef, new: NewOneOffInvoice) -> str | None:
+    """The row whose exclusive lock CreateInvoice takes first, when it takes one (the customer's, for an invoice
+    issued at creation): calls naming the same one wait their turn in the server (`server.db.row_queues`)."""
+    if _creation_lock(new) != "update":
+        return None
+    return customer_row(named)
 
 
 class Invoices:
@@ -65,9 +80,7 @@ class Invoices:
     async def create(self, tx: Tx, named: CustomerRef, new: NewOneOffInvoice) -> ChangedInvoice:
         """CreateInvoice: a one-off draft for the customer `named`, issued at once when it asks to be and its
         date has come."""
-        # Auto-issuing moves the balance, which needs the exclusive lock; take it now, never upgrade.
-        lock: Literal["update", "share"] = "update" if new.will_auto_issue else "share"
-        customer = await customers_repo.get_named(tx.conn, tx.account_id, named, lock=lock)
+        customer = await customers_repo.get_named(tx.conn, tx.account_id, named, lock=_creation_lock(new))
         check_same_currency(new.currency, customer.currency, what="the invoice", subject="currency")
         priced = price_lines(new.lines, new.currency, new.discount)
         invoice_id = await repo.insert(

@@ -20,6 +20,7 @@ import asyncpg
 from server import context
 from server.db import idempotency, rehearsals
 from server.db.pool import Database
+from server.db.row_queues import RowQueues
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,6 +80,7 @@ class Transactions:
         self.db = db
         self.clock = clock
         self.dry_run_lock_wait_ms = dry_run_lock_wait_ms
+        self.rows = RowQueues()
 
     async def run(self, actor: Actor, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run work in one read-committed transaction (rolled back afterwards for a dry run)."""
@@ -104,6 +106,7 @@ class Transactions:
         fingerprint: bytes,
         work: Callable[[Tx], Awaitable[T]],
         encode: Callable[[T], bytes],
+        row: str | None = None,
     ) -> bytes:
         """Run work once per actor.request_id and answer with the encoded outcome.
 
@@ -113,7 +116,23 @@ class Transactions:
         same, and a different request (another fingerprint) under the same key fails
         ALREADY_EXISTS. Without one, work simply runs in a transaction. A dry run
         neither claims nor records the key: it runs, answers and rolls back.
+
+        `row` names the row whose exclusive lock the work takes first, when the request names it (see
+        `server.db.row_queues`): the call then waits its turn in the server before taking a connection.
+        A dry run never queues there: its lock waits are bounded, not served in turn.
         """
+        if row is None or actor.dry_run:
+            return await self._exactly_once(actor, fingerprint, work, encode)
+        async with self.rows.turn(actor.account_id, row):
+            return await self._exactly_once(actor, fingerprint, work, encode)
+
+    async def _exactly_once(
+        self,
+        actor: Actor,
+        fingerprint: bytes,
+        work: Callable[[Tx], Awaitable[T]],
+        encode: Callable[[T], bytes],
+    ) -> bytes:
         if actor.dry_run:
             return await self._rehearse(actor, work, encode)
         key = actor.request_id

@@ -1,0 +1,66 @@
+"""Queues in the server for calls that would queue on one row's lock in PostgreSQL.
+
+Calls that take one row's exclusive lock (a customer's, when an invoice is issued at creation and moves its
+balance) run one after another whatever the server does: the second waits in PostgreSQL for the first to
+commit. Waiting there, each holds a connection (up to its account's share of the pool), a PostgreSQL backend
+that wakes at every commit, and its lock timeout runs down. Waiting here instead, in arrival order, a call
+holds nothing until its turn: one connection serves a hot customer however many calls it has in flight, the
+rest of the pool stays free for the account's other customers and for other accounts, and the server's event
+loop runs one of those transactions at a time instead of interleaving several that wait on each other.
+
+This is only a queue in front of the lock, not the lock: other processes and hosts serving the same
+database still meet at the row lock, which alone keeps the data right. A call waits within its deadline
+(cancelled, it leaves the queue), and a row named two ways (a customer by its id and by its external id)
+gets two queues, which only means those calls queue in PostgreSQL as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from server import metrics
+
+
+@dataclass
+class _Queue:
+    """One row's queue: the turn, and how many calls hold or wait for it."""
+
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class RowQueues:
+    """Arrival-order queues, one per (account, row) with calls in flight."""
+
+    def __init__(self) -> None:
+        self._queues: dict[tuple[str, str], _Queue] = {}
+
+    @asynccontextmanager
+    async def turn(self, account_id: str, row: str) -> AsyncIterator[None]:
+        """Wait for the row's turn (in arrival order) and hold it for the block."""
+        key = (account_id, row)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = _Queue()
+        queue.users += 1
+        try:
+            if queue.turn.locked():
+                with metrics.WAITING_ROW.track_inprogress():
+                    await queue.turn.acquire()
+            else:
+                await queue.turn.acquire()
+            try:
+                yield
+            finally:
+                queue.turn.release()
+        finally:
+            queue.users -= 1
+            if queue.users == 0:
+                del self._queues[key]
+
+    def __len__(self) -> int:
+        """The rows with calls in flight (a row's queue is dropped when its last call ends)."""
+        return len(self._queues)
