@@ -2,8 +2,8 @@
 
 Calls that take one row's exclusive lock (a customer's, when an invoice is issued at creation and moves its
 balance) run one after another whatever the server does: the second waits in PostgreSQL for the first to
-commit. Waiting there, each holds a connection (up to its account's share of the pool), a PostgreSQL backend
-that wakes at every commit, and its lock timeout runs down. Waiting here instead, in arrival order, a call
+commit. Waiting there, each holds a connection (up to its account's share of the pool) and a PostgreSQL
+backend, and its lock timeout runs down. Waiting here instead, in arrival order, a call
 holds nothing until its turn: one connection serves a hot customer however many calls it has in flight, the
 rest of the pool stays free for the account's other customers and for other accounts, and the server's event
 loop runs one of those transactions at a time instead of interleaving several that wait on each other.
