@@ -207,7 +207,8 @@ async def test_calls_of_one_customer_wait_their_turn_in_the_server_holding_no_co
     order they came (their numbers), and no call is left waiting.
     """
     waiting_before = counter(ROW_WAITING)
-    async with hot_and_calm(settings, migrated_dsn, db_pool_max=4, db_pool_account_share=0.5) as two:
+    overrides: dict[str, Any] = {"db_pool_max": 4, "db_pool_account_share": 0.5, **PATIENT_LOCKS}
+    async with hot_and_calm(settings, migrated_dsn, **overrides) as two:
         other = await create_customer(two.hot)
         queued: list[asyncio.Future[Any]] = []
         async with locked_customers(migrated_dsn, [two.busy]):
@@ -255,7 +256,7 @@ async def test_balance_changes_of_one_customer_wait_their_turn_in_the_server_too
     balance is the sum of the adjustments) and no call is left waiting.
     """
     waiting_before = counter(ROW_WAITING)
-    async with hot_and_calm(settings, migrated_dsn) as two:
+    async with hot_and_calm(settings, migrated_dsn, **PATIENT_LOCKS) as two:
         api, customer = two.hot, two.busy
         grant = customer_service_pb2.GrantCreditsRequest(
             customer_id=customer.id, amount="5", currency=customer.currency, request_id="grant-1"
@@ -422,6 +423,8 @@ TURNS: dict[str, Any] = {
 }
 WAITING_TURN = "invoicing_calls_waiting_turn"
 ROW_WAITING = "invoicing_calls_waiting_row"
+# The call at the lock waits out the whole test (the default lock timeout, 5 s, could end it on a slow machine).
+PATIENT_LOCKS: dict[str, Any] = {"db_lock_timeout_ms": 60_000}
 
 
 async def test_while_another_account_is_active_a_hot_accounts_calls_take_turns_and_the_other_is_served(
