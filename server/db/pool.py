@@ -92,7 +92,7 @@ class TrackedPool:
     def __init__(self, name: str, pool: asyncpg.Pool, account_share: float, acquire_timeout_s: float) -> None:
         self.name = name
         self.pool = pool
-        self.shares = Shares(pool.get_max_size(), account_share)
+        self.shares = Shares.of_pool(pool.get_max_size(), account_share)
         self.acquire_timeout_s = acquire_timeout_s
         self.observe_wait = metrics.acquire_wait(name)
         self.in_use = 0

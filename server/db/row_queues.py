@@ -16,51 +16,32 @@ gets two queues, which only means those calls queue in PostgreSQL as before.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from server import metrics
-
-
-@dataclass
-class _Queue:
-    """One row's queue: the turn, and how many calls hold or wait for it."""
-
-    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
+from server.db.shares import Shares
 
 
 class RowQueues:
-    """Arrival-order queues, one per (account, row) with calls in flight."""
+    """Arrival-order queues, one per (account, row) with calls in flight: a share of one slot per row."""
 
     def __init__(self) -> None:
-        self._queues: dict[tuple[str, str], _Queue] = {}
+        self._turns = Shares(1)
 
     @asynccontextmanager
     async def turn(self, account_id: str, row: str) -> AsyncIterator[None]:
         """Wait for the row's turn (in arrival order) and hold it for the block."""
         key = (account_id, row)
-        queue = self._queues.get(key)
-        if queue is None:
-            queue = self._queues[key] = _Queue()
-        queue.users += 1
+        waits = metrics.WAITING_ROW.track_inprogress() if self._turns.full(key) else contextlib.nullcontext()
+        with waits:
+            await self._turns.acquire(key)
         try:
-            if queue.turn.locked():
-                with metrics.WAITING_ROW.track_inprogress():
-                    await queue.turn.acquire()
-            else:
-                await queue.turn.acquire()
-            try:
-                yield
-            finally:
-                queue.turn.release()
+            yield
         finally:
-            queue.users -= 1
-            if queue.users == 0:
-                del self._queues[key]
+            self._turns.release(key)
 
     def __len__(self) -> int:
         """The rows with calls in flight (a row's queue is dropped when its last call ends)."""
-        return len(self._queues)
+        return len(self._turns)

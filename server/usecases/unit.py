@@ -10,6 +10,7 @@ call with the same request_id afterwards runs for real. Its lock waits are bound
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -121,27 +122,17 @@ class Transactions:
         `server.db.row_queues`): the call then waits its turn in the server before taking a connection.
         A dry run never queues there: its lock waits are bounded, not served in turn.
         """
-        if row is None or actor.dry_run:
-            return await self._exactly_once(actor, fingerprint, work, encode)
-        async with self.rows.turn(actor.account_id, row):
-            return await self._exactly_once(actor, fingerprint, work, encode)
-
-    async def _exactly_once(
-        self,
-        actor: Actor,
-        fingerprint: bytes,
-        work: Callable[[Tx], Awaitable[T]],
-        encode: Callable[[T], bytes],
-    ) -> bytes:
         if actor.dry_run:
             return await self._rehearse(actor, work, encode)
-        key = actor.request_id
-        async with self.db.transaction() as conn:
-            if key:
-                replay = await idempotency.claim(conn, actor.account_id, key, actor.method, fingerprint)
-                if replay is not None:
-                    return replay.response
-            encoded = encode(await work(Tx(conn, actor, self.clock())))
-            if key:
-                await idempotency.record(conn, actor.account_id, key, encoded)
-        return encoded
+        turn = contextlib.nullcontext() if row is None else self.rows.turn(actor.account_id, row)
+        async with turn:
+            key = actor.request_id
+            async with self.db.transaction() as conn:
+                if key:
+                    replay = await idempotency.claim(conn, actor.account_id, key, actor.method, fingerprint)
+                    if replay is not None:
+                        return replay.response
+                encoded = encode(await work(Tx(conn, actor, self.clock())))
+                if key:
+                    await idempotency.record(conn, actor.account_id, key, encoded)
+            return encoded
