@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -46,9 +47,11 @@ def database_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     # Not under pytest's temp folder: a concurrent pytest run resets that folder to owner-only
     # permissions, and the embedded server runs as its own unprivileged user.
-    pg = embedded.start(Path(tempfile.mkdtemp(prefix="invoicing-test-pg-")) / "data", ephemeral=True)
+    folder = Path(tempfile.mkdtemp(prefix="invoicing-test-pg-"))
+    pg = embedded.start(folder / "data", ephemeral=True)
     yield pg.dsn
     pg.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ touches nothing else of the session.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -80,6 +81,7 @@ async def test_outage_gives_unavailable_fast_then_recovers_without_losing_writes
         if running is not None:
             await running.stop(grace=1)
         await asyncio.to_thread(pg.stop)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 async def _eventually_get(api: Api, invoice_id: str) -> invoice_pb2.Invoice:
