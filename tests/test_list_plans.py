@@ -9,11 +9,13 @@ taking the columns as independent, cannot know: for `due_date_lt` a date far bac
 until the old invoices (at 300,000 invoices about 200 ms for the first batch), without scanning the table.
 
 A due-date range bounded on both sides is read a day at a time, at most a page from each day: a dense account
-(60 invoices due on each of 60 days) shows that a page of a 30-day window reads no more than that, and random
-ranges of every kind, paged by keyset, list exactly what a plain filter and sort of the account's rows finds.
+(60 invoices due on each of 60 days) shows that a page of a 30-day window reads no more than that (on the plan
+made once for every value and on one made for its values), and random ranges of every kind, paged by keyset,
+list exactly what a plain filter and sort of the account's rows finds.
 
-A list without bounds states its page's limit, so PostgreSQL keeps one plan for its statements rather than
-planning every branch of every page afresh; the plan it keeps (forced, for every such filter) reads a few rows.
+A list whose plan no value can change (no bound, or a due-date range read a day at a time) runs at every page
+the plan made once for every value rather than planning every branch of every page afresh (a list without
+bounds states its page's limit for it); that plan reads a few rows for every such filter.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ from typing import Any
 import asyncpg
 import pytest
 
+from server.db import snapshots
 from server.db.invoices import list_query
+from server.db.pool import Database, PoolSettings
 from server.db.snapshots import MergedQuery
 from server.domain.invoices import InvoiceFilter, InvoiceStatus, StoredInvoice
+from server.domain.pages import Page
 from tests.support.accounts import new_account
-from tests.support.database import connection, partitions_under_test
+from tests.support.database import connection
 
 pytestmark = pytest.mark.slow
 
@@ -128,10 +133,14 @@ def _scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _scans(child)
 
 
+def _case_after(case: str) -> tuple[dt.date, str] | None:
+    """Where a case of CASES starts: deep in the list for a resumed one, else at the top."""
+    return (dt.date(2020, 6, 1), "inv_plan_9999999") if case == "resumed deep in the list" else None
+
+
 def _case_query(case: str, account_id: str) -> MergedQuery[StoredInvoice]:
-    """The list query of a case of CASES, for a first batch (from deep in the list for a resumed one)."""
-    after = (dt.date(2020, 6, 1), "inv_plan_9999999") if case == "resumed deep in the list" else None
-    return list_query(account_id, CASES[case], after, "schema", FIRST_BATCH)
+    """The list query of a case of CASES, for a first batch."""
+    return list_query(account_id, CASES[case], _case_after(case), "schema", FIRST_BATCH)
 
 
 async def _rows_read(conn: asyncpg.Connection, case: str, query: MergedQuery[StoredInvoice]) -> int:
@@ -210,19 +219,25 @@ async def dense(migrated_dsn: str) -> AsyncIterator[tuple[str, list[asyncpg.Reco
         await conn.execute("DELETE FROM customers WHERE account_id = $1", account.id)
 
 
+@pytest.mark.parametrize("plan", ["generic", "custom"])
 async def test_a_page_of_a_due_window_reads_a_few_rows_a_day_not_the_window(
-    dense: tuple[str, list[asyncpg.Record]], migrated_dsn: str
+    plan: str, dense: tuple[str, list[asyncpg.Record]], migrated_dsn: str
 ) -> None:
     """A 30-day window of the dense account holds 1,350 issued invoices; its first page of 20 reads at most
-    a page of keys from each day and then the page's invoices, not every invoice of the window."""
+    a page of keys from each day and then the page's invoices, not every invoice of the window: on the plan
+    made once for every value (which the service runs where sessions keep their statements) and on one
+    planned for its values (behind a transaction pooler)."""
     account_id, rows = dense
     days = 30
     first, last = DENSE_FIRST_DUE + dt.timedelta(days=10), DENSE_FIRST_DUE + dt.timedelta(days=10 + days - 1)
     window = InvoiceFilter(due_date_from=first, due_date_to=last, statuses=(InvoiceStatus.ISSUED,))
     in_window = sum(1 for row in rows if first <= row["due_date"] <= last and row["status"] == "issued")
     assert in_window == days * DENSE_PER_DAY * 3 // 4
+    query = list_query(account_id, window, None, "schema", FIRST_BATCH)
+    assert query.generic_plans, "the window's plan depends on no value"
     async with connection(migrated_dsn) as conn:
-        read = await _rows_read(conn, "due window", list_query(account_id, window, None, "schema", FIRST_BATCH))
+        await conn.execute(f"SET plan_cache_mode = force_{plan}_plan")
+        read = await _rows_read(conn, "due window", query)
     # A page of keys from each day, then the page's own invoices.
     assert read <= (days + 1) * FIRST_BATCH < in_window // 2, f"the first page read {read} rows"
 
@@ -328,34 +343,65 @@ VALUE_FREE = [
 ]  # fmt: skip
 
 
-@pytest.mark.skipif(
-    partitions_under_test() > 0,
-    reason="partitioned by account, a kept plan cannot pick the account's partition before it runs: PostgreSQL"
-    " weighs it over every partition, and whether it keeps it depends on the other accounts' rows",
-)
-@pytest.mark.parametrize("case", ["default statuses", "every status", "resumed deep in the list"])
+@pytest.mark.parametrize("case", ["default statuses", "every status", "resumed deep in the list", "due window"])
 async def test_the_account_s_list_is_planned_once_not_at_every_page(case: str, seeded: str, migrated_dsn: str) -> None:
-    # PostgreSQL plans a prepared statement five times, then keeps one plan for every execution when that plan
-    # costs no more than planning afresh. With its limit a parameter, the kept plan was costed for a tenth of
-    # the matching rows, and every branch of every page was planned again.
-    async with connection(migrated_dsn) as conn:
-        for branch in _case_query(case, seeded).branches:
-            statement = await conn.prepare(branch.sql)
-            for _ in range(8):
-                await statement.fetch(*branch.args)
-            kept, planned = await conn.fetchrow(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", branch.sql
-            )
-            assert (planned, kept) == (5, 3), f"{case}: {planned} executions planned afresh, {kept} on a kept plan"
+    """A list whose plan no value can change (no bound, or a due-date range read a day at a time) runs, at
+    every page, the plan made once for every value, never one planned afresh: planning each page's statements
+    costs about as much as running them. Read through the service's own snapshot, three pages."""
+    database = await Database.connect(migrated_dsn, PoolSettings(min_size=1, max_size=2, stream_max_size=1))
+    try:
+        after = _case_after(case)
+        for number in range(1, 4):  # each page in a snapshot of its own, on the one stream session
+            listed, mode, plans = await _page_and_plans(database, CASES[case], seeded, after)
+            assert mode == "force_generic_plan"
+            assert all(custom == 0 and generic >= number for custom, generic in plans), (number, plans)
+            after = listed[-1]
+        _, mode, _ = await _page_and_plans(database, CASES["amount above most totals"], seeded, None)
+        assert mode == "auto", "a bound's plan depends on its value: its page is planned for it"
+    finally:
+        await database.close()
 
 
-@pytest.mark.parametrize("case", VALUE_FREE)
+async def _page_and_plans(
+    database: Database, filters: InvoiceFilter, account_id: str, after: tuple[dt.date, str] | None
+) -> tuple[list[tuple[dt.date, str]], str, list[tuple[int, int]]]:
+    """A first batch of the list through `snapshots.batches`; the plan_cache_mode it ran under and, for each
+    of its statements, (executions planned for their values, executions on the plan made for every value) on
+    the session that ran them."""
+    query = list_query(account_id, filters, after, "schema", FIRST_BATCH, plans_kept=database.plans_kept)
+    seen: dict[str, Any] = {}
+
+    async def complete(conn: asyncpg.Connection, listed: list[StoredInvoice]) -> list[StoredInvoice]:
+        seen["mode"] = await conn.fetchval("SELECT current_setting('plan_cache_mode')")
+        seen["plans"] = [
+            tuple(await conn.fetchrow(
+                "SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement = $1", branch.sql
+            ))
+            for branch in query.branches
+        ]  # fmt: skip
+        return listed
+
+    page = Page(after, FIRST_BATCH, FIRST_BATCH)
+    listed = []
+    async for batch in snapshots.batches(database, query, page, complete=complete):
+        listed += [(invoice.invoice_date, invoice.id) for invoice in batch]
+    return listed, seen["mode"], seen["plans"]
+
+
+# The due-date ranges read a day at a time, with no other bound: their plan depends on no value either.
+DAY_BY_DAY = ["due date", "due window", "due between", "date type due"]
+
+
+@pytest.mark.parametrize("case", VALUE_FREE + DAY_BY_DAY)
 async def test_the_plan_kept_for_a_list_without_bounds_reads_a_few_rows(
     case: str, seeded: str, migrated_dsn: str
 ) -> None:
-    # The plan kept for every value (the generic plan, forced here) is the one each page then runs.
+    # The plan made once for every value (the generic plan, forced here) is the one each page then runs.
     query = _case_query(case, seeded)
-    assert all("LIMIT $" not in branch.sql for branch in query.branches), "the page's limit is stated"
+    assert query.generic_plans
+    assert not list_query(seeded, CASES[case], None, "schema", FIRST_BATCH, plans_kept=False).generic_plans
+    if case in VALUE_FREE:
+        assert all("LIMIT $" not in branch.sql for branch in query.branches), "the page's limit is stated"
     async with connection(migrated_dsn) as conn:
         await conn.execute("SET plan_cache_mode = force_generic_plan")
         read = await _rows_read(conn, case, query)

@@ -44,6 +44,7 @@ LOOKUPS_APPLICATION_NAME = "invoice-service/lookups"
 _POOL_EXHAUSTED_RETRY_MS = 200
 # How the read-only transactions that several reads must agree in begin.
 _READ_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_GENERIC_PLANS = "; SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,12 @@ class Database:
         self._lookup_idle.clear()
 
     @property
+    def plans_kept(self) -> bool:
+        """Whether sessions keep prepared statements, so PostgreSQL may keep a statement's plan (not behind a
+        transaction pooler, where asyncpg's statement cache is off and every statement is planned afresh)."""
+        return not self.settings.transaction_pooling and self.settings.statement_cache_size > 0
+
+    @property
     def has_lookup_lane(self) -> bool:
         """Whether `lookup` gives connections of its own lane (direct sessions), not the unary pool's."""
         return self._connect is not None and not self.settings.transaction_pooling
@@ -363,9 +370,13 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
-        """A read-only repeatable-read transaction on the stream pool: one snapshot for a whole stream."""
-        async with self._transaction(self.streams, _READ_SNAPSHOT) as conn:
+    async def snapshot(self, *, generic_plans: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """A read-only repeatable-read transaction on the stream pool: one snapshot for a whole stream.
+
+        With `generic_plans`, its prepared statements run on the plan PostgreSQL keeps for every value of their
+        parameters from their first execution on (set in the BEGIN's own message: no round trip).
+        """
+        async with self._transaction(self.streams, _READ_SNAPSHOT + (_GENERIC_PLANS if generic_plans else "")) as conn:
             yield conn
 
 

@@ -44,6 +44,9 @@ class MergedQuery(Generic[R]):
 
     branches: tuple[ListQuery[R], ...]
     order: Callable[[R], Any]
+    # Whether the branches run on plans made once for every value of their parameters: statements whose plan
+    # no value can change and that cost more to plan than to run.
+    generic_plans: bool = False
 
 
 class _Branch(Generic[R]):
@@ -105,7 +108,7 @@ async def batches(
     what the batch's rows refer to).
     """
     remaining = page.limit if page.limit > 0 else None
-    async with db.snapshot() as conn:
+    async with db.snapshot(generic_plans=isinstance(query, MergedQuery) and query.generic_plans) as conn:
         want = page.batch if remaining is None else min(page.batch, remaining)
         reader = _merged(conn, query, want) if isinstance(query, MergedQuery) else _single(conn, query, want)
         async with contextlib.aclosing(reader):
