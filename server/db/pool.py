@@ -373,10 +373,12 @@ class Database:
     async def snapshot(self, *, generic_plans: bool = False) -> AsyncIterator[asyncpg.Connection]:
         """A read-only repeatable-read transaction on the stream pool: one snapshot for a whole stream.
 
-        With `generic_plans`, its prepared statements run on the plan PostgreSQL keeps for every value of their
-        parameters from their first execution on (set in the BEGIN's own message: no round trip).
+        With `generic_plans`, where sessions keep their statements (`plans_kept`), its prepared statements run on
+        the plan PostgreSQL keeps for every value of their parameters from their first execution on (set in the
+        BEGIN's own message: no round trip). Behind a transaction pooler every statement is planned afresh.
         """
-        async with self._transaction(self.streams, _READ_SNAPSHOT + (_GENERIC_PLANS if generic_plans else "")) as conn:
+        begin = _READ_SNAPSHOT + (_GENERIC_PLANS if generic_plans and self.plans_kept else "")
+        async with self._transaction(self.streams, begin) as conn:
             yield conn
 
 

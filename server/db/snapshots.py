@@ -44,8 +44,9 @@ class MergedQuery(Generic[R]):
 
     branches: tuple[ListQuery[R], ...]
     order: Callable[[R], Any]
-    # Whether the branches run on plans made once for every value of their parameters: statements whose plan
-    # no value can change and that cost more to plan than to run.
+    # Whether the branches may run on plans made once for every value of their parameters (where sessions keep
+    # their statements: `Database.snapshot`): statements whose plan no value can change and that cost more to
+    # plan than to run.
     generic_plans: bool = False
 
 

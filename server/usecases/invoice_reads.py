@@ -92,9 +92,7 @@ class InvoiceReads:
             rendered = {invoice.header.id: form for invoice, form in zip(invoices, forms, strict=True)}
             return [item if item.wire is not None else replace(item, wire=rendered[item.id]) for item in listed]
 
-        query = repo.list_query(
-            account_id, filters, page.after, self._render.schema, page.limit, plans_kept=self._db.plans_kept
-        )
+        query = repo.list_query(account_id, filters, page.after, self._render.schema, page.limit)
         return snapshots.batches(self._db, query, page, complete=complete)
 
 
