@@ -205,25 +205,27 @@ class Run:
     def growth_step(
         self, size: int, server: harness.Server, first_size_copy: str | None, customer: str, list_records: int
     ) -> growth.Step:
-        """The growth figures at this size; after the first size, alternating with the first size's (its copy),
-        each round of this size's figures between two of the first size's."""
+        """The growth figures at this size; after the first size, beside the first size's (its copy), the two
+        sizes' calls alternating one by one, in `growth.ROUNDS` rounds."""
 
-        def figures(on: harness.Server, dsn: str) -> list[growth.Figure]:
-            return growth.measure(on, dsn, self.keys.main, MAIN.name, customer, self.plan.effort, list_records)
+        def figures(sides: list[growth.Side]) -> list[list[growth.Figure]]:
+            return growth.measure(sides, self.keys.main, MAIN.name, customer, self.plan.effort, list_records)
 
         label = growth.size_label(size)
         if size == self.plan.sizes[0] or first_size_copy is None:
             _log(f"growth figures at {label}...")
-            return growth.Step(figures(server, self.dsn))
+            return growth.Step(figures([growth.Side(server, self.dsn)])[0])
         first = growth.size_label(self.plan.sizes[0])
         own: list[list[growth.Figure]] = []
         anchors: list[list[growth.Figure]] = []
-        _log(f"growth figures at {label}, alternating with those at {first} (its copy), {growth.ROUNDS} rounds...")
+        _log(f"growth figures at {label}, call by call beside those at {first} (its copy), {growth.ROUNDS} rounds...")
         with harness.serving(first_size_copy, self.workdir) as anchor_server:
             for _ in range(growth.ROUNDS):
-                anchors.append(figures(anchor_server, first_size_copy))
-                own.append(figures(server, self.dsn))
-            anchors.append(figures(anchor_server, first_size_copy))
+                anchor, figures_here = figures(
+                    [growth.Side(anchor_server, first_size_copy), growth.Side(server, self.dsn)]
+                )
+                anchors.append(anchor)
+                own.append(figures_here)
         return growth.Step(growth.medians(own), growth.medians(anchors))
 
 

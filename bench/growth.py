@@ -9,19 +9,23 @@ customer, and a due date within the last 30 days.
 The first size's figures are measured again beside every later size's, on a copy of the database as it was
 at the first size (its own server): the larger sizes take minutes to seed, and the development machine's
 speed drifts more than that between one measurement and one a quarter of an hour later (a pure-CPU step, the
-PDF renderer, measured 132 and 215 ms on one machine on one evening). The two alternate, `ROUNDS` times, each
-round of the larger size's figures between two of the first size's, a few seconds apart; each figure and its
-anchor are medians over the rounds. One round of each (a 5,000-invoice stream measured three times) moved
-the 10k figure from 6.7 to 10.3 µs a record within one run.
+PDF renderer, measured 132 and 215 ms on one machine on one evening). The two sizes' calls alternate one by
+one (A B, B A, ...), so that each figure and its anchor are sampled over the same seconds; each is the median
+of its samples in a round, then the median over `ROUNDS` rounds. Measured in rounds of each size a few
+seconds apart instead, the ratios of the first batches at 2M moved by about 0.2 between runs of the same
+code (one round of each, a 5,000-invoice stream measured three times, once moved the 10k figure from 6.7 to
+10.3 µs a record within one run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from invoicing.v1 import invoice_pb2
 
@@ -46,13 +50,29 @@ class Figure:
     value: float
 
 
-def _repeat_ms(measure: Callable[[], float], samples: int) -> float:
-    """The median of up to `samples` measurements (at least 3), stopping after SLOW_MEASURE_S seconds."""
-    values: list[float] = []
-    deadline = time.monotonic() + SLOW_MEASURE_S
-    while len(values) < samples and (len(values) < 3 or time.monotonic() < deadline):
-        values.append(measure())
-    return statistics.median(values)
+@dataclass(frozen=True)
+class Side:
+    """A database measured by the growth figures, and the server over it."""
+
+    server: harness.Server
+    dsn: str
+
+
+def alternating(
+    measures: Sequence[Callable[[int], float]], samples: int, *, budget_s: float | None = None
+) -> list[list[float]]:
+    """Each measure's values (called with the sample's number), taken call by call in turns, the order reversed
+    at every sample (A B, B A, ...) so that neither side always runs first: `samples` of each, or fewer (at least
+    3) once `budget_s` seconds have passed."""
+    values: list[list[float]] = [[] for _ in measures]
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    for number in range(samples):
+        if number >= 3 and deadline is not None and time.monotonic() > deadline:
+            break
+        order = range(len(measures)) if number % 2 == 0 else reversed(range(len(measures)))
+        for index in order:
+            values[index].append(measures[index](number))
+    return values
 
 
 @dataclass(frozen=True)
@@ -71,26 +91,57 @@ def medians(rounds: list[list[Figure]]) -> list[Figure]:
 
 
 def measure(
-    server: harness.Server, dsn: str, key: str, account_name: str, customer_id: str, effort: Effort, list_records: int
-) -> list[Figure]:
-    """Every growth figure at the database's current size."""
+    sides: Sequence[Side], key: str, account_name: str, customer_id: str, effort: Effort, list_records: int
+) -> list[list[Figure]]:
+    """Every growth figure on each side (a database at one size and its server), the sides' calls alternating
+    one by one: each figure and the same figure at another size are measured over the same seconds."""
     metadata = load.bearer(key)
-    ids = asyncio.run(seed.sample_invoices(dsn, account_name, effort.latency_samples))
-    get_ms = statistics.median(
-        load.unary_latencies_ms(server.target, GET_INVOICE, sample_bodies(ids, effort.latency_samples), metadata)
-    )
-    figures = [Figure("get_invoice_p50", "GetInvoice p50, random invoices, 1 in flight", "ms", get_ms)]
-    with load.stream_channel(server.target) as channel:
-        long_body = list_request(limit=list_records)
+    bodies = [
+        sample_bodies(asyncio.run(seed.sample_invoices(side.dsn, account_name, effort.latency_samples)),
+                      effort.latency_samples)
+        for side in sides
+    ]  # fmt: skip
+    figures: list[list[Figure]] = [[] for _ in sides]
 
-        def per_record_us() -> float:
-            reading = load.read_stream(channel, LIST_INVOICES, long_body, metadata)
+    def add(key: str, label: str, unit: str, values: list[list[float]]) -> None:
+        for side_figures, side_values in zip(figures, values, strict=True):
+            side_figures.append(Figure(key, label, unit, statistics.median(side_values)))
+
+    def on_each_side(measure: Callable[[int, int], float]) -> list[Callable[[int], float]]:
+        return [partial(measure, index) for index in range(len(sides))]
+
+    with contextlib.ExitStack() as stack:
+        channels = [stack.enter_context(load.stream_channel(side.server.target)) for side in sides]
+        gets = [
+            channel.unary_unary(GET_INVOICE, request_serializer=None, response_deserializer=None)
+            for channel in channels
+        ]
+
+        def get_ms(index: int, number: int) -> float:
+            start = time.perf_counter_ns()
+            gets[index](bodies[index][number], metadata=metadata)
+            return (time.perf_counter_ns() - start) / 1e6
+
+        for index in range(len(sides)):  # warm-up
+            for body in bodies[index][:50]:
+                gets[index](body, metadata=metadata)
+        add(
+            "get_invoice_p50",
+            "GetInvoice p50, random invoices, 1 in flight",
+            "ms",
+            alternating(on_each_side(get_ms), effort.latency_samples),
+        )
+
+        def per_record_us(index: int, _: int) -> float:
+            reading = load.read_stream(channels[index], LIST_INVOICES, list_request(limit=list_records), metadata)
             return reading.total_s / max(1, reading.records) * 1e6
 
-        figures.append(
-            Figure("list_per_record", f"ListInvoices cost per record ({list_records:,}-invoice stream)", "us",
-                   statistics.median(per_record_us() for _ in range(effort.runs)))
-        )  # fmt: skip
+        add(
+            "list_per_record",
+            f"ListInvoices cost per record ({list_records:,}-invoice stream)",
+            "us",
+            alternating(on_each_side(per_record_us), effort.runs),
+        )
         cases: Sequence[tuple[str, str, bytes]] = [
             ("first_batch", "ListInvoices limit 20, first batch", list_request(limit=20)),
             ("first_batch_amount_gt", f"ListInvoices limit 20, amount_gt {AMOUNT_GT} (~1%), first batch",
@@ -103,9 +154,18 @@ def measure(
              list_request(limit=20, due_date_window=DUE_WINDOW)),
         ]  # fmt: skip
         for name, label, body in cases:
-            load.first_batch_ms(channel, LIST_INVOICES, body, metadata)  # plan cached, pages warm as in use
-            value = _repeat_ms(lambda b=body: load.first_batch_ms(channel, LIST_INVOICES, b, metadata), 20)  # type: ignore[misc]
-            figures.append(Figure(name, label, "ms", value))
+
+            def first_batch_ms(index: int, _: int, body: bytes = body) -> float:
+                return load.first_batch_ms(channels[index], LIST_INVOICES, body, metadata)
+
+            for index in range(len(sides)):
+                first_batch_ms(index, 0)  # plan cached, pages warm as in use
+            add(
+                name,
+                label,
+                "ms",
+                alternating(on_each_side(first_batch_ms), 20, budget_s=SLOW_MEASURE_S),
+            )
     return figures
 
 

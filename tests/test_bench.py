@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,26 @@ def test_growth_figures_are_medians_over_the_rounds() -> None:
         [growth.Figure("a", "A", "ms", 2.0), growth.Figure("b", "B", "us", 11.0)],
     ]
     assert growth.medians(rounds) == [growth.Figure("a", "A", "ms", 2.0), growth.Figure("b", "B", "us", 11.0)]
+
+
+def test_growth_sides_alternate_call_by_call_neither_always_first() -> None:
+    calls: list[tuple[str, int]] = []
+
+    def side(name: str) -> Callable[[int], float]:
+        def measure(number: int) -> float:
+            calls.append((name, number))
+            return float(number)
+
+        return measure
+
+    values = growth.alternating([side("a"), side("b")], 4)
+    assert calls == [("a", 0), ("b", 0), ("b", 1), ("a", 1), ("a", 2), ("b", 2), ("b", 3), ("a", 3)]
+    assert values == [[0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0]]
+
+
+def test_growth_sides_stop_after_their_budget_with_three_samples_at_least() -> None:
+    values = growth.alternating([lambda _: 1.0, lambda _: 2.0], 20, budget_s=0.0)
+    assert values == [[1.0] * 3, [2.0] * 3]
 
 
 @pytest.mark.slow
