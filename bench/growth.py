@@ -132,8 +132,10 @@ def measure(
             alternating(on_each_side(get_ms), effort.latency_samples),
         )
 
+        long_body = list_request(limit=list_records)
+
         def per_record_us(index: int, _: int) -> float:
-            reading = load.read_stream(channels[index], LIST_INVOICES, list_request(limit=list_records), metadata)
+            reading = load.read_stream(channels[index], LIST_INVOICES, long_body, metadata)
             return reading.total_s / max(1, reading.records) * 1e6
 
         add(

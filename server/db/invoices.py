@@ -382,7 +382,7 @@ def list_query(
     # each page is planned for its values, except for a due-date range read a day at a time (below).
     value_free = all(value is None for _, _, value in bounds)
     page_rows = (str(_plan_limit(limit)) if value_free else arg(limit)) if limit > 0 else ""
-    limited = " ORDER BY invoice_date DESC, id DESC" + (f" LIMIT {page_rows}" if page_rows else "")
+    limited = _LIST_ORDER + (f" LIMIT {page_rows}" if page_rows else "")
     only_due_range = by_day is not None and all(value is None or column == "i.due_date" for column, _, value in bounds)
 
     def of_status(status: str) -> str:
@@ -440,11 +440,10 @@ def _by_day_sql(
     """
     listed_statuses = arg([status.value for status in dict.fromkeys(statuses)])
     first_day, last_number = arg(by_day[0]), arg(by_day[1] - 1)
-    order = " ORDER BY invoice_date DESC, id DESC"
     last_day = f"{first_day}::date + {last_number}::int"
     last_days_page = (
         f"SELECT i.invoice_date{of_status('last_status.status')} AND i.due_date = {last_day}"
-        f"{order} OFFSET {page_rows} - 1 LIMIT 1"
+        f"{_LIST_ORDER} OFFSET {page_rows} - 1 LIMIT 1"
     )
     floor = (
         f"COALESCE((SELECT max(oldest.invoice_date) FROM unnest({listed_statuses}::text[]) AS last_status(status)"
@@ -463,6 +462,10 @@ def _by_day_sql(
         f"SELECT page.id, page.invoice_date, form.wire FROM ({keys}) page"
         f" CROSS JOIN LATERAL ({form} WHERE i.account_id = $1 AND i.id = page.id) form{limited}"
     )
+
+
+# The order of every invoice list (newest invoice date first, ties by id), as the keyset and its indexes hold it.
+_LIST_ORDER = " ORDER BY invoice_date DESC, id DESC"
 
 
 def _plan_limit(limit: int) -> int:
