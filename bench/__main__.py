@@ -175,7 +175,7 @@ class Run:
             lambda: fairness.rows(server.target, keys.main, keys.hot, invoice_id, effort.runs, p.fairness_samples,
                                   p.fairness_settle_s),
         )  # fmt: skip
-        self.measure("documents", lambda: documents.rows(server.target, keys.main, p.document_samples))
+        self.measure("documents", lambda: documents.rows(server.target, self.dsn, keys.main, p.document_samples))
         self.measure(
             "workers", lambda: [reads.workers_row(self.h2load, self.dsn, self.workdir, keys.main, invoice_id, effort)]
         )
