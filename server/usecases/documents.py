@@ -1,6 +1,6 @@
 """Document use cases: load what a document shows, render it off the event loop.
 
-Rendering is CPU work (tens of milliseconds, about 0.1 s for 500 lines) in Typst, which releases the
+Rendering is CPU work (tens of milliseconds, 0.2–0.3 s for 500 lines) in Typst, which releases the
 GIL: it runs on a pool of `max_concurrent` worker threads (one per core by default, shared by invoice and
 credit note documents), so that documents never stall the event loop nor run more renders at once than
 the cores can do. A call cancelled while its render waits in the pool's queue takes the render out of
