@@ -9,7 +9,10 @@ well-behaved client does. The quiet account meanwhile reads an invoice at 1 in
 flight; its p99 is compared with its p99 alone. The two alternate within each
 phase: the hot process is paused (SIGSTOP) while the p99 alone is taken and
 resumed for the next loaded run, so each loaded figure has an anchor measured
-seconds before it, not minutes (the machine's own latency drifts that much).
+seconds before it, not minutes (the machine's own latency drifts that much). The
+share of the machine's CPU time that was busy (every process: server, PostgreSQL,
+both clients) is recorded beside each figure: on 2 cores the quiet account alone
+keeps the machine about half busy, and the loaded p99 is the queueing of what is left.
 
 `python -m bench.fairness hot TARGET KEY CALLERS SECONDS` is the hot account's process.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import signal
 import statistics
@@ -25,9 +29,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import psutil
 from google.rpc import error_details_pb2
 from google.type import date_pb2
 from grpc_status import rpc_status
@@ -62,11 +69,32 @@ def p99_latency_ms(target: str, key: str, invoice_id: str, count: int) -> float:
     return statistics.quantiles(samples, n=100)[98] / 1e6
 
 
+@dataclass(frozen=True)
+class Phase:
+    """The quiet account's p99 alone and beside the hot callers (ms), and the machine's busy share meanwhile."""
+
+    alone_ms: float
+    loaded_ms: float
+    busy_alone: float
+    busy_loaded: float
+
+
+def busy_while(run: Callable[[], float]) -> tuple[float, float]:
+    """`run()`'s result and the share of the machine's CPU time that was busy while it ran (every process)."""
+    before = psutil.cpu_times()
+    result = run()
+    after = psutil.cpu_times()
+    fields = [name for name in before._fields if name not in ("guest", "guest_nice")]  # counted in user already
+    total = sum(getattr(after, name) - getattr(before, name) for name in fields)
+    idle = sum(getattr(after, name) - getattr(before, name) for name in ("idle", "iowait") if name in fields)
+    return result, (1 - idle / total) if total > 0 else math.nan
+
+
 def measure(
     target: str, quiet_key: str, hot_key: str, invoice_id: str, runs: int, count: int, settle_s: float = 2.0
-) -> dict[int, tuple[float, float]]:
+) -> dict[int, Phase]:
     """For the hot account's callers below, at, then past its limit: the quiet account's p99 alone and beside
-    them (medians of `runs` alternating runs of each)."""
+    them (medians of `runs` alternating runs of each), with the machine's busy share."""
     return {
         callers: _phase(target, quiet_key, hot_key, invoice_id, runs, count, callers, settle_s)
         for callers in (BELOW_LIMIT, AT_LIMIT, PAST_LIMIT)
@@ -79,9 +107,10 @@ def rows(
     """The quiet account's GetInvoice p99 beside the hot account, below, at and past its limit, against alone."""
     phases = measure(target, quiet_key, hot_key, invoice_id, runs, count, settle_s)
     return [
-        Row(f"fairness_{callers}", f"GetInvoice p99, other account, {callers} hot callers", phases[callers][1], "ms",
-            "same p99, alone (hot client paused, runs alternating)", phases[callers][0], bound,
-            "Python clients (hot: 1 process; quiet: 1 in flight)")
+        Row(f"fairness_{callers}", f"GetInvoice p99, other account, {callers} hot callers", phases[callers].loaded_ms,
+            "ms", "same p99, alone (hot client paused, runs alternating)", phases[callers].alone_ms, bound,
+            "Python clients (hot: 1 process; quiet: 1 in flight)",
+            f"machine busy {phases[callers].busy_alone:.0%} alone, {phases[callers].busy_loaded:.0%} beside")
         for callers, bound in ((BELOW_LIMIT, REPORT), (AT_LIMIT, ratio_at_most(2)), (PAST_LIMIT, REPORT))
     ]  # fmt: skip
 
@@ -95,7 +124,7 @@ def _phase(
     count: int,
     callers: int,
     settle_s: float,
-) -> tuple[float, float]:
+) -> Phase:
     """The quiet account's p99 alone and beside `callers` hot callers, in alternating runs."""
     hot = subprocess.Popen(
         [sys.executable, "-m", "bench.fairness", "hot", target, hot_key, str(callers), "600"],
@@ -103,7 +132,8 @@ def _phase(
         stdout=subprocess.PIPE,
         text=True,
     )
-    alone, loaded = [], []
+    alone: list[tuple[float, float]] = []
+    loaded: list[tuple[float, float]] = []
     try:
         assert hot.stdout is not None
         hot.stdout.readline()  # "hot": its callers are running
@@ -111,16 +141,26 @@ def _phase(
             # Paused, the hot client sends nothing; its calls in flight finish within the settling time.
             hot.send_signal(signal.SIGSTOP)
             time.sleep(settle_s)
-            alone.append(p99_latency_ms(target, quiet_key, invoice_id, count))
+            alone.append(busy_while(lambda: p99_latency_ms(target, quiet_key, invoice_id, count)))
             hot.send_signal(signal.SIGCONT)
             time.sleep(settle_s)  # let its callers reach the limit again
-            loaded.append(p99_latency_ms(target, quiet_key, invoice_id, count))
+            loaded.append(busy_while(lambda: p99_latency_ms(target, quiet_key, invoice_id, count)))
     finally:
         hot.send_signal(signal.SIGCONT)
         hot.send_signal(signal.SIGTERM)
         out, _ = hot.communicate(timeout=60)
-    print(f"hot account, {callers} callers: {out.strip()}", flush=True)
-    return statistics.median(alone), statistics.median(loaded)
+    phase = Phase(
+        statistics.median(p99 for p99, _ in alone),
+        statistics.median(p99 for p99, _ in loaded),
+        statistics.median(busy for _, busy in alone),
+        statistics.median(busy for _, busy in loaded),
+    )
+    print(
+        f"hot account, {callers} callers: {out.strip()}; machine busy {phase.busy_alone:.0%} alone,"
+        f" {phase.busy_loaded:.0%} beside",
+        flush=True,
+    )
+    return phase
 
 
 async def _hot(target: str, key: str, callers: int, seconds: float) -> None:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 from invoicing.v1 import invoice_pb2, invoice_service_pb2
 
 from bench import __main__ as bench_main
-from bench import growth, harness
+from bench import fairness, growth, harness
 from bench.load import count_field
 
 ROWS = {
@@ -97,7 +100,22 @@ def test_dry_run_produces_every_row(database_dsn: str, project_root: Path, tmp_p
         assert row["scenario"] in done.stdout
     for key in MUST_BE_CLEAN:
         assert rows[key]["note"] == "", rows[key]
+    for callers in (8, 64, 256):  # each fairness figure says how busy the machine was, alone and beside
+        assert re.fullmatch(r"machine busy \d+% alone, \d+% beside", rows[f"fairness_{callers}"]["note"])
     assert [step["invoices_in_database"] for step in document["seeding"]] == [130, 330]
+
+
+def test_busy_share_counts_every_core_and_sees_a_busy_one() -> None:
+    def spin() -> float:
+        deadline = time.perf_counter() + 0.3
+        while time.perf_counter() < deadline:
+            pass
+        return 42.0
+
+    result, busy = fairness.busy_while(spin)
+    assert result == 42.0
+    # One core kept busy of the machine's: at least that core's share (other processes only add to it).
+    assert 0.9 / (psutil.cpu_count() or 1) <= busy <= 1.0
 
 
 def test_a_server_setting_named_on_the_command_line_reaches_every_server_and_no_other_does(
