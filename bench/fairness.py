@@ -12,7 +12,7 @@ resumed for the next loaded run, so each loaded figure has an anchor measured
 seconds before it, not minutes (the machine's own latency drifts that much). The
 share of the machine's CPU time that was busy (every process: server, PostgreSQL,
 both clients) is recorded beside each figure: on 2 cores the quiet account alone
-keeps the machine about half busy, and the loaded p99 is the queueing of what is left.
+keeps the machine more than half busy, and the loaded p99 is the queueing of what is left.
 
 `python -m bench.fairness hot TARGET KEY CALLERS SECONDS` is the hot account's process.
 """
